@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+/** `strata`: the stateless command line. Everything comes from --project DIR and the environment. */
+import { Command, CommanderError, Option } from 'commander';
+import { compileCommand, demoCommand, runCommand as runInput, validateCommand } from './cli/commands.js';
+import { collectRepeated, runCommand, type GlobalOptions } from './cli/context.js';
+
+const program = new Command('strata')
+  .description('Semantic layer for operational reporting: YAML definitions in, SQL and trackers out.')
+  .option('--project <dir>', 'the project folder', '.')
+  .option('--verbose', 'show stack traces on errors')
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+const engineOptions = (cmd: Command) =>
+  cmd.option('--engine <engine>', 'duckdb | postgres | trino').option('--database <file>', 'DuckDB database file (or PostgreSQL URL with --engine postgres)');
+const paramOption = (cmd: Command) => cmd.option('--param <name=value>', 'an input parameter (repeatable)', collectRepeated, []);
+
+program
+  .command('validate')
+  .description('validate every definition; print each error as path:line:col')
+  .action(() => runCommand(globals(), async () => validateCommand(globals().project)));
+
+paramOption(
+  engineOptions(
+    program
+      .command('compile [input]')
+      .description('print the SQL of an input (name or file)')
+      .addOption(new Option('--dialect <dialect>', 'trino | duckdb | postgres'))
+      .option('--all', 'compile every input')
+      .option('--out <dir>', 'with --all: write one <name>.sql per input into DIR'),
+  ),
+).action((input: string | undefined, flags) => runCommand(globals(), async () => compileCommand(globals().project, input, flags)));
+
+paramOption(
+  engineOptions(
+    program
+      .command('run <input>')
+      .description('run an input and print the result')
+      .option('--format <format>', 'table | csv | json | ndjson', 'table')
+      .option('--limit <n>', 'return at most N rows'),
+  ),
+).action((input: string, flags) => runCommand(globals(), async () => runInput(globals().project, input, flags)));
+
+engineOptions(program.command('demo').description('build the embedded demo studio warehouse')).action((flags) =>
+  runCommand(globals(), async () => demoCommand(globals().project, flags)),
+);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    process.exitCode = e.exitCode === 0 ? 0 : 2;
+  } else throw e;
+}

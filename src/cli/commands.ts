@@ -1,0 +1,123 @@
+/** The commands of issue 2: validate, compile, run, demo. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Compiler, type CompileOptions } from '../core/compile.js';
+import { error, StrataError, type Diagnostic } from '../core/diagnostics.js';
+import type { Dialect } from '../core/definitions/schema.js';
+import { DIALECTS } from '../core/definitions/schema.js';
+import { buildDemoDatabase } from '../demo/load-duckdb.js';
+import { duckDbPath, engineName, openEngine, UsageError, type EngineChoice } from '../engines/open-engine.js';
+import { loadProject } from '../project/load-project.js';
+import { OUTPUT_FORMATS, resultWriter, type OutputFormat } from '../output/writers.js';
+import { findInput, loadValidProject, parseParams, printDiagnostics } from './context.js';
+
+export function validateCommand(projectDir: string): number {
+  const project = loadProject(projectDir);
+  const diagnostics: Diagnostic[] = [...project.diagnostics];
+  const compiler = new Compiler(project.model);
+  for (const input of project.model.inputs.values()) diagnostics.push(...compiler.check(input, { validateOnly: true }));
+  const errors = diagnostics.filter((d) => d.severity === 'error');
+  printDiagnostics(diagnostics);
+  if (errors.length > 0) {
+    process.stderr.write(`${errors.length} error${errors.length === 1 ? '' : 's'}\n`);
+    return 1;
+  }
+  process.stdout.write(`ok: ${project.model.sources.size} sources, ${project.model.inputs.size} inputs\n`);
+  return 0;
+}
+
+function dialectOf(value: string | undefined, fallback: Dialect): Dialect {
+  if (value === undefined) return fallback;
+  if (!(DIALECTS as readonly string[]).includes(value)) throw new UsageError(`unknown dialect '${value}' (expected ${DIALECTS.join(', ')})`);
+  return value as Dialect;
+}
+
+function limitOf(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--limit expects a non-negative integer, got '${value}'`);
+  return n;
+}
+
+export interface CompileFlags extends EngineChoice {
+  dialect?: string;
+  param?: string[];
+  all?: boolean;
+  out?: string;
+}
+
+export function compileCommand(projectDir: string, input: string | undefined, flags: CompileFlags): number {
+  const project = loadValidProject(projectDir);
+  const compiler = new Compiler(project.model);
+  const dialect = dialectOf(flags.dialect, project.config.dialect ?? dialectForEngine(engineName(flags, project.config)));
+  if (flags.all) {
+    if (input) throw new UsageError('give an input or --all, not both');
+    const problems: Diagnostic[] = [];
+    const outputs: { name: string; sql: string }[] = [];
+    for (const model of project.model.inputs.values()) {
+      try {
+        outputs.push({ name: model.name, sql: compiler.compile(model, { dialect, validateOnly: true }).sql });
+      } catch (e) {
+        if (e instanceof StrataError) problems.push(...e.diagnostics);
+        else throw e;
+      }
+    }
+    if (problems.length > 0) throw new StrataError(problems);
+    if (flags.out) {
+      mkdirSync(flags.out, { recursive: true });
+      for (const o of outputs) writeFileSync(join(flags.out, `${o.name}.sql`), `${o.sql}\n`);
+      process.stderr.write(`wrote ${outputs.length} files to ${flags.out}\n`);
+    } else {
+      process.stdout.write(outputs.map((o) => `-- input: ${o.name}\n${o.sql};\n`).join('\n'));
+    }
+    return 0;
+  }
+  if (!input) throw new UsageError('compile needs an input name (or --all)');
+  const compiled = compiler.compile(findInput(project, input), { dialect, params: parseParams(flags.param) });
+  process.stdout.write(`${compiled.sql}\n`);
+  return 0;
+}
+
+function dialectForEngine(engine: string): Dialect {
+  return engine === 'postgres' ? 'postgres' : engine === 'trino' ? 'trino' : 'duckdb';
+}
+
+export interface RunFlags extends EngineChoice {
+  format?: string;
+  param?: string[];
+  limit?: string;
+}
+
+export async function runCommand(projectDir: string, input: string, flags: RunFlags): Promise<number> {
+  const format = (flags.format ?? 'table') as OutputFormat;
+  if (!OUTPUT_FORMATS.includes(format)) throw new UsageError(`unknown format '${flags.format}' (expected ${OUTPUT_FORMATS.join(', ')})`);
+  const project = loadValidProject(projectDir);
+  const compiler = new Compiler(project.model);
+  const limit = limitOf(flags.limit);
+  const options: CompileOptions = {
+    dialect: dialectForEngine(engineName(flags, project.config)),
+    params: parseParams(flags.param),
+    ...(limit !== undefined ? { limit } : {}),
+  };
+  const compiled = compiler.compile(findInput(project, input), options);
+  const engine = await openEngine(projectDir, flags, project.config);
+  try {
+    const writer = resultWriter(format, compiled.columns, (text) => process.stdout.write(text));
+    for await (const rows of engine.stream(compiled.sql)) writer.write(rows);
+    writer.end();
+  } finally {
+    await engine.close();
+  }
+  return 0;
+}
+
+export async function demoCommand(projectDir: string, flags: EngineChoice): Promise<number> {
+  const project = loadProject(projectDir);
+  if (engineName(flags, project.config) !== 'duckdb') {
+    throw new StrataError([error('unsupported', 'strata demo builds the embedded DuckDB warehouse; use --engine duckdb')]);
+  }
+  const path = duckDbPath(projectDir, flags, project.config);
+  const { tables, rows } = await buildDemoDatabase(path);
+  process.stderr.write(`demo warehouse: ${tables} tables, ${rows} rows in ${path}\n`);
+  return 0;
+}

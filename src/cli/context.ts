@@ -1,0 +1,85 @@
+/** What every command shares: loading the project, parsing --param, reporting errors. */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { compareDiagnostics, formatDiagnostic, StrataError, type Diagnostic } from '../core/diagnostics.js';
+import { buildModel } from '../core/model/build.js';
+import type { InputModel } from '../core/model/types.js';
+import { QueryError } from '../engines/engine.js';
+import { UsageError } from '../engines/open-engine.js';
+import { loadProject, readDefinitionFiles, type LoadedProject } from '../project/load-project.js';
+
+export interface GlobalOptions {
+  project: string;
+  verbose?: boolean;
+}
+
+/** Diagnostic codes that mean the command was called wrongly rather than the project being invalid. */
+const USAGE_CODES = new Set(['unknown_input', 'missing_param', 'unknown_param', 'invalid_param']);
+
+export function loadValidProject(dir: string): LoadedProject {
+  const project = loadProject(dir);
+  const errors = project.diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length > 0) throw new StrataError(errors);
+  return project;
+}
+
+/** `<input>` is a name, or a path to an input file (which may live outside the project). */
+export function findInput(project: LoadedProject, nameOrPath: string): InputModel {
+  const looksLikePath = nameOrPath.endsWith('.yaml') || nameOrPath.endsWith('.yml') || nameOrPath.includes('/');
+  if (!looksLikePath) {
+    const input = project.model.inputs.get(nameOrPath);
+    if (!input) throw new UsageError(`unknown input '${nameOrPath}' (see definitions/inputs/)`);
+    return input;
+  }
+  if (!existsSync(nameOrPath)) throw new UsageError(`input file ${nameOrPath} does not exist`);
+  const target = resolve(nameOrPath);
+  const files = readDefinitionFiles(project.dir).filter((f) => f.kind === 'source' || resolve(f.path) !== target);
+  const { model, diagnostics } = buildModel([...files, { path: nameOrPath, kind: 'input', text: readFileSync(nameOrPath, 'utf8') }]);
+  const errors = diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length > 0) throw new StrataError(errors);
+  const input = [...model.inputs.values()].find((i) => i.file === nameOrPath);
+  if (!input) throw new UsageError(`${nameOrPath} holds no input definition`);
+  return input;
+}
+
+export function parseParams(pairs: readonly string[] = []): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--param expects name=value, got '${pair}'`);
+    params[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return params;
+}
+
+export function collectRepeated(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function printDiagnostics(diagnostics: readonly Diagnostic[]): void {
+  for (const d of [...diagnostics].sort(compareDiagnostics)) process.stderr.write(`${formatDiagnostic(d)}\n`);
+}
+
+/** Runs a command body and turns failures into one clear line each and the spec's exit codes. */
+export async function runCommand(options: GlobalOptions, body: () => Promise<number | void>): Promise<void> {
+  try {
+    process.exitCode = (await body()) ?? 0;
+  } catch (e) {
+    process.exitCode = reportFailure(e, options.verbose ?? false);
+  }
+}
+
+function reportFailure(e: unknown, verbose: boolean): number {
+  if (e instanceof StrataError) {
+    printDiagnostics(e.diagnostics);
+    return e.diagnostics.every((d) => USAGE_CODES.has(d.code)) ? 2 : 1;
+  }
+  const usage = e instanceof UsageError;
+  const message = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`error: ${message}\n`);
+  if (verbose && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+  else if (!usage && !(e instanceof QueryError) && e instanceof Error && !verbose) {
+    process.stderr.write('(run with --verbose for details)\n');
+  }
+  return usage ? 2 : 1;
+}

@@ -1,0 +1,163 @@
+/**
+ * The compiler's front door: an input (by name or definition) + options -> SQL text and the
+ * typed output columns. Pure: no I/O, no globals; a Compiler caches per-model work only.
+ */
+import { StrataError, error } from './diagnostics.js';
+import type { Dialect, FieldType } from './definitions/schema.js';
+import type { InputModel, SemanticModel } from './model/types.js';
+import { NameAllocator, SqlBuilder, type FinalShape, type SortKey } from './plan/emit.js';
+import type { AggregateRequest, Dimension, LogicalPlan, MeasureOutput } from './plan/logical-plan.js';
+import { JoinPathFinder } from './plan/paths.js';
+import { plan } from './plan/planner.js';
+import { resolveInput, type ResolveOptions } from './plan/resolve.js';
+import type { Atom, ColumnSpec, MeasureUse, QuerySpec } from './plan/spec.js';
+import { leafUses } from './plan/spec.js';
+import { dialectFor } from './sql/dialects.js';
+
+export interface CompileOptions extends ResolveOptions {
+  dialect: Dialect;
+}
+
+export interface OutputColumn {
+  name: string;
+  label: string;
+  type: FieldType;
+  format?: string;
+  kind: 'dimension' | 'measure';
+}
+
+export interface CompiledQuery {
+  input: string;
+  dialect: Dialect;
+  sql: string;
+  columns: OutputColumn[];
+  plan: LogicalPlan;
+}
+
+export class Compiler {
+  private readonly finder: JoinPathFinder;
+  private readonly reserved: string[];
+
+  constructor(readonly model: SemanticModel) {
+    this.finder = new JoinPathFinder(model);
+    this.reserved = namesNotToShadow(model);
+  }
+
+  input(nameOrModel: string | InputModel): InputModel {
+    if (typeof nameOrModel !== 'string') return nameOrModel;
+    const input = this.model.inputs.get(nameOrModel);
+    if (!input) throw new StrataError([error('unknown_input', `unknown input '${nameOrModel}'`)]);
+    return input;
+  }
+
+  /** Resolve only: the problems of an input, without SQL. */
+  check(input: InputModel, options: ResolveOptions = {}) {
+    return resolveInput(this.model, input, options, this.finder).diagnostics;
+  }
+
+  compile(nameOrModel: string | InputModel, options: CompileOptions): CompiledQuery {
+    const input = this.input(nameOrModel);
+    const { spec, diagnostics } = resolveInput(this.model, input, options, this.finder);
+    if (!spec) throw new StrataError(diagnostics);
+    const names = new NameAllocator(this.reserved);
+    const { plannerInput, shape } = prepare(spec, names);
+    const logical = plan(plannerInput);
+    const { select, materialize } = new SqlBuilder(names, spec.timezone).build(logical, shape);
+    const sql = dialectFor(options.dialect).render(select, materialize);
+    return {
+      input: input.name,
+      dialect: options.dialect,
+      sql,
+      columns: spec.columns.map(outputColumn),
+      plan: logical,
+    };
+  }
+}
+
+function outputColumn(c: ColumnSpec): OutputColumn {
+  return { name: c.name, label: c.label, type: c.type, ...(c.format ? { format: c.format } : {}), kind: c.kind };
+}
+
+const useKey = (use: MeasureUse) => `${use.node.id}:${use.measure.source}.${use.measure.name}`;
+
+/** QuerySpec -> what the planner and the SQL builder take. */
+function prepare(spec: QuerySpec, names: NameAllocator) {
+  const requestIds = new NameAllocator();
+  const requests = new Map<string, AggregateRequest>();
+  const outputs = new Map<string, MeasureOutput>();
+  const outputOf = (use: MeasureUse): MeasureOutput => {
+    const key = useKey(use);
+    const known = outputs.get(key);
+    if (known) return known;
+    let out: MeasureOutput;
+    if (use.parts) {
+      out = { kind: 'derived', parts: use.parts.map((p) => (typeof p === 'string' ? p : outputOf(p))) };
+    } else {
+      const def = use.measure.definition;
+      if (def.kind !== 'aggregate') throw new Error('unreachable: leaf measure without aggregate');
+      const id = requestIds.allocate(use.measure.name);
+      requests.set(key, {
+        id,
+        node: use.node,
+        aggregate: def.aggregate,
+        input: def.sql !== undefined ? { kind: 'value', measure: use.measure } : { kind: 'rows' },
+        ...(def.filter !== undefined ? { filter: use.measure } : {}),
+      });
+      out = { kind: 'request', id };
+    }
+    outputs.set(key, out);
+    return out;
+  };
+  const measureUses = [
+    ...[...spec.columns, ...spec.hidden].filter((c) => c.kind === 'measure').map((c) => c.use),
+    ...spec.having.flatMap((c) => c.map((a) => (a.target as { use: MeasureUse }).use)),
+  ];
+  for (const use of measureUses) {
+    outputOf(use);
+    for (const leaf of leafUses(use)) outputOf(leaf);
+  }
+  const dimensionOf = new Map<ColumnSpec, Dimension>();
+  for (const c of [...spec.columns, ...spec.hidden]) {
+    if (c.kind === 'dimension') dimensionOf.set(c, { name: c.name, node: c.node, field: c.field, ...(c.granularity ? { granularity: c.granularity } : {}) });
+  }
+  const aggregated = measureUses.length > 0;
+  const hiddenDims = spec.hidden.filter((c) => c.kind === 'dimension').map((c) => dimensionOf.get(c)!);
+  const sortKey = (c: ColumnSpec): SortKey =>
+    spec.columns.includes(c) ? { kind: 'output', name: c.name } : c.kind === 'dimension' ? { kind: 'dimension', dimension: dimensionOf.get(c)! } : { kind: 'measure', useKey: useKey(c.use) };
+  const shape: FinalShape = {
+    columns: spec.columns.map((c) => (c.kind === 'dimension' ? { kind: 'dimension', dimension: dimensionOf.get(c)! } : { kind: 'measure', name: c.name, useKey: useKey(c.use) })),
+    having: spec.having,
+    sort: spec.sort.map((s) => ({ key: sortKey(s.column), direction: s.direction })),
+    ...(spec.limit !== undefined ? { limit: spec.limit } : {}),
+    useKeyOf: (atom: Atom) => useKey((atom.target as { use: MeasureUse }).use),
+  };
+  return {
+    plannerInput: {
+      root: spec.root,
+      dimensions: spec.columns.filter((c) => c.kind === 'dimension').map((c) => dimensionOf.get(c)!),
+      sortOnly: hiddenDims,
+      requests: [...requests.values()],
+      outputs,
+      where: spec.where,
+      aggregated,
+      nameFor: (base: string) => names.allocate(base),
+    },
+    shape,
+  };
+}
+
+/**
+ * CTE names must not hide a table that a source reads by its bare name (`table: movie`, or
+ * `FROM movie` inside a source's `sql:`); qualified names (`studio.movie`) cannot be hidden.
+ */
+function namesNotToShadow(model: SemanticModel): string[] {
+  const names = new Set<string>(['anchor', 'versions']);
+  for (const source of model.sources.values()) {
+    if (source.relation.kind === 'table') {
+      if (source.relation.path.length === 1) names.add(source.relation.path[0]!.toLowerCase());
+    } else {
+      for (const match of source.relation.sql.toLowerCase().matchAll(/(?<![.\w"])([a-z_][a-z0-9_]*)(?![\w".])/g)) names.add(match[1]!);
+    }
+  }
+  return [...names];
+}

@@ -1,0 +1,244 @@
+/**
+ * The one source of truth for every definition file: these zod schemas give both the
+ * TypeScript types (z.infer) and the validation of the files' shape. Cross-references
+ * (unknown fields, join paths, cycles) are checked later, on the typed model.
+ */
+import { z } from 'zod';
+
+export const NAME_PATTERN = /^[a-z][a-z0-9_]*$/;
+export const TRACKER_NAME_PATTERN = /^[a-z][a-z0-9_-]*$/;
+
+export const Name = z
+  .string()
+  .regex(NAME_PATTERN, { error: 'must match ^[a-z][a-z0-9_]*$ (lower case letters, digits and _)' });
+
+export const FIELD_TYPES = ['string', 'integer', 'decimal', 'number', 'boolean', 'date', 'timestamp'] as const;
+export const FieldType = z.enum(FIELD_TYPES);
+export type FieldType = z.infer<typeof FieldType>;
+
+export const DIALECTS = ['trino', 'duckdb', 'postgres'] as const;
+export const Dialect = z.enum(DIALECTS);
+export type Dialect = z.infer<typeof Dialect>;
+
+/** SQL written by a definition author: one expression for every dialect, or one per dialect. */
+export const DialectSql = z.union([
+  z.string().min(1),
+  z
+    .strictObject({ trino: z.string().min(1).optional(), duckdb: z.string().min(1).optional(), postgres: z.string().min(1).optional() })
+    .refine((o) => Object.keys(o).length > 0, { error: 'give the SQL for at least one dialect (trino, duckdb, postgres)' }),
+]);
+export type DialectSql = z.infer<typeof DialectSql>;
+
+const Text = z.string();
+const FormatCode = z.string().min(1);
+
+export const FieldDefinition = z.strictObject({
+  name: Name,
+  type: FieldType,
+  label: Text.optional(),
+  description: Text.optional(),
+  sql: DialectSql.optional(),
+  format: FormatCode.optional(),
+});
+export type FieldDefinition = z.infer<typeof FieldDefinition>;
+
+export const AGGREGATES = ['count', 'count_distinct', 'sum', 'avg', 'min', 'max'] as const;
+export const Aggregate = z.enum(AGGREGATES);
+export type Aggregate = z.infer<typeof Aggregate>;
+
+export const MeasureDefinition = z
+  .strictObject({
+    name: Name,
+    label: Text.optional(),
+    description: Text.optional(),
+    format: FormatCode.optional(),
+    type: FieldType.optional(),
+    aggregate: Aggregate.optional(),
+    sql: DialectSql.optional(),
+    filter: DialectSql.optional(),
+    expression: z.string().min(1).optional(),
+  })
+  .superRefine((m, ctx) => {
+    if (m.aggregate === undefined && m.expression === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'a measure needs `aggregate` or `expression`', path: [] });
+    }
+    if (m.aggregate !== undefined && m.expression !== undefined) {
+      ctx.addIssue({ code: 'custom', message: 'a measure has either `aggregate` or `expression`, not both', path: ['expression'] });
+    }
+    if (m.expression !== undefined) {
+      for (const key of ['sql', 'filter'] as const) {
+        if (m[key] !== undefined) {
+          ctx.addIssue({ code: 'custom', message: `a derived measure (expression) takes no \`${key}\``, path: [key] });
+        }
+      }
+    }
+    if (m.aggregate !== undefined && m.aggregate !== 'count' && m.sql === undefined) {
+      ctx.addIssue({ code: 'custom', message: `aggregate ${m.aggregate} needs \`sql\` (the value to aggregate)`, path: ['aggregate'] });
+    }
+  });
+export type MeasureDefinition = z.infer<typeof MeasureDefinition>;
+
+export const RELATIONSHIPS = ['many_to_one', 'one_to_one', 'one_to_many'] as const;
+export const Relationship = z.enum(RELATIONSHIPS);
+export type Relationship = z.infer<typeof Relationship>;
+
+export const JoinDefinition = z.strictObject({
+  to: Name,
+  relationship: Relationship,
+  on: z.record(Name, Name).refine((o) => Object.keys(o).length > 0, { error: 'pair at least one field: { my_field: their_field }' }),
+});
+export type JoinDefinition = z.infer<typeof JoinDefinition>;
+
+export const CdcDefinition = z.strictObject({
+  orderBy: z.array(z.string().min(1)).min(1),
+  deletedWhen: z.string().min(1).optional(),
+});
+export type CdcDefinition = z.infer<typeof CdcDefinition>;
+
+export const AccessDefinition = z.strictObject({
+  roles: z.array(Name).optional(),
+  fields: z.record(Name, z.array(Name)).optional(),
+  rowFilters: z.array(z.strictObject({ role: Name, filter: z.string().min(1) })).optional(),
+});
+export type AccessDefinition = z.infer<typeof AccessDefinition>;
+
+export const SourceDefinition = z
+  .strictObject({
+    name: Name,
+    description: Text.optional(),
+    owner: Text.optional(),
+    table: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$/, {
+        error: 'must be table, schema.table or catalog.schema.table',
+      })
+      .optional(),
+    sql: z.string().min(1).optional(),
+    primaryKey: z.union([Name, z.array(Name).min(1)]).optional(),
+    cdc: CdcDefinition.optional(),
+    fields: z.array(FieldDefinition).min(1),
+    measures: z.array(MeasureDefinition).optional(),
+    joins: z.array(JoinDefinition).optional(),
+    access: AccessDefinition.optional(),
+  })
+  .superRefine((s, ctx) => {
+    if ((s.table === undefined) === (s.sql === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'a source reads either `table` or `sql` (exactly one)', path: [] });
+    }
+    if (s.cdc !== undefined && s.primaryKey === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'a `cdc:` source needs `primaryKey` (the key whose latest row wins)', path: ['cdc'] });
+    }
+  });
+export type SourceDefinition = z.infer<typeof SourceDefinition>;
+
+/** `source.field` (or `source.measure`). */
+export const FieldRef = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$/, { error: 'must be source.field (for example movie.title)' });
+
+export const GRANULARITIES = ['day', 'week', 'month', 'quarter', 'year'] as const;
+export const Granularity = z.enum(GRANULARITIES);
+export type Granularity = z.infer<typeof Granularity>;
+
+const Via = z.array(Name).min(1);
+
+export const FieldSelectionObject = z.strictObject({
+  field: FieldRef,
+  label: Text.optional(),
+  format: FormatCode.optional(),
+  granularity: Granularity.optional(),
+  as: Name.optional(),
+  via: Via.optional(),
+});
+export const FieldSelection = z.union([FieldRef, FieldSelectionObject]);
+export type FieldSelection = z.infer<typeof FieldSelection>;
+
+export const FILTER_OPS = [
+  'equals',
+  'not_equals',
+  'in',
+  'not_in',
+  'gt',
+  'gte',
+  'lt',
+  'lte',
+  'between',
+  'contains',
+  'starts_with',
+  'ends_with',
+  'is_null',
+  'is_not_null',
+  'in_last',
+  'in_next',
+] as const;
+export const FilterOp = z.enum(FILTER_OPS);
+export type FilterOp = z.infer<typeof FilterOp>;
+
+export const Scalar = z.union([z.string(), z.number(), z.boolean()]);
+export type Scalar = z.infer<typeof Scalar>;
+
+export const FilterAtom = z.strictObject({
+  field: FieldRef,
+  op: FilterOp,
+  value: Scalar.optional(),
+  values: z.array(Scalar).optional(),
+  param: Name.optional(),
+  via: Via.optional(),
+});
+export type FilterAtom = z.infer<typeof FilterAtom>;
+
+export interface AnyFilter {
+  any: FilterDefinition[];
+}
+export type FilterDefinition = FilterAtom | AnyFilter;
+
+export const AnyFilter: z.ZodType<AnyFilter> = z.strictObject({
+  get any() {
+    return z.array(FilterDefinition).min(1);
+  },
+});
+export const FilterDefinition: z.ZodType<FilterDefinition> = z.union([FilterAtom, AnyFilter]);
+
+export const SortDefinition = z.union([
+  z.string().min(1),
+  z.strictObject({ field: z.string().min(1), direction: z.enum(['asc', 'desc']).optional() }),
+]);
+export type SortDefinition = z.infer<typeof SortDefinition>;
+
+export const ParamDefinition = z.strictObject({
+  type: FieldType,
+  description: Text.optional(),
+  default: z.union([Scalar, z.array(Scalar)]).optional(),
+});
+export type ParamDefinition = z.infer<typeof ParamDefinition>;
+
+export const InputDefinition = z.strictObject({
+  name: Name,
+  description: Text.optional(),
+  owner: Text.optional(),
+  from: Name,
+  fields: z.array(FieldSelection).min(1),
+  filters: z.array(FilterDefinition).optional(),
+  sort: z.array(SortDefinition).optional(),
+  limit: z.number().int().positive().optional(),
+  params: z.record(Name, ParamDefinition).optional(),
+});
+export type InputDefinition = z.infer<typeof InputDefinition>;
+
+/** `strata.yaml`: how to reach the engines. Everything optional: the embedded DuckDB is the default. */
+export const ProjectConfig = z.strictObject({
+  engine: z.enum(['duckdb', 'postgres', 'trino']).optional(),
+  dialect: Dialect.optional(),
+  duckdb: z.strictObject({ database: z.string().min(1).optional() }).optional(),
+  postgres: z.strictObject({ connection: z.string().min(1).optional(), schema: z.string().min(1).optional() }).optional(),
+  trino: z
+    .strictObject({
+      server: z.string().min(1).optional(),
+      catalog: z.string().min(1).optional(),
+      schema: z.string().min(1).optional(),
+      user: z.string().min(1).optional(),
+      password: z.string().min(1).optional(),
+    })
+    .optional(),
+});
+export type ProjectConfig = z.infer<typeof ProjectConfig>;

@@ -1,0 +1,345 @@
+/**
+ * Definition files -> the semantic model, with every problem of the project reported
+ * (not only the first), each at the file, line and column of the node at fault.
+ */
+import type { z } from 'zod';
+import { error, type Diagnostic, type SourceLocation } from '../diagnostics.js';
+import { parseYamlFile, type ParsedFile, type ValuePath } from '../definitions/document.js';
+import { issuesToDiagnostics } from '../definitions/issues.js';
+import { keysAt } from '../definitions/schema-keys.js';
+import {
+  InputDefinition,
+  SourceDefinition,
+  type FieldDefinition,
+  type FieldType,
+  type MeasureDefinition,
+} from '../definitions/schema.js';
+import { didYouMean } from '../suggest.js';
+import type {
+  ExpressionPart,
+  FieldModel,
+  InputModel,
+  JoinEdge,
+  MeasureModel,
+  SemanticModel,
+  SourceModel,
+} from './types.js';
+import { reverseRelationship } from './types.js';
+
+export type DefinitionKind = 'source' | 'input';
+
+export interface DefinitionFile {
+  /** Path as shown in diagnostics (relative to the project). */
+  path: string;
+  kind: DefinitionKind;
+  text: string;
+}
+
+export interface BuildResult {
+  model: SemanticModel;
+  diagnostics: Diagnostic[];
+}
+
+interface Parsed<T> {
+  parsed: ParsedFile;
+  definition: T;
+}
+
+function parseWith<T>(file: DefinitionFile, schema: z.ZodType<T>, diagnostics: Diagnostic[]): Parsed<T> | undefined {
+  const parsed = parseYamlFile(file.path, file.text);
+  if (parsed.diagnostics.length > 0) {
+    diagnostics.push(...parsed.diagnostics);
+    return undefined;
+  }
+  if (parsed.value === null || parsed.value === undefined) {
+    diagnostics.push(error('empty_file', 'the file is empty', { file: file.path, line: 1, col: 1 }));
+    return undefined;
+  }
+  const result = schema.safeParse(parsed.value);
+  if (!result.success) {
+    diagnostics.push(...issuesToDiagnostics(parsed, result.error.issues, (path) => keysAt(schema, path)));
+    return undefined;
+  }
+  return { parsed, definition: result.data };
+}
+
+export function buildModel(files: readonly DefinitionFile[]): BuildResult {
+  const diagnostics: Diagnostic[] = [];
+  const sourceFiles: Parsed<SourceDefinition>[] = [];
+  const inputFiles: Parsed<InputDefinition>[] = [];
+  for (const file of files) {
+    if (file.kind === 'source') {
+      const p = parseWith(file, SourceDefinition, diagnostics);
+      if (p) sourceFiles.push(p);
+    } else {
+      const p = parseWith(file, InputDefinition, diagnostics);
+      if (p) inputFiles.push(p);
+    }
+  }
+
+  const sources = new Map<string, SourceModel>();
+  for (const { parsed, definition } of sourceFiles) {
+    if (sources.has(definition.name)) {
+      diagnostics.push(
+        error('duplicate_name', `source '${definition.name}' is already defined in ${sources.get(definition.name)!.file}`, parsed.locate(['name'])),
+      );
+      continue;
+    }
+    sources.set(definition.name, buildSource(parsed, definition, diagnostics));
+  }
+  const parsedByName = new Map(sourceFiles.map((s) => [s.definition.name, s]));
+  for (const source of sources.values()) {
+    const { parsed, definition } = parsedByName.get(source.name)!;
+    checkMeasureReferences(source, sources, parsed, definition, diagnostics);
+  }
+  const joins = buildJoins(sourceFiles, sources, diagnostics);
+  checkDerivedCycles(sources, diagnostics);
+
+  const inputs = new Map<string, InputModel>();
+  for (const { parsed, definition } of inputFiles) {
+    const existing = inputs.get(definition.name);
+    if (existing) {
+      diagnostics.push(error('duplicate_name', `input '${definition.name}' is already defined in ${existing.file}`, parsed.locate(['name'])));
+      continue;
+    }
+    inputs.set(definition.name, { name: definition.name, file: parsed.file, definition, locate: parsed.locate });
+  }
+  return { model: { sources, joins, inputs }, diagnostics };
+}
+
+function buildSource(parsed: ParsedFile, def: SourceDefinition, diagnostics: Diagnostic[]): SourceModel {
+  const fields = new Map<string, FieldModel>();
+  def.fields.forEach((f, i) => {
+    const loc = parsed.locate(['fields', i, 'name']);
+    if (fields.has(f.name)) {
+      diagnostics.push(error('duplicate_name', `field '${f.name}' is defined twice in source '${def.name}'`, loc));
+      return;
+    }
+    fields.set(f.name, fieldModel(def.name, f, loc));
+  });
+  const measures = new Map<string, MeasureModel>();
+  (def.measures ?? []).forEach((m, i) => {
+    const loc = parsed.locate(['measures', i, 'name']);
+    if (fields.has(m.name) || measures.has(m.name)) {
+      diagnostics.push(error('duplicate_name', `'${m.name}' is already a field or measure of source '${def.name}'`, loc));
+      return;
+    }
+    measures.set(m.name, measureModel(def.name, m, fields, loc));
+  });
+  const primaryKey = def.primaryKey === undefined ? [] : typeof def.primaryKey === 'string' ? [def.primaryKey] : def.primaryKey;
+  primaryKey.forEach((key, i) => {
+    if (!fields.has(key)) {
+      const path: ValuePath = typeof def.primaryKey === 'string' ? ['primaryKey'] : ['primaryKey', i];
+      diagnostics.push(unknownMember('unknown_field', `primaryKey '${key}' is not a field of source '${def.name}'`, key, fields.keys(), parsed.locate(path)));
+    }
+  });
+  if (measures.size > 0 && primaryKey.length === 0) {
+    diagnostics.push(
+      error('missing_primary_key', `source '${def.name}' has measures but no primaryKey`, parsed.locate(['measures'], { key: true }), 'add primaryKey: [<field>] so measures count each row once'),
+    );
+  }
+  return {
+    name: def.name,
+    file: parsed.file,
+    ...(def.description !== undefined ? { description: def.description } : {}),
+    ...(def.owner !== undefined ? { owner: def.owner } : {}),
+    relation: def.table !== undefined ? { kind: 'table', path: def.table.split('.') } : { kind: 'sql', sql: def.sql ?? '' },
+    primaryKey,
+    ...(def.cdc ? { cdc: { orderBy: def.cdc.orderBy, ...(def.cdc.deletedWhen ? { deletedWhen: def.cdc.deletedWhen } : {}) } } : {}),
+    fields,
+    measures,
+    ...(def.access ? { access: def.access } : {}),
+    loc: parsed.locate(['name']),
+  };
+}
+
+function fieldModel(source: string, f: FieldDefinition, loc: SourceLocation): FieldModel {
+  return {
+    kind: 'field',
+    source,
+    name: f.name,
+    type: f.type,
+    ...(f.label !== undefined ? { label: f.label } : {}),
+    ...(f.description !== undefined ? { description: f.description } : {}),
+    ...(f.format !== undefined ? { format: f.format } : {}),
+    ...(f.sql !== undefined ? { sql: f.sql } : {}),
+    loc,
+  };
+}
+
+const MEASURE_REF = /\{([a-z][a-z0-9_]*)(?:\.([a-z][a-z0-9_]*))?\}/g;
+
+export function parseExpression(source: string, expression: string): ExpressionPart[] {
+  const parts: ExpressionPart[] = [];
+  let last = 0;
+  for (const match of expression.matchAll(MEASURE_REF)) {
+    parts.push(expression.slice(last, match.index));
+    parts.push(match[2] !== undefined ? { source: match[1]!, measure: match[2] } : { source, measure: match[1]! });
+    last = match.index + match[0].length;
+  }
+  parts.push(expression.slice(last));
+  return parts.filter((p) => p !== '');
+}
+
+function measureModel(source: string, m: MeasureDefinition, fields: ReadonlyMap<string, FieldModel>, loc: SourceLocation): MeasureModel {
+  const definition: MeasureModel['definition'] =
+    m.expression !== undefined
+      ? { kind: 'derived', parts: parseExpression(source, m.expression) }
+      : {
+          kind: 'aggregate',
+          aggregate: m.aggregate ?? 'count',
+          ...(m.sql !== undefined ? { sql: m.sql } : {}),
+          ...(m.filter !== undefined ? { filter: m.filter } : {}),
+        };
+  return {
+    kind: 'measure',
+    source,
+    name: m.name,
+    type: m.type ?? inferMeasureType(m, fields),
+    ...(m.label !== undefined ? { label: m.label } : {}),
+    ...(m.description !== undefined ? { description: m.description } : {}),
+    ...(m.format !== undefined ? { format: m.format } : {}),
+    definition,
+    loc,
+  };
+}
+
+/** Counts are integers; sum/min/max of a plain field keep its type; anything else is a number. */
+function inferMeasureType(m: MeasureDefinition, fields: ReadonlyMap<string, FieldModel>): FieldType {
+  if (m.aggregate === 'count' || m.aggregate === 'count_distinct') return 'integer';
+  const field = typeof m.sql === 'string' ? fields.get(m.sql.trim()) : undefined;
+  if (field && (m.aggregate === 'min' || m.aggregate === 'max')) return field.type;
+  if (field && m.aggregate === 'sum' && ['integer', 'decimal', 'number'].includes(field.type)) return field.type;
+  if (field && m.aggregate === 'avg' && field.type === 'decimal') return 'decimal';
+  return 'number';
+}
+
+function checkMeasureReferences(
+  source: SourceModel,
+  sources: ReadonlyMap<string, SourceModel>,
+  parsed: ParsedFile,
+  def: SourceDefinition,
+  diagnostics: Diagnostic[],
+): void {
+  (def.measures ?? []).forEach((m, i) => {
+    const measure = source.measures.get(m.name);
+    if (!measure || measure.definition.kind !== 'derived') return;
+    const loc = parsed.locate(['measures', i, 'expression']);
+    for (const part of measure.definition.parts) {
+      if (typeof part === 'string') continue;
+      const target = sources.get(part.source);
+      if (!target) {
+        diagnostics.push(unknownMember('unknown_source', `unknown source '${part.source}' in expression of measure '${m.name}'`, part.source, sources.keys(), loc));
+      } else if (!target.measures.has(part.measure)) {
+        const what = target.fields.has(part.measure) ? `'${part.source}.${part.measure}' is a field, not a measure` : `unknown measure '${part.source}.${part.measure}'`;
+        diagnostics.push(unknownMember('unknown_measure', `${what} in expression of measure '${m.name}'`, part.measure, target.measures.keys(), loc));
+      }
+    }
+  });
+  const access = def.access;
+  if (access?.fields) {
+    for (const name of Object.keys(access.fields)) {
+      if (!source.fields.has(name) && !source.measures.has(name)) {
+        diagnostics.push(
+          unknownMember('unknown_field', `access.fields names '${name}', not a field or measure of '${source.name}'`, name, [...source.fields.keys(), ...source.measures.keys()], parsed.locate(['access', 'fields', name], { key: true })),
+        );
+      }
+    }
+  }
+}
+
+function buildJoins(
+  sourceFiles: readonly Parsed<SourceDefinition>[],
+  sources: ReadonlyMap<string, SourceModel>,
+  diagnostics: Diagnostic[],
+): Map<string, JoinEdge[]> {
+  const joins = new Map<string, JoinEdge[]>([...sources.keys()].map((name) => [name, []]));
+  const declared = new Map<string, SourceLocation>();
+  for (const { parsed, definition } of sourceFiles) {
+    const from = sources.get(definition.name);
+    if (!from || from.file !== parsed.file) continue;
+    (definition.joins ?? []).forEach((join, i) => {
+      const loc = parsed.locate(['joins', i, 'to']);
+      const to = sources.get(join.to);
+      if (!to) {
+        diagnostics.push(unknownMember('unknown_source', `join to unknown source '${join.to}'`, join.to, sources.keys(), loc));
+        return;
+      }
+      if (to.name === from.name) {
+        diagnostics.push(error('invalid_join', `source '${from.name}' cannot join itself`, loc));
+        return;
+      }
+      const pairKey = [from.name, to.name].sort().join('\u0000');
+      const earlier = declared.get(pairKey);
+      if (earlier) {
+        diagnostics.push(error('duplicate_join', `the join between '${from.name}' and '${to.name}' is already declared at ${earlier.file}:${earlier.line}:${earlier.col}`, loc, 'declare a join once, on either side; it works both ways'));
+        return;
+      }
+      const on: { from: string; to: string }[] = [];
+      let valid = true;
+      for (const [mine, theirs] of Object.entries(join.on)) {
+        const a = from.fields.get(mine);
+        const b = to.fields.get(theirs);
+        if (!a) {
+          diagnostics.push(unknownMember('unknown_field', `join field '${mine}' is not a field of '${from.name}'`, mine, from.fields.keys(), parsed.locate(['joins', i, 'on', mine], { key: true })));
+          valid = false;
+        }
+        if (!b) {
+          diagnostics.push(unknownMember('unknown_field', `join field '${theirs}' is not a field of '${to.name}'`, theirs, to.fields.keys(), parsed.locate(['joins', i, 'on', mine])));
+          valid = false;
+        }
+        if (a && b && !comparableTypes(a.type, b.type)) {
+          diagnostics.push(error('join_type_mismatch', `cannot join ${from.name}.${mine} (${a.type}) to ${to.name}.${theirs} (${b.type})`, parsed.locate(['joins', i, 'on', mine])));
+          valid = false;
+        }
+        on.push({ from: mine, to: theirs });
+      }
+      if (!valid) return;
+      declared.set(pairKey, loc);
+      joins.get(from.name)!.push({ from: from.name, to: to.name, relationship: join.relationship, on, loc });
+      joins.get(to.name)!.push({
+        from: to.name,
+        to: from.name,
+        relationship: reverseRelationship(join.relationship),
+        on: on.map((p) => ({ from: p.to, to: p.from })),
+        loc,
+      });
+    });
+  }
+  return joins;
+}
+
+const NUMERIC: ReadonlySet<FieldType> = new Set(['integer', 'decimal', 'number']);
+
+export function comparableTypes(a: FieldType, b: FieldType): boolean {
+  return a === b || (NUMERIC.has(a) && NUMERIC.has(b));
+}
+
+function checkDerivedCycles(sources: ReadonlyMap<string, SourceModel>, diagnostics: Diagnostic[]): void {
+  const state = new Map<string, 'visiting' | 'done'>();
+  const key = (source: string, measure: string) => `${source}.${measure}`;
+  const visit = (measure: MeasureModel, trail: string[]): void => {
+    const k = key(measure.source, measure.name);
+    const s = state.get(k);
+    if (s === 'done') return;
+    if (s === 'visiting') {
+      const cycle = [...trail.slice(trail.indexOf(k)), k].join(' -> ');
+      diagnostics.push(error('measure_cycle', `derived measures form a cycle: ${cycle}`, measure.loc));
+      return;
+    }
+    state.set(k, 'visiting');
+    if (measure.definition.kind === 'derived') {
+      for (const part of measure.definition.parts) {
+        if (typeof part === 'string') continue;
+        const next = sources.get(part.source)?.measures.get(part.measure);
+        if (next) visit(next, [...trail, k]);
+      }
+    }
+    state.set(k, 'done');
+  };
+  for (const source of sources.values()) for (const measure of source.measures.values()) visit(measure, []);
+}
+
+export function unknownMember(code: string, message: string, name: string, candidates: Iterable<string>, loc: SourceLocation): Diagnostic {
+  return error(code, message, loc, didYouMean(name, candidates));
+}

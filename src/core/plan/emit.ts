@@ -1,0 +1,515 @@
+/**
+ * Logical plan -> SQL syntax tree. One CTE per source scan (only the columns the query
+ * reads, its own filters applied), one per pre-aggregated subtree, and for queries whose
+ * measures need de-duplication one `joined` step; then the final SELECT.
+ */
+import type { Granularity } from '../definitions/schema.js';
+import type { FieldModel, MeasureModel } from '../model/types.js';
+import { and, call, col, FALSE, lit, or, type Cte, type Expr, type FromItem, type Join, type OrderItem, type Select, type SelectItem } from '../sql/ast.js';
+import type { AggregateRequest, Dimension, ExistsGroup, LogicalPlan, MeasureOutput, Preaggregate } from './logical-plan.js';
+import { atomNode } from './logical-plan.js';
+import type { Atom, Conjunct, TreeNode } from './spec.js';
+
+/** Hands out SQL names that are unique in one scope and avoid names the query must not shadow. */
+export class NameAllocator {
+  private readonly taken: Set<string>;
+  constructor(reserved: Iterable<string> = []) {
+    this.taken = new Set(reserved);
+  }
+  allocate(base: string): string {
+    let name = base;
+    for (let i = 2; this.taken.has(name); i++) name = `${base}_${i}`;
+    this.taken.add(name);
+    return name;
+  }
+}
+
+interface ScanColumn {
+  name: string;
+  expr: Expr;
+}
+
+/** The CTE that reads one node's source. */
+class Scan {
+  readonly columns = new Map<string, ScanColumn>();
+  readonly filters: Conjunct[] = [];
+  private readonly names = new NameAllocator(['_version', '_deleted']);
+  references = 0;
+
+  constructor(
+    readonly node: TreeNode,
+    readonly alias: string,
+  ) {}
+
+  column(key: string, preferred: string, expr: () => Expr): string {
+    let c = this.columns.get(key);
+    if (!c) {
+      c = { name: this.names.allocate(preferred), expr: expr() };
+      this.columns.set(key, c);
+    }
+    return c.name;
+  }
+}
+
+export type SortKey = { kind: 'output'; name: string } | { kind: 'dimension'; dimension: Dimension } | { kind: 'measure'; useKey: string };
+
+export interface FinalShape {
+  /** Output columns in order: a dimension's name, or a measure use key. */
+  columns: ({ kind: 'dimension'; dimension: Dimension } | { kind: 'measure'; name: string; useKey: string })[];
+  having: Conjunct[];
+  sort: { key: SortKey; direction: 'asc' | 'desc' }[];
+  limit?: number;
+  /** The key of a measure atom's use, to find its output. */
+  useKeyOf(atom: Atom): string;
+}
+
+export function fieldExpr(field: FieldModel): Expr {
+  return field.sql !== undefined ? { kind: 'cast', operand: { kind: 'raw', sql: field.sql, owner: `field ${field.source}.${field.name}` }, type: field.type } : col(undefined, field.name);
+}
+
+export class SqlBuilder {
+  private readonly scans = new Map<TreeNode, Scan>();
+  private readonly steps: Cte[] = [];
+
+  constructor(
+    private readonly names: NameAllocator,
+    private readonly timezone: string,
+  ) {}
+
+  build(plan: LogicalPlan, shape: FinalShape): { select: Select; materialize: Set<string> } {
+    const body = this.planSelect(plan, shape);
+    const ctes = [...[...this.scans.values()].map((s) => this.scanCte(s)), ...this.steps];
+    const materialize = new Set([...this.scans.values()].filter((s) => s.references > 1).map((s) => s.alias));
+    return { select: { ...body, ctes }, materialize };
+  }
+
+  // ---- scans -------------------------------------------------------------------------------
+
+  private scan(node: TreeNode): Scan {
+    let s = this.scans.get(node);
+    if (!s) {
+      s = new Scan(node, this.names.allocate(node.source.name));
+      this.scans.set(node, s);
+    }
+    return s;
+  }
+
+  private scanRef(node: TreeNode): FromItem {
+    const s = this.scan(node);
+    s.references++;
+    return { kind: 'ref', name: s.alias };
+  }
+
+  private fieldRef(node: TreeNode, field: FieldModel, granularity?: Granularity): Expr {
+    const s = this.scan(node);
+    if (!granularity) return col(s.alias, s.column(`f:${field.name}`, field.name, () => fieldExpr(field)));
+    const type = field.type === 'date' ? 'date' : 'timestamp';
+    const name = s.column(`t:${field.name}:${granularity}`, `${field.name}_${granularity}`, () => ({ kind: 'truncate', unit: granularity, operand: fieldExpr(field), type }));
+    return col(s.alias, name);
+  }
+
+  private keyRef(node: TreeNode): Expr {
+    const key = node.source.primaryKey[0]!;
+    return this.fieldRef(node, node.source.fields.get(key)!);
+  }
+
+  private measureValueRef(node: TreeNode, measure: MeasureModel): Expr | undefined {
+    const def = measure.definition;
+    if (def.kind !== 'aggregate' || def.sql === undefined) return undefined;
+    const s = this.scan(node);
+    const sql = def.sql;
+    return col(s.alias, s.column(`v:${measure.name}`, `${measure.name}_value`, () => ({ kind: 'raw', sql, owner: `measure ${measure.source}.${measure.name}` })));
+  }
+
+  private measureFilterRef(node: TreeNode, measure: MeasureModel): Expr | undefined {
+    const def = measure.definition;
+    if (def.kind !== 'aggregate' || def.filter === undefined) return undefined;
+    const s = this.scan(node);
+    const sql = def.filter;
+    return col(s.alias, s.column(`w:${measure.name}`, `${measure.name}_filter`, () => ({ kind: 'raw', sql, owner: `filter of measure ${measure.source}.${measure.name}` })));
+  }
+
+  private scanCte(s: Scan): Cte {
+    if (s.columns.size === 0) {
+      const source = s.node.source;
+      const first = source.fields.get(source.primaryKey[0] ?? '') ?? [...source.fields.values()][0]!;
+      s.column(`f:${first.name}`, first.name, () => fieldExpr(first));
+    }
+    const source = s.node.source;
+    const relation: FromItem =
+      source.relation.kind === 'table' ? { kind: 'table', path: source.relation.path } : { kind: 'rawQuery', sql: source.relation.sql, alias: `${source.name}_query` };
+    const items: SelectItem[] = [...s.columns.values()].map((c) => ({ expr: c.expr, alias: c.name }));
+    const comment = describeScan(s.node);
+    if (!source.cdc) {
+      const inScan = (atom: Atom) => fieldExpr((atom.target as { field: FieldModel }).field);
+      const where = and(s.filters.map((c) => this.conjunctExpr(c, inScan, () => FALSE)));
+      return { name: s.alias, comment, query: { columns: items, from: relation, ...(where ? { where } : {}) } };
+    }
+    return { name: s.alias, comment, query: this.latestRowsQuery(s, items, relation) };
+  }
+
+  /** A CDC source: the latest version of each key (by `orderBy`), deleted keys dropped, then its filters. */
+  private latestRowsQuery(s: Scan, items: SelectItem[], relation: FromItem): Select {
+    const source = s.node.source;
+    const cdc = source.cdc!;
+    const keyExprs = source.primaryKey.map((k) => fieldExpr(source.fields.get(k)!));
+    const versions: SelectItem[] = [
+      ...items,
+      { expr: { kind: 'rowNumber', partitionBy: keyExprs, orderBy: cdc.orderBy.map((c) => ({ expr: col(undefined, c), direction: 'desc' as const })) }, alias: '_version' },
+    ];
+    const conditions: Expr[] = [{ kind: 'compare', op: '=', left: col(undefined, '_version'), right: lit({ type: 'integer', value: 1 }) }];
+    if (cdc.deletedWhen) {
+      versions.push({ expr: call('coalesce', [{ kind: 'raw', sql: cdc.deletedWhen, owner: `cdc.deletedWhen of ${source.name}` }, FALSE]), alias: '_deleted' });
+      conditions.push({ kind: 'not', operand: col(undefined, '_deleted') });
+    }
+    const byName = (atom: Atom) => {
+      const field = (atom.target as { field: FieldModel }).field;
+      return col(undefined, s.column(`f:${field.name}`, field.name, () => fieldExpr(field)));
+    };
+    conditions.push(...s.filters.map((c) => this.conjunctExpr(c, byName, () => FALSE)));
+    return {
+      columns: [...s.columns.values()].map((c) => ({ expr: col(undefined, c.name) })),
+      from: { kind: 'subquery', alias: 'versions', query: { columns: versions, from: relation } },
+      where: and(conditions)!,
+    };
+  }
+
+  // ---- filters -----------------------------------------------------------------------------
+
+  private conjunctExpr(conjunct: Conjunct, field: (atom: Atom) => Expr, measure: (atom: Atom) => Expr): Expr {
+    return or(conjunct.map((atom) => this.atomExpr(atom, atom.target.kind === 'field' ? field(atom) : measure(atom))));
+  }
+
+  atomExpr(atom: Atom, operand: Expr): Expr {
+    const values = atom.values.map((v) => lit(v));
+    const compare = (op: '=' | '<>' | '<' | '<=' | '>' | '>=') => ({ kind: 'compare', op, left: operand, right: values[0]! }) as Expr;
+    switch (atom.op) {
+      case 'equals':
+        return compare('=');
+      case 'not_equals':
+        return compare('<>');
+      case 'gt':
+        return compare('>');
+      case 'gte':
+        return compare('>=');
+      case 'lt':
+        return compare('<');
+      case 'lte':
+        return compare('<=');
+      case 'in':
+      case 'not_in':
+        return { kind: 'inList', operand, list: values, negated: atom.op === 'not_in' };
+      case 'between':
+        return { kind: 'between', operand, low: values[0]!, high: values[1]! };
+      case 'contains':
+      case 'starts_with':
+      case 'ends_with': {
+        const text = escapeLike(String(atom.values[0]!.value));
+        const pattern = atom.op === 'contains' ? `%${text}%` : atom.op === 'starts_with' ? `${text}%` : `%${text}`;
+        return { kind: 'like', operand, pattern };
+      }
+      case 'is_null':
+      case 'is_not_null':
+        return { kind: 'isNull', operand, negated: atom.op === 'is_not_null' };
+      case 'in_last':
+      case 'in_next': {
+        const anchor = atom.target.kind === 'field' && atom.target.field.type === 'date' ? 'today' : 'now';
+        const now: Expr = { kind: 'relativeTime', anchor, shift: null, direction: 1, timezone: this.timezone };
+        const other: Expr = { kind: 'relativeTime', anchor, shift: atom.span!, direction: atom.op === 'in_last' ? -1 : 1, timezone: this.timezone };
+        return atom.op === 'in_last' ? { kind: 'between', operand, low: other, high: now } : { kind: 'between', operand, low: now, high: other };
+      }
+    }
+  }
+
+  private rowFilter(conjunct: Conjunct): Expr {
+    return this.conjunctExpr(
+      conjunct,
+      (atom) => {
+        const t = atom.target as { node: TreeNode; field: FieldModel };
+        return this.fieldRef(t.node, t.field);
+      },
+      () => FALSE,
+    );
+  }
+
+  private joinCondition(child: TreeNode, parentRef: (field: FieldModel) => Expr): Expr {
+    return and(
+      child.edge!.on.map((pair) => ({
+        kind: 'compare' as const,
+        op: '=' as const,
+        left: this.fieldRef(child, child.source.fields.get(pair.to)!),
+        right: parentRef(child.parent!.source.fields.get(pair.from)!),
+      })),
+    )!;
+  }
+
+  private correlation(top: TreeNode): Expr {
+    return this.joinCondition(top, (f) => this.fieldRef(top.parent!, f));
+  }
+
+  private descendantJoins(group: ExistsGroup, top: TreeNode): Join[] {
+    return group.nodes
+      .filter((n) => n !== top && this.isBelow(n, top))
+      .map((n) => ({ type: 'left' as const, item: this.scanRef(n), on: this.joinCondition(n, (f) => this.fieldRef(n.parent!, f)) }));
+  }
+
+  private isBelow(node: TreeNode, top: TreeNode): boolean {
+    for (let n = node.parent; n; n = n.parent) if (n === top) return true;
+    return false;
+  }
+
+  /**
+   * "Some related row passes these filters", with left-join meaning: a row with nothing
+   * related behaves as one NULL row, which `is_null` filters accept.
+   */
+  private existsExpr(group: ExistsGroup): Expr {
+    const filters = group.conjuncts.map((c) => this.rowFilter(c));
+    if (group.whenNoRow === 'general') {
+      const anchor: FromItem = { kind: 'subquery', alias: 'anchor', query: { columns: [{ expr: lit({ type: 'integer', value: 1 }), alias: 'one' }] } };
+      const joins = group.tops.flatMap((top) => [{ type: 'left' as const, item: this.scanRef(top), on: this.correlation(top) }, ...this.descendantJoins(group, top)]);
+      return { kind: 'exists', query: { columns: [{ expr: lit({ type: 'integer', value: 1 }) }], from: anchor, joins, where: and(filters)! } };
+    }
+    const top = group.tops[0]!;
+    const related: Expr = {
+      kind: 'exists',
+      query: { columns: [{ expr: lit({ type: 'integer', value: 1 }) }], from: this.scanRef(top), joins: this.descendantJoins(group, top), where: and([this.correlation(top), ...filters])! },
+    };
+    if (group.whenNoRow === 'false') return related;
+    const nothingRelated: Expr = {
+      kind: 'not',
+      operand: { kind: 'exists', query: { columns: [{ expr: lit({ type: 'integer', value: 1 }) }], from: this.scanRef(top), where: this.correlation(top) } },
+    };
+    const outer = group.whenNoRow === 'true' ? [] : group.whenNoRow.map((c) => this.rowFilter(c));
+    return or([related, and([nothingRelated, ...outer])!]);
+  }
+
+  // ---- the query ---------------------------------------------------------------------------
+
+  private fromAndJoins(plan: LogicalPlan): { from: FromItem; joins: Join[] } {
+    for (const [node, conjuncts] of plan.pushed) this.scan(node).filters.push(...conjuncts);
+    const from = this.scanRef(plan.root);
+    const joins: Join[] = plan.joinOrder.map((node) => ({
+      type: plan.innerJoins.has(node) ? 'inner' : 'left',
+      item: this.scanRef(node),
+      on: this.joinCondition(node, (f) => this.fieldRef(node.parent!, f)),
+    }));
+    for (const pre of plan.preaggregates) {
+      this.steps.push(this.preaggregateCte(pre));
+      joins.push({
+        type: pre.inner ? 'inner' : 'left',
+        item: { kind: 'ref', name: pre.name },
+        on: and(
+          pre.top.edge!.on.map((pair, i) => ({
+            kind: 'compare' as const,
+            op: '=' as const,
+            left: col(pre.name, pre.keyColumns[i]!),
+            right: this.fieldRef(pre.parent, pre.parent.source.fields.get(pair.from)!),
+          })),
+        )!,
+      });
+    }
+    return { from, joins };
+  }
+
+  private preaggregateCte(pre: Preaggregate): Cte {
+    const shape: FinalShape = {
+      columns: [
+        ...pre.plan.dimensions.map((dimension) => ({ kind: 'dimension' as const, dimension })),
+        ...pre.plan.requests.length === 0 ? [] : [...pre.plan.outputs.keys()].map((id) => ({ kind: 'measure' as const, name: id.slice(id.lastIndexOf('.') + 1), useKey: id })),
+      ],
+      having: [],
+      sort: [],
+      useKeyOf: () => '',
+    };
+    return {
+      name: pre.name,
+      comment: `${pre.top.source.name} aggregated per ${pre.parent.source.name} row before joining (one row per join key)`,
+      query: this.planSelect(pre.plan, shape),
+    };
+  }
+
+  private whereOf(plan: LogicalPlan): Expr | undefined {
+    return and([...plan.residual.map((c) => this.rowFilter(c)), ...plan.existsGroups.map((g) => this.existsExpr(g))]);
+  }
+
+  private planSelect(plan: LogicalPlan, shape: FinalShape): Select {
+    const { from, joins } = this.fromAndJoins(plan);
+    const where = this.whereOf(plan);
+    const base = { from, ...(joins.length > 0 ? { joins } : {}), ...(where ? { where } : {}) };
+    if (!plan.aggregated) {
+      const columns = shape.columns.map((c) => {
+        const d = (c as { dimension: Dimension }).dimension;
+        return { expr: this.fieldRef(d.node, d.field, d.granularity), alias: d.name };
+      });
+      const orderBy = shape.sort.map((s) => ({ expr: this.sortExpr(s.key, (d) => this.fieldRef(d.node, d.field, d.granularity), () => FALSE), direction: s.direction }));
+      return { columns, ...base, ...(orderBy.length > 0 ? { orderBy } : {}), ...(shape.limit !== undefined ? { limit: shape.limit } : {}) };
+    }
+    const twoLevel = [...plan.strategies.values()].includes('once_per_key');
+    return twoLevel ? this.deduplicatedAggregate(plan, shape, base) : this.directAggregate(plan, shape, base);
+  }
+
+  private sortExpr(key: SortKey, dimension: (d: Dimension) => Expr, measure: (useKey: string) => Expr): Expr {
+    if (key.kind === 'output') return col(undefined, key.name);
+    if (key.kind === 'dimension') return dimension(key.dimension);
+    return measure(key.useKey);
+  }
+
+  private finishAggregate(
+    plan: LogicalPlan,
+    shape: FinalShape,
+    base: Pick<Select, 'from' | 'joins' | 'where'>,
+    dimension: (d: Dimension) => Expr,
+    request: (r: AggregateRequest) => Expr,
+  ): Select {
+    const requests = new Map(plan.requests.map((r) => [r.id, r]));
+    const output = (o: MeasureOutput): Expr => measureOutputExpr(o, (id) => request(requests.get(id)!));
+    const outputOf = (useKey: string) => output(plan.outputs.get(useKey)!);
+    const columns: SelectItem[] = shape.columns.map((c) =>
+      c.kind === 'dimension' ? { expr: dimension(c.dimension), alias: c.dimension.name } : { expr: outputOf(c.useKey), alias: c.name },
+    );
+    const groupBy = plan.dimensions.map(dimension);
+    const having = and(shape.having.map((c) => this.conjunctExpr(c, () => FALSE, (atom) => outputOf(shape.useKeyOf(atom)))));
+    const orderBy: OrderItem[] = shape.sort.map((s) => ({ expr: this.sortExpr(s.key, dimension, outputOf), direction: s.direction }));
+    return {
+      columns,
+      ...base,
+      ...(groupBy.length > 0 ? { groupBy } : {}),
+      ...(having ? { having } : {}),
+      ...(orderBy.length > 0 ? { orderBy } : {}),
+      ...(shape.limit !== undefined ? { limit: shape.limit } : {}),
+    };
+  }
+
+  private directAggregate(plan: LogicalPlan, shape: FinalShape, base: Pick<Select, 'from' | 'joins' | 'where'>): Select {
+    const dimension = (d: Dimension) => this.fieldRef(d.node, d.field, d.granularity);
+    return this.finishAggregate(plan, shape, base, dimension, (r) =>
+      aggregateCall(r, {
+        value: () => this.requestValue(r),
+        filter: () => (r.filter ? this.measureFilterRef(r.node, r.filter) : undefined),
+        countRows: () => (r.node === plan.root ? { kind: 'star' } : this.keyRef(r.node)),
+      }),
+    );
+  }
+
+  private requestValue(r: AggregateRequest): Expr | undefined {
+    if (r.input.kind === 'partial') return col(r.input.preaggregate.name, r.input.column);
+    if (r.input.kind === 'value') return this.measureValueRef(r.node, r.input.measure);
+    return undefined;
+  }
+
+  /**
+   * Some measure's rows repeat in the join: a `joined` step numbers each source row within
+   * its group (by primary key) and the aggregate reads only the first of each.
+   */
+  private deduplicatedAggregate(plan: LogicalPlan, shape: FinalShape, base: Pick<Select, 'from' | 'joins' | 'where'>): Select {
+    const names = new NameAllocator();
+    const items: SelectItem[] = [];
+    const project = (expr: Expr, preferred: string): Expr => {
+      const alias = names.allocate(preferred);
+      items.push({ expr, alias });
+      return col('joined', alias);
+    };
+    const dims = new Map(plan.dimensions.map((d) => [d, project(this.fieldRef(d.node, d.field, d.granularity), d.name)]));
+    const partition = plan.dimensions.map((d) => this.fieldRef(d.node, d.field, d.granularity));
+    const firstRows = new Map<TreeNode, Expr>();
+    const firstRowOf = (node: TreeNode): Expr => {
+      let e = firstRows.get(node);
+      if (!e) {
+        const keys = node.source.primaryKey.map((k) => this.fieldRef(node, node.source.fields.get(k)!));
+        const rowNumber = project({ kind: 'rowNumber', partitionBy: [...partition, ...keys], orderBy: [] }, `${this.scan(node).alias}_row`);
+        e = { kind: 'compare', op: '=', left: rowNumber, right: lit({ type: 'integer', value: 1 }) };
+        firstRows.set(node, e);
+      }
+      return e;
+    };
+    const requestExprs = new Map<string, Expr>();
+    for (const r of plan.requests) {
+      const keyNode = plan.keyNodes.get(r.id);
+      const value = this.requestValue(r);
+      const filter = r.filter ? this.measureFilterRef(r.node, r.filter) : undefined;
+      const valueCol = value ? project(value, `${r.id.replaceAll('.', '_')}_value`) : undefined;
+      const filterCol = filter ? project(filter, `${r.id.replaceAll('.', '_')}_filter`) : undefined;
+      const rowsCol = !value && r.aggregate === 'count' ? project(this.keyRef(r.node), `${this.scan(r.node).alias}_key`) : undefined;
+      const first = keyNode ? firstRowOf(keyNode) : undefined;
+      requestExprs.set(
+        r.id,
+        aggregateCall(r, {
+          value: () => valueCol,
+          filter: () => and([first, filterCol].filter((e): e is Expr => e !== undefined)),
+          countRows: () => rowsCol!,
+        }),
+      );
+    }
+    this.steps.push({
+      name: this.names.allocate('joined'),
+      comment: 'the joined rows; *_row numbers each measure source row within its group so it is aggregated once',
+      query: { columns: items, ...base },
+    });
+    const joinedName = this.steps[this.steps.length - 1]!.name;
+    const rename = (e: Expr): Expr => (e.kind === 'column' && e.table === 'joined' ? col(joinedName, e.name) : e);
+    return this.finishAggregate(
+      plan,
+      shape,
+      { from: { kind: 'ref', name: joinedName } },
+      (d) => rename(dims.get(d)!),
+      (r) => renameColumns(requestExprs.get(r.id)!, rename),
+    );
+  }
+}
+
+function renameColumns(e: Expr, rename: (c: Expr) => Expr): Expr {
+  if (e.kind === 'column') return rename(e);
+  if (e.kind === 'call') {
+    return { ...e, args: e.args.map((a) => renameColumns(a, rename)), ...(e.filter ? { filter: renameColumns(e.filter, rename) } : {}) };
+  }
+  if (e.kind === 'logical') return { ...e, operands: e.operands.map((o) => renameColumns(o, rename)) };
+  if (e.kind === 'compare') return { ...e, left: renameColumns(e.left, rename), right: renameColumns(e.right, rename) };
+  return e;
+}
+
+function aggregateCall(
+  r: AggregateRequest,
+  access: { value(): Expr | undefined; filter(): Expr | undefined; countRows(): Expr },
+): Expr {
+  const filter = access.filter();
+  const extra = filter ? { filter } : {};
+  const value = access.value();
+  switch (r.aggregate) {
+    case 'count':
+      return call('count', [value ?? access.countRows()], extra);
+    case 'count_distinct':
+      return call('count', [value!], { ...extra, distinct: true });
+    default:
+      return call(r.aggregate, [value!], extra);
+  }
+}
+
+function measureOutputExpr(o: MeasureOutput, request: (id: string) => Expr): Expr {
+  switch (o.kind) {
+    case 'request':
+      return request(o.id);
+    case 'coalesce_zero':
+      return call('coalesce', [request(o.id), lit({ type: 'integer', value: 0 })]);
+    case 'ratio':
+      return {
+        kind: 'arithmetic',
+        op: '/',
+        left: { kind: 'cast', operand: request(o.numerator), type: 'number' },
+        right: call('nullif', [request(o.denominator), lit({ type: 'integer', value: 0 })]),
+      };
+    case 'derived':
+      return { kind: 'template', parts: o.parts.map((p) => (typeof p === 'string' ? p : measureOutputExpr(p, request))) };
+  }
+}
+
+function escapeLike(text: string): string {
+  return text.replaceAll('\\', '\\\\').replaceAll('%', '\\%').replaceAll('_', '\\_');
+}
+
+function describeScan(node: TreeNode): string {
+  const source = node.source;
+  const what = source.cdc ? `${source.name}: latest row per ${source.primaryKey.join(', ')}, deletes dropped` : source.name;
+  return node.parent ? `${what} (via ${node.key.split('>').join(' -> ')})` : what;
+}
+
+export { atomNode };

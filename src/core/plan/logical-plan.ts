@@ -1,0 +1,100 @@
+/**
+ * The logical plan: the decisions the optimizer passes take about a query, before any SQL.
+ *
+ *   classifyNodes        which sources define the grain, which are one-valued lookups, and
+ *                        which are filter-only fan-outs (checked with EXISTS, never joined)
+ *   groupExistsFilters   which filters belong to which EXISTS, and what such a filter means
+ *                        when there is no related row at all (left-join semantics)
+ *   inferInnerJoins      left joins become inner where a filter already rejects the NULL row
+ *   pushDownFilters      single-source filters move into that source's scan
+ *   collapseFanOuts      measure-only fan-out subtrees are aggregated at their own grain,
+ *                        by the join key, before joining (they then join one-to-one)
+ *   chooseStrategies     each remaining aggregate reads joined rows directly when no join
+ *                        can repeat its source's rows, else once per primary key per group
+ */
+import type { Aggregate } from '../definitions/schema.js';
+import type { FieldModel, MeasureModel } from '../model/types.js';
+import type { Atom, Conjunct, TreeNode } from './spec.js';
+
+export type NodeRole = 'grain' | 'lookup' | 'exists';
+
+/** A selected non-measure column: a field of a node, possibly truncated. */
+export interface Dimension {
+  name: string;
+  node: TreeNode;
+  field: FieldModel;
+  granularity?: import('../definitions/schema.js').Granularity;
+}
+
+/** What one aggregate call reads. */
+export type AggregateInput =
+  | { kind: 'rows' }
+  | { kind: 'value'; measure: MeasureModel }
+  | { kind: 'partial'; preaggregate: Preaggregate; column: string };
+
+export interface AggregateRequest {
+  id: string;
+  /** The node whose rows carry the input (for partials: the node the pre-aggregate hangs off). */
+  node: TreeNode;
+  aggregate: Aggregate;
+  input: AggregateInput;
+  /** The measure whose `filter:` restricts the rows aggregated. */
+  filter?: MeasureModel;
+}
+
+/** How a final measure value is made from aggregate calls. */
+export type MeasureOutput =
+  | { kind: 'request'; id: string }
+  | { kind: 'coalesce_zero'; id: string }
+  | { kind: 'ratio'; numerator: string; denominator: string }
+  | { kind: 'derived'; parts: (string | MeasureOutput)[] };
+
+export interface ExistsGroup {
+  /** Tops of the filter-only subtrees, each with the joined node it hangs off. */
+  tops: TreeNode[];
+  nodes: TreeNode[];
+  conjuncts: Conjunct[];
+  /**
+   * What the filters say about a row with no related row at all: FALSE (a plain EXISTS),
+   * TRUE, or conditions on joined nodes. Only computed for single-subtree groups.
+   */
+  whenNoRow: 'false' | 'true' | Conjunct[] | 'general';
+}
+
+export interface Preaggregate {
+  name: string;
+  /** The top of the collapsed subtree and the node it hangs off. */
+  top: TreeNode;
+  parent: TreeNode;
+  inner: boolean;
+  plan: LogicalPlan;
+  /** Output columns holding the join key, in `top.edge.on` order. */
+  keyColumns: string[];
+}
+
+export type Strategy = 'direct' | 'once_per_key';
+
+export interface LogicalPlan {
+  root: TreeNode;
+  dimensions: Dimension[];
+  /** Hidden sort keys of a non-aggregated query. */
+  sortOnly: Dimension[];
+  requests: AggregateRequest[];
+  outputs: Map<string, MeasureOutput>;
+  aggregated: boolean;
+  roles: Map<TreeNode, NodeRole>;
+  /** Joined nodes (grain and lookup, not collapsed) in join order, root excluded. */
+  joinOrder: TreeNode[];
+  innerJoins: Set<TreeNode>;
+  pushed: Map<TreeNode, Conjunct[]>;
+  residual: Conjunct[];
+  existsGroups: ExistsGroup[];
+  preaggregates: Preaggregate[];
+  strategies: Map<string, Strategy>;
+  /** For `once_per_key` requests: the node whose primary key identifies a row. */
+  keyNodes: Map<string, TreeNode>;
+}
+
+export function atomNode(atom: Atom): TreeNode | undefined {
+  return atom.target.kind === 'field' ? atom.target.node : undefined;
+}

@@ -1,0 +1,96 @@
+/**
+ * A resolved query: every reference bound to a node of the join tree, every value typed.
+ * Built from an input definition (resolve.ts) or, for pre-aggregated subtrees, by the
+ * planner itself; the planner only ever sees this shape.
+ */
+import type { SourceLocation } from '../diagnostics.js';
+import type { FilterOp, FieldType, Granularity } from '../definitions/schema.js';
+import type { FieldModel, JoinEdge, MeasureModel, SourceModel } from '../model/types.js';
+import type { RelativeSpan, TypedValue } from '../values/typed-value.js';
+
+/** One occurrence of a source in the query, reached from the root by one join path. */
+export interface TreeNode {
+  id: number;
+  /** The path from the root, e.g. `movie>production`; equal paths share a node. */
+  key: string;
+  source: SourceModel;
+  parent?: TreeNode;
+  /** The join from the parent to this node (`edge.from` is the parent's source). */
+  edge?: JoinEdge;
+  children: TreeNode[];
+}
+
+/** A measure bound to the node whose rows it aggregates; derived ones list their parts. */
+export interface MeasureUse {
+  node: TreeNode;
+  measure: MeasureModel;
+  parts?: (string | MeasureUse)[];
+}
+
+export interface ColumnBase {
+  name: string;
+  label: string;
+  type: FieldType;
+  format?: string;
+  description?: string;
+}
+
+export interface DimensionColumn extends ColumnBase {
+  kind: 'dimension';
+  node: TreeNode;
+  field: FieldModel;
+  granularity?: Granularity;
+}
+
+export interface MeasureColumn extends ColumnBase {
+  kind: 'measure';
+  use: MeasureUse;
+}
+
+export type ColumnSpec = DimensionColumn | MeasureColumn;
+
+export type FilterTarget = { kind: 'field'; node: TreeNode; field: FieldModel } | { kind: 'measure'; use: MeasureUse };
+
+export interface Atom {
+  target: FilterTarget;
+  op: FilterOp;
+  values: TypedValue[];
+  span?: RelativeSpan;
+  loc: SourceLocation;
+}
+
+/** Atoms ORed together; a query's filters are a conjunction of these. */
+export type Conjunct = Atom[];
+
+export interface SortSpec {
+  column: ColumnSpec;
+  direction: 'asc' | 'desc';
+}
+
+export interface QuerySpec {
+  root: TreeNode;
+  columns: ColumnSpec[];
+  /** Sort keys that are not output columns. */
+  hidden: ColumnSpec[];
+  where: Conjunct[];
+  having: Conjunct[];
+  sort: SortSpec[];
+  limit?: number;
+  timezone: string;
+}
+
+export function isAggregateMeasure(m: MeasureModel): boolean {
+  return m.definition.kind === 'aggregate';
+}
+
+/** The aggregate measures a measure use finally reads (a derived one, through its parts). */
+export function leafUses(use: MeasureUse): MeasureUse[] {
+  if (!use.parts) return [use];
+  return use.parts.flatMap((p) => (typeof p === 'string' ? [] : leafUses(p)));
+}
+
+export function ancestorsOrSelf(node: TreeNode): TreeNode[] {
+  const chain: TreeNode[] = [];
+  for (let n: TreeNode | undefined = node; n; n = n.parent) chain.push(n);
+  return chain;
+}

@@ -1,0 +1,97 @@
+/**
+ * A small SQL syntax tree: the planner builds it, one renderer per dialect prints it.
+ * Values only enter as `literal` nodes (escaped by the dialect); definition authors' SQL
+ * only as `raw`/`template` nodes (trusted: it comes from reviewed definition files).
+ */
+import type { DialectSql, FieldType, Granularity } from '../definitions/schema.js';
+import type { RelativeSpan, TypedValue } from '../values/typed-value.js';
+
+export type ComparisonOp = '=' | '<>' | '<' | '<=' | '>' | '>=';
+export type ArithmeticOp = '+' | '-' | '*' | '/';
+
+export type Expr =
+  | { kind: 'column'; table?: string; name: string }
+  | { kind: 'raw'; sql: DialectSql; owner: string }
+  | { kind: 'literal'; value: TypedValue | null }
+  | { kind: 'compare'; op: ComparisonOp; left: Expr; right: Expr }
+  | { kind: 'arithmetic'; op: ArithmeticOp; left: Expr; right: Expr }
+  | { kind: 'logical'; op: 'AND' | 'OR'; operands: Expr[] }
+  | { kind: 'not'; operand: Expr }
+  | { kind: 'isNull'; operand: Expr; negated: boolean }
+  | { kind: 'inList'; operand: Expr; list: Expr[]; negated: boolean }
+  | { kind: 'between'; operand: Expr; low: Expr; high: Expr }
+  /** `lower(operand) LIKE lower(pattern) ESCAPE '\'`; `pattern` is already LIKE-escaped. */
+  | { kind: 'like'; operand: Expr; pattern: string }
+  | { kind: 'call'; name: string; args: Expr[]; distinct?: boolean; filter?: Expr }
+  | { kind: 'star' }
+  | { kind: 'cast'; operand: Expr; type: FieldType }
+  | { kind: 'truncate'; unit: Granularity; operand: Expr; type: 'date' | 'timestamp' }
+  /** Today (a date, in `timezone`) or now (a UTC timestamp), shifted by a span. */
+  | { kind: 'relativeTime'; anchor: 'today' | 'now'; shift: RelativeSpan | null; direction: 1 | -1; timezone: string }
+  | { kind: 'rowNumber'; partitionBy: Expr[]; orderBy: OrderItem[] }
+  | { kind: 'exists'; query: Select }
+  | { kind: 'template'; parts: (string | Expr)[] };
+
+export interface OrderItem {
+  expr: Expr;
+  direction: 'asc' | 'desc';
+}
+
+export interface SelectItem {
+  expr: Expr;
+  alias?: string;
+}
+
+export type FromItem =
+  | { kind: 'table'; path: string[]; alias?: string }
+  | { kind: 'rawQuery'; sql: string; alias: string }
+  | { kind: 'subquery'; query: Select; alias: string }
+  | { kind: 'ref'; name: string; alias?: string };
+
+export interface Join {
+  type: 'left' | 'inner';
+  item: FromItem;
+  on: Expr;
+}
+
+export interface Cte {
+  name: string;
+  query: Select;
+  /** A comment line above the CTE saying what it is. */
+  comment?: string;
+}
+
+export interface Select {
+  ctes?: Cte[];
+  columns: SelectItem[];
+  from?: FromItem;
+  joins?: Join[];
+  where?: Expr;
+  groupBy?: Expr[];
+  having?: Expr;
+  orderBy?: OrderItem[];
+  limit?: number;
+}
+
+export const col = (table: string | undefined, name: string): Expr => (table ? { kind: 'column', table, name } : { kind: 'column', name });
+export const lit = (value: TypedValue | null): Expr => ({ kind: 'literal', value });
+export const TRUE: Expr = { kind: 'literal', value: { type: 'boolean', value: true } };
+export const FALSE: Expr = { kind: 'literal', value: { type: 'boolean', value: false } };
+
+export function and(operands: Expr[]): Expr | undefined {
+  const flat = operands.flatMap((o) => (o.kind === 'logical' && o.op === 'AND' ? o.operands : [o]));
+  if (flat.length === 0) return undefined;
+  return flat.length === 1 ? flat[0] : { kind: 'logical', op: 'AND', operands: flat };
+}
+
+export function or(operands: Expr[]): Expr {
+  const flat = operands.flatMap((o) => (o.kind === 'logical' && o.op === 'OR' ? o.operands : [o]));
+  return flat.length === 1 ? flat[0]! : { kind: 'logical', op: 'OR', operands: flat };
+}
+
+export const call = (name: string, args: Expr[], extra: { distinct?: boolean; filter?: Expr } = {}): Expr => ({
+  kind: 'call',
+  name,
+  args,
+  ...extra,
+});

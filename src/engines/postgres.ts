@@ -1,0 +1,84 @@
+/** PostgreSQL queried directly through `pg`, rows streamed with a cursor. */
+import pg from 'pg';
+import Cursor from 'pg-cursor';
+import { isoFromNaiveTimestamp, type Cell, type Row } from '../core/values/cell.js';
+import { QueryError, type Engine, type ResultColumn } from './engine.js';
+
+const { Client, types } = pg;
+
+const OID = { int8: 20, numeric: 1700, date: 1082, timestamp: 1114, timestamptz: 1184 } as const;
+
+/** Per-client parsers (no global pg.types changes): every value arrives as a Cell. */
+const cellTypes = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    switch (oid) {
+      case OID.int8:
+      case OID.numeric:
+        return (text: string): Cell => Number(text);
+      case OID.date:
+        return (text: string): Cell => text;
+      case OID.timestamp:
+        return (text: string): Cell => isoFromNaiveTimestamp(text);
+      case OID.timestamptz:
+        return (text: string): Cell => new Date(text).toISOString();
+      default:
+        return types.getTypeParser(oid, format ?? 'text');
+    }
+  },
+};
+
+const BATCH = 2000;
+
+export class PostgresEngine implements Engine {
+  readonly name = 'postgres';
+  readonly dialect = 'postgres';
+
+  private constructor(private readonly client: pg.Client) {}
+
+  static async connect(connectionString: string | undefined, options: { searchPath?: string } = {}): Promise<PostgresEngine> {
+    const client = new Client({ ...(connectionString ? { connectionString } : {}), types: cellTypes });
+    try {
+      await client.connect();
+      if (options.searchPath) await client.query(`SET search_path TO ${options.searchPath}`);
+    } catch (e) {
+      throw new QueryError('postgres', `cannot connect: ${(e as Error).message}`);
+    }
+    return new PostgresEngine(client);
+  }
+
+  async *stream(sql: string): AsyncIterable<Row[]> {
+    const cursor = this.client.query(new Cursor(sql, [], { rowMode: 'array' }));
+    try {
+      for (;;) {
+        const rows = (await cursor.read(BATCH).catch((e: Error) => {
+          throw new QueryError('postgres', e.message);
+        })) as Cell[][];
+        if (rows.length === 0) return;
+        yield rows;
+      }
+    } finally {
+      await cursor.close();
+    }
+  }
+
+  async query(sql: string): Promise<{ columns: ResultColumn[]; rows: Row[] }> {
+    try {
+      const result = await this.client.query({ text: sql, rowMode: 'array' });
+      return { columns: result.fields.map((f) => ({ name: f.name, engineType: String(f.dataTypeID) })), rows: result.rows as Row[] };
+    } catch (e) {
+      throw new QueryError('postgres', (e as Error).message);
+    }
+  }
+
+  async execute(sql: string): Promise<void> {
+    try {
+      await this.client.query(sql);
+    } catch (e) {
+      throw new QueryError('postgres', (e as Error).message);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client.end();
+  }
+}

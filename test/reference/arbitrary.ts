@@ -1,0 +1,897 @@
+// fast-check generators of random projects, data and inputs for the reference oracle,
+// plus renderers to the spec's YAML formats and to CREATE TABLE / INSERT statements.
+import fc from 'fast-check';
+import { outputColumnNames } from './evaluate.js';
+import {
+  FIELD_TYPES,
+  GRANULARITIES,
+  isAnyFilter,
+  isDerivedMeasure,
+  type AggregateKind,
+  type ArithmeticOp,
+  type FieldType,
+  type FilterOp,
+  type Granularity,
+  type RefAggregateMeasure,
+  type RefDerivedMeasure,
+  type RefField,
+  type RefFilter,
+  type RefInput,
+  type RefJoin,
+  type RefLeafFilter,
+  type RefMeasure,
+  type RefSelectedField,
+  type RefSource,
+  type Relationship,
+  type Row,
+  type Scenario,
+  type Tables,
+  type Value,
+} from './model.js';
+
+export type { Scenario } from './model.js';
+
+// ---------------------------------------------------------------------------
+// Value domains: small, so that filters and joins hit. Strings are ASCII and are compared by
+// code unit (Postgres tables use COLLATE "C", see toCreateTableSql). Numbers are dyadic
+// rationals so that sums are exact in floating point.
+// ---------------------------------------------------------------------------
+
+const DOMAINS: Record<FieldType, readonly Value[]> = {
+  string: ['a', 'ab', 'Ab', 'b', 'ba', "o'k", ''],
+  integer: [-1, 0, 1, 2, 3],
+  decimal: [0, 1.5, 2.25, -3.75, 10],
+  number: [0, 0.5, -1.25, 2, 100.125],
+  boolean: [true, false],
+  // 2024-01-01 and 2024-12-30 are Mondays, 2023-12-31 and 2024-01-07 Sundays.
+  date: ['2023-12-31', '2024-01-01', '2024-01-07', '2024-02-29', '2024-04-15', '2024-12-30'],
+  timestamp: [
+    '2023-12-31T23:59:59.999Z',
+    '2024-01-01T00:00:00.000Z',
+    '2024-02-29T12:30:00.000Z',
+    '2024-04-15T08:00:00.500Z',
+    '2024-07-07T18:45:30.000Z',
+  ],
+};
+
+/** Filter values for `id` and foreign-key columns (ids are 1..6; 7 never exists). */
+const KEY_DOMAIN: readonly Value[] = [1, 2, 3, 7];
+/** Foreign-key cell values: mostly existing ids, some dangling. */
+const FOREIGN_KEY_VALUES: readonly number[] = [1, 2, 3, 4, 7];
+/** Patterns for contains / starts_with / ends_with, in mixed case (the ops are case-insensitive). */
+const TEXT_PATTERNS: readonly Value[] = ['A', 'b', 'AB', "'", 'O', 'K', 'Ba'];
+const HAVING_DOMAIN: readonly Value[] = [0, 1, 2, 3, 1.5, 10];
+/** `_op_ts` values of CDC tables, in increasing order (two differ by one millisecond). */
+const CDC_TIMESTAMPS: readonly string[] = [
+  '2024-06-01T00:00:00.000Z',
+  '2024-06-01T00:00:00.001Z',
+  '2024-06-01T10:00:00.000Z',
+  '2024-06-02T00:00:00.000Z',
+  '2024-06-03T00:00:00.000Z',
+];
+const CDC_ORDER_BY = ['_op_ts', '_seq'];
+const CDC_DELETED_OP = 'd';
+
+const COMPARISON_OPS: readonly FilterOp[] = [
+  'equals',
+  'not_equals',
+  'in',
+  'not_in',
+  'gt',
+  'gte',
+  'lt',
+  'lte',
+  'between',
+  'is_null',
+  'is_not_null',
+];
+const TEXT_OPS: readonly FilterOp[] = ['contains', 'starts_with', 'ends_with'];
+const BOOLEAN_OPS: readonly FilterOp[] = ['equals', 'not_equals', 'in', 'not_in', 'is_null', 'is_not_null'];
+const RELATIONSHIPS: readonly Relationship[] = ['many_to_one', 'one_to_one', 'one_to_many'];
+const AGGREGATES: readonly AggregateKind[] = ['count', 'count_distinct', 'sum', 'avg', 'min', 'max'];
+const ARITHMETIC_OPS: readonly ArithmeticOp[] = ['+', '-', '*', '/'];
+
+function isNumericType(type: FieldType): boolean {
+  return type === 'integer' || type === 'decimal' || type === 'number';
+}
+
+function opsFor(type: FieldType): readonly FilterOp[] {
+  if (type === 'boolean') return BOOLEAN_OPS;
+  if (type === 'string') return [...COMPARISON_OPS, ...TEXT_OPS];
+  return COMPARISON_OPS;
+}
+
+function sourceName(index: number): string {
+  return `s${index}`;
+}
+
+function foreignKeyName(referenced: number): string {
+  return `${sourceName(referenced)}_id`;
+}
+
+function reverseRelationship(relationship: Relationship): Relationship {
+  if (relationship === 'one_to_many') return 'many_to_one';
+  if (relationship === 'many_to_one') return 'one_to_many';
+  return 'one_to_one';
+}
+
+/** `arb` once in `oneIn` draws, else null. */
+function occasionally<T>(arb: fc.Arbitrary<T>, oneIn: number): fc.Arbitrary<T | null> {
+  return fc.oneof({ arbitrary: fc.constant(null), weight: oneIn - 1 }, { arbitrary: arb, weight: 1 });
+}
+
+function pickFrom<T>(items: readonly T[], pick: number): T {
+  const item = items[pick % items.length];
+  if (item === undefined) throw new Error('pickFrom: empty list');
+  return item;
+}
+
+// ---------------------------------------------------------------------------
+// Project plan: a random join tree and per-source seeds, resolved into RefSources.
+// ---------------------------------------------------------------------------
+
+/** A tree edge; `relationship` reads from parent to child. */
+interface EdgePlan {
+  parent: number;
+  child: number;
+  relationship: Relationship;
+  /** Which side holds the foreign key (the `many` side; either side for one_to_one). */
+  fkOnChild: boolean;
+  declaredOnChild: boolean;
+}
+
+interface MeasureSeed {
+  aggregate: AggregateKind;
+  fieldPick: number;
+  countsField: boolean;
+  filter: { fieldPick: number; valuePick: number } | null;
+}
+
+interface DerivedSeed {
+  op: ArithmeticOp;
+  leftPick: number;
+  rightPick: number;
+  crossSource: boolean;
+}
+
+interface SourcePlan {
+  fieldTypes: FieldType[];
+  cdc: boolean;
+  measures: MeasureSeed[];
+  derived: DerivedSeed | null;
+}
+
+interface ForeignKey {
+  name: string;
+  /** A one_to_one foreign key is unique among non-NULL values. */
+  unique: boolean;
+}
+
+/** A generated source with what data generation needs to know about it. */
+interface BuiltSource {
+  source: RefSource;
+  foreignKeys: ForeignKey[];
+}
+
+function edgeArb(child: number): fc.Arbitrary<EdgePlan> {
+  return fc
+    .record({
+      parent: fc.integer({ min: 0, max: child - 1 }),
+      relationship: fc.constantFrom(...RELATIONSHIPS),
+      oneToOneFkOnChild: fc.boolean(),
+      declaredOnChild: fc.boolean(),
+    })
+    .map(({ parent, relationship, oneToOneFkOnChild, declaredOnChild }) => ({
+      parent,
+      child,
+      relationship,
+      fkOnChild: relationship === 'one_to_many' || (relationship === 'one_to_one' && oneToOneFkOnChild),
+      declaredOnChild,
+    }));
+}
+
+function treeArb(): fc.Arbitrary<EdgePlan[]> {
+  return fc
+    .integer({ min: 2, max: 5 })
+    .chain((size) => fc.tuple(...Array.from({ length: size - 1 }, (_, i) => edgeArb(i + 1))));
+}
+
+const measureSeedArb: fc.Arbitrary<MeasureSeed> = fc.record({
+  aggregate: fc.constantFrom(...AGGREGATES),
+  fieldPick: fc.nat(),
+  countsField: fc.boolean(),
+  filter: occasionally(fc.record({ fieldPick: fc.nat(), valuePick: fc.nat() }), 5),
+});
+
+const derivedSeedArb: fc.Arbitrary<DerivedSeed> = fc.record({
+  op: fc.constantFrom(...ARITHMETIC_OPS),
+  leftPick: fc.nat(),
+  rightPick: fc.nat(),
+  crossSource: fc.boolean(),
+});
+
+const sourcePlanArb: fc.Arbitrary<SourcePlan> = fc.record({
+  fieldTypes: fc.array(fc.constantFrom(...FIELD_TYPES), { minLength: 1, maxLength: 3 }),
+  cdc: fc.integer({ min: 0, max: 4 }).map((n) => n === 0),
+  measures: fc.array(measureSeedArb, { maxLength: 3 }),
+  derived: occasionally(derivedSeedArb, 4),
+});
+
+function foreignKeysOf(index: number, edges: EdgePlan[]): ForeignKey[] {
+  return edges
+    .filter((edge) => (edge.fkOnChild ? edge.child : edge.parent) === index)
+    .map((edge) => ({
+      name: foreignKeyName(edge.fkOnChild ? edge.parent : edge.child),
+      unique: edge.relationship === 'one_to_one',
+    }));
+}
+
+/** The join an edge declares, and on which source it is declared. */
+function edgeJoin(edge: EdgePlan): { owner: number; join: RefJoin } {
+  const [parentField, childField] = edge.fkOnChild
+    ? ['id', foreignKeyName(edge.parent)]
+    : [foreignKeyName(edge.child), 'id'];
+  if (edge.declaredOnChild) {
+    return {
+      owner: edge.child,
+      join: {
+        to: sourceName(edge.parent),
+        relationship: reverseRelationship(edge.relationship),
+        on: { [childField]: parentField },
+      },
+    };
+  }
+  return {
+    owner: edge.parent,
+    join: { to: sourceName(edge.child), relationship: edge.relationship, on: { [parentField]: childField } },
+  };
+}
+
+function resolveMeasureFilter(
+  seed: { fieldPick: number; valuePick: number },
+  fields: RefField[],
+): RefAggregateMeasure['filter'] {
+  const field = pickFrom(fields, seed.fieldPick);
+  return { field: field.name, equals: pickFrom(DOMAINS[field.type], seed.valuePick) };
+}
+
+/** Turns a seed into an aggregate over the source's non-key fields (falling back to `count`). */
+function resolveAggregate(seed: MeasureSeed, fields: RefField[], name: string): RefAggregateMeasure {
+  const numeric = fields.filter((f) => isNumericType(f.type));
+  const ordered = fields.filter((f) => f.type !== 'boolean');
+  const candidates =
+    seed.aggregate === 'sum' || seed.aggregate === 'avg'
+      ? numeric
+      : seed.aggregate === 'min' || seed.aggregate === 'max'
+        ? ordered
+        : fields;
+  const needsField = seed.aggregate !== 'count' || seed.countsField;
+  const base: RefAggregateMeasure =
+    needsField && candidates.length > 0
+      ? { name, aggregate: seed.aggregate, sql: pickFrom(candidates, seed.fieldPick).name }
+      : { name, aggregate: 'count' };
+  return seed.filter ? { ...base, filter: resolveMeasureFilter(seed.filter, fields) } : base;
+}
+
+interface MeasureCandidate {
+  owner: number;
+  name: string;
+  /** Integer-typed in SQL (count, count_distinct, min/max of integer): never a `/` numerator. */
+  integerValued: boolean;
+}
+
+function numericCandidates(owner: number, source: RefSource): MeasureCandidate[] {
+  return source.measures.flatMap((measure): MeasureCandidate[] => {
+    const type = measureResultType(source, measure);
+    if (isDerivedMeasure(measure) || type === null || !isNumericType(type)) return [];
+    const integerValued = type === 'integer' && measure.aggregate !== 'sum' && measure.aggregate !== 'avg';
+    return [{ owner, name: measure.name, integerValued }];
+  });
+}
+
+/**
+ * A derived measure over numeric aggregate measures (own, or any source's when crossSource).
+ * A `/` whose numerator would be integer-typed becomes `-`: integer division differs by dialect.
+ */
+function resolveDerived(
+  seed: DerivedSeed,
+  owner: number,
+  all: MeasureCandidate[],
+  name: string,
+): RefDerivedMeasure | null {
+  const own = all.filter((c) => c.owner === owner);
+  const pool = seed.crossSource || own.length === 0 ? all : own;
+  if (pool.length === 0) return null;
+  const left = pickFrom(pool, seed.leftPick);
+  const right = pickFrom(pool, seed.rightPick);
+  const ref = (c: MeasureCandidate): string =>
+    c.owner === owner ? c.name : `${sourceName(c.owner)}.${c.name}`;
+  const op = seed.op === '/' && left.integerValued ? '-' : seed.op;
+  return { name, expression: { op, left: ref(left), right: ref(right) } };
+}
+
+function buildSources(edges: EdgePlan[], plans: SourcePlan[]): BuiltSource[] {
+  const joins = edges.map(edgeJoin);
+  const built = plans.map((plan, index): BuiltSource => {
+    const foreignKeys = foreignKeysOf(index, edges);
+    const ownFields = plan.fieldTypes.map((type, k): RefField => ({ name: `f${k}`, type }));
+    const source: RefSource = {
+      name: sourceName(index),
+      table: `t.${sourceName(index)}`,
+      primaryKey: ['id'],
+      ...(plan.cdc ? { cdc: { orderBy: CDC_ORDER_BY, deletedOp: CDC_DELETED_OP } } : {}),
+      fields: [
+        { name: 'id', type: 'integer' },
+        ...foreignKeys.map((fk): RefField => ({ name: fk.name, type: 'integer' })),
+        ...ownFields,
+      ],
+      measures: plan.measures.map((seed, k) => resolveAggregate(seed, ownFields, `m${k}`)),
+      joins: joins.filter((j) => j.owner === index).map((j) => j.join),
+    };
+    return { source, foreignKeys };
+  });
+  const candidates = built.flatMap((b, index) => numericCandidates(index, b.source));
+  plans.forEach((plan, index) => {
+    const target = built[index]?.source;
+    if (!plan.derived || !target) return;
+    const derived = resolveDerived(plan.derived, index, candidates, `m${target.measures.length}`);
+    if (derived) target.measures.push(derived);
+  });
+  return built;
+}
+
+// ---------------------------------------------------------------------------
+// Data: rows consistent with the relationships. Ids are 1..n (unique); foreign keys may be
+// NULL or dangle; a one_to_one foreign key is unique among non-NULL values.
+// ---------------------------------------------------------------------------
+
+function nonIdValuesArb(built: BuiltSource): fc.Arbitrary<Row> {
+  const arbs: Record<string, fc.Arbitrary<Value>> = {};
+  for (const fk of built.foreignKeys) {
+    arbs[fk.name] = fc.option(fc.constantFrom(...FOREIGN_KEY_VALUES), { nil: null, freq: 5 });
+  }
+  for (const field of built.source.fields.filter((f) => /^f\d+$/.test(f.name))) {
+    arbs[field.name] = fc.option(fc.constantFrom(...DOMAINS[field.type]), { nil: null, freq: 4 });
+  }
+  return fc.record(arbs);
+}
+
+/** Nulls out repeated values of unique foreign keys (keeps the first occurrence). */
+function enforceUniqueKeys(rows: Row[], foreignKeys: ForeignKey[]): Row[] {
+  const uniqueColumns = foreignKeys.filter((fk) => fk.unique).map((fk) => fk.name);
+  const seen = new Map<string, Set<Value>>(uniqueColumns.map((c) => [c, new Set<Value>()]));
+  return rows.map((row) => {
+    const copy = { ...row };
+    for (const column of uniqueColumns) {
+      const value = copy[column] ?? null;
+      const values = seen.get(column);
+      if (value === null || !values) continue;
+      if (values.has(value)) copy[column] = null;
+      else values.add(value);
+    }
+    return copy;
+  });
+}
+
+function withIds(rows: Row[], firstId = 1): Row[] {
+  return rows.map((row, i) => ({ id: firstId + i, ...row }));
+}
+
+function plainTableArb(built: BuiltSource): fc.Arbitrary<Row[]> {
+  return fc
+    .array(nonIdValuesArb(built), { maxLength: 6 })
+    .map((rows) => enforceUniqueKeys(withIds(rows), built.foreignKeys));
+}
+
+interface VersionSeed {
+  values: Row;
+  op: string;
+  /** Arrives after the latest version (greater `_seq`) but with an older `_op_ts`. */
+  late: boolean;
+  ts: number;
+}
+
+interface KeySeed {
+  latest: Row;
+  latestOp: string;
+  latestTs: number;
+  earlier: VersionSeed[];
+}
+
+function keySeedArb(built: BuiltSource, deleted: boolean): fc.Arbitrary<KeySeed> {
+  const values = nonIdValuesArb(built);
+  return fc.record({
+    latest: values,
+    latestOp: deleted ? fc.constant(CDC_DELETED_OP) : fc.constantFrom('c', 'u', 'r'),
+    latestTs: fc.integer({ min: 1, max: CDC_TIMESTAMPS.length - 1 }),
+    earlier: fc.array(
+      fc.record({
+        values,
+        op: fc.constantFrom('c', 'u', 'd'),
+        late: fc.boolean(),
+        ts: fc.nat(CDC_TIMESTAMPS.length - 1),
+      }),
+      { maxLength: 2 },
+    ),
+  });
+}
+
+interface PlacedVersion {
+  values: Row;
+  op: string;
+  ts: number;
+  /** 0: before the latest versions in the log, 1: the latest versions, 2: late arrivals. */
+  phase: number;
+}
+
+/**
+ * Versions of one key, built so that the intended latest version has the greatest
+ * (`_op_ts`, `_seq`): earlier versions have `_op_ts` <= latest and a smaller `_seq`,
+ * late arrivals a greater `_seq` but a strictly smaller `_op_ts`.
+ */
+function placeVersions(seed: KeySeed, latestValues: Row): PlacedVersion[] {
+  const id = latestValues['id'] ?? null;
+  const earlier = seed.earlier.map((v) => ({
+    values: { id, ...v.values },
+    op: v.op,
+    ts: v.late ? Math.min(v.ts, seed.latestTs - 1) : Math.min(v.ts, seed.latestTs),
+    phase: v.late ? 2 : 0,
+  }));
+  return [...earlier, { values: latestValues, op: seed.latestOp, ts: seed.latestTs, phase: 1 }];
+}
+
+function assembleCdcTable(built: BuiltSource, live: KeySeed[], deleted: KeySeed[]): Row[] {
+  const liveLatest = enforceUniqueKeys(withIds(live.map((seed) => seed.latest)), built.foreignKeys);
+  const deletedLatest = withIds(
+    deleted.map((seed) => seed.latest),
+    live.length + 1,
+  );
+  const versions = [
+    ...live.flatMap((seed, i) => placeVersions(seed, liveLatest[i] ?? {})),
+    ...deleted.flatMap((seed, i) => placeVersions(seed, deletedLatest[i] ?? {})),
+  ].sort((a, b) => a.phase - b.phase);
+  return versions.map((v, position) => ({
+    ...v.values,
+    _op: v.op,
+    _op_ts: CDC_TIMESTAMPS[v.ts] ?? null,
+    _seq: position + 1,
+  }));
+}
+
+function cdcTableArb(built: BuiltSource): fc.Arbitrary<Row[]> {
+  return fc
+    .record({
+      live: fc.array(keySeedArb(built, false), { maxLength: 6 }),
+      deleted: fc.array(keySeedArb(built, true), { maxLength: 2 }),
+    })
+    .map(({ live, deleted }) => assembleCdcTable(built, live, deleted));
+}
+
+function tablesArb(built: BuiltSource[]): fc.Arbitrary<Tables> {
+  const arbs: Record<string, fc.Arbitrary<Row[]>> = {};
+  for (const b of built) arbs[b.source.table] = b.source.cdc ? cdcTableArb(b) : plainTableArb(b);
+  return fc.record(arbs);
+}
+
+// ---------------------------------------------------------------------------
+// Inputs
+// ---------------------------------------------------------------------------
+
+/** A field or measure that an input can select or filter on. */
+interface Selectable {
+  ref: string;
+  source: string;
+  kind: 'dimension' | 'measure';
+  /** A dimension's type, or a measure's result type (null when not simple). */
+  type: FieldType | null;
+  domain: readonly Value[];
+}
+
+/** The type of a measure's value: count -> integer, sum/avg/derived -> number, min/max -> field type. */
+function measureResultType(source: RefSource, measure: RefMeasure): FieldType | null {
+  if (isDerivedMeasure(measure)) return 'number';
+  if (measure.aggregate === 'count' || measure.aggregate === 'count_distinct') return 'integer';
+  const field = source.fields.find((f) => f.name === measure.sql);
+  if (measure.aggregate === 'min' || measure.aggregate === 'max') return field?.type ?? null;
+  return field?.type === 'integer' && measure.aggregate === 'sum' ? 'integer' : 'number';
+}
+
+function selectables(sources: RefSource[]): Selectable[] {
+  return sources.flatMap((source) => [
+    ...source.fields.map((field): Selectable => ({
+      ref: `${source.name}.${field.name}`,
+      source: source.name,
+      kind: 'dimension',
+      type: field.type,
+      domain: /^f\d+$/.test(field.name) ? DOMAINS[field.type] : KEY_DOMAIN,
+    })),
+    ...source.measures.map((measure): Selectable => ({
+      ref: `${source.name}.${measure.name}`,
+      source: source.name,
+      kind: 'measure',
+      type: measureResultType(source, measure),
+      domain: HAVING_DOMAIN,
+    })),
+  ]);
+}
+
+interface SelectionSeed {
+  pick: number;
+  granularity: Granularity | undefined;
+  alias: boolean;
+}
+
+/** Distinct selected fields (with whether to alias them); granularity only on date/timestamp dimensions. */
+function resolveSelection(
+  seeds: SelectionSeed[],
+  items: Selectable[],
+): { field: RefSelectedField; alias: boolean }[] {
+  const byKey = new Map<string, { field: RefSelectedField; alias: boolean }>();
+  for (const seed of seeds) {
+    const item = pickFrom(items, seed.pick);
+    const truncatable = item.kind === 'dimension' && (item.type === 'date' || item.type === 'timestamp');
+    const field: RefSelectedField =
+      truncatable && seed.granularity
+        ? { field: item.ref, granularity: seed.granularity }
+        : { field: item.ref };
+    byKey.set(`${field.field}|${field.granularity ?? ''}`, { field, alias: seed.alias });
+  }
+  return [...byKey.values()];
+}
+
+function fieldNamePart(ref: string): string {
+  return ref.slice(ref.indexOf('.') + 1);
+}
+
+/**
+ * Output names never collide: when the spec's natural names collide, every column is named `cN`.
+ * Otherwise some columns get an `as` (`aN`), but only those whose field name no other selected
+ * field shares (so that the names never depend on how `as` interacts with uniqueness).
+ */
+function withDistinctNames(selection: { field: RefSelectedField; alias: boolean }[]): RefSelectedField[] {
+  const fields = selection.map((s) => s.field);
+  const names = outputColumnNames(fields);
+  if (new Set(names).size !== names.length) return fields.map((field, i) => ({ ...field, as: `c${i}` }));
+  const refs = [...new Set(fields.map((f) => f.field))];
+  const shared = (field: RefSelectedField): boolean =>
+    refs.filter((ref) => fieldNamePart(ref) === fieldNamePart(field.field)).length > 1;
+  return selection.map(({ field, alias }, i) =>
+    alias && !shared(field) ? { ...field, as: `a${i}` } : field,
+  );
+}
+
+type Operands = Pick<RefLeafFilter, 'value' | 'values'>;
+
+function operandsArb(op: FilterOp, domain: readonly Value[]): fc.Arbitrary<Operands> {
+  const one = fc.constantFrom(...domain);
+  switch (op) {
+    case 'is_null':
+    case 'is_not_null':
+      return fc.constant({});
+    case 'in':
+    case 'not_in':
+      return fc.uniqueArray(one, { minLength: 1, maxLength: 3 }).map((values) => ({ values }));
+    case 'between':
+      return fc.tuple(one, one).map((values) => ({ values }));
+    case 'contains':
+    case 'starts_with':
+    case 'ends_with':
+      return fc.constantFrom(...TEXT_PATTERNS).map((value) => ({ value }));
+    default:
+      return one.map((value) => ({ value }));
+  }
+}
+
+function leafFilterArb(
+  items: Selectable[],
+  ops: (item: Selectable) => readonly FilterOp[],
+): fc.Arbitrary<RefFilter> {
+  return fc
+    .constantFrom(...items)
+    .chain((item) =>
+      fc
+        .constantFrom(...ops(item))
+        .chain((op) =>
+          operandsArb(op, item.domain).map((operands) => ({ field: item.ref, op, ...operands })),
+        ),
+    );
+}
+
+function dimensionOps(item: Selectable): readonly FilterOp[] {
+  return opsFor(item.type ?? 'string');
+}
+
+function havingOps(): readonly FilterOp[] {
+  return COMPARISON_OPS;
+}
+
+function filtersArb(items: Selectable[], fields: RefSelectedField[]): fc.Arbitrary<RefFilter[]> {
+  const selectedItems = items.filter((item) => fields.some((f) => f.field === item.ref));
+  const contributing = new Set(selectedItems.map((item) => item.source));
+  const dimensions = items.filter((item) => item.kind === 'dimension');
+  const filterOnly = dimensions.filter((item) => !contributing.has(item.source));
+  const numericMeasures = items.filter(
+    (item) => item.kind === 'measure' && item.type !== null && isNumericType(item.type),
+  );
+  const leaf = leafFilterArb(dimensions, dimensionOps);
+  const choices: { arbitrary: fc.Arbitrary<RefFilter>; weight: number }[] = [
+    { arbitrary: leaf, weight: 4 },
+    { arbitrary: fc.array(leaf, { minLength: 2, maxLength: 3 }).map((any) => ({ any })), weight: 1 },
+  ];
+  if (filterOnly.length > 0) choices.push({ arbitrary: leafFilterArb(filterOnly, dimensionOps), weight: 2 });
+  if (selectedItems.some((item) => item.kind === 'measure') && numericMeasures.length > 0) {
+    choices.push({ arbitrary: leafFilterArb(numericMeasures, havingOps), weight: 2 });
+  }
+  return fc.array(fc.oneof(...choices), { maxLength: 3 });
+}
+
+function inputArb(sources: RefSource[]): fc.Arbitrary<RefInput> {
+  const items = selectables(sources);
+  const selectionSeed = fc.record({
+    pick: fc.nat(),
+    granularity: fc.option(fc.constantFrom(...GRANULARITIES), { nil: undefined, freq: 2 }),
+    alias: fc.integer({ min: 0, max: 5 }).map((n) => n === 0),
+  });
+  return fc
+    .record({
+      from: fc.nat(sources.length - 1),
+      seeds: fc.array(selectionSeed, { minLength: 1, maxLength: 4 }),
+    })
+    .chain(({ from, seeds }) => {
+      const fields = withDistinctNames(resolveSelection(seeds, items));
+      return filtersArb(items, fields).map((filters): RefInput => ({
+        from: sourceName(from),
+        fields,
+        filters,
+      }));
+    });
+}
+
+/**
+ * A random scenario: a join tree of 2-5 sources, consistent data, and an input over it
+ * (1-4 selected fields, 0-3 filters, no sort, no limit).
+ */
+export function arbitraryScenario(): fc.Arbitrary<Scenario> {
+  return treeArb()
+    .chain((edges) =>
+      fc.tuple(
+        fc.constant(edges),
+        fc.tuple(...Array.from({ length: edges.length + 1 }, () => sourcePlanArb)),
+      ),
+    )
+    .chain(([edges, plans]) => {
+      const built = buildSources(edges, plans);
+      const sources = built.map((b) => b.source);
+      return fc
+        .record({ tables: tablesArb(built), input: inputArb(sources) })
+        .map(({ tables, input }): Scenario => ({ sources, input, tables }));
+    });
+}
+
+// ---------------------------------------------------------------------------
+// SQL literals and CREATE TABLE / INSERT statements
+// ---------------------------------------------------------------------------
+
+export type SqlDialect = 'duckdb' | 'postgres';
+
+function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+function quoteString(value: string): string {
+  if (value.includes('\u0000')) throw new Error('NUL character in a string literal');
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/** `2024-01-01T10:00:00.000Z` -> `2024-01-01 10:00:00.000` (a TIMESTAMP without time zone, UTC). */
+function timestampText(value: string): string {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw new Error(`not a timestamp: ${value}`);
+  return date.toISOString().replace('T', ' ').replace('Z', '');
+}
+
+/** A safely quoted SQL literal of a field type (valid in DuckDB, PostgreSQL and Trino). */
+export function sqlLiteral(value: Value, type: FieldType): string {
+  if (value === null) return 'NULL';
+  const mismatch = (): Error => new Error(`${JSON.stringify(value)} is not a ${type}`);
+  switch (type) {
+    case 'string':
+      if (typeof value !== 'string') throw mismatch();
+      return quoteString(value);
+    case 'integer':
+      if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw mismatch();
+      return String(value);
+    case 'decimal':
+    case 'number':
+      if (typeof value !== 'number' || !Number.isFinite(value)) throw mismatch();
+      return String(value);
+    case 'boolean':
+      if (typeof value !== 'boolean') throw mismatch();
+      return value ? 'TRUE' : 'FALSE';
+    case 'date':
+      if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(value)) throw mismatch();
+      return `DATE ${quoteString(value)}`;
+    case 'timestamp':
+      if (typeof value !== 'string') throw mismatch();
+      return `TIMESTAMP ${quoteString(timestampText(value))}`;
+  }
+}
+
+function sqlType(type: FieldType, dialect: SqlDialect): string {
+  switch (type) {
+    case 'string':
+      // Code-unit ordering, as in DuckDB and in the oracle, whatever the database's locale.
+      return dialect === 'postgres' ? 'VARCHAR COLLATE "C"' : 'VARCHAR';
+    case 'integer':
+      return 'BIGINT';
+    case 'decimal':
+      return 'DECIMAL(18,4)';
+    case 'number':
+      return 'DOUBLE';
+    case 'boolean':
+      return 'BOOLEAN';
+    case 'date':
+      return 'DATE';
+    case 'timestamp':
+      return 'TIMESTAMP';
+  }
+}
+
+/** The type of a column that is not a declared field (CDC `_op`, `_op_ts`, `_seq`), from its values. */
+function inferType(column: string, rows: Row[]): FieldType {
+  const sample = rows.map((row) => row[column]).find((v) => v !== null && v !== undefined);
+  if (typeof sample === 'boolean') return 'boolean';
+  if (typeof sample === 'number') return Number.isInteger(sample) ? 'integer' : 'number';
+  if (typeof sample === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(sample)) return 'timestamp';
+  if (typeof sample === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(sample)) return 'date';
+  return 'string';
+}
+
+function tableColumns(source: RefSource, rows: Row[]): RefField[] {
+  const declared = new Set(source.fields.map((f) => f.name));
+  const extra = source.cdc ? ['_op', ...source.cdc.orderBy].filter((c) => !declared.has(c)) : [];
+  return [...source.fields, ...extra.map((name): RefField => ({ name, type: inferType(name, rows) }))];
+}
+
+/**
+ * Statements that (re)create a source's table with these rows: CREATE SCHEMA IF NOT EXISTS,
+ * DROP TABLE IF EXISTS, CREATE TABLE, and one multi-row INSERT (none for zero rows).
+ * A CDC source's table also gets `_op` and its orderBy columns.
+ */
+export function toCreateTableSql(source: RefSource, rows: Row[], dialect: SqlDialect): string[] {
+  const parts = source.table.split('.');
+  if (parts.length > 2) throw new Error(`toCreateTableSql supports schema.table, not ${source.table}`);
+  const table = parts.map(quoteIdentifier).join('.');
+  const columns = tableColumns(source, rows);
+  const statements =
+    parts.length === 2 ? [`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(parts[0] ?? '')}`] : [];
+  statements.push(`DROP TABLE IF EXISTS ${table}`);
+  const definitions = columns.map((c) => `  ${quoteIdentifier(c.name)} ${sqlType(c.type, dialect)}`);
+  statements.push(`CREATE TABLE ${table} (\n${definitions.join(',\n')}\n)`);
+  if (rows.length > 0) {
+    const names = columns.map((c) => quoteIdentifier(c.name)).join(', ');
+    const tuples = rows.map(
+      (row) => `  (${columns.map((c) => sqlLiteral(row[c.name] ?? null, c.type)).join(', ')})`,
+    );
+    statements.push(`INSERT INTO ${table} (${names}) VALUES\n${tuples.join(',\n')}`);
+  }
+  return statements;
+}
+
+// ---------------------------------------------------------------------------
+// YAML renderers (spec sections 2 and 3)
+// ---------------------------------------------------------------------------
+
+/** A YAML 1.2 scalar: dates/timestamps plain (as the spec writes them), other strings double-quoted. */
+function yamlScalar(value: Value): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string') {
+    return /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?Z)?$/.test(value) ? value : JSON.stringify(value);
+  }
+  return String(value);
+}
+
+function yamlFlowList(values: Value[]): string {
+  return `[${values.map(yamlScalar).join(', ')}]`;
+}
+
+function expressionText(expression: RefDerivedMeasure['expression']): string {
+  const left = `{${expression.left}}`;
+  const right = `{${expression.right}}`;
+  return expression.op === '/' ? `${left} / NULLIF(${right}, 0)` : `${left} ${expression.op} ${right}`;
+}
+
+function measureYaml(source: RefSource, measure: RefMeasure): string[] {
+  if (isDerivedMeasure(measure)) {
+    return [
+      `  - name: ${measure.name}`,
+      `    expression: ${JSON.stringify(expressionText(measure.expression))}`,
+    ];
+  }
+  const lines = [`  - name: ${measure.name}`, `    aggregate: ${measure.aggregate}`];
+  if (measure.sql !== undefined) lines.push(`    sql: ${measure.sql}`);
+  if (measure.filter) {
+    const field = source.fields.find((f) => f.name === measure.filter?.field);
+    if (!field) throw new Error(`unknown measure filter field ${measure.filter.field}`);
+    const condition = `${field.name} = ${sqlLiteral(measure.filter.equals, field.type)}`;
+    lines.push(`    filter: ${JSON.stringify(condition)}`);
+  }
+  return lines;
+}
+
+function joinYaml(join: RefJoin): string[] {
+  const pairs = Object.entries(join.on).map(([mine, theirs]) => `${mine}: ${theirs}`);
+  return [`  - to: ${join.to}`, `    relationship: ${join.relationship}`, `    on: { ${pairs.join(', ')} }`];
+}
+
+/** A data source definition file (spec section 2). */
+export function toSourceYaml(source: RefSource): string {
+  const lines = [`name: ${source.name}`, `table: ${source.table}`];
+  if (source.primaryKey) lines.push(`primaryKey: [${source.primaryKey.join(', ')}]`);
+  if (source.cdc) {
+    const deletedWhen = `_op = ${quoteString(source.cdc.deletedOp)}`;
+    lines.push(
+      'cdc:',
+      `  orderBy: [${source.cdc.orderBy.join(', ')}]`,
+      `  deletedWhen: ${JSON.stringify(deletedWhen)}`,
+    );
+  }
+  lines.push('fields:', ...source.fields.flatMap((f) => [`  - name: ${f.name}`, `    type: ${f.type}`]));
+  if (source.measures.length > 0)
+    lines.push('measures:', ...source.measures.flatMap((m) => measureYaml(source, m)));
+  if (source.joins.length > 0) lines.push('joins:', ...source.joins.flatMap(joinYaml));
+  return `${lines.join('\n')}\n`;
+}
+
+function selectedFieldYaml(selected: RefSelectedField): string[] {
+  if (selected.as === undefined && selected.granularity === undefined) return [`  - ${selected.field}`];
+  const lines = [`  - field: ${selected.field}`];
+  if (selected.granularity !== undefined) lines.push(`    granularity: ${selected.granularity}`);
+  if (selected.as !== undefined) lines.push(`    as: ${selected.as}`);
+  return lines;
+}
+
+function leafFilterFlow(filter: RefLeafFilter): string {
+  const parts = [`field: ${filter.field}`, `op: ${filter.op}`];
+  if (filter.value !== undefined) parts.push(`value: ${yamlScalar(filter.value)}`);
+  if (filter.values !== undefined) parts.push(`values: ${yamlFlowList(filter.values)}`);
+  return `{ ${parts.join(', ')} }`;
+}
+
+function filterYaml(filter: RefFilter, indent: string): string[] {
+  if (!isAnyFilter(filter)) return [`${indent}- ${leafFilterFlow(filter)}`];
+  return [`${indent}- any:`, ...filter.any.flatMap((inner) => filterYaml(inner, `${indent}    `))];
+}
+
+/**
+ * The `field` of a sort key: the selected field's `source.field` when the output column is a
+ * plain selection of it (no `as`, no granularity, selected once), else the output column name.
+ */
+function sortFieldText(input: RefInput, column: string): string {
+  const names = outputColumnNames(input.fields);
+  const selected = input.fields[names.indexOf(column)];
+  if (!selected || selected.as !== undefined || selected.granularity !== undefined) return column;
+  const selectedOnce = input.fields.filter((f) => f.field === selected.field).length === 1;
+  return selectedOnce ? selected.field : column;
+}
+
+/** An input definition file (spec section 3). */
+export function toInputYaml(name: string, input: RefInput): string {
+  const lines = [
+    `name: ${name}`,
+    `from: ${input.from}`,
+    'fields:',
+    ...input.fields.flatMap(selectedFieldYaml),
+  ];
+  if (input.filters.length > 0) lines.push('filters:', ...input.filters.flatMap((f) => filterYaml(f, '  ')));
+  if (input.sort && input.sort.length > 0) {
+    lines.push(
+      'sort:',
+      ...input.sort.map(
+        (key) => `  - { field: ${sortFieldText(input, key.field)}, direction: ${key.direction} }`,
+      ),
+    );
+  }
+  if (input.limit !== undefined) lines.push(`limit: ${input.limit}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,144 @@
+// Minimal, spec-shaped types for the reference oracle (SPEC.md sections 2-4).
+// They mirror parsed YAML: plain objects, no defaults filled in, no SQL.
+
+/** A cell value. Dates are 'YYYY-MM-DD', timestamps 'YYYY-MM-DDTHH:MM:SS.sssZ'. */
+export type Value = string | number | boolean | null;
+
+export type Row = Record<string, Value>;
+
+/** Physical tables by name (`schema.table`), each a list of rows keyed by column. */
+export type Tables = Record<string, Row[]>;
+
+export type FieldType = 'string' | 'integer' | 'decimal' | 'number' | 'boolean' | 'date' | 'timestamp';
+
+export const FIELD_TYPES: readonly FieldType[] = [
+  'string',
+  'integer',
+  'decimal',
+  'number',
+  'boolean',
+  'date',
+  'timestamp',
+];
+
+export type AggregateKind = 'count' | 'count_distinct' | 'sum' | 'avg' | 'min' | 'max';
+
+export type ArithmeticOp = '+' | '-' | '*' | '/';
+
+export type Relationship = 'many_to_one' | 'one_to_one' | 'one_to_many';
+
+export type Granularity = 'day' | 'week' | 'month' | 'quarter' | 'year';
+
+export const GRANULARITIES: readonly Granularity[] = ['day', 'week', 'month', 'quarter', 'year'];
+
+/** A field is the physical column of the same name (no `sql`). */
+export interface RefField {
+  name: string;
+  type: FieldType;
+}
+
+export interface RefAggregateMeasure {
+  name: string;
+  aggregate: AggregateKind;
+  /** A field name of the same source; absent only for `count` (count rows). */
+  sql?: string;
+  /** Conditional aggregate: only rows whose `field` equals `equals` (SQL `=`, so never NULL). */
+  filter?: { field: string; equals: Value };
+}
+
+export interface RefDerivedMeasure {
+  name: string;
+  /** Operands are measure references: `m` (same source) or `source.m`. */
+  expression: { op: ArithmeticOp; left: string; right: string };
+}
+
+export type RefMeasure = RefAggregateMeasure | RefDerivedMeasure;
+
+export interface RefJoin {
+  to: string;
+  relationship: Relationship;
+  /** This source's field -> the other source's field. */
+  on: Record<string, string>;
+}
+
+export interface RefCdc {
+  /** Latest row per primary key = greatest tuple of these columns. */
+  orderBy: string[];
+  /** Value of the `_op` column that marks a delete. */
+  deletedOp: string;
+}
+
+export interface RefSource {
+  name: string;
+  table: string;
+  primaryKey?: string[];
+  cdc?: RefCdc;
+  fields: RefField[];
+  measures: RefMeasure[];
+  joins: RefJoin[];
+}
+
+export interface RefSelectedField {
+  /** `source.field` or `source.measure`. */
+  field: string;
+  as?: string;
+  granularity?: Granularity;
+}
+
+export type FilterOp =
+  | 'equals'
+  | 'not_equals'
+  | 'in'
+  | 'not_in'
+  | 'gt'
+  | 'gte'
+  | 'lt'
+  | 'lte'
+  | 'between'
+  | 'contains'
+  | 'starts_with'
+  | 'ends_with'
+  | 'is_null'
+  | 'is_not_null';
+
+export interface RefLeafFilter {
+  /** `source.field`; a `source.measure` makes it a HAVING filter. */
+  field: string;
+  op: FilterOp;
+  value?: Value;
+  values?: Value[];
+}
+
+export interface RefAnyFilter {
+  any: RefFilter[];
+}
+
+export type RefFilter = RefLeafFilter | RefAnyFilter;
+
+export interface RefSort {
+  /** An output column name. */
+  field: string;
+  direction: 'asc' | 'desc';
+}
+
+export interface RefInput {
+  from: string;
+  fields: RefSelectedField[];
+  filters: RefFilter[];
+  sort?: RefSort[];
+  limit?: number;
+}
+
+export interface Scenario {
+  sources: RefSource[];
+  input: RefInput;
+  tables: Tables;
+}
+
+export function isDerivedMeasure(measure: RefMeasure): measure is RefDerivedMeasure {
+  return 'expression' in measure;
+}
+
+export function isAnyFilter(filter: RefFilter): filter is RefAnyFilter {
+  return 'any' in filter;
+}
