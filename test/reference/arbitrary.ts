@@ -333,7 +333,7 @@ function buildSources(edges: EdgePlan[], plans: SourcePlan[]): BuiltSource[] {
   const candidates = built.flatMap((b, index) => numericCandidates(index, b.source));
   plans.forEach((plan, index) => {
     const target = built[index]?.source;
-    if (!plan.derived || !target) return;
+    if (!plan.derived || !target || target.measures.length >= 3) return;
     const derived = resolveDerived(plan.derived, index, candidates, `m${target.measures.length}`);
     if (derived) target.measures.push(derived);
   });
@@ -727,7 +727,7 @@ function sqlType(type: FieldType, dialect: SqlDialect): string {
     case 'decimal':
       return 'DECIMAL(18,4)';
     case 'number':
-      return 'DOUBLE';
+      return dialect === 'postgres' ? 'DOUBLE PRECISION' : 'DOUBLE';
     case 'boolean':
       return 'BOOLEAN';
     case 'date':

@@ -5,6 +5,7 @@
  */
 import type { Granularity } from '../definitions/schema.js';
 import type { FieldModel, MeasureModel } from '../model/types.js';
+import { LIKE_ESCAPE } from '../sql/render.js';
 import { and, call, col, FALSE, lit, or, type Cte, type Expr, type FromItem, type Join, type OrderItem, type Select, type SelectItem } from '../sql/ast.js';
 import type { AggregateRequest, Dimension, ExistsGroup, LogicalPlan, MeasureOutput, Preaggregate } from './logical-plan.js';
 import { atomNode } from './logical-plan.js';
@@ -100,9 +101,13 @@ export class SqlBuilder {
     return { kind: 'ref', name: s.alias };
   }
 
+  private scanField(s: Scan, field: FieldModel): string {
+    return s.column(`f:${field.name}`, field.name, () => fieldExpr(field));
+  }
+
   private fieldRef(node: TreeNode, field: FieldModel, granularity?: Granularity): Expr {
     const s = this.scan(node);
-    if (!granularity) return col(s.alias, s.column(`f:${field.name}`, field.name, () => fieldExpr(field)));
+    if (!granularity) return col(s.alias, this.scanField(s, field));
     const type = field.type === 'date' ? 'date' : 'timestamp';
     const name = s.column(`t:${field.name}:${granularity}`, `${field.name}_${granularity}`, () => ({ kind: 'truncate', unit: granularity, operand: fieldExpr(field), type }));
     return col(s.alias, name);
@@ -132,10 +137,11 @@ export class SqlBuilder {
   private scanCte(s: Scan): Cte {
     if (s.columns.size === 0) {
       const source = s.node.source;
-      const first = source.fields.get(source.primaryKey[0] ?? '') ?? [...source.fields.values()][0]!;
-      s.column(`f:${first.name}`, first.name, () => fieldExpr(first));
+      this.scanField(s, source.fields.get(source.primaryKey[0] ?? '') ?? [...source.fields.values()][0]!);
     }
     const source = s.node.source;
+    // A CDC scan filters the latest versions by column name, so those columns must be read.
+    if (source.cdc) for (const atom of s.filters.flat()) this.scanField(s, (atom.target as { field: FieldModel }).field);
     const relation: FromItem =
       source.relation.kind === 'table' ? { kind: 'table', path: source.relation.path } : { kind: 'rawQuery', sql: source.relation.sql, alias: `${source.name}_query` };
     const items: SelectItem[] = [...s.columns.values()].map((c) => ({ expr: c.expr, alias: c.name }));
@@ -162,10 +168,7 @@ export class SqlBuilder {
       versions.push({ expr: call('coalesce', [{ kind: 'raw', sql: cdc.deletedWhen, owner: `cdc.deletedWhen of ${source.name}` }, FALSE]), alias: '_deleted' });
       conditions.push({ kind: 'not', operand: col(undefined, '_deleted') });
     }
-    const byName = (atom: Atom) => {
-      const field = (atom.target as { field: FieldModel }).field;
-      return col(undefined, s.column(`f:${field.name}`, field.name, () => fieldExpr(field)));
-    };
+    const byName = (atom: Atom) => col(undefined, this.scanField(s, (atom.target as { field: FieldModel }).field));
     conditions.push(...s.filters.map((c) => this.conjunctExpr(c, byName, () => FALSE)));
     return {
       columns: [...s.columns.values()].map((c) => ({ expr: col(undefined, c.name) })),
@@ -260,27 +263,52 @@ export class SqlBuilder {
 
   /**
    * "Some related row passes these filters", with left-join meaning: a row with nothing
-   * related behaves as one NULL row, which `is_null` filters accept.
+   * related behaves as one NULL row, which `is_null` filters accept. A single-column join
+   * whose filters mention only the related rows becomes a semi-join (`key IN (...)`), which
+   * every engine plans well; anything else is a correlated EXISTS.
    */
   private existsExpr(group: ExistsGroup): Expr {
+    const inGroup = new Set(group.nodes);
+    const top = group.tops[0]!;
+    const uncorrelated = group.conjuncts.every((c) => c.every((a) => inGroup.has(atomNode(a)!)));
+    if (group.whenNoRow !== 'general' && top.edge!.on.length === 1 && uncorrelated) return this.semiJoin(group, top);
     const filters = group.conjuncts.map((c) => this.rowFilter(c));
+    const one = [{ expr: lit({ type: 'integer', value: 1 }) }];
     if (group.whenNoRow === 'general') {
       const anchor: FromItem = { kind: 'subquery', alias: 'anchor', query: { columns: [{ expr: lit({ type: 'integer', value: 1 }), alias: 'one' }] } };
-      const joins = group.tops.flatMap((top) => [{ type: 'left' as const, item: this.scanRef(top), on: this.correlation(top) }, ...this.descendantJoins(group, top)]);
-      return { kind: 'exists', query: { columns: [{ expr: lit({ type: 'integer', value: 1 }) }], from: anchor, joins, where: and(filters)! } };
+      const joins = group.tops.flatMap((t) => [{ type: 'left' as const, item: this.scanRef(t), on: this.correlation(t) }, ...this.descendantJoins(group, t)]);
+      return { kind: 'exists', query: { columns: one, from: anchor, joins, where: and(filters)! } };
     }
-    const top = group.tops[0]!;
     const related: Expr = {
       kind: 'exists',
-      query: { columns: [{ expr: lit({ type: 'integer', value: 1 }) }], from: this.scanRef(top), joins: this.descendantJoins(group, top), where: and([this.correlation(top), ...filters])! },
+      query: { columns: one, from: this.scanRef(top), joins: this.descendantJoins(group, top), where: and([this.correlation(top), ...filters])! },
     };
     if (group.whenNoRow === 'false') return related;
-    const nothingRelated: Expr = {
-      kind: 'not',
-      operand: { kind: 'exists', query: { columns: [{ expr: lit({ type: 'integer', value: 1 }) }], from: this.scanRef(top), where: this.correlation(top) } },
+    const nothingRelated: Expr = { kind: 'not', operand: { kind: 'exists', query: { columns: one, from: this.scanRef(top), where: this.correlation(top) } } };
+    return or([related, and([nothingRelated, ...this.noRowConditions(group)])!]);
+  }
+
+  private semiJoin(group: ExistsGroup, top: TreeNode): Expr {
+    const pair = top.edge!.on[0]!;
+    const outerKey = this.fieldRef(top.parent!, top.parent!.source.fields.get(pair.from)!);
+    const innerKey = () => this.fieldRef(top, top.source.fields.get(pair.to)!);
+    const filters = group.conjuncts.map((c) => this.rowFilter(c));
+    const related: Expr = {
+      kind: 'inSubquery',
+      operand: outerKey,
+      negated: false,
+      query: { columns: [{ expr: innerKey() }], from: this.scanRef(top), joins: this.descendantJoins(group, top), ...(filters.length ? { where: and(filters)! } : {}) },
     };
-    const outer = group.whenNoRow === 'true' ? [] : group.whenNoRow.map((c) => this.rowFilter(c));
-    return or([related, and([nothingRelated, ...outer])!]);
+    if (group.whenNoRow === 'false') return related;
+    const nothingRelated = or([
+      { kind: 'isNull', operand: outerKey, negated: false },
+      { kind: 'inSubquery', operand: outerKey, negated: true, query: { columns: [{ expr: innerKey() }], from: this.scanRef(top), where: { kind: 'isNull', operand: innerKey(), negated: true } } },
+    ]);
+    return or([related, and([nothingRelated, ...this.noRowConditions(group)])!]);
+  }
+
+  private noRowConditions(group: ExistsGroup): Expr[] {
+    return group.whenNoRow === 'true' || group.whenNoRow === 'false' || group.whenNoRow === 'general' ? [] : group.whenNoRow.map((c) => this.rowFilter(c));
   }
 
   // ---- the query ---------------------------------------------------------------------------
@@ -503,7 +531,7 @@ function measureOutputExpr(o: MeasureOutput, request: (id: string) => Expr): Exp
 }
 
 function escapeLike(text: string): string {
-  return text.replaceAll('\\', '\\\\').replaceAll('%', '\\%').replaceAll('_', '\\_');
+  return text.replaceAll(LIKE_ESCAPE, LIKE_ESCAPE + LIKE_ESCAPE).replaceAll('%', `${LIKE_ESCAPE}%`).replaceAll('_', `${LIKE_ESCAPE}_`);
 }
 
 function describeScan(node: TreeNode): string {

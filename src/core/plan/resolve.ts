@@ -302,7 +302,8 @@ class Resolver {
     if (!LIST_OPS.has(f.op) && raw.length !== 1) return this.fail('invalid_value', `op ${f.op} takes one value, not a list`, this.valuePath(f, path));
     const values: TypedValue[] = [];
     for (const [j, v] of raw.entries()) {
-      const coerced = coerceValue(v, member.type);
+      // Comparing an integer to 1.5 is meaningful (HAVING count > 1.5): any number will do.
+      const coerced = coerceValue(v, member.type === 'integer' ? 'number' : member.type);
       if (!coerced.ok) return this.fail('invalid_value', `${f.field}: ${coerced.message}`, this.valuePath(f, path, j));
       values.push(coerced.value);
     }

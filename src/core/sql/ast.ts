@@ -20,7 +20,7 @@ export type Expr =
   | { kind: 'isNull'; operand: Expr; negated: boolean }
   | { kind: 'inList'; operand: Expr; list: Expr[]; negated: boolean }
   | { kind: 'between'; operand: Expr; low: Expr; high: Expr }
-  /** `lower(operand) LIKE lower(pattern) ESCAPE '\'`; `pattern` is already LIKE-escaped. */
+  /** `lower(operand) LIKE lower(pattern) ESCAPE '!'`; `pattern` is already LIKE-escaped. */
   | { kind: 'like'; operand: Expr; pattern: string }
   | { kind: 'call'; name: string; args: Expr[]; distinct?: boolean; filter?: Expr }
   | { kind: 'star' }
@@ -30,6 +30,7 @@ export type Expr =
   | { kind: 'relativeTime'; anchor: 'today' | 'now'; shift: RelativeSpan | null; direction: 1 | -1; timezone: string }
   | { kind: 'rowNumber'; partitionBy: Expr[]; orderBy: OrderItem[] }
   | { kind: 'exists'; query: Select }
+  | { kind: 'inSubquery'; operand: Expr; query: Select; negated: boolean }
   | { kind: 'template'; parts: (string | Expr)[] };
 
 export interface OrderItem {

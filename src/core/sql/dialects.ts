@@ -52,10 +52,10 @@ export class TrinoDialect extends SqlDialect {
     return COMMON_TYPES[type];
   }
   protected today(timezone: string): string {
-    return `CAST(current_timestamp AT TIME ZONE ${this.stringLiteral(timezone)} AS DATE)`;
+    return `CAST(at_timezone(current_timestamp, ${this.stringLiteral(timezone)}) AS DATE)`;
   }
   protected nowUtc(): string {
-    return `CAST(current_timestamp AT TIME ZONE 'UTC' AS TIMESTAMP)`;
+    return `CAST(at_timezone(current_timestamp, 'UTC') AS TIMESTAMP)`;
   }
 }
 

@@ -10,6 +10,8 @@ import type { Cte, Expr, FromItem, OrderItem, Select } from './ast.js';
 import { quoteIdentifier } from './identifiers.js';
 
 const INDENT = '  ';
+/** Not a backslash: its meaning in string literals differs between engines and settings. */
+export const LIKE_ESCAPE = '!';
 
 export abstract class SqlDialect {
   abstract readonly name: Dialect;
@@ -196,7 +198,7 @@ class Printer {
       case 'between':
         return `${this.operand(e.operand, depth)} BETWEEN ${this.operand(e.low, depth)} AND ${this.operand(e.high, depth)}`;
       case 'like':
-        return `lower(${this.expr(e.operand, depth)}) LIKE lower(${d.stringLiteral(e.pattern)}) ESCAPE '\\'`;
+        return `lower(${this.expr(e.operand, depth)}) LIKE lower(${d.stringLiteral(e.pattern)}) ESCAPE '${LIKE_ESCAPE}'`;
       case 'call': {
         const args = e.args.map((a) => this.expr(a, depth)).join(', ');
         const filter = e.filter ? ` FILTER (WHERE ${this.expr(e.filter, depth)})` : '';
@@ -219,6 +221,8 @@ class Printer {
       }
       case 'exists':
         return `EXISTS (\n${this.select(e.query, depth + 1)}\n${INDENT.repeat(depth)})`;
+      case 'inSubquery':
+        return `${this.operand(e.operand, depth)} ${e.negated ? 'NOT IN' : 'IN'} (\n${this.select(e.query, depth + 1)}\n${INDENT.repeat(depth)})`;
       case 'template':
         return `(${e.parts.map((p) => (typeof p === 'string' ? p : this.operand(p, depth))).join('')})`;
     }

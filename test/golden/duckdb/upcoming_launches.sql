@@ -1,0 +1,20 @@
+WITH
+  -- movie
+  movie AS (
+    SELECT
+      title,
+      genre,
+      status,
+      launch_date
+    FROM (
+      SELECT * FROM studio.movie WHERE NOT is_test
+    ) AS movie_query
+    WHERE launch_date BETWEEN (CAST(timezone('UTC', now()) AS DATE)) AND (CAST(CAST(timezone('UTC', now()) AS DATE) + INTERVAL '6' MONTH AS DATE))
+  )
+SELECT
+  movie.title,
+  movie.genre,
+  movie.status,
+  movie.launch_date
+FROM movie
+ORDER BY launch_date ASC NULLS LAST
