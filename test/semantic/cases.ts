@@ -1,0 +1,307 @@
+/** Every rule of spec §4, as an input and the hand-written SQL that states its answer. */
+import type { SemanticCase } from './harness.js';
+
+export const CASES: SemanticCase[] = [
+  {
+    name: 'fan_out_child_measures_by_parent',
+    input: `from: customer
+fields: [customer.name, orders.order_count, orders.total_amount, orders.avg_amount, orders.statuses]`,
+    expected: `SELECT c.name, count(o.id), sum(o.amount), avg(o.amount), count(DISTINCT o.status)
+      FROM sem.customer c LEFT JOIN sem.orders o ON o.customer_id = c.id GROUP BY c.name`,
+  },
+  {
+    name: 'fan_out_parent_measures_by_child',
+    input: `from: customer
+fields: [orders.status, customer.customer_count, customer.total_credit, customer.avg_credit]`,
+    expected: `SELECT k.status, count(c.id), sum(c.credit_limit), avg(c.credit_limit)
+      FROM (SELECT DISTINCT o.status, c.id AS cid FROM sem.customer c LEFT JOIN sem.orders o ON o.customer_id = c.id) k
+      JOIN sem.customer c ON c.id = k.cid GROUP BY k.status`,
+  },
+  {
+    name: 'two_fan_out_measure_sources_per_order',
+    input: `from: orders
+fields: [orders.id, order_item.total_qty, payment.total_paid, payment.payment_count]`,
+    expected: `SELECT o.id,
+        (SELECT sum(i.qty) FROM sem.order_item i WHERE i.order_id = o.id),
+        (SELECT sum(p.amount) FROM sem.payment p WHERE p.order_id = o.id),
+        (SELECT count(*) FROM sem.payment p WHERE p.order_id = o.id)
+      FROM sem.orders o`,
+  },
+  {
+    name: 'two_fan_out_measure_sources_by_parent_dimension',
+    input: `from: orders
+fields: [customer.name, order_item.total_qty, payment.total_paid, orders.order_count, order_item.item_count]`,
+    expected: `SELECT c.name, sum(i.q), sum(p.paid), count(o.id), coalesce(sum(i.n), 0)
+      FROM sem.orders o
+      LEFT JOIN sem.customer c ON c.id = o.customer_id
+      LEFT JOIN (SELECT order_id, sum(qty) AS q, count(*) AS n FROM sem.order_item GROUP BY order_id) i ON i.order_id = o.id
+      LEFT JOIN (SELECT order_id, sum(amount) AS paid FROM sem.payment GROUP BY order_id) p ON p.order_id = o.id
+      GROUP BY c.name`,
+  },
+  {
+    name: 'root_measures_with_two_fan_out_dimensions',
+    input: `from: customer
+fields: [orders.status, product.category, customer.total_credit, orders.total_amount]`,
+    expected: `WITH j AS (
+        SELECT o.status, pr.category, c.id AS cid, c.credit_limit, o.id AS oid, o.amount
+        FROM sem.customer c LEFT JOIN sem.orders o ON o.customer_id = c.id
+        LEFT JOIN sem.order_item i ON i.order_id = o.id LEFT JOIN sem.product pr ON pr.id = i.product_id)
+      SELECT g.status, g.category,
+        (SELECT sum(x.credit_limit) FROM (SELECT DISTINCT cid, credit_limit FROM j WHERE j.status IS NOT DISTINCT FROM g.status AND j.category IS NOT DISTINCT FROM g.category) x),
+        (SELECT sum(x.amount) FROM (SELECT DISTINCT oid, amount FROM j WHERE oid IS NOT NULL AND j.status IS NOT DISTINCT FROM g.status AND j.category IS NOT DISTINCT FROM g.category) x)
+      FROM (SELECT DISTINCT status, category FROM j) g`,
+  },
+  {
+    name: 'derived_measure_across_sources',
+    input: `from: customer
+fields: [region.name, orders.revenue_per_order]`,
+    expected: `SELECT r.name, sum(i.qty * i.price) / NULLIF(count(DISTINCT o.id), 0)
+      FROM sem.customer c LEFT JOIN sem.region r ON r.code = c.region_code
+      LEFT JOIN sem.orders o ON o.customer_id = c.id LEFT JOIN sem.order_item i ON i.order_id = o.id
+      GROUP BY r.name`,
+  },
+  {
+    name: 'filter_only_fan_out_restricts_without_multiplying',
+    input: `from: customer
+fields: [customer.id, customer.name]
+filters:
+  - { field: orders.status, op: equals, value: shipped }
+  - { field: orders.amount, op: gt, value: 100 }`,
+    expected: `SELECT c.id, c.name FROM sem.customer c
+      WHERE EXISTS (SELECT 1 FROM sem.orders o WHERE o.customer_id = c.id AND o.status = 'shipped' AND o.amount > 100)`,
+  },
+  {
+    name: 'is_null_on_filter_only_source_matches_rows_without_related_rows',
+    input: `from: customer
+fields: [customer.id]
+filters:
+  - { field: orders.shipped_date, op: is_null }`,
+    expected: `SELECT c.id FROM sem.customer c
+      WHERE EXISTS (SELECT 1 FROM sem.orders o WHERE o.customer_id = c.id AND o.shipped_date IS NULL)
+         OR NOT EXISTS (SELECT 1 FROM sem.orders o WHERE o.customer_id = c.id)`,
+  },
+  {
+    name: 'is_null_filter_only_with_sort_and_limit',
+    input: `from: customer
+fields: [customer.id, customer.name]
+filters:
+  - { field: orders.shipped_date, op: is_null }
+  - { field: order_item.qty, op: is_null }
+sort: [{ field: customer.id, direction: desc }]
+limit: 3`,
+    expected: `SELECT c.id, c.name FROM sem.customer c
+      WHERE EXISTS (SELECT 1 FROM sem.orders o LEFT JOIN sem.order_item i ON i.order_id = o.id
+                    WHERE o.customer_id = c.id AND o.shipped_date IS NULL AND i.qty IS NULL)
+         OR NOT EXISTS (SELECT 1 FROM sem.orders o WHERE o.customer_id = c.id)
+      ORDER BY c.id DESC LIMIT 3`,
+    ordered: true,
+  },
+  {
+    name: 'any_group_mixing_root_and_filter_only_source',
+    input: `from: customer
+fields: [customer.id]
+filters:
+  - any:
+      - { field: customer.region_code, op: equals, value: AP }
+      - { field: orders.status, op: equals, value: cancelled }`,
+    expected: `SELECT c.id FROM sem.customer c
+      WHERE c.region_code = 'AP' OR EXISTS (SELECT 1 FROM sem.orders o WHERE o.customer_id = c.id AND o.status = 'cancelled')`,
+  },
+  {
+    name: 'filter_only_source_below_a_selected_source',
+    input: `from: customer
+fields: [customer.name, orders.id]
+filters:
+  - { field: order_item.qty, op: gte, value: 5 }`,
+    expected: `SELECT c.name, o.id FROM sem.customer c LEFT JOIN sem.orders o ON o.customer_id = c.id
+      WHERE EXISTS (SELECT 1 FROM sem.order_item i WHERE i.order_id = o.id AND i.qty >= 5)`,
+  },
+  {
+    name: 'measure_filter_is_having',
+    input: `from: customer
+fields: [customer.name, orders.total_amount]
+filters:
+  - { field: orders.total_amount, op: gt, value: 100 }`,
+    expected: `SELECT c.name, sum(o.amount) FROM sem.customer c LEFT JOIN sem.orders o ON o.customer_id = c.id
+      GROUP BY c.name HAVING sum(o.amount) > 100`,
+  },
+  {
+    name: 'having_on_unselected_measure',
+    input: `from: customer
+fields: [customer.name]
+filters:
+  - { field: orders.order_count, op: gte, value: 2 }`,
+    expected: `SELECT c.name FROM sem.customer c LEFT JOIN sem.orders o ON o.customer_id = c.id
+      GROUP BY c.name HAVING count(o.id) >= 2`,
+  },
+  {
+    name: 'not_equals_and_not_in_skip_nulls_and_sort_puts_nulls_last',
+    input: `from: orders
+fields: [orders.id, orders.status]
+filters:
+  - { field: orders.status, op: not_equals, value: open }
+  - { field: orders.id, op: not_in, values: [16] }
+sort:
+  - { field: orders.status, direction: desc }
+  - { field: orders.id, direction: asc }`,
+    expected: `SELECT o.id, o.status FROM sem.orders o WHERE o.status <> 'open' AND o.id <> 16
+      ORDER BY o.status DESC NULLS LAST, o.id ASC`,
+    ordered: true,
+  },
+  {
+    name: 'ascending_sort_puts_nulls_last',
+    input: `from: customer
+fields: [customer.id, customer.region_code]
+sort: [customer.region_code, customer.id]`,
+    expected: `SELECT c.id, c.region_code FROM sem.customer c ORDER BY c.region_code ASC NULLS LAST, c.id ASC`,
+    ordered: true,
+  },
+  {
+    name: 'rows_without_related_row_fall_into_the_null_group',
+    input: `from: customer
+fields: [region.name, customer.customer_count, customer.eu_customers]`,
+    expected: `SELECT r.name, count(c.id), count(CASE WHEN c.region_code = 'EU' THEN 1 END)
+      FROM sem.customer c LEFT JOIN sem.region r ON r.code = c.region_code GROUP BY r.name`,
+  },
+  {
+    name: 'aggregates_over_no_rows',
+    input: `from: customer
+fields: [customer.customer_count, customer.total_credit, orders.order_count, orders.max_amount, orders.statuses]
+filters:
+  - { field: customer.name, op: equals, value: Nobody }`,
+    expected: `SELECT 0, CAST(NULL AS DECIMAL(12,2)), 0, CAST(NULL AS DECIMAL(12,2)), 0`,
+  },
+  {
+    name: 'left_joined_source_without_rows_counts_zero',
+    input: `from: customer
+fields: [customer.name, payment.total_paid, orders.order_count, payment.payment_count]`,
+    expected: `SELECT c.name, sum(p.amount), count(DISTINCT o.id), count(p.id)
+      FROM sem.customer c LEFT JOIN sem.orders o ON o.customer_id = c.id LEFT JOIN sem.payment p ON p.order_id = o.id
+      GROUP BY c.name`,
+  },
+  {
+    name: 'filter_on_joined_source_rejects_null_rows',
+    input: `from: customer
+fields: [customer.name, orders.id]
+filters:
+  - { field: orders.status, op: equals, value: shipped }`,
+    expected: `SELECT c.name, o.id FROM sem.customer c JOIN sem.orders o ON o.customer_id = c.id WHERE o.status = 'shipped'`,
+  },
+  {
+    name: 'cdc_latest_row_per_key_ties_and_deletes',
+    input: `from: member
+fields: [member.id, member.name, member.tier, member.points]`,
+    expected: `SELECT id, name, tier, points FROM (
+        SELECT *, row_number() OVER (PARTITION BY id ORDER BY _op_ts DESC, _seq DESC) AS rn FROM sem.member_changes) x
+      WHERE rn = 1 AND _op <> 'd'`,
+  },
+  {
+    name: 'cdc_filters_apply_to_the_latest_row',
+    input: `from: member
+fields: [member.member_count, member.total_points]
+filters:
+  - { field: member.tier, op: equals, value: gold }`,
+    expected: `SELECT count(*), sum(points) FROM (
+        SELECT *, row_number() OVER (PARTITION BY id ORDER BY _op_ts DESC, _seq DESC) AS rn FROM sem.member_changes) x
+      WHERE rn = 1 AND _op <> 'd' AND tier = 'gold'`,
+  },
+  {
+    name: 'cdc_source_joined',
+    input: `from: customer
+fields: [customer.id, member.tier]`,
+    expected: `SELECT c.id, m.tier FROM sem.customer c LEFT JOIN (
+        SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY id ORDER BY _op_ts DESC, _seq DESC) AS rn FROM sem.member_changes) x
+        WHERE rn = 1 AND _op <> 'd') m ON m.id = c.id`,
+  },
+  {
+    name: 'granularity_week_starts_monday_and_keeps_timestamp_type',
+    input: `from: orders
+fields:
+  - { field: orders.ordered_at, granularity: week, as: week }
+  - orders.order_count`,
+    expected: `SELECT date_trunc('week', ordered_at), count(*) FROM sem.orders GROUP BY 1`,
+  },
+  {
+    name: 'granularity_on_dates_keeps_date_type',
+    input: `from: orders
+fields:
+  - { field: orders.shipped_date, granularity: month, as: month }
+  - { field: orders.shipped_date, granularity: quarter, as: quarter }
+  - { field: orders.shipped_date, granularity: year, as: year }
+  - orders.total_amount`,
+    expected: `SELECT CAST(date_trunc('month', shipped_date) AS DATE), CAST(date_trunc('quarter', shipped_date) AS DATE),
+        CAST(date_trunc('year', shipped_date) AS DATE), sum(amount) FROM sem.orders GROUP BY 1, 2, 3`,
+  },
+  {
+    name: 'param_default',
+    input: `from: orders
+fields: [orders.id]
+filters:
+  - { field: orders.status, op: equals, param: status }
+params:
+  status: { type: string, default: shipped }`,
+    expected: `SELECT id FROM sem.orders WHERE status = 'shipped'`,
+  },
+  {
+    name: 'param_given_and_list_param',
+    input: `from: orders
+fields: [orders.id]
+filters:
+  - { field: orders.status, op: equals, param: status }
+  - { field: orders.id, op: in, param: ids }
+  - { field: orders.shipped_date, op: between, param: window }
+params:
+  status: { type: string, default: shipped }
+  ids: { type: integer }
+  window: { type: date, default: [2026-01-01, 2026-03-31] }`,
+    params: { status: 'shipped', ids: '10,12,14,17' },
+    expected: `SELECT id FROM sem.orders WHERE status = 'shipped' AND id IN (10, 12, 14, 17)
+      AND shipped_date BETWEEN DATE '2026-01-01' AND DATE '2026-03-31'`,
+  },
+  {
+    name: 'name_collisions_use_source_field',
+    input: `from: order_item
+fields: [product.name, customer.name, order_item.qty, { field: customer.id, as: buyer }]`,
+    columns: ['product_name', 'customer_name', 'qty', 'buyer'],
+    expected: `SELECT pr.name, c.name, i.qty, c.id FROM sem.order_item i
+      LEFT JOIN sem.product pr ON pr.id = i.product_id
+      LEFT JOIN sem.orders o ON o.id = i.order_id LEFT JOIN sem.customer c ON c.id = o.customer_id`,
+  },
+  {
+    name: 'text_filters_are_case_insensitive_and_literal',
+    input: `from: product
+fields: [product.name]
+filters:
+  - any:
+      - { field: product.name, op: contains, value: A }
+      - { field: product.name, op: starts_with, value: p }
+      - { field: product.name, op: ends_with, value: SK }
+      - { field: product.name, op: contains, value: "%" }
+      - { field: product.name, op: contains, value: "_" }`,
+    expected: `SELECT name FROM sem.product WHERE name IN ('Lamp', 'Ada', 'Pen', 'Desk')`,
+  },
+  {
+    name: 'computed_field_per_dialect',
+    input: `from: customer
+fields: [customer.name_initial, customer.customer_count]`,
+    expected: `SELECT upper(substr(name, 1, 1)), count(*) FROM sem.customer GROUP BY 1`,
+  },
+  {
+    name: 'relative_date_filters',
+    input: `from: event
+fields: [event.id]
+filters:
+  - any:
+      - { field: event.day, op: in_last, value: 7 days }
+      - { field: event.at, op: in_next, value: 1 week }`,
+    expected: `SELECT id FROM sem.event WHERE id IN (1, 3)`,
+  },
+  {
+    name: 'in_last_on_timestamps',
+    input: `from: event
+fields: [event.id]
+filters:
+  - { field: event.at, op: in_last, value: 1 day }`,
+    expected: `SELECT id FROM sem.event WHERE id = 1`,
+  },
+];

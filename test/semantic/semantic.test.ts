@@ -1,0 +1,24 @@
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import type { Engine } from '../../src/engines/engine.js';
+import { memoryDuckDb, postgres, uniqueSchema } from '../support/databases.js';
+import { CASES } from './cases.js';
+import { loadFixtureData, runCase } from './harness.js';
+
+const engines: [string, () => Promise<Engine>][] = [
+  ['duckdb', memoryDuckDb],
+  ['postgres', postgres],
+];
+
+describe.each(engines)('§4 semantics on %s', (name, open) => {
+  let engine: Engine;
+  const schema = uniqueSchema('sem');
+  beforeAll(async () => {
+    engine = await open();
+    await loadFixtureData(engine, schema);
+  });
+  afterAll(async () => {
+    if (name === 'postgres') await engine.execute(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await engine.close();
+  });
+  it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => runCase(engine, schema, c));
+});
