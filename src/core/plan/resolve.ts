@@ -101,7 +101,7 @@ class Resolver {
       else where.push(conjunct);
     });
     const resolvedColumns = columns.filter((c): c is ColumnSpec => c !== undefined);
-    if (resolvedColumns.length === columns.length) this.nameColumns(resolvedColumns);
+    this.nameColumns(columns);
     const aggregated = resolvedColumns.some((c) => c.kind === 'measure');
     const hidden: ColumnSpec[] = [];
     const sort = (this.def.sort ?? [])
@@ -232,7 +232,8 @@ class Resolver {
   }
 
   /** `as`, else the field name when no other selected field shares it, else `source_field`. */
-  private nameColumns(columns: ColumnSpec[]): void {
+  private nameColumns(all: (ColumnSpec | undefined)[]): void {
+    const columns = all.filter((c): c is ColumnSpec => c !== undefined);
     const memberOfColumn = (c: ColumnSpec) => (c.kind === 'measure' ? c.use.measure : c.field);
     const owners = new Map<string, Set<string>>();
     for (const c of columns) {
@@ -240,7 +241,8 @@ class Resolver {
       owners.set(m.name, (owners.get(m.name) ?? new Set()).add(m.source));
     }
     const seen = new Map<string, number>();
-    columns.forEach((c, i) => {
+    all.forEach((c, i) => {
+      if (!c) return;
       const m = memberOfColumn(c);
       if (!c.name) c.name = owners.get(m.name)!.size === 1 ? m.name : `${m.source}_${m.name}`;
       if (!c.label) c.label = humanize(c.name);

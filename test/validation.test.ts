@@ -1,0 +1,272 @@
+/**
+ * Every kind of definition error, reported at the exact line and column of the node at
+ * fault, with a hint where one helps; all errors of a project in one run.
+ */
+import { describe, expect, it } from 'vitest';
+import { Compiler } from '../src/core/compile.js';
+import { compareDiagnostics, formatDiagnostic, type Diagnostic } from '../src/core/diagnostics.js';
+import { buildModel, type DefinitionFile } from '../src/core/model/build.js';
+
+const movie = `name: movie
+table: studio.movie
+primaryKey: movie_id
+fields:
+  - { name: movie_id, type: string }
+  - { name: title, type: string }
+  - { name: status, type: string }
+measures:
+  - { name: movie_count, aggregate: count }
+joins:
+  - { to: production, relationship: one_to_many, on: { movie_id: movie_id } }
+`;
+const production = `name: production
+table: studio.production
+primaryKey: production_id
+fields:
+  - { name: production_id, type: string }
+  - { name: movie_id, type: string }
+  - { name: vendor_id, type: string }
+  - { name: start_date, type: date }
+measures:
+  - { name: production_count, aggregate: count }
+`;
+
+const source = (path: string, text: string): DefinitionFile => ({ path, kind: 'source', text });
+const input = (path: string, text: string): DefinitionFile => ({ path, kind: 'input', text });
+
+/** All diagnostics of a project, as `file:line:col: code`, plus the full lines for hints. */
+function diagnose(files: DefinitionFile[]): { codes: string[]; lines: string[] } {
+  const { model, diagnostics } = buildModel(files);
+  const compiler = new Compiler(model);
+  const all: Diagnostic[] = [...diagnostics];
+  for (const i of model.inputs.values()) all.push(...compiler.check(i, { validateOnly: true }));
+  all.sort(compareDiagnostics);
+  return {
+    codes: all.map((d) => `${d.location?.file}:${d.location?.line}:${d.location?.col}: ${d.code}`),
+    lines: all.map(formatDiagnostic),
+  };
+}
+
+const base = [source('movie.yaml', movie), source('production.yaml', production)];
+
+describe('definition errors point at their node', () => {
+  it('a valid project has no diagnostics', () => {
+    expect(
+      diagnose([
+        ...base,
+        input('i.yaml', 'name: i\nfrom: movie\nfields: [movie.title, production.start_date]\n'),
+      ]).codes,
+    ).toEqual([]);
+  });
+
+  it('YAML syntax error', () => {
+    const { codes } = diagnose([source('bad.yaml', 'name: bad\nfields: [a, b\n')]);
+    expect(codes).toHaveLength(1);
+    expect(codes[0]).toMatch(/^bad\.yaml:\d+:\d+: yaml_syntax$/);
+  });
+
+  it('duplicate keys in one mapping are a YAML error at the second key', () => {
+    expect(diagnose([source('dup.yaml', 'name: a\nname: b\n')]).codes).toEqual(['dup.yaml:2:1: yaml_syntax']);
+  });
+
+  it('unknown key, with a did-you-mean hint', () => {
+    const text = movie.replace(
+      '  - { name: title, type: string }',
+      '  - { name: title, type: string, lable: Title }',
+    );
+    const { codes, lines } = diagnose([source('movie.yaml', text), source('production.yaml', production)]);
+    expect(codes).toEqual(['movie.yaml:6:34: unknown_key']);
+    expect(lines[0]).toContain('did you mean label?');
+  });
+
+  it('bad name and unknown type', () => {
+    const text = movie.replace('{ name: status, type: string }', '{ name: Status, type: strin }');
+    const { codes, lines } = diagnose([source('movie.yaml', text), source('production.yaml', production)]);
+    expect(codes).toEqual(['movie.yaml:7:13: invalid_value', 'movie.yaml:7:27: invalid_value']);
+    expect(lines[1]).toContain('did you mean string?');
+  });
+
+  it('duplicate source, field and input names', () => {
+    const dupField = movie.replace('  - { name: status, type: string }', '  - { name: title, type: string }');
+    const { codes } = diagnose([
+      source('movie.yaml', dupField),
+      source('production.yaml', production),
+      source('movie2.yaml', 'name: movie\ntable: x\nfields: [{ name: a, type: string }]\n'),
+      input('a.yaml', 'name: q\nfrom: movie\nfields: [movie.title]\n'),
+      input('b.yaml', 'name: q\nfrom: movie\nfields: [movie.title]\n'),
+    ]);
+    expect(codes).toEqual([
+      'b.yaml:1:7: duplicate_name',
+      'movie.yaml:7:13: duplicate_name',
+      'movie2.yaml:1:7: duplicate_name',
+    ]);
+  });
+
+  it('join to an unknown source, and join fields that do not exist', () => {
+    const text =
+      `${movie}  - { to: vendr, relationship: many_to_one, on: { vendor_id: vendor_id } }\n`.replace(
+        'on: { movie_id: movie_id } }',
+        'on: { movie_id: movi_id } }',
+      );
+    const { codes, lines } = diagnose([source('movie.yaml', text), source('production.yaml', production)]);
+    expect(codes).toEqual(['movie.yaml:11:66: unknown_field', 'movie.yaml:12:11: unknown_source']);
+    expect(lines[0]).toContain('did you mean movie_id?');
+  });
+
+  it('measures on a source without primaryKey', () => {
+    const text = production.replace('primaryKey: production_id\n', '');
+    expect(diagnose([source('movie.yaml', movie), source('production.yaml', text)]).codes).toEqual([
+      'production.yaml:8:1: missing_primary_key',
+    ]);
+  });
+
+  it('cycles in derived measures', () => {
+    const text = `${production}  - { name: a, expression: "{b} + 1" }\n  - { name: b, expression: "{a} * 2" }\n`;
+    expect(diagnose([source('movie.yaml', movie), source('production.yaml', text)]).codes).toEqual([
+      'production.yaml:11:13: measure_cycle',
+    ]);
+  });
+
+  it('unknown measure in a derived expression', () => {
+    const text = `${production}  - { name: ratio, expression: "{movie.movie_cnt} / 2" }\n`;
+    const { codes, lines } = diagnose([source('movie.yaml', movie), source('production.yaml', text)]);
+    expect(codes).toEqual(['production.yaml:11:32: unknown_measure']);
+    expect(lines[0]).toContain('did you mean movie_count?');
+  });
+
+  it('unknown field in an input, with a did-you-mean hint', () => {
+    const text = 'name: i\nfrom: movie\nfields:\n  - movie.title\n  - production.start_dat\n';
+    const { codes, lines } = diagnose([...base, input('i.yaml', text)]);
+    expect(codes).toEqual(['i.yaml:5:5: unknown_field']);
+    expect(lines[0]).toBe(
+      "i.yaml:5:5: error: 'production' has no field or measure 'start_dat' (did you mean production.start_date?)",
+    );
+  });
+
+  it('a tie between two shortest join paths asks for via', () => {
+    const vendor = `name: vendor
+table: studio.vendor
+fields:
+  - { name: vendor_id, type: string }
+  - { name: movie_id, type: string }
+joins:
+  - { to: production, relationship: one_to_many, on: { vendor_id: vendor_id } }
+  - { to: movie, relationship: many_to_one, on: { movie_id: movie_id } }
+`;
+    const budget = `name: budget
+table: studio.budget
+fields:
+  - { name: movie_id, type: string }
+joins:
+  - { to: movie, relationship: many_to_one, on: { movie_id: movie_id } }
+`;
+    const text =
+      'name: i\nfrom: budget\nfields:\n  - budget.movie_id\n  - { field: vendor.vendor_id }\n  - { field: production.start_date, via: [movie] }\n';
+    const { codes, lines } = diagnose([
+      ...base,
+      source('vendor.yaml', vendor),
+      source('budget.yaml', budget),
+      input('i.yaml', text),
+    ]);
+    expect(codes).toEqual([]);
+    const tied = 'name: j\nfrom: vendor\nfields:\n  - vendor.vendor_id\n  - production.start_date\n';
+    const result = diagnose([...base, source('vendor.yaml', vendor), input('j.yaml', tied)]);
+    expect(result.codes).toEqual([]);
+    const ambiguous =
+      'name: k\nfrom: vendor\nfields:\n  - vendor.vendor_id\n  - { field: production.start_date }\n';
+    const vendor2 = vendor.replace(
+      '  - { to: production, relationship: one_to_many, on: { vendor_id: vendor_id } }\n',
+      '',
+    );
+    const location = `name: location
+table: studio.location
+fields:
+  - { name: vendor_id, type: string }
+  - { name: production_id, type: string }
+joins:
+  - { to: vendor, relationship: many_to_one, on: { vendor_id: vendor_id } }
+  - { to: production, relationship: many_to_one, on: { production_id: production_id } }
+`;
+    const r2 = diagnose([
+      ...base,
+      source('vendor.yaml', vendor2),
+      source('location.yaml', location),
+      input('k.yaml', ambiguous),
+    ]);
+    expect(r2.codes).toEqual(['k.yaml:5:14: ambiguous_join_path']);
+    expect(r2.lines[0]).toContain('add via: [movie] or via: [location] to pick one');
+    expect(lines).toEqual([]);
+  });
+
+  it('filter values are checked against the field type', () => {
+    const text = `name: i
+from: movie
+fields: [movie.title]
+filters:
+  - { field: production.start_date, op: gt, value: 2026-02-30 }
+  - { field: movie.title, op: in_last, value: 3 days }
+  - { field: production.start_date, op: between, values: [2026-01-01] }
+  - { field: production.start_date, op: in_next, value: soon }
+  - { field: movie.status, op: is_null, value: x }
+`;
+    expect(diagnose([...base, input('i.yaml', text)]).codes).toEqual([
+      'i.yaml:5:52: invalid_value',
+      'i.yaml:6:31: invalid_filter',
+      'i.yaml:7:58: invalid_value',
+      'i.yaml:8:57: invalid_value',
+      'i.yaml:9:48: invalid_filter',
+    ]);
+  });
+
+  it('parameters: undeclared, and of the wrong type', () => {
+    const text = `name: i
+from: movie
+fields: [movie.title]
+filters:
+  - { field: movie.status, op: equals, param: stat }
+  - { field: production.start_date, op: gt, param: since }
+params:
+  status: { type: string }
+  since: { type: boolean }
+`;
+    const { codes, lines } = diagnose([...base, input('i.yaml', text)]);
+    expect(codes).toEqual(['i.yaml:5:47: unknown_param', 'i.yaml:6:52: param_type_mismatch']);
+    expect(lines[0]).toContain('did you mean status?');
+  });
+
+  it('granularity on a non-date field, measure/field mix in any, duplicate output names', () => {
+    const text = `name: i
+from: movie
+fields:
+  - { field: movie.title, granularity: month }
+  - movie.status
+  - { field: movie.movie_id, as: status }
+filters:
+  - any:
+      - { field: movie.movie_count, op: gt, value: 1 }
+      - { field: movie.title, op: equals, value: x }
+`;
+    expect(diagnose([...base, input('i.yaml', text)]).codes).toEqual([
+      'i.yaml:4:40: invalid_granularity',
+      'i.yaml:6:5: duplicate_column',
+      'i.yaml:8:5: mixed_filter_group',
+    ]);
+  });
+
+  it('reports every error of a project in one run', () => {
+    const text = movie
+      .replace('type: string }', 'type: text }')
+      .replace('relationship: one_to_many', 'relationship: many');
+    const bad = 'name: i\nfrom: movies\nfields: [movie.title]\n';
+    const { codes } = diagnose([
+      source('movie.yaml', text),
+      source('production.yaml', production),
+      input('i.yaml', bad),
+    ]);
+    expect(codes).toEqual([
+      'i.yaml:2:7: unknown_source',
+      'movie.yaml:5:29: invalid_value',
+      'movie.yaml:11:37: invalid_value',
+    ]);
+  });
+});
