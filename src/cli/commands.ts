@@ -15,7 +15,10 @@ export function validateCommand(projectDir: string): number {
   const project = loadProject(projectDir);
   const diagnostics: Diagnostic[] = [...project.diagnostics];
   const compiler = new Compiler(project.model);
-  for (const input of project.model.inputs.values()) diagnostics.push(...compiler.check(input, { validateOnly: true }));
+  for (const input of project.model.inputs.values()) {
+    // An input that uses a broken source only repeats that source's own errors.
+    diagnostics.push(...compiler.check(input, { validateOnly: true }).filter((d) => d.code !== 'broken_dependency'));
+  }
   const errors = diagnostics.filter((d) => d.severity === 'error');
   printDiagnostics(diagnostics);
   if (errors.length > 0) {

@@ -45,10 +45,13 @@ interface Parsed<T> {
   definition: T;
 }
 
-function parseWith<T>(file: DefinitionFile, schema: z.ZodType<T>, diagnostics: Diagnostic[]): Parsed<T> | undefined {
+function parseWith<T>(file: DefinitionFile, schema: z.ZodType<T>, diagnostics: Diagnostic[], broken?: Set<string>): Parsed<T> | undefined {
   const parsed = parseYamlFile(file.path, file.text);
+  const nameOf = (value: unknown) => (value && typeof value === 'object' && 'name' in value && typeof value.name === 'string' ? value.name : undefined);
   if (parsed.diagnostics.length > 0) {
     diagnostics.push(...parsed.diagnostics);
+    const guessed = /^name:\s*([a-z][a-z0-9_]*)\s*$/m.exec(file.text)?.[1];
+    if (guessed) broken?.add(guessed);
     return undefined;
   }
   if (parsed.value === null || parsed.value === undefined) {
@@ -58,6 +61,8 @@ function parseWith<T>(file: DefinitionFile, schema: z.ZodType<T>, diagnostics: D
   const result = schema.safeParse(parsed.value);
   if (!result.success) {
     diagnostics.push(...issuesToDiagnostics(parsed, result.error.issues, (path) => keysAt(schema, path)));
+    const name = nameOf(parsed.value);
+    if (name) broken?.add(name);
     return undefined;
   }
   return { parsed, definition: result.data };
@@ -67,9 +72,10 @@ export function buildModel(files: readonly DefinitionFile[]): BuildResult {
   const diagnostics: Diagnostic[] = [];
   const sourceFiles: Parsed<SourceDefinition>[] = [];
   const inputFiles: Parsed<InputDefinition>[] = [];
+  const broken = new Set<string>();
   for (const file of files) {
     if (file.kind === 'source') {
-      const p = parseWith(file, SourceDefinition, diagnostics);
+      const p = parseWith(file, SourceDefinition, diagnostics, broken);
       if (p) sourceFiles.push(p);
     } else {
       const p = parseWith(file, InputDefinition, diagnostics);
@@ -88,11 +94,12 @@ export function buildModel(files: readonly DefinitionFile[]): BuildResult {
     sources.set(definition.name, buildSource(parsed, definition, diagnostics));
   }
   const parsedByName = new Map(sourceFiles.map((s) => [s.definition.name, s]));
+  for (const name of sources.keys()) broken.delete(name);
   for (const source of sources.values()) {
     const { parsed, definition } = parsedByName.get(source.name)!;
-    checkMeasureReferences(source, sources, parsed, definition, diagnostics);
+    checkMeasureReferences(source, sources, parsed, definition, diagnostics, broken);
   }
-  const joins = buildJoins(sourceFiles, sources, diagnostics);
+  const joins = buildJoins(sourceFiles, sources, diagnostics, broken);
   checkDerivedCycles(sources, diagnostics);
 
   const inputs = new Map<string, InputModel>();
@@ -104,7 +111,7 @@ export function buildModel(files: readonly DefinitionFile[]): BuildResult {
     }
     inputs.set(definition.name, { name: definition.name, file: parsed.file, definition, locate: parsed.locate });
   }
-  return { model: { sources, joins, inputs }, diagnostics };
+  return { model: { sources, joins, inputs, broken }, diagnostics };
 }
 
 function buildSource(parsed: ParsedFile, def: SourceDefinition, diagnostics: Diagnostic[]): SourceModel {
@@ -220,6 +227,7 @@ function checkMeasureReferences(
   parsed: ParsedFile,
   def: SourceDefinition,
   diagnostics: Diagnostic[],
+  broken: ReadonlySet<string>,
 ): void {
   (def.measures ?? []).forEach((m, i) => {
     const measure = source.measures.get(m.name);
@@ -228,6 +236,7 @@ function checkMeasureReferences(
     for (const part of measure.definition.parts) {
       if (typeof part === 'string') continue;
       const target = sources.get(part.source);
+      if (!target && broken.has(part.source)) continue;
       if (!target) {
         diagnostics.push(unknownMember('unknown_source', `unknown source '${part.source}' in expression of measure '${m.name}'`, part.source, sources.keys(), loc));
       } else if (!target.measures.has(part.measure)) {
@@ -252,6 +261,7 @@ function buildJoins(
   sourceFiles: readonly Parsed<SourceDefinition>[],
   sources: ReadonlyMap<string, SourceModel>,
   diagnostics: Diagnostic[],
+  broken: ReadonlySet<string>,
 ): Map<string, JoinEdge[]> {
   const joins = new Map<string, JoinEdge[]>([...sources.keys()].map((name) => [name, []]));
   const declared = new Map<string, SourceLocation>();
@@ -261,6 +271,7 @@ function buildJoins(
     (definition.joins ?? []).forEach((join, i) => {
       const loc = parsed.locate(['joins', i, 'to']);
       const to = sources.get(join.to);
+      if (!to && broken.has(join.to)) return;
       if (!to) {
         diagnostics.push(unknownMember('unknown_source', `join to unknown source '${join.to}'`, join.to, sources.keys(), loc));
         return;

@@ -96,6 +96,11 @@ export interface SemanticModel {
   /** Adjacency: every join, listed under both of its sources. */
   joins: ReadonlyMap<string, readonly JoinEdge[]>;
   inputs: ReadonlyMap<string, InputModel>;
+  /**
+   * Sources whose files failed to parse: their own errors are reported, and references to
+   * them stay quiet instead of repeating the problem in every input that uses them.
+   */
+  broken: ReadonlySet<string>;
 }
 
 export function memberOf(source: SourceModel, name: string): MemberModel | undefined {

@@ -81,6 +81,10 @@ class Resolver {
 
   run(): ResolveResult {
     const rootSource = this.model.sources.get(this.def.from);
+    if (!rootSource && this.model.broken.has(this.def.from)) {
+      this.fail('broken_dependency', `source '${this.def.from}' has errors in its definition`, ['from']);
+      return { diagnostics: this.diagnostics };
+    }
     if (!rootSource) {
       const suggestion = closest(this.def.from, this.model.sources.keys());
       this.fail('unknown_source', `unknown source '${this.def.from}'`, ['from'], suggestion ? `did you mean ${suggestion}?` : undefined);
@@ -176,6 +180,9 @@ class Resolver {
     const source = this.model.sources.get(sourceName);
     const member = source ? memberOf(source, memberName) : undefined;
     if (source && member) return { source, member };
+    if (!source && this.model.broken.has(sourceName)) {
+      return this.fail('broken_dependency', `source '${sourceName}' has errors in its definition`, path);
+    }
     const candidates = source
       ? [...source.fields.keys(), ...source.measures.keys()].map((m) => `${sourceName}.${m}`)
       : [...this.model.sources.values()].flatMap((s) => [...s.fields.keys(), ...s.measures.keys()].map((m) => `${s.name}.${m}`));
