@@ -5,7 +5,6 @@ import { Compiler, type CompileOptions } from '../core/compile.js';
 import { error, StrataError, type Diagnostic } from '../core/diagnostics.js';
 import type { Dialect } from '../core/definitions/schema.js';
 import { DIALECTS } from '../core/definitions/schema.js';
-import { buildDemoDatabase } from '../demo/load-duckdb.js';
 import { duckDbPath, engineName, openEngine, UsageError, type EngineChoice } from '../engines/open-engine.js';
 import { loadProject } from '../project/load-project.js';
 import { OUTPUT_FORMATS, resultWriter, type OutputFormat } from '../output/writers.js';
@@ -120,6 +119,7 @@ export async function demoCommand(projectDir: string, flags: EngineChoice): Prom
     throw new StrataError([error('unsupported', 'strata demo builds the embedded DuckDB warehouse; use --engine duckdb')]);
   }
   const path = duckDbPath(projectDir, flags, project.config);
+  const { buildDemoDatabase } = await import('../demo/load-duckdb.js');
   const { tables, rows } = await buildDemoDatabase(path);
   process.stderr.write(`demo warehouse: ${tables} tables, ${rows} rows in ${path}\n`);
   return 0;

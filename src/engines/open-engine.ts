@@ -1,9 +1,7 @@
 /** Chooses and opens the engine a command runs on: flags first, then strata.yaml, then the default. */
 import { isAbsolute, join } from 'node:path';
 import type { ProjectConfig } from '../core/definitions/schema.js';
-import { DuckDbEngine } from './duckdb.js';
 import { QueryError, type Engine, type EngineName } from './engine.js';
-import { PostgresEngine } from './postgres.js';
 import { resolveSecret } from './secrets.js';
 
 export const DEFAULT_DATABASE = '.strata/demo.duckdb';
@@ -30,9 +28,13 @@ export function duckDbPath(projectDir: string, choice: EngineChoice, config: Pro
 export async function openEngine(projectDir: string, choice: EngineChoice, config: ProjectConfig, options: { readOnly?: boolean } = {}): Promise<Engine> {
   const name = engineName(choice, config);
   switch (name) {
-    case 'duckdb':
+    case 'duckdb': {
+      // Engines load lazily: `compile` and `validate` never pay for a native driver.
+      const { DuckDbEngine } = await import('./duckdb.js');
       return DuckDbEngine.open({ path: duckDbPath(projectDir, choice, config), readOnly: options.readOnly ?? true });
+    }
     case 'postgres': {
+      const { PostgresEngine } = await import('./postgres.js');
       const configured = config.postgres?.connection;
       const connection = choice.database ?? (configured ? resolveSecret(configured) : process.env.DATABASE_URL);
       return PostgresEngine.connect(connection, config.postgres?.schema ? { searchPath: config.postgres.schema } : {});
