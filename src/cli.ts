@@ -13,8 +13,11 @@ const program = new Command('strata')
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 const engineOptions = (cmd: Command) =>
-  cmd.option('--engine <engine>', 'duckdb | postgres | trino').option('--database <file>', 'DuckDB database file (or PostgreSQL URL with --engine postgres)');
-const paramOption = (cmd: Command) => cmd.option('--param <name=value>', 'an input parameter (repeatable)', collectRepeated, []);
+  cmd
+    .option('--engine <engine>', 'duckdb | postgres | trino')
+    .option('--database <file>', 'DuckDB database file (or PostgreSQL URL with --engine postgres)');
+const paramOption = (cmd: Command) =>
+  cmd.option('--param <name=value>', 'an input parameter (repeatable)', collectRepeated, []);
 
 program
   .command('validate')
@@ -30,7 +33,9 @@ paramOption(
       .option('--all', 'compile every input')
       .option('--out <dir>', 'with --all: write one <name>.sql per input into DIR'),
   ),
-).action((input: string | undefined, flags) => runCommand(globals(), async () => compileCommand(globals().project, input, flags)));
+).action((input: string | undefined, flags) =>
+  runCommand(globals(), async () => compileCommand(globals().project, input, flags)),
+);
 
 paramOption(
   engineOptions(
@@ -40,10 +45,12 @@ paramOption(
       .option('--format <format>', 'table | csv | json | ndjson', 'table')
       .option('--limit <n>', 'return at most N rows'),
   ),
-).action((input: string, flags) => runCommand(globals(), async () => runInput(globals().project, input, flags)));
+).action((input: string, flags) =>
+  runCommand(globals(), async () => runInput(globals().project, input, flags)),
+);
 
-engineOptions(program.command('demo').description('build the embedded demo studio warehouse')).action((flags) =>
-  runCommand(globals(), async () => demoCommand(globals().project, flags)),
+engineOptions(program.command('demo').description('build the embedded demo studio warehouse')).action(
+  (flags) => runCommand(globals(), async () => demoCommand(globals().project, flags)),
 );
 
 try {

@@ -36,6 +36,7 @@ describe('generated Trino SQL parses with an independent Trino grammar', () => {
 
 describe('determinism', () => {
   it.each([...project.model.inputs.keys()])('%s compiles to the same SQL twice', (name) => {
-    for (const dialect of DIALECTS) expect(compiler.compile(name, { dialect }).sql).toBe(compiler.compile(name, { dialect }).sql);
+    for (const dialect of DIALECTS)
+      expect(compiler.compile(name, { dialect }).sql).toBe(compiler.compile(name, { dialect }).sql);
   });
 });

@@ -16,7 +16,9 @@ export function validateCommand(projectDir: string): number {
   const compiler = new Compiler(project.model);
   for (const input of project.model.inputs.values()) {
     // An input that uses a broken source only repeats that source's own errors.
-    diagnostics.push(...compiler.check(input, { validateOnly: true }).filter((d) => d.code !== 'broken_dependency'));
+    diagnostics.push(
+      ...compiler.check(input, { validateOnly: true }).filter((d) => d.code !== 'broken_dependency'),
+    );
   }
   const errors = diagnostics.filter((d) => d.severity === 'error');
   printDiagnostics(diagnostics);
@@ -30,14 +32,16 @@ export function validateCommand(projectDir: string): number {
 
 function dialectOf(value: string | undefined, fallback: Dialect): Dialect {
   if (value === undefined) return fallback;
-  if (!(DIALECTS as readonly string[]).includes(value)) throw new UsageError(`unknown dialect '${value}' (expected ${DIALECTS.join(', ')})`);
+  if (!(DIALECTS as readonly string[]).includes(value))
+    throw new UsageError(`unknown dialect '${value}' (expected ${DIALECTS.join(', ')})`);
   return value as Dialect;
 }
 
 function limitOf(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--limit expects a non-negative integer, got '${value}'`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new UsageError(`--limit expects a non-negative integer, got '${value}'`);
   return n;
 }
 
@@ -51,7 +55,10 @@ export interface CompileFlags extends EngineChoice {
 export function compileCommand(projectDir: string, input: string | undefined, flags: CompileFlags): number {
   const project = loadValidProject(projectDir);
   const compiler = new Compiler(project.model);
-  const dialect = dialectOf(flags.dialect, project.config.dialect ?? dialectForEngine(engineName(flags, project.config)));
+  const dialect = dialectOf(
+    flags.dialect,
+    project.config.dialect ?? dialectForEngine(engineName(flags, project.config)),
+  );
   if (flags.all) {
     if (input) throw new UsageError('give an input or --all, not both');
     const problems: Diagnostic[] = [];
@@ -92,7 +99,8 @@ export interface RunFlags extends EngineChoice {
 
 export async function runCommand(projectDir: string, input: string, flags: RunFlags): Promise<number> {
   const format = (flags.format ?? 'table') as OutputFormat;
-  if (!OUTPUT_FORMATS.includes(format)) throw new UsageError(`unknown format '${flags.format}' (expected ${OUTPUT_FORMATS.join(', ')})`);
+  if (!OUTPUT_FORMATS.includes(format))
+    throw new UsageError(`unknown format '${flags.format}' (expected ${OUTPUT_FORMATS.join(', ')})`);
   const project = loadValidProject(projectDir);
   const compiler = new Compiler(project.model);
   const limit = limitOf(flags.limit);
@@ -116,7 +124,9 @@ export async function runCommand(projectDir: string, input: string, flags: RunFl
 export async function demoCommand(projectDir: string, flags: EngineChoice): Promise<number> {
   const project = loadProject(projectDir);
   if (engineName(flags, project.config) !== 'duckdb') {
-    throw new StrataError([error('unsupported', 'strata demo builds the embedded DuckDB warehouse; use --engine duckdb')]);
+    throw new StrataError([
+      error('unsupported', 'strata demo builds the embedded DuckDB warehouse; use --engine duckdb'),
+    ]);
   }
   const path = duckDbPath(projectDir, flags, project.config);
   const { buildDemoDatabase } = await import('../demo/load-duckdb.js');

@@ -25,7 +25,8 @@ export function loadValidProject(dir: string): LoadedProject {
 
 /** `<input>` is a name, or a path to an input file (which may live outside the project). */
 export function findInput(project: LoadedProject, nameOrPath: string): InputModel {
-  const looksLikePath = nameOrPath.endsWith('.yaml') || nameOrPath.endsWith('.yml') || nameOrPath.includes('/');
+  const looksLikePath =
+    nameOrPath.endsWith('.yaml') || nameOrPath.endsWith('.yml') || nameOrPath.includes('/');
   if (!looksLikePath) {
     const input = project.model.inputs.get(nameOrPath);
     if (!input) throw new UsageError(`unknown input '${nameOrPath}' (see definitions/inputs/)`);
@@ -33,8 +34,13 @@ export function findInput(project: LoadedProject, nameOrPath: string): InputMode
   }
   if (!existsSync(nameOrPath)) throw new UsageError(`input file ${nameOrPath} does not exist`);
   const target = resolve(nameOrPath);
-  const files = readDefinitionFiles(project.dir).filter((f) => f.kind === 'source' || resolve(f.path) !== target);
-  const { model, diagnostics } = buildModel([...files, { path: nameOrPath, kind: 'input', text: readFileSync(nameOrPath, 'utf8') }]);
+  const files = readDefinitionFiles(project.dir).filter(
+    (f) => f.kind === 'source' || resolve(f.path) !== target,
+  );
+  const { model, diagnostics } = buildModel([
+    ...files,
+    { path: nameOrPath, kind: 'input', text: readFileSync(nameOrPath, 'utf8') },
+  ]);
   const errors = diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0) throw new StrataError(errors);
   const input = [...model.inputs.values()].find((i) => i.file === nameOrPath);

@@ -75,7 +75,13 @@ export class Compiler {
 }
 
 function outputColumn(c: ColumnSpec): OutputColumn {
-  return { name: c.name, label: c.label, type: c.type, ...(c.format ? { format: c.format } : {}), kind: c.kind };
+  return {
+    name: c.name,
+    label: c.label,
+    type: c.type,
+    ...(c.format ? { format: c.format } : {}),
+    kind: c.kind,
+  };
 }
 
 const useKey = (use: MeasureUse) => `${use.node.id}:${use.measure.source}.${use.measure.name}`;
@@ -118,14 +124,28 @@ function prepare(spec: QuerySpec, names: NameAllocator) {
   }
   const dimensionOf = new Map<ColumnSpec, Dimension>();
   for (const c of [...spec.columns, ...spec.hidden]) {
-    if (c.kind === 'dimension') dimensionOf.set(c, { name: c.name, node: c.node, field: c.field, ...(c.granularity ? { granularity: c.granularity } : {}) });
+    if (c.kind === 'dimension')
+      dimensionOf.set(c, {
+        name: c.name,
+        node: c.node,
+        field: c.field,
+        ...(c.granularity ? { granularity: c.granularity } : {}),
+      });
   }
   const aggregated = measureUses.length > 0;
   const hiddenDims = spec.hidden.filter((c) => c.kind === 'dimension').map((c) => dimensionOf.get(c)!);
   const sortKey = (c: ColumnSpec): SortKey =>
-    spec.columns.includes(c) ? { kind: 'output', name: c.name } : c.kind === 'dimension' ? { kind: 'dimension', dimension: dimensionOf.get(c)! } : { kind: 'measure', useKey: useKey(c.use) };
+    spec.columns.includes(c)
+      ? { kind: 'output', name: c.name }
+      : c.kind === 'dimension'
+        ? { kind: 'dimension', dimension: dimensionOf.get(c)! }
+        : { kind: 'measure', useKey: useKey(c.use) };
   const shape: FinalShape = {
-    columns: spec.columns.map((c) => (c.kind === 'dimension' ? { kind: 'dimension', dimension: dimensionOf.get(c)! } : { kind: 'measure', name: c.name, useKey: useKey(c.use) })),
+    columns: spec.columns.map((c) =>
+      c.kind === 'dimension'
+        ? { kind: 'dimension', dimension: dimensionOf.get(c)! }
+        : { kind: 'measure', name: c.name, useKey: useKey(c.use) },
+    ),
     having: spec.having,
     sort: spec.sort.map((s) => ({ key: sortKey(s.column), direction: s.direction })),
     ...(spec.limit !== undefined ? { limit: spec.limit } : {}),
@@ -156,7 +176,10 @@ function namesNotToShadow(model: SemanticModel): string[] {
     if (source.relation.kind === 'table') {
       if (source.relation.path.length === 1) names.add(source.relation.path[0]!.toLowerCase());
     } else {
-      for (const match of source.relation.sql.toLowerCase().matchAll(/(?<![.\w"])([a-z_][a-z0-9_]*)(?![\w".])/g)) names.add(match[1]!);
+      for (const match of source.relation.sql
+        .toLowerCase()
+        .matchAll(/(?<![.\w"])([a-z_][a-z0-9_]*)(?![\w".])/g))
+        names.add(match[1]!);
     }
   }
   return [...names];

@@ -39,7 +39,8 @@ export function cellFromDuckDb(value: DuckDBValue): Cell {
       return Number(value);
   }
   if (value instanceof DuckDBDateValue) return value.toString();
-  if (value instanceof DuckDBTimestampTZValue || value instanceof DuckDBTimestampValue) return isoFromMicros(value.micros);
+  if (value instanceof DuckDBTimestampTZValue || value instanceof DuckDBTimestampValue)
+    return isoFromMicros(value.micros);
   if (value instanceof DuckDBTimestampSecondsValue) return isoFromMicros(value.seconds * 1_000_000n);
   if (value instanceof DuckDBTimestampMillisecondsValue) return isoFromMicros(value.millis * 1000n);
   if (value instanceof DuckDBTimestampNanosecondsValue) return isoFromMicros(value.nanos / 1000n);
@@ -59,7 +60,10 @@ export class DuckDbEngine implements Engine {
   static async open(options: DuckDbOptions): Promise<DuckDbEngine> {
     if (options.path !== ':memory:') {
       if (options.readOnly && !existsSync(options.path)) {
-        throw new QueryError('duckdb', `database file ${options.path} does not exist (build the demo with \`strata demo\`, or pass --database FILE)`);
+        throw new QueryError(
+          'duckdb',
+          `database file ${options.path} does not exist (build the demo with \`strata demo\`, or pass --database FILE)`,
+        );
       }
       mkdirSync(dirname(options.path), { recursive: true });
     }
@@ -97,7 +101,9 @@ export class DuckDbEngine implements Engine {
 
   async query(sql: string): Promise<{ columns: ResultColumn[]; rows: Row[] }> {
     const result = await this.start(sql);
-    const columns = result.columnNames().map((name, i) => ({ name, engineType: result.columnTypes()[i]!.toString() }));
+    const columns = result
+      .columnNames()
+      .map((name, i) => ({ name, engineType: result.columnTypes()[i]!.toString() }));
     const rows: Row[] = [];
     for (;;) {
       const chunk = await result.fetchChunk();

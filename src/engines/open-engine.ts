@@ -25,22 +25,37 @@ export function duckDbPath(projectDir: string, choice: EngineChoice, config: Pro
   return isAbsolute(configured) ? configured : join(projectDir, configured);
 }
 
-export async function openEngine(projectDir: string, choice: EngineChoice, config: ProjectConfig, options: { readOnly?: boolean } = {}): Promise<Engine> {
+export async function openEngine(
+  projectDir: string,
+  choice: EngineChoice,
+  config: ProjectConfig,
+  options: { readOnly?: boolean } = {},
+): Promise<Engine> {
   const name = engineName(choice, config);
   switch (name) {
     case 'duckdb': {
       // Engines load lazily: `compile` and `validate` never pay for a native driver.
       const { DuckDbEngine } = await import('./duckdb.js');
-      return DuckDbEngine.open({ path: duckDbPath(projectDir, choice, config), readOnly: options.readOnly ?? true });
+      return DuckDbEngine.open({
+        path: duckDbPath(projectDir, choice, config),
+        readOnly: options.readOnly ?? true,
+      });
     }
     case 'postgres': {
       const { PostgresEngine } = await import('./postgres.js');
       const configured = config.postgres?.connection;
-      const connection = choice.database ?? (configured ? resolveSecret(configured) : process.env.DATABASE_URL);
-      return PostgresEngine.connect(connection, config.postgres?.schema ? { searchPath: config.postgres.schema } : {});
+      const connection =
+        choice.database ?? (configured ? resolveSecret(configured) : process.env.DATABASE_URL);
+      return PostgresEngine.connect(
+        connection,
+        config.postgres?.schema ? { searchPath: config.postgres.schema } : {},
+      );
     }
     case 'trino':
-      throw new QueryError('trino', 'the Trino engine is not available in this build yet; use --engine duckdb or postgres');
+      throw new QueryError(
+        'trino',
+        'the Trino engine is not available in this build yet; use --engine duckdb or postgres',
+      );
   }
 }
 

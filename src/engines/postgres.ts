@@ -35,7 +35,10 @@ export class PostgresEngine implements Engine {
 
   private constructor(private readonly client: pg.Client) {}
 
-  static async connect(connectionString: string | undefined, options: { searchPath?: string } = {}): Promise<PostgresEngine> {
+  static async connect(
+    connectionString: string | undefined,
+    options: { searchPath?: string } = {},
+  ): Promise<PostgresEngine> {
     const client = new Client({ ...(connectionString ? { connectionString } : {}), types: cellTypes });
     try {
       await client.connect();
@@ -64,7 +67,10 @@ export class PostgresEngine implements Engine {
   async query(sql: string): Promise<{ columns: ResultColumn[]; rows: Row[] }> {
     try {
       const result = await this.client.query({ text: sql, rowMode: 'array' });
-      return { columns: result.fields.map((f) => ({ name: f.name, engineType: String(f.dataTypeID) })), rows: result.rows as Row[] };
+      return {
+        columns: result.fields.map((f) => ({ name: f.name, engineType: String(f.dataTypeID) })),
+        rows: result.rows as Row[],
+      };
     } catch (e) {
       throw new QueryError('postgres', (e as Error).message);
     }

@@ -32,7 +32,8 @@ export function displayValue(value: Cell, column: DisplayColumn): string {
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (!format) return String(value);
   try {
-    if ((column.type === 'date' || column.type === 'timestamp') && typeof value === 'string') return SSF.format(format, toSerial(value));
+    if ((column.type === 'date' || column.type === 'timestamp') && typeof value === 'string')
+      return SSF.format(format, toSerial(value));
     return SSF.format(format, value);
   } catch {
     return String(value);

@@ -63,7 +63,10 @@ function tableWriter(columns: readonly OutputColumn[], out: Sink): ResultWriter 
       const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]!.length)));
       const numeric = columns.map((c) => ['integer', 'decimal', 'number'].includes(c.type));
       const line = (values: string[], align: boolean) =>
-        values.map((v, i) => (align && numeric[i] ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join('  ').trimEnd();
+        values
+          .map((v, i) => (align && numeric[i] ? v.padStart(widths[i]!) : v.padEnd(widths[i]!)))
+          .join('  ')
+          .trimEnd();
       out(`${line(header, false)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n`);
       for (const row of cells) out(`${line(row, true)}\n`);
       out(`(${cells.length} row${cells.length === 1 ? '' : 's'})\n`);
@@ -71,7 +74,11 @@ function tableWriter(columns: readonly OutputColumn[], out: Sink): ResultWriter 
   };
 }
 
-export function resultWriter(format: OutputFormat, columns: readonly OutputColumn[], out: Sink): ResultWriter {
+export function resultWriter(
+  format: OutputFormat,
+  columns: readonly OutputColumn[],
+  out: Sink,
+): ResultWriter {
   switch (format) {
     case 'json':
       return jsonWriter(columns, out);

@@ -46,7 +46,11 @@ export function readConfig(dir: string): { config: ProjectConfig; diagnostics: D
   const parsed = parseYamlFile(path, readFileSync(path, 'utf8'));
   if (parsed.diagnostics.length > 0) return { config: {}, diagnostics: parsed.diagnostics };
   const result = ProjectConfig.safeParse(parsed.value ?? {});
-  if (!result.success) return { config: {}, diagnostics: issuesToDiagnostics(parsed, result.error.issues, (p) => keysAt(ProjectConfig, p)) };
+  if (!result.success)
+    return {
+      config: {},
+      diagnostics: issuesToDiagnostics(parsed, result.error.issues, (p) => keysAt(ProjectConfig, p)),
+    };
   return { config: result.data, diagnostics: [] };
 }
 
@@ -56,7 +60,14 @@ export function loadProject(dir: string): LoadedProject {
   const { config, diagnostics: configProblems } = readConfig(dir);
   const files = readDefinitionFiles(dir);
   if (files.length === 0 && diagnostics.length === 0) {
-    diagnostics.push(error('no_definitions', `no definitions found under ${join(dir, 'definitions')}`, undefined, 'put sources in definitions/sources/*.yaml and inputs in definitions/inputs/*.yaml'));
+    diagnostics.push(
+      error(
+        'no_definitions',
+        `no definitions found under ${join(dir, 'definitions')}`,
+        undefined,
+        'put sources in definitions/sources/*.yaml and inputs in definitions/inputs/*.yaml',
+      ),
+    );
   }
   const { model, diagnostics: modelProblems } = buildModel(files);
   return { dir, config, model, diagnostics: [...diagnostics, ...configProblems, ...modelProblems] };

@@ -20,7 +20,9 @@ describe('DuckDB shared-CTE guard', () => {
   let duck: DuckDbEngine;
   beforeAll(async () => {
     duck = await memoryDuckDb();
-    await duck.execute(`CREATE TABLE a AS SELECT * FROM (VALUES (1, 'x', 10), (2, 'y', 20), (3, 'y', 30)) v(id, name, b_id)`);
+    await duck.execute(
+      `CREATE TABLE a AS SELECT * FROM (VALUES (1, 'x', 10), (2, 'y', 20), (3, 'y', 30)) v(id, name, b_id)`,
+    );
     await duck.execute(`CREATE TABLE b AS SELECT * FROM (VALUES (10, 5), (20, 6), (99, 7)) v(id, qty)`);
     await duck.execute(`CREATE TABLE c AS SELECT * FROM (VALUES (1), (2)) v(a_id)`);
   });

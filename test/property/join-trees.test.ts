@@ -27,7 +27,11 @@ function inSchema(scenario: Scenario, schema: string): Scenario {
 
 function compile(scenario: Scenario, dialect: 'duckdb' | 'postgres') {
   const files = [
-    ...scenario.sources.map((s) => ({ path: `${s.name}.yaml`, kind: 'source' as const, text: toSourceYaml(s) })),
+    ...scenario.sources.map((s) => ({
+      path: `${s.name}.yaml`,
+      kind: 'source' as const,
+      text: toSourceYaml(s),
+    })),
     { path: 'q.yaml', kind: 'input' as const, text: toInputYaml('q', scenario.input) },
   ];
   const { model, diagnostics } = buildModel(files);
@@ -50,10 +54,16 @@ function canonical(rows: Record<string, Value>[], types: Map<string, string>): s
     .sort();
 }
 
-async function check(engine: Engine, dialect: 'duckdb' | 'postgres', raw: Scenario, schema: string): Promise<void> {
+async function check(
+  engine: Engine,
+  dialect: 'duckdb' | 'postgres',
+  raw: Scenario,
+  schema: string,
+): Promise<void> {
   const scenario = inSchema(raw, schema);
   for (const source of scenario.sources) {
-    for (const statement of toCreateTableSql(source, scenario.tables[source.table] ?? [], dialect)) await engine.execute(statement);
+    for (const statement of toCreateTableSql(source, scenario.tables[source.table] ?? [], dialect))
+      await engine.execute(statement);
   }
   const compiled = compile(scenario, dialect);
   const expected = evaluateReference(scenario.sources, scenario.input, scenario.tables);
@@ -79,10 +89,16 @@ describe('random join trees: compiled SQL equals the §4 oracle', () => {
   });
 
   it('on DuckDB', async () => {
-    await fc.assert(fc.asyncProperty(arbitraryScenario(), (s) => check(duck, 'duckdb', s, 'prop')), { numRuns: RUNS });
+    await fc.assert(
+      fc.asyncProperty(arbitraryScenario(), (s) => check(duck, 'duckdb', s, 'prop')),
+      { numRuns: RUNS },
+    );
   });
 
   it('on PostgreSQL', async () => {
-    await fc.assert(fc.asyncProperty(arbitraryScenario(), (s) => check(pg, 'postgres', s, pgSchema)), { numRuns: RUNS });
+    await fc.assert(
+      fc.asyncProperty(arbitraryScenario(), (s) => check(pg, 'postgres', s, pgSchema)),
+      { numRuns: RUNS },
+    );
   });
 });

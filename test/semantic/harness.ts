@@ -33,8 +33,14 @@ export function fixtureFiles(schema: string): DefinitionFile[] {
 }
 
 export async function loadFixtureData(engine: Engine, schema: string): Promise<void> {
-  const script = readFileSync(`${FIXTURE}/data.sql`, 'utf8').replaceAll('sem.', `${schema}.`).replace('CREATE SCHEMA sem', `CREATE SCHEMA ${schema}`);
-  for (const statement of script.split(/;\s*\n/).map((s) => s.replace(/--.*$/gm, '').trim()).filter(Boolean)) await engine.execute(statement);
+  const script = readFileSync(`${FIXTURE}/data.sql`, 'utf8')
+    .replaceAll('sem.', `${schema}.`)
+    .replace('CREATE SCHEMA sem', `CREATE SCHEMA ${schema}`);
+  for (const statement of script
+    .split(/;\s*\n/)
+    .map((s) => s.replace(/--.*$/gm, '').trim())
+    .filter(Boolean))
+    await engine.execute(statement);
 }
 
 function normalize(cell: Cell): Cell {
@@ -47,12 +53,20 @@ function canonical(rows: Row[], ordered: boolean): string[] {
 }
 
 export async function runCase(engine: Engine, schema: string, c: SemanticCase): Promise<void> {
-  const files = [...fixtureFiles(schema), { path: `${c.name}.yaml`, kind: 'input' as const, text: `name: ${c.name}\n${c.input}` }];
+  const files = [
+    ...fixtureFiles(schema),
+    { path: `${c.name}.yaml`, kind: 'input' as const, text: `name: ${c.name}\n${c.input}` },
+  ];
   const { model, diagnostics } = buildModel(files);
   if (diagnostics.length > 0) throw new Error(diagnostics.map(formatDiagnostic).join('\n'));
-  const compiled = new Compiler(model).compile(c.name, { dialect: engine.dialect, ...(c.params ? { params: c.params } : {}) });
+  const compiled = new Compiler(model).compile(c.name, {
+    dialect: engine.dialect,
+    ...(c.params ? { params: c.params } : {}),
+  });
   if (c.columns) expect(compiled.columns.map((col) => col.name)).toEqual(c.columns);
   const actual = await collect(engine.stream(compiled.sql));
   const expected = await collect(engine.stream(c.expected.replaceAll('sem.', `${schema}.`)));
-  expect(canonical(actual, c.ordered ?? false), `${compiled.sql}`).toEqual(canonical(expected, c.ordered ?? false));
+  expect(canonical(actual, c.ordered ?? false), `${compiled.sql}`).toEqual(
+    canonical(expected, c.ordered ?? false),
+  );
 }

@@ -39,7 +39,9 @@ function offsetOf(root: Node | null, path: ValuePath, wantKey: boolean): number 
     const step = path[i]!;
     const last = i === path.length - 1;
     if (isMap(node)) {
-      const pair = (node.items as Pair<Node, Node | null>[]).find((p) => isScalar(p.key) && String(p.key.value) === String(step));
+      const pair = (node.items as Pair<Node, Node | null>[]).find(
+        (p) => isScalar(p.key) && String(p.key.value) === String(step),
+      );
       if (!pair) break;
       if (last && wantKey) return pair.key.range?.[0] ?? offset;
       node = pair.value;

@@ -6,11 +6,19 @@ import type { ParsedFile, ValuePath } from './document.js';
 
 type Issue = z.core.$ZodIssue;
 
-export function issuesToDiagnostics(parsed: ParsedFile, issues: readonly Issue[], allowedKeys: (path: ValuePath) => string[]): Diagnostic[] {
+export function issuesToDiagnostics(
+  parsed: ParsedFile,
+  issues: readonly Issue[],
+  allowedKeys: (path: ValuePath) => string[],
+): Diagnostic[] {
   return issues.flatMap((issue) => describe(parsed, issue, allowedKeys));
 }
 
-function describe(parsed: ParsedFile, issue: Issue, allowedKeys: (path: ValuePath) => string[]): Diagnostic[] {
+function describe(
+  parsed: ParsedFile,
+  issue: Issue,
+  allowedKeys: (path: ValuePath) => string[],
+): Diagnostic[] {
   const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
   const where = path.length > 0 ? ` at ${formatPath(path)}` : '';
   switch (issue.code) {
@@ -21,19 +29,29 @@ function describe(parsed: ParsedFile, issue: Issue, allowedKeys: (path: ValuePat
           'unknown_key',
           `unknown key '${key}'${where}`,
           parsed.locate([...path, key], { key: true }),
-          didYouMean(key, allowed) ?? (allowed.length > 0 ? `allowed keys: ${allowed.join(', ')}` : undefined),
+          didYouMean(key, allowed) ??
+            (allowed.length > 0 ? `allowed keys: ${allowed.join(', ')}` : undefined),
         );
       });
     case 'invalid_union': {
       const branch = bestBranch(issue.errors);
-      if (branch) return branch.flatMap((inner) => describe(parsed, { ...inner, path: [...issue.path, ...inner.path] }, allowedKeys));
+      if (branch)
+        return branch.flatMap((inner) =>
+          describe(parsed, { ...inner, path: [...issue.path, ...inner.path] }, allowedKeys),
+        );
       return [error('invalid_value', `invalid value${where}`, parsed.locate(path))];
     }
     case 'invalid_type': {
       const missing = issue.message.includes('received undefined');
       if (missing) {
         const parent = path.slice(0, -1);
-        return [error('missing_key', `missing required key '${String(path[path.length - 1])}'${parent.length ? ` at ${formatPath(parent)}` : ''}`, parsed.locate(parent))];
+        return [
+          error(
+            'missing_key',
+            `missing required key '${String(path[path.length - 1])}'${parent.length ? ` at ${formatPath(parent)}` : ''}`,
+            parsed.locate(parent),
+          ),
+        ];
       }
       return [error('invalid_type', `expected ${issue.expected}${where}`, parsed.locate(path))];
     }
@@ -57,7 +75,11 @@ function describe(parsed: ParsedFile, issue: Issue, allowedKeys: (path: ValuePat
 /** Of a union's failed branches, the one that explains the value best: fewest issues, not a bare type mismatch. */
 function bestBranch(branches: readonly (readonly Issue[])[]): readonly Issue[] | undefined {
   const scored = branches
-    .map((issues) => ({ issues, score: issues.length + (issues.some((i) => i.code === 'invalid_type' && i.path.length === 0) ? 1000 : 0) }))
+    .map((issues) => ({
+      issues,
+      score:
+        issues.length + (issues.some((i) => i.code === 'invalid_type' && i.path.length === 0) ? 1000 : 0),
+    }))
     .sort((a, b) => a.score - b.score);
   return scored[0]?.issues;
 }

@@ -40,7 +40,8 @@ export function keysAt(schema: AnySchema, path: ValuePath): string[] {
   for (const step of path) {
     candidates = candidates.flatMap((candidate) => {
       const def = defOf(candidate);
-      if (def.type === 'object' && typeof step === 'string' && def.shape?.[step]) return unwrap(def.shape[step]);
+      if (def.type === 'object' && typeof step === 'string' && def.shape?.[step])
+        return unwrap(def.shape[step]);
       if (def.type === 'array' && typeof step === 'number' && def.element) return unwrap(def.element);
       if (def.type === 'record' && def.valueType) return unwrap(def.valueType);
       return [];

@@ -12,7 +12,15 @@ export const Name = z
   .string()
   .regex(NAME_PATTERN, { error: 'must match ^[a-z][a-z0-9_]*$ (lower case letters, digits and _)' });
 
-export const FIELD_TYPES = ['string', 'integer', 'decimal', 'number', 'boolean', 'date', 'timestamp'] as const;
+export const FIELD_TYPES = [
+  'string',
+  'integer',
+  'decimal',
+  'number',
+  'boolean',
+  'date',
+  'timestamp',
+] as const;
 export const FieldType = z.enum(FIELD_TYPES);
 export type FieldType = z.infer<typeof FieldType>;
 
@@ -24,8 +32,14 @@ export type Dialect = z.infer<typeof Dialect>;
 export const DialectSql = z.union([
   z.string().min(1),
   z
-    .strictObject({ trino: z.string().min(1).optional(), duckdb: z.string().min(1).optional(), postgres: z.string().min(1).optional() })
-    .refine((o) => Object.keys(o).length > 0, { error: 'give the SQL for at least one dialect (trino, duckdb, postgres)' }),
+    .strictObject({
+      trino: z.string().min(1).optional(),
+      duckdb: z.string().min(1).optional(),
+      postgres: z.string().min(1).optional(),
+    })
+    .refine((o) => Object.keys(o).length > 0, {
+      error: 'give the SQL for at least one dialect (trino, duckdb, postgres)',
+    }),
 ]);
 export type DialectSql = z.infer<typeof DialectSql>;
 
@@ -63,17 +77,29 @@ export const MeasureDefinition = z
       ctx.addIssue({ code: 'custom', message: 'a measure needs `aggregate` or `expression`', path: [] });
     }
     if (m.aggregate !== undefined && m.expression !== undefined) {
-      ctx.addIssue({ code: 'custom', message: 'a measure has either `aggregate` or `expression`, not both', path: ['expression'] });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a measure has either `aggregate` or `expression`, not both',
+        path: ['expression'],
+      });
     }
     if (m.expression !== undefined) {
       for (const key of ['sql', 'filter'] as const) {
         if (m[key] !== undefined) {
-          ctx.addIssue({ code: 'custom', message: `a derived measure (expression) takes no \`${key}\``, path: [key] });
+          ctx.addIssue({
+            code: 'custom',
+            message: `a derived measure (expression) takes no \`${key}\``,
+            path: [key],
+          });
         }
       }
     }
     if (m.aggregate !== undefined && m.aggregate !== 'count' && m.sql === undefined) {
-      ctx.addIssue({ code: 'custom', message: `aggregate ${m.aggregate} needs \`sql\` (the value to aggregate)`, path: ['aggregate'] });
+      ctx.addIssue({
+        code: 'custom',
+        message: `aggregate ${m.aggregate} needs \`sql\` (the value to aggregate)`,
+        path: ['aggregate'],
+      });
     }
   });
 export type MeasureDefinition = z.infer<typeof MeasureDefinition>;
@@ -85,7 +111,9 @@ export type Relationship = z.infer<typeof Relationship>;
 export const JoinDefinition = z.strictObject({
   to: Name,
   relationship: Relationship,
-  on: z.record(Name, Name).refine((o) => Object.keys(o).length > 0, { error: 'pair at least one field: { my_field: their_field }' }),
+  on: z.record(Name, Name).refine((o) => Object.keys(o).length > 0, {
+    error: 'pair at least one field: { my_field: their_field }',
+  }),
 });
 export type JoinDefinition = z.infer<typeof JoinDefinition>;
 
@@ -123,10 +151,18 @@ export const SourceDefinition = z
   })
   .superRefine((s, ctx) => {
     if ((s.table === undefined) === (s.sql === undefined)) {
-      ctx.addIssue({ code: 'custom', message: 'a source reads either `table` or `sql` (exactly one)', path: [] });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a source reads either `table` or `sql` (exactly one)',
+        path: [],
+      });
     }
     if (s.cdc !== undefined && s.primaryKey === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'a `cdc:` source needs `primaryKey` (the key whose latest row wins)', path: ['cdc'] });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a `cdc:` source needs `primaryKey` (the key whose latest row wins)',
+        path: ['cdc'],
+      });
     }
   });
 export type SourceDefinition = z.infer<typeof SourceDefinition>;
@@ -230,7 +266,9 @@ export const ProjectConfig = z.strictObject({
   engine: z.enum(['duckdb', 'postgres', 'trino']).optional(),
   dialect: Dialect.optional(),
   duckdb: z.strictObject({ database: z.string().min(1).optional() }).optional(),
-  postgres: z.strictObject({ connection: z.string().min(1).optional(), schema: z.string().min(1).optional() }).optional(),
+  postgres: z
+    .strictObject({ connection: z.string().min(1).optional(), schema: z.string().min(1).optional() })
+    .optional(),
   trino: z
     .strictObject({
       server: z.string().min(1).optional(),

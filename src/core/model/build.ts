@@ -45,9 +45,17 @@ interface Parsed<T> {
   definition: T;
 }
 
-function parseWith<T>(file: DefinitionFile, schema: z.ZodType<T>, diagnostics: Diagnostic[], broken?: Set<string>): Parsed<T> | undefined {
+function parseWith<T>(
+  file: DefinitionFile,
+  schema: z.ZodType<T>,
+  diagnostics: Diagnostic[],
+  broken?: Set<string>,
+): Parsed<T> | undefined {
   const parsed = parseYamlFile(file.path, file.text);
-  const nameOf = (value: unknown) => (value && typeof value === 'object' && 'name' in value && typeof value.name === 'string' ? value.name : undefined);
+  const nameOf = (value: unknown) =>
+    value && typeof value === 'object' && 'name' in value && typeof value.name === 'string'
+      ? value.name
+      : undefined;
   if (parsed.diagnostics.length > 0) {
     diagnostics.push(...parsed.diagnostics);
     const guessed = /^name:\s*([a-z][a-z0-9_]*)\s*$/m.exec(file.text)?.[1];
@@ -87,7 +95,11 @@ export function buildModel(files: readonly DefinitionFile[]): BuildResult {
   for (const { parsed, definition } of sourceFiles) {
     if (sources.has(definition.name)) {
       diagnostics.push(
-        error('duplicate_name', `source '${definition.name}' is already defined in ${sources.get(definition.name)!.file}`, parsed.locate(['name'])),
+        error(
+          'duplicate_name',
+          `source '${definition.name}' is already defined in ${sources.get(definition.name)!.file}`,
+          parsed.locate(['name']),
+        ),
       );
       continue;
     }
@@ -106,10 +118,21 @@ export function buildModel(files: readonly DefinitionFile[]): BuildResult {
   for (const { parsed, definition } of inputFiles) {
     const existing = inputs.get(definition.name);
     if (existing) {
-      diagnostics.push(error('duplicate_name', `input '${definition.name}' is already defined in ${existing.file}`, parsed.locate(['name'])));
+      diagnostics.push(
+        error(
+          'duplicate_name',
+          `input '${definition.name}' is already defined in ${existing.file}`,
+          parsed.locate(['name']),
+        ),
+      );
       continue;
     }
-    inputs.set(definition.name, { name: definition.name, file: parsed.file, definition, locate: parsed.locate });
+    inputs.set(definition.name, {
+      name: definition.name,
+      file: parsed.file,
+      definition,
+      locate: parsed.locate,
+    });
   }
   return { model: { sources, joins, inputs, broken }, diagnostics };
 }
@@ -119,7 +142,9 @@ function buildSource(parsed: ParsedFile, def: SourceDefinition, diagnostics: Dia
   def.fields.forEach((f, i) => {
     const loc = parsed.locate(['fields', i, 'name']);
     if (fields.has(f.name)) {
-      diagnostics.push(error('duplicate_name', `field '${f.name}' is defined twice in source '${def.name}'`, loc));
+      diagnostics.push(
+        error('duplicate_name', `field '${f.name}' is defined twice in source '${def.name}'`, loc),
+      );
       return;
     }
     fields.set(f.name, fieldModel(def.name, f, loc));
@@ -128,21 +153,41 @@ function buildSource(parsed: ParsedFile, def: SourceDefinition, diagnostics: Dia
   (def.measures ?? []).forEach((m, i) => {
     const loc = parsed.locate(['measures', i, 'name']);
     if (fields.has(m.name) || measures.has(m.name)) {
-      diagnostics.push(error('duplicate_name', `'${m.name}' is already a field or measure of source '${def.name}'`, loc));
+      diagnostics.push(
+        error('duplicate_name', `'${m.name}' is already a field or measure of source '${def.name}'`, loc),
+      );
       return;
     }
     measures.set(m.name, measureModel(def.name, m, fields, loc));
   });
-  const primaryKey = def.primaryKey === undefined ? [] : typeof def.primaryKey === 'string' ? [def.primaryKey] : def.primaryKey;
+  const primaryKey =
+    def.primaryKey === undefined
+      ? []
+      : typeof def.primaryKey === 'string'
+        ? [def.primaryKey]
+        : def.primaryKey;
   primaryKey.forEach((key, i) => {
     if (!fields.has(key)) {
       const path: ValuePath = typeof def.primaryKey === 'string' ? ['primaryKey'] : ['primaryKey', i];
-      diagnostics.push(unknownMember('unknown_field', `primaryKey '${key}' is not a field of source '${def.name}'`, key, fields.keys(), parsed.locate(path)));
+      diagnostics.push(
+        unknownMember(
+          'unknown_field',
+          `primaryKey '${key}' is not a field of source '${def.name}'`,
+          key,
+          fields.keys(),
+          parsed.locate(path),
+        ),
+      );
     }
   });
   if (measures.size > 0 && primaryKey.length === 0) {
     diagnostics.push(
-      error('missing_primary_key', `source '${def.name}' has measures but no primaryKey`, parsed.locate(['measures'], { key: true }), 'add primaryKey: [<field>] so measures count each row once'),
+      error(
+        'missing_primary_key',
+        `source '${def.name}' has measures but no primaryKey`,
+        parsed.locate(['measures'], { key: true }),
+        'add primaryKey: [<field>] so measures count each row once',
+      ),
     );
   }
   return {
@@ -150,9 +195,19 @@ function buildSource(parsed: ParsedFile, def: SourceDefinition, diagnostics: Dia
     file: parsed.file,
     ...(def.description !== undefined ? { description: def.description } : {}),
     ...(def.owner !== undefined ? { owner: def.owner } : {}),
-    relation: def.table !== undefined ? { kind: 'table', path: def.table.split('.') } : { kind: 'sql', sql: def.sql ?? '' },
+    relation:
+      def.table !== undefined
+        ? { kind: 'table', path: def.table.split('.') }
+        : { kind: 'sql', sql: def.sql ?? '' },
     primaryKey,
-    ...(def.cdc ? { cdc: { orderBy: def.cdc.orderBy, ...(def.cdc.deletedWhen ? { deletedWhen: def.cdc.deletedWhen } : {}) } } : {}),
+    ...(def.cdc
+      ? {
+          cdc: {
+            orderBy: def.cdc.orderBy,
+            ...(def.cdc.deletedWhen ? { deletedWhen: def.cdc.deletedWhen } : {}),
+          },
+        }
+      : {}),
     fields,
     measures,
     ...(def.access ? { access: def.access } : {}),
@@ -181,14 +236,21 @@ export function parseExpression(source: string, expression: string): ExpressionP
   let last = 0;
   for (const match of expression.matchAll(MEASURE_REF)) {
     parts.push(expression.slice(last, match.index));
-    parts.push(match[2] !== undefined ? { source: match[1]!, measure: match[2] } : { source, measure: match[1]! });
+    parts.push(
+      match[2] !== undefined ? { source: match[1]!, measure: match[2] } : { source, measure: match[1]! },
+    );
     last = match.index + match[0].length;
   }
   parts.push(expression.slice(last));
   return parts.filter((p) => p !== '');
 }
 
-function measureModel(source: string, m: MeasureDefinition, fields: ReadonlyMap<string, FieldModel>, loc: SourceLocation): MeasureModel {
+function measureModel(
+  source: string,
+  m: MeasureDefinition,
+  fields: ReadonlyMap<string, FieldModel>,
+  loc: SourceLocation,
+): MeasureModel {
   const definition: MeasureModel['definition'] =
     m.expression !== undefined
       ? { kind: 'derived', parts: parseExpression(source, m.expression) }
@@ -216,7 +278,8 @@ function inferMeasureType(m: MeasureDefinition, fields: ReadonlyMap<string, Fiel
   if (m.aggregate === 'count' || m.aggregate === 'count_distinct') return 'integer';
   const field = typeof m.sql === 'string' ? fields.get(m.sql.trim()) : undefined;
   if (field && (m.aggregate === 'min' || m.aggregate === 'max')) return field.type;
-  if (field && m.aggregate === 'sum' && ['integer', 'decimal', 'number'].includes(field.type)) return field.type;
+  if (field && m.aggregate === 'sum' && ['integer', 'decimal', 'number'].includes(field.type))
+    return field.type;
   if (field && m.aggregate === 'avg' && field.type === 'decimal') return 'decimal';
   return 'number';
 }
@@ -238,10 +301,28 @@ function checkMeasureReferences(
       const target = sources.get(part.source);
       if (!target && broken.has(part.source)) continue;
       if (!target) {
-        diagnostics.push(unknownMember('unknown_source', `unknown source '${part.source}' in expression of measure '${m.name}'`, part.source, sources.keys(), loc));
+        diagnostics.push(
+          unknownMember(
+            'unknown_source',
+            `unknown source '${part.source}' in expression of measure '${m.name}'`,
+            part.source,
+            sources.keys(),
+            loc,
+          ),
+        );
       } else if (!target.measures.has(part.measure)) {
-        const what = target.fields.has(part.measure) ? `'${part.source}.${part.measure}' is a field, not a measure` : `unknown measure '${part.source}.${part.measure}'`;
-        diagnostics.push(unknownMember('unknown_measure', `${what} in expression of measure '${m.name}'`, part.measure, target.measures.keys(), loc));
+        const what = target.fields.has(part.measure)
+          ? `'${part.source}.${part.measure}' is a field, not a measure`
+          : `unknown measure '${part.source}.${part.measure}'`;
+        diagnostics.push(
+          unknownMember(
+            'unknown_measure',
+            `${what} in expression of measure '${m.name}'`,
+            part.measure,
+            target.measures.keys(),
+            loc,
+          ),
+        );
       }
     }
   });
@@ -250,7 +331,13 @@ function checkMeasureReferences(
     for (const name of Object.keys(access.fields)) {
       if (!source.fields.has(name) && !source.measures.has(name)) {
         diagnostics.push(
-          unknownMember('unknown_field', `access.fields names '${name}', not a field or measure of '${source.name}'`, name, [...source.fields.keys(), ...source.measures.keys()], parsed.locate(['access', 'fields', name], { key: true })),
+          unknownMember(
+            'unknown_field',
+            `access.fields names '${name}', not a field or measure of '${source.name}'`,
+            name,
+            [...source.fields.keys(), ...source.measures.keys()],
+            parsed.locate(['access', 'fields', name], { key: true }),
+          ),
         );
       }
     }
@@ -273,7 +360,15 @@ function buildJoins(
       const to = sources.get(join.to);
       if (!to && broken.has(join.to)) return;
       if (!to) {
-        diagnostics.push(unknownMember('unknown_source', `join to unknown source '${join.to}'`, join.to, sources.keys(), loc));
+        diagnostics.push(
+          unknownMember(
+            'unknown_source',
+            `join to unknown source '${join.to}'`,
+            join.to,
+            sources.keys(),
+            loc,
+          ),
+        );
         return;
       }
       if (to.name === from.name) {
@@ -283,7 +378,14 @@ function buildJoins(
       const pairKey = [from.name, to.name].sort().join('\u0000');
       const earlier = declared.get(pairKey);
       if (earlier) {
-        diagnostics.push(error('duplicate_join', `the join between '${from.name}' and '${to.name}' is already declared at ${earlier.file}:${earlier.line}:${earlier.col}`, loc, 'declare a join once, on either side; it works both ways'));
+        diagnostics.push(
+          error(
+            'duplicate_join',
+            `the join between '${from.name}' and '${to.name}' is already declared at ${earlier.file}:${earlier.line}:${earlier.col}`,
+            loc,
+            'declare a join once, on either side; it works both ways',
+          ),
+        );
         return;
       }
       const on: { from: string; to: string }[] = [];
@@ -292,15 +394,37 @@ function buildJoins(
         const a = from.fields.get(mine);
         const b = to.fields.get(theirs);
         if (!a) {
-          diagnostics.push(unknownMember('unknown_field', `join field '${mine}' is not a field of '${from.name}'`, mine, from.fields.keys(), parsed.locate(['joins', i, 'on', mine], { key: true })));
+          diagnostics.push(
+            unknownMember(
+              'unknown_field',
+              `join field '${mine}' is not a field of '${from.name}'`,
+              mine,
+              from.fields.keys(),
+              parsed.locate(['joins', i, 'on', mine], { key: true }),
+            ),
+          );
           valid = false;
         }
         if (!b) {
-          diagnostics.push(unknownMember('unknown_field', `join field '${theirs}' is not a field of '${to.name}'`, theirs, to.fields.keys(), parsed.locate(['joins', i, 'on', mine])));
+          diagnostics.push(
+            unknownMember(
+              'unknown_field',
+              `join field '${theirs}' is not a field of '${to.name}'`,
+              theirs,
+              to.fields.keys(),
+              parsed.locate(['joins', i, 'on', mine]),
+            ),
+          );
           valid = false;
         }
         if (a && b && !comparableTypes(a.type, b.type)) {
-          diagnostics.push(error('join_type_mismatch', `cannot join ${from.name}.${mine} (${a.type}) to ${to.name}.${theirs} (${b.type})`, parsed.locate(['joins', i, 'on', mine])));
+          diagnostics.push(
+            error(
+              'join_type_mismatch',
+              `cannot join ${from.name}.${mine} (${a.type}) to ${to.name}.${theirs} (${b.type})`,
+              parsed.locate(['joins', i, 'on', mine]),
+            ),
+          );
           valid = false;
         }
         on.push({ from: mine, to: theirs });
@@ -351,6 +475,12 @@ function checkDerivedCycles(sources: ReadonlyMap<string, SourceModel>, diagnosti
   for (const source of sources.values()) for (const measure of source.measures.values()) visit(measure, []);
 }
 
-export function unknownMember(code: string, message: string, name: string, candidates: Iterable<string>, loc: SourceLocation): Diagnostic {
+export function unknownMember(
+  code: string,
+  message: string,
+  name: string,
+  candidates: Iterable<string>,
+  loc: SourceLocation,
+): Diagnostic {
   return error(code, message, loc, didYouMean(name, candidates));
 }

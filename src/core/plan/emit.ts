@@ -6,8 +6,29 @@
 import type { Granularity } from '../definitions/schema.js';
 import type { FieldModel, MeasureModel } from '../model/types.js';
 import { LIKE_ESCAPE } from '../sql/render.js';
-import { and, call, col, FALSE, lit, or, type Cte, type Expr, type FromItem, type Join, type OrderItem, type Select, type SelectItem } from '../sql/ast.js';
-import type { AggregateRequest, Dimension, ExistsGroup, LogicalPlan, MeasureOutput, Preaggregate } from './logical-plan.js';
+import {
+  and,
+  call,
+  col,
+  FALSE,
+  lit,
+  or,
+  type Cte,
+  type Expr,
+  type FromItem,
+  type Join,
+  type OrderItem,
+  type Select,
+  type SelectItem,
+} from '../sql/ast.js';
+import type {
+  AggregateRequest,
+  Dimension,
+  ExistsGroup,
+  LogicalPlan,
+  MeasureOutput,
+  Preaggregate,
+} from './logical-plan.js';
 import { atomNode } from './logical-plan.js';
 import type { Atom, Conjunct, TreeNode } from './spec.js';
 
@@ -52,11 +73,16 @@ class Scan {
   }
 }
 
-export type SortKey = { kind: 'output'; name: string } | { kind: 'dimension'; dimension: Dimension } | { kind: 'measure'; useKey: string };
+export type SortKey =
+  | { kind: 'output'; name: string }
+  | { kind: 'dimension'; dimension: Dimension }
+  | { kind: 'measure'; useKey: string };
 
 export interface FinalShape {
   /** Output columns in order: a dimension's name, or a measure use key. */
-  columns: ({ kind: 'dimension'; dimension: Dimension } | { kind: 'measure'; name: string; useKey: string })[];
+  columns: (
+    { kind: 'dimension'; dimension: Dimension } | { kind: 'measure'; name: string; useKey: string }
+  )[];
   having: Conjunct[];
   sort: { key: SortKey; direction: 'asc' | 'desc' }[];
   limit?: number;
@@ -65,7 +91,13 @@ export interface FinalShape {
 }
 
 export function fieldExpr(field: FieldModel): Expr {
-  return field.sql !== undefined ? { kind: 'cast', operand: { kind: 'raw', sql: field.sql, owner: `field ${field.source}.${field.name}` }, type: field.type } : col(undefined, field.name);
+  return field.sql !== undefined
+    ? {
+        kind: 'cast',
+        operand: { kind: 'raw', sql: field.sql, owner: `field ${field.source}.${field.name}` },
+        type: field.type,
+      }
+    : col(undefined, field.name);
 }
 
 export class SqlBuilder {
@@ -109,7 +141,12 @@ export class SqlBuilder {
     const s = this.scan(node);
     if (!granularity) return col(s.alias, this.scanField(s, field));
     const type = field.type === 'date' ? 'date' : 'timestamp';
-    const name = s.column(`t:${field.name}:${granularity}`, `${field.name}_${granularity}`, () => ({ kind: 'truncate', unit: granularity, operand: fieldExpr(field), type }));
+    const name = s.column(`t:${field.name}:${granularity}`, `${field.name}_${granularity}`, () => ({
+      kind: 'truncate',
+      unit: granularity,
+      operand: fieldExpr(field),
+      type,
+    }));
     return col(s.alias, name);
   }
 
@@ -123,7 +160,14 @@ export class SqlBuilder {
     if (def.kind !== 'aggregate' || def.sql === undefined) return undefined;
     const s = this.scan(node);
     const sql = def.sql;
-    return col(s.alias, s.column(`v:${measure.name}`, `${measure.name}_value`, () => ({ kind: 'raw', sql, owner: `measure ${measure.source}.${measure.name}` })));
+    return col(
+      s.alias,
+      s.column(`v:${measure.name}`, `${measure.name}_value`, () => ({
+        kind: 'raw',
+        sql,
+        owner: `measure ${measure.source}.${measure.name}`,
+      })),
+    );
   }
 
   private measureFilterRef(node: TreeNode, measure: MeasureModel): Expr | undefined {
@@ -131,7 +175,14 @@ export class SqlBuilder {
     if (def.kind !== 'aggregate' || def.filter === undefined) return undefined;
     const s = this.scan(node);
     const sql = def.filter;
-    return col(s.alias, s.column(`w:${measure.name}`, `${measure.name}_filter`, () => ({ kind: 'raw', sql, owner: `filter of measure ${measure.source}.${measure.name}` })));
+    return col(
+      s.alias,
+      s.column(`w:${measure.name}`, `${measure.name}_filter`, () => ({
+        kind: 'raw',
+        sql,
+        owner: `filter of measure ${measure.source}.${measure.name}`,
+      })),
+    );
   }
 
   private scanCte(s: Scan): Cte {
@@ -141,15 +192,22 @@ export class SqlBuilder {
     }
     const source = s.node.source;
     // A CDC scan filters the latest versions by column name, so those columns must be read.
-    if (source.cdc) for (const atom of s.filters.flat()) this.scanField(s, (atom.target as { field: FieldModel }).field);
+    if (source.cdc)
+      for (const atom of s.filters.flat()) this.scanField(s, (atom.target as { field: FieldModel }).field);
     const relation: FromItem =
-      source.relation.kind === 'table' ? { kind: 'table', path: source.relation.path } : { kind: 'rawQuery', sql: source.relation.sql, alias: `${source.name}_query` };
+      source.relation.kind === 'table'
+        ? { kind: 'table', path: source.relation.path }
+        : { kind: 'rawQuery', sql: source.relation.sql, alias: `${source.name}_query` };
     const items: SelectItem[] = [...s.columns.values()].map((c) => ({ expr: c.expr, alias: c.name }));
     const comment = describeScan(s.node);
     if (!source.cdc) {
       const inScan = (atom: Atom) => fieldExpr((atom.target as { field: FieldModel }).field);
       const where = and(s.filters.map((c) => this.conjunctExpr(c, inScan, () => FALSE)));
-      return { name: s.alias, comment, query: { columns: items, from: relation, ...(where ? { where } : {}) } };
+      return {
+        name: s.alias,
+        comment,
+        query: { columns: items, from: relation, ...(where ? { where } : {}) },
+      };
     }
     return { name: s.alias, comment, query: this.latestRowsQuery(s, items, relation) };
   }
@@ -161,14 +219,35 @@ export class SqlBuilder {
     const keyExprs = source.primaryKey.map((k) => fieldExpr(source.fields.get(k)!));
     const versions: SelectItem[] = [
       ...items,
-      { expr: { kind: 'rowNumber', partitionBy: keyExprs, orderBy: cdc.orderBy.map((c) => ({ expr: col(undefined, c), direction: 'desc' as const })) }, alias: '_version' },
+      {
+        expr: {
+          kind: 'rowNumber',
+          partitionBy: keyExprs,
+          orderBy: cdc.orderBy.map((c) => ({ expr: col(undefined, c), direction: 'desc' as const })),
+        },
+        alias: '_version',
+      },
     ];
-    const conditions: Expr[] = [{ kind: 'compare', op: '=', left: col(undefined, '_version'), right: lit({ type: 'integer', value: 1 }) }];
+    const conditions: Expr[] = [
+      {
+        kind: 'compare',
+        op: '=',
+        left: col(undefined, '_version'),
+        right: lit({ type: 'integer', value: 1 }),
+      },
+    ];
     if (cdc.deletedWhen) {
-      versions.push({ expr: call('coalesce', [{ kind: 'raw', sql: cdc.deletedWhen, owner: `cdc.deletedWhen of ${source.name}` }, FALSE]), alias: '_deleted' });
+      versions.push({
+        expr: call('coalesce', [
+          { kind: 'raw', sql: cdc.deletedWhen, owner: `cdc.deletedWhen of ${source.name}` },
+          FALSE,
+        ]),
+        alias: '_deleted',
+      });
       conditions.push({ kind: 'not', operand: col(undefined, '_deleted') });
     }
-    const byName = (atom: Atom) => col(undefined, this.scanField(s, (atom.target as { field: FieldModel }).field));
+    const byName = (atom: Atom) =>
+      col(undefined, this.scanField(s, (atom.target as { field: FieldModel }).field));
     conditions.push(...s.filters.map((c) => this.conjunctExpr(c, byName, () => FALSE)));
     return {
       columns: [...s.columns.values()].map((c) => ({ expr: col(undefined, c.name) })),
@@ -180,12 +259,15 @@ export class SqlBuilder {
   // ---- filters -----------------------------------------------------------------------------
 
   private conjunctExpr(conjunct: Conjunct, field: (atom: Atom) => Expr, measure: (atom: Atom) => Expr): Expr {
-    return or(conjunct.map((atom) => this.atomExpr(atom, atom.target.kind === 'field' ? field(atom) : measure(atom))));
+    return or(
+      conjunct.map((atom) => this.atomExpr(atom, atom.target.kind === 'field' ? field(atom) : measure(atom))),
+    );
   }
 
   atomExpr(atom: Atom, operand: Expr): Expr {
     const values = atom.values.map((v) => lit(v));
-    const compare = (op: '=' | '<>' | '<' | '<=' | '>' | '>=') => ({ kind: 'compare', op, left: operand, right: values[0]! }) as Expr;
+    const compare = (op: '=' | '<>' | '<' | '<=' | '>' | '>=') =>
+      ({ kind: 'compare', op, left: operand, right: values[0]! }) as Expr;
     switch (atom.op) {
       case 'equals':
         return compare('=');
@@ -208,7 +290,8 @@ export class SqlBuilder {
       case 'starts_with':
       case 'ends_with': {
         const text = escapeLike(String(atom.values[0]!.value));
-        const pattern = atom.op === 'contains' ? `%${text}%` : atom.op === 'starts_with' ? `${text}%` : `%${text}`;
+        const pattern =
+          atom.op === 'contains' ? `%${text}%` : atom.op === 'starts_with' ? `${text}%` : `%${text}`;
         return { kind: 'like', operand, pattern };
       }
       case 'is_null':
@@ -217,9 +300,23 @@ export class SqlBuilder {
       case 'in_last':
       case 'in_next': {
         const anchor = atom.target.kind === 'field' && atom.target.field.type === 'date' ? 'today' : 'now';
-        const now: Expr = { kind: 'relativeTime', anchor, shift: null, direction: 1, timezone: this.timezone };
-        const other: Expr = { kind: 'relativeTime', anchor, shift: atom.span!, direction: atom.op === 'in_last' ? -1 : 1, timezone: this.timezone };
-        return atom.op === 'in_last' ? { kind: 'between', operand, low: other, high: now } : { kind: 'between', operand, low: now, high: other };
+        const now: Expr = {
+          kind: 'relativeTime',
+          anchor,
+          shift: null,
+          direction: 1,
+          timezone: this.timezone,
+        };
+        const other: Expr = {
+          kind: 'relativeTime',
+          anchor,
+          shift: atom.span!,
+          direction: atom.op === 'in_last' ? -1 : 1,
+          timezone: this.timezone,
+        };
+        return atom.op === 'in_last'
+          ? { kind: 'between', operand, low: other, high: now }
+          : { kind: 'between', operand, low: now, high: other };
       }
     }
   }
@@ -253,7 +350,11 @@ export class SqlBuilder {
   private descendantJoins(group: ExistsGroup, top: TreeNode): Join[] {
     return group.nodes
       .filter((n) => n !== top && this.isBelow(n, top))
-      .map((n) => ({ type: 'left' as const, item: this.scanRef(n), on: this.joinCondition(n, (f) => this.fieldRef(n.parent!, f)) }));
+      .map((n) => ({
+        type: 'left' as const,
+        item: this.scanRef(n),
+        on: this.joinCondition(n, (f) => this.fieldRef(n.parent!, f)),
+      }));
   }
 
   private isBelow(node: TreeNode, top: TreeNode): boolean {
@@ -271,20 +372,39 @@ export class SqlBuilder {
     const inGroup = new Set(group.nodes);
     const top = group.tops[0]!;
     const uncorrelated = group.conjuncts.every((c) => c.every((a) => inGroup.has(atomNode(a)!)));
-    if (group.whenNoRow !== 'general' && top.edge!.on.length === 1 && uncorrelated) return this.semiJoin(group, top);
+    if (group.whenNoRow !== 'general' && top.edge!.on.length === 1 && uncorrelated)
+      return this.semiJoin(group, top);
     const filters = group.conjuncts.map((c) => this.rowFilter(c));
     const one = [{ expr: lit({ type: 'integer', value: 1 }) }];
     if (group.whenNoRow === 'general') {
-      const anchor: FromItem = { kind: 'subquery', alias: 'anchor', query: { columns: [{ expr: lit({ type: 'integer', value: 1 }), alias: 'one' }] } };
-      const joins = group.tops.flatMap((t) => [{ type: 'left' as const, item: this.scanRef(t), on: this.correlation(t) }, ...this.descendantJoins(group, t)]);
+      const anchor: FromItem = {
+        kind: 'subquery',
+        alias: 'anchor',
+        query: { columns: [{ expr: lit({ type: 'integer', value: 1 }), alias: 'one' }] },
+      };
+      const joins = group.tops.flatMap((t) => [
+        { type: 'left' as const, item: this.scanRef(t), on: this.correlation(t) },
+        ...this.descendantJoins(group, t),
+      ]);
       return { kind: 'exists', query: { columns: one, from: anchor, joins, where: and(filters)! } };
     }
     const related: Expr = {
       kind: 'exists',
-      query: { columns: one, from: this.scanRef(top), joins: this.descendantJoins(group, top), where: and([this.correlation(top), ...filters])! },
+      query: {
+        columns: one,
+        from: this.scanRef(top),
+        joins: this.descendantJoins(group, top),
+        where: and([this.correlation(top), ...filters])!,
+      },
     };
     if (group.whenNoRow === 'false') return related;
-    const nothingRelated: Expr = { kind: 'not', operand: { kind: 'exists', query: { columns: one, from: this.scanRef(top), where: this.correlation(top) } } };
+    const nothingRelated: Expr = {
+      kind: 'not',
+      operand: {
+        kind: 'exists',
+        query: { columns: one, from: this.scanRef(top), where: this.correlation(top) },
+      },
+    };
     return or([related, and([nothingRelated, ...this.noRowConditions(group)])!]);
   }
 
@@ -297,18 +417,34 @@ export class SqlBuilder {
       kind: 'inSubquery',
       operand: outerKey,
       negated: false,
-      query: { columns: [{ expr: innerKey() }], from: this.scanRef(top), joins: this.descendantJoins(group, top), ...(filters.length ? { where: and(filters)! } : {}) },
+      query: {
+        columns: [{ expr: innerKey() }],
+        from: this.scanRef(top),
+        joins: this.descendantJoins(group, top),
+        ...(filters.length ? { where: and(filters)! } : {}),
+      },
     };
     if (group.whenNoRow === 'false') return related;
     const nothingRelated = or([
       { kind: 'isNull', operand: outerKey, negated: false },
-      { kind: 'inSubquery', operand: outerKey, negated: true, query: { columns: [{ expr: innerKey() }], from: this.scanRef(top), where: { kind: 'isNull', operand: innerKey(), negated: true } } },
+      {
+        kind: 'inSubquery',
+        operand: outerKey,
+        negated: true,
+        query: {
+          columns: [{ expr: innerKey() }],
+          from: this.scanRef(top),
+          where: { kind: 'isNull', operand: innerKey(), negated: true },
+        },
+      },
     ]);
     return or([related, and([nothingRelated, ...this.noRowConditions(group)])!]);
   }
 
   private noRowConditions(group: ExistsGroup): Expr[] {
-    return group.whenNoRow === 'true' || group.whenNoRow === 'false' || group.whenNoRow === 'general' ? [] : group.whenNoRow.map((c) => this.rowFilter(c));
+    return group.whenNoRow === 'true' || group.whenNoRow === 'false' || group.whenNoRow === 'general'
+      ? []
+      : group.whenNoRow.map((c) => this.rowFilter(c));
   }
 
   // ---- the query ---------------------------------------------------------------------------
@@ -343,7 +479,13 @@ export class SqlBuilder {
     const shape: FinalShape = {
       columns: [
         ...pre.plan.dimensions.map((dimension) => ({ kind: 'dimension' as const, dimension })),
-        ...pre.plan.requests.length === 0 ? [] : [...pre.plan.outputs.keys()].map((id) => ({ kind: 'measure' as const, name: id.slice(id.lastIndexOf('.') + 1), useKey: id })),
+        ...(pre.plan.requests.length === 0
+          ? []
+          : [...pre.plan.outputs.keys()].map((id) => ({
+              kind: 'measure' as const,
+              name: id.slice(id.lastIndexOf('.') + 1),
+              useKey: id,
+            }))),
       ],
       having: [],
       sort: [],
@@ -357,7 +499,10 @@ export class SqlBuilder {
   }
 
   private whereOf(plan: LogicalPlan): Expr | undefined {
-    return and([...plan.residual.map((c) => this.rowFilter(c)), ...plan.existsGroups.map((g) => this.existsExpr(g))]);
+    return and([
+      ...plan.residual.map((c) => this.rowFilter(c)),
+      ...plan.existsGroups.map((g) => this.existsExpr(g)),
+    ]);
   }
 
   private planSelect(plan: LogicalPlan, shape: FinalShape): Select {
@@ -369,8 +514,20 @@ export class SqlBuilder {
         const d = (c as { dimension: Dimension }).dimension;
         return { expr: this.fieldRef(d.node, d.field, d.granularity), alias: d.name };
       });
-      const orderBy = shape.sort.map((s) => ({ expr: this.sortExpr(s.key, (d) => this.fieldRef(d.node, d.field, d.granularity), () => FALSE), direction: s.direction }));
-      return { columns, ...base, ...(orderBy.length > 0 ? { orderBy } : {}), ...(shape.limit !== undefined ? { limit: shape.limit } : {}) };
+      const orderBy = shape.sort.map((s) => ({
+        expr: this.sortExpr(
+          s.key,
+          (d) => this.fieldRef(d.node, d.field, d.granularity),
+          () => FALSE,
+        ),
+        direction: s.direction,
+      }));
+      return {
+        columns,
+        ...base,
+        ...(orderBy.length > 0 ? { orderBy } : {}),
+        ...(shape.limit !== undefined ? { limit: shape.limit } : {}),
+      };
     }
     const twoLevel = [...plan.strategies.values()].includes('once_per_key');
     return twoLevel ? this.deduplicatedAggregate(plan, shape, base) : this.directAggregate(plan, shape, base);
@@ -393,11 +550,24 @@ export class SqlBuilder {
     const output = (o: MeasureOutput): Expr => measureOutputExpr(o, (id) => request(requests.get(id)!));
     const outputOf = (useKey: string) => output(plan.outputs.get(useKey)!);
     const columns: SelectItem[] = shape.columns.map((c) =>
-      c.kind === 'dimension' ? { expr: dimension(c.dimension), alias: c.dimension.name } : { expr: outputOf(c.useKey), alias: c.name },
+      c.kind === 'dimension'
+        ? { expr: dimension(c.dimension), alias: c.dimension.name }
+        : { expr: outputOf(c.useKey), alias: c.name },
     );
     const groupBy = plan.dimensions.map(dimension);
-    const having = and(shape.having.map((c) => this.conjunctExpr(c, () => FALSE, (atom) => outputOf(shape.useKeyOf(atom)))));
-    const orderBy: OrderItem[] = shape.sort.map((s) => ({ expr: this.sortExpr(s.key, dimension, outputOf), direction: s.direction }));
+    const having = and(
+      shape.having.map((c) =>
+        this.conjunctExpr(
+          c,
+          () => FALSE,
+          (atom) => outputOf(shape.useKeyOf(atom)),
+        ),
+      ),
+    );
+    const orderBy: OrderItem[] = shape.sort.map((s) => ({
+      expr: this.sortExpr(s.key, dimension, outputOf),
+      direction: s.direction,
+    }));
     return {
       columns,
       ...base,
@@ -408,7 +578,11 @@ export class SqlBuilder {
     };
   }
 
-  private directAggregate(plan: LogicalPlan, shape: FinalShape, base: Pick<Select, 'from' | 'joins' | 'where'>): Select {
+  private directAggregate(
+    plan: LogicalPlan,
+    shape: FinalShape,
+    base: Pick<Select, 'from' | 'joins' | 'where'>,
+  ): Select {
     const dimension = (d: Dimension) => this.fieldRef(d.node, d.field, d.granularity);
     return this.finishAggregate(plan, shape, base, dimension, (r) =>
       aggregateCall(r, {
@@ -429,7 +603,11 @@ export class SqlBuilder {
    * Some measure's rows repeat in the join: a `joined` step numbers each source row within
    * its group (by primary key) and the aggregate reads only the first of each.
    */
-  private deduplicatedAggregate(plan: LogicalPlan, shape: FinalShape, base: Pick<Select, 'from' | 'joins' | 'where'>): Select {
+  private deduplicatedAggregate(
+    plan: LogicalPlan,
+    shape: FinalShape,
+    base: Pick<Select, 'from' | 'joins' | 'where'>,
+  ): Select {
     const names = new NameAllocator();
     const items: SelectItem[] = [];
     const project = (expr: Expr, preferred: string): Expr => {
@@ -437,14 +615,19 @@ export class SqlBuilder {
       items.push({ expr, alias });
       return col('joined', alias);
     };
-    const dims = new Map(plan.dimensions.map((d) => [d, project(this.fieldRef(d.node, d.field, d.granularity), d.name)]));
+    const dims = new Map(
+      plan.dimensions.map((d) => [d, project(this.fieldRef(d.node, d.field, d.granularity), d.name)]),
+    );
     const partition = plan.dimensions.map((d) => this.fieldRef(d.node, d.field, d.granularity));
     const firstRows = new Map<TreeNode, Expr>();
     const firstRowOf = (node: TreeNode): Expr => {
       let e = firstRows.get(node);
       if (!e) {
         const keys = node.source.primaryKey.map((k) => this.fieldRef(node, node.source.fields.get(k)!));
-        const rowNumber = project({ kind: 'rowNumber', partitionBy: [...partition, ...keys], orderBy: [] }, `${this.scan(node).alias}_row`);
+        const rowNumber = project(
+          { kind: 'rowNumber', partitionBy: [...partition, ...keys], orderBy: [] },
+          `${this.scan(node).alias}_row`,
+        );
         e = { kind: 'compare', op: '=', left: rowNumber, right: lit({ type: 'integer', value: 1 }) };
         firstRows.set(node, e);
       }
@@ -457,7 +640,10 @@ export class SqlBuilder {
       const filter = r.filter ? this.measureFilterRef(r.node, r.filter) : undefined;
       const valueCol = value ? project(value, `${r.id.replaceAll('.', '_')}_value`) : undefined;
       const filterCol = filter ? project(filter, `${r.id.replaceAll('.', '_')}_filter`) : undefined;
-      const rowsCol = !value && r.aggregate === 'count' ? project(this.keyRef(r.node), `${this.scan(r.node).alias}_key`) : undefined;
+      const rowsCol =
+        !value && r.aggregate === 'count'
+          ? project(this.keyRef(r.node), `${this.scan(r.node).alias}_key`)
+          : undefined;
       const first = keyNode ? firstRowOf(keyNode) : undefined;
       requestExprs.set(
         r.id,
@@ -470,11 +656,13 @@ export class SqlBuilder {
     }
     this.steps.push({
       name: this.names.allocate('joined'),
-      comment: 'the joined rows; *_row numbers each measure source row within its group so it is aggregated once',
+      comment:
+        'the joined rows; *_row numbers each measure source row within its group so it is aggregated once',
       query: { columns: items, ...base },
     });
     const joinedName = this.steps[this.steps.length - 1]!.name;
-    const rename = (e: Expr): Expr => (e.kind === 'column' && e.table === 'joined' ? col(joinedName, e.name) : e);
+    const rename = (e: Expr): Expr =>
+      e.kind === 'column' && e.table === 'joined' ? col(joinedName, e.name) : e;
     return this.finishAggregate(
       plan,
       shape,
@@ -488,10 +676,15 @@ export class SqlBuilder {
 function renameColumns(e: Expr, rename: (c: Expr) => Expr): Expr {
   if (e.kind === 'column') return rename(e);
   if (e.kind === 'call') {
-    return { ...e, args: e.args.map((a) => renameColumns(a, rename)), ...(e.filter ? { filter: renameColumns(e.filter, rename) } : {}) };
+    return {
+      ...e,
+      args: e.args.map((a) => renameColumns(a, rename)),
+      ...(e.filter ? { filter: renameColumns(e.filter, rename) } : {}),
+    };
   }
   if (e.kind === 'logical') return { ...e, operands: e.operands.map((o) => renameColumns(o, rename)) };
-  if (e.kind === 'compare') return { ...e, left: renameColumns(e.left, rename), right: renameColumns(e.right, rename) };
+  if (e.kind === 'compare')
+    return { ...e, left: renameColumns(e.left, rename), right: renameColumns(e.right, rename) };
   return e;
 }
 
@@ -526,17 +719,25 @@ function measureOutputExpr(o: MeasureOutput, request: (id: string) => Expr): Exp
         right: call('nullif', [request(o.denominator), lit({ type: 'integer', value: 0 })]),
       };
     case 'derived':
-      return { kind: 'template', parts: o.parts.map((p) => (typeof p === 'string' ? p : measureOutputExpr(p, request))) };
+      return {
+        kind: 'template',
+        parts: o.parts.map((p) => (typeof p === 'string' ? p : measureOutputExpr(p, request))),
+      };
   }
 }
 
 function escapeLike(text: string): string {
-  return text.replaceAll(LIKE_ESCAPE, LIKE_ESCAPE + LIKE_ESCAPE).replaceAll('%', `${LIKE_ESCAPE}%`).replaceAll('_', `${LIKE_ESCAPE}_`);
+  return text
+    .replaceAll(LIKE_ESCAPE, LIKE_ESCAPE + LIKE_ESCAPE)
+    .replaceAll('%', `${LIKE_ESCAPE}%`)
+    .replaceAll('_', `${LIKE_ESCAPE}_`);
 }
 
 function describeScan(node: TreeNode): string {
   const source = node.source;
-  const what = source.cdc ? `${source.name}: latest row per ${source.primaryKey.join(', ')}, deletes dropped` : source.name;
+  const what = source.cdc
+    ? `${source.name}: latest row per ${source.primaryKey.join(', ')}, deletes dropped`
+    : source.name;
   return node.parent ? `${what} (via ${node.key.split('>').join(' -> ')})` : what;
 }
 

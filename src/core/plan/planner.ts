@@ -58,7 +58,9 @@ class Planner {
     this.collectNodes();
     this.classifyNodes();
     const existsGroups = this.groupExistsFilters();
-    const joinedConjuncts = this.input.where.filter((c) => c.every((a) => this.roles.get(atomNode(a)!) !== 'exists'));
+    const joinedConjuncts = this.input.where.filter((c) =>
+      c.every((a) => this.roles.get(atomNode(a)!) !== 'exists'),
+    );
     this.inferInnerJoins(joinedConjuncts, existsGroups);
     const { preaggregates, requests, outputs, collapsed } = this.collapseFanOuts(existsGroups);
     const strategies = new Map<string, Strategy>();
@@ -71,7 +73,9 @@ class Planner {
     }
     const local = (c: Conjunct) => c.every((a) => !collapsed.has(atomNode(a)!));
     const { pushed, residual } = this.pushDownFilters(joinedConjuncts.filter(local));
-    const joinOrder = this.nodes.filter((n) => n !== this.input.root && this.roles.get(n) !== 'exists' && !collapsed.has(n));
+    const joinOrder = this.nodes.filter(
+      (n) => n !== this.input.root && this.roles.get(n) !== 'exists' && !collapsed.has(n),
+    );
     return {
       ok: true,
       plan: {
@@ -100,7 +104,12 @@ class Planner {
   private collectNodes(): void {
     const used = new Set<TreeNode>();
     const add = (node: TreeNode) => {
-      for (let n: TreeNode | undefined = node; n && !used.has(n); n = n === this.input.root ? undefined : n.parent) used.add(n);
+      for (
+        let n: TreeNode | undefined = node;
+        n && !used.has(n);
+        n = n === this.input.root ? undefined : n.parent
+      )
+        used.add(n);
     };
     add(this.input.root);
     for (const d of [...this.input.dimensions, ...this.input.sortOnly]) add(d.node);
@@ -155,13 +164,22 @@ class Planner {
   }
 
   private groupExistsFilters(): ExistsGroup[] {
-    const tops = this.nodes.filter((n) => this.roles.get(n) === 'exists' && this.roles.get(this.parentOf(n)!) !== 'exists');
+    const tops = this.nodes.filter(
+      (n) => this.roles.get(n) === 'exists' && this.roles.get(this.parentOf(n)!) !== 'exists',
+    );
     // Union-find over subtree tops: one conjunct touching two subtrees puts them in one EXISTS.
     const leader = new Map<TreeNode, TreeNode>(tops.map((t) => [t, t]));
     const find = (t: TreeNode): TreeNode => (leader.get(t) === t ? t : find(leader.get(t)!));
     const conjunctTops = new Map<Conjunct, TreeNode[]>();
     for (const conjunct of this.input.where) {
-      const touched = [...new Set(conjunct.map((a) => atomNode(a)!).filter((n) => this.roles.get(n) === 'exists').map((n) => this.existsTop(n)))];
+      const touched = [
+        ...new Set(
+          conjunct
+            .map((a) => atomNode(a)!)
+            .filter((n) => this.roles.get(n) === 'exists')
+            .map((n) => this.existsTop(n)),
+        ),
+      ];
       conjunctTops.set(conjunct, touched);
       for (const t of touched.slice(1)) leader.set(find(t), find(touched[0]!));
     }
@@ -203,12 +221,15 @@ class Planner {
   /** A node is inner-joinable when some filter fails on its NULL row (and so on its ancestors'). */
   private inferInnerJoins(conjuncts: Conjunct[], groups: ExistsGroup[]): void {
     const reject = (node: TreeNode) => {
-      for (let n: TreeNode | undefined = node; n && n !== this.input.root; n = this.parentOf(n)) this.inner.add(n);
+      for (let n: TreeNode | undefined = node; n && n !== this.input.root; n = this.parentOf(n))
+        this.inner.add(n);
     };
     for (const conjunct of conjuncts) {
       if (conjunct.some((a) => a.op === 'is_null')) continue;
       const nodes = conjunct.map((a) => atomNode(a)!);
-      const common = nodes.slice(1).reduce<TreeNode | undefined>((acc, n) => (acc ? this.commonAncestor(acc, n) : undefined), nodes[0]);
+      const common = nodes
+        .slice(1)
+        .reduce<TreeNode | undefined>((acc, n) => (acc ? this.commonAncestor(acc, n) : undefined), nodes[0]);
       if (common) reject(common);
     }
     for (const group of groups) if (group.whenNoRow === 'false') reject(this.parentOf(group.tops[0]!)!);
@@ -221,7 +242,10 @@ class Planner {
 
   // ---- pass: push filters down -------------------------------------------------------------
 
-  private pushDownFilters(conjuncts: Conjunct[]): { pushed: Map<TreeNode, Conjunct[]>; residual: Conjunct[] } {
+  private pushDownFilters(conjuncts: Conjunct[]): {
+    pushed: Map<TreeNode, Conjunct[]>;
+    residual: Conjunct[];
+  } {
     const pushed = new Map<TreeNode, Conjunct[]>();
     const residual: Conjunct[] = [];
     for (const conjunct of conjuncts) {
@@ -252,7 +276,11 @@ class Planner {
       }
     }
     const rewrite = (o: MeasureOutput): MeasureOutput =>
-      o.kind === 'request' ? (rewrites.get(o.id) ?? o) : o.kind === 'derived' ? { kind: 'derived', parts: o.parts.map((p) => (typeof p === 'string' ? p : rewrite(p))) } : o;
+      o.kind === 'request'
+        ? (rewrites.get(o.id) ?? o)
+        : o.kind === 'derived'
+          ? { kind: 'derived', parts: o.parts.map((p) => (typeof p === 'string' ? p : rewrite(p))) }
+          : o;
     const outputs = new Map([...this.input.outputs].map(([k, o]) => [k, rewrite(o)]));
     return { preaggregates, requests, outputs, collapsed };
   }
@@ -266,7 +294,8 @@ class Planner {
     if (requests.length === 0 || requests.some((r) => !DECOMPOSABLE.has(r.aggregate))) return false;
     const local = this.input.where.filter((c) => c.some((a) => inside.has(atomNode(a)!)));
     if (local.some((c) => c.some((a) => !inside.has(atomNode(a)!)))) return false;
-    if (groups.some((g) => g.tops.some((t) => inside.has(t)) && g.tops.some((t) => !inside.has(t)))) return false;
+    if (groups.some((g) => g.tops.some((t) => inside.has(t)) && g.tops.some((t) => !inside.has(t))))
+      return false;
     return local.length === 0 || this.inner.has(top);
   }
 
@@ -295,10 +324,20 @@ class Planner {
       keyColumns: keyDimensions.map((d) => d.name),
       plan: undefined as unknown as LogicalPlan,
     };
-    const partial = (request: AggregateRequest, aggregate: Aggregate, suffix: string, combine: Aggregate): string => {
+    const partial = (
+      request: AggregateRequest,
+      aggregate: Aggregate,
+      suffix: string,
+      combine: Aggregate,
+    ): string => {
       const column = `${request.id}${suffix}`;
       innerRequests.push({ ...request, id: column, aggregate });
-      outerRequests.push({ id: `${name}.${column}`, node: parent, aggregate: combine, input: { kind: 'partial', preaggregate, column } });
+      outerRequests.push({
+        id: `${name}.${column}`,
+        node: parent,
+        aggregate: combine,
+        input: { kind: 'partial', preaggregate, column },
+      });
       return `${name}.${column}`;
     };
     for (const request of requests.filter((r) => inside.has(r.node))) {
@@ -313,7 +352,10 @@ class Planner {
           break;
         }
         default:
-          rewrites.set(request.id, { kind: 'request', id: partial(request, request.aggregate, '', request.aggregate) });
+          rewrites.set(request.id, {
+            kind: 'request',
+            id: partial(request, request.aggregate, '', request.aggregate),
+          });
       }
     }
     preaggregate.plan = plan({
@@ -339,7 +381,8 @@ class Planner {
     if (DUPLICATE_INSENSITIVE.has(request.aggregate) || this.rowsNeverRepeat(request.node, collapsed)) {
       return { ok: true, strategy: 'direct' };
     }
-    if (request.node.source.primaryKey.length > 0) return { ok: true, strategy: 'once_per_key', keyNode: request.node };
+    if (request.node.source.primaryKey.length > 0)
+      return { ok: true, strategy: 'once_per_key', keyNode: request.node };
     // A partial on a node without a key cannot be de-duplicated: aggregate its subtree in place.
     const input = request.input;
     const culprit = input.kind === 'partial' ? input.preaggregate.top : preaggregates[0]?.top;

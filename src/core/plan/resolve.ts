@@ -16,7 +16,15 @@ import type {
 } from '../definitions/schema.js';
 import { comparableTypes } from '../model/build.js';
 import { humanize } from '../model/humanize.js';
-import type { FieldModel, InputModel, JoinEdge, MeasureModel, MemberModel, SemanticModel, SourceModel } from '../model/types.js';
+import type {
+  FieldModel,
+  InputModel,
+  JoinEdge,
+  MeasureModel,
+  MemberModel,
+  SemanticModel,
+  SourceModel,
+} from '../model/types.js';
 import { memberOf } from '../model/types.js';
 import { closest } from '../suggest.js';
 import { coerceValue, parseSpan, type TypedValue } from '../values/typed-value.js';
@@ -39,7 +47,14 @@ export interface ResolveResult {
   diagnostics: Diagnostic[];
 }
 
-const ORDERED_TYPES: ReadonlySet<FieldType> = new Set(['string', 'integer', 'decimal', 'number', 'date', 'timestamp']);
+const ORDERED_TYPES: ReadonlySet<FieldType> = new Set([
+  'string',
+  'integer',
+  'decimal',
+  'number',
+  'date',
+  'timestamp',
+]);
 const TEXT_OPS: ReadonlySet<FilterOp> = new Set(['contains', 'starts_with', 'ends_with']);
 const RANGE_OPS: ReadonlySet<FilterOp> = new Set(['gt', 'gte', 'lt', 'lte', 'between']);
 const LIST_OPS: ReadonlySet<FilterOp> = new Set(['in', 'not_in', 'between']);
@@ -87,7 +102,12 @@ class Resolver {
     }
     if (!rootSource) {
       const suggestion = closest(this.def.from, this.model.sources.keys());
-      this.fail('unknown_source', `unknown source '${this.def.from}'`, ['from'], suggestion ? `did you mean ${suggestion}?` : undefined);
+      this.fail(
+        'unknown_source',
+        `unknown source '${this.def.from}'`,
+        ['from'],
+        suggestion ? `did you mean ${suggestion}?` : undefined,
+      );
       return { diagnostics: this.diagnostics };
     }
     const root = this.node(rootSource, []);
@@ -100,7 +120,11 @@ class Resolver {
       if (!conjunct) return;
       const kinds = new Set(conjunct.map((a) => a.target.kind));
       if (kinds.size > 1) {
-        this.fail('mixed_filter_group', 'an `any` group cannot mix measure filters (applied after aggregation) with field filters', ['filters', i]);
+        this.fail(
+          'mixed_filter_group',
+          'an `any` group cannot mix measure filters (applied after aggregation) with field filters',
+          ['filters', i],
+        );
       } else if (kinds.has('measure')) having.push(conjunct);
       else where.push(conjunct);
     });
@@ -140,18 +164,34 @@ class Resolver {
     let node = this.nodes.get(key);
     if (!node) {
       const edge = edges[edges.length - 1];
-      node = { id: this.nextId++, key, source, children: [], ...(parent ? { parent } : {}), ...(edge ? { edge } : {}) };
+      node = {
+        id: this.nextId++,
+        key,
+        source,
+        children: [],
+        ...(parent ? { parent } : {}),
+        ...(edge ? { edge } : {}),
+      };
       parent?.children.push(node);
       this.nodes.set(key, node);
     }
     return node;
   }
 
-  private nodeFor(source: SourceModel, via: readonly string[] | undefined, path: ValuePath): TreeNode | undefined {
+  private nodeFor(
+    source: SourceModel,
+    via: readonly string[] | undefined,
+    path: ValuePath,
+  ): TreeNode | undefined {
     for (const [i, name] of (via ?? []).entries()) {
       if (!this.model.sources.has(name)) {
         const suggestion = closest(name, this.model.sources.keys());
-        return this.fail('unknown_source', `via names unknown source '${name}'`, [...path, 'via', i], suggestion ? `did you mean ${suggestion}?` : undefined);
+        return this.fail(
+          'unknown_source',
+          `via names unknown source '${name}'`,
+          [...path, 'via', i],
+          suggestion ? `did you mean ${suggestion}?` : undefined,
+        );
       }
     }
     const result = this.finder.path(this.def.from, source.name, via ?? []);
@@ -159,16 +199,32 @@ class Resolver {
     const target = via && via.length > 0 ? `${source.name} via ${via.join(', ')}` : source.name;
     switch (result.reason) {
       case 'unreachable':
-        return this.fail('no_join_path', `'${target}' cannot be reached from '${this.def.from}' by the declared joins`, path, 'declare a join between them');
+        return this.fail(
+          'no_join_path',
+          `'${target}' cannot be reached from '${this.def.from}' by the declared joins`,
+          path,
+          'declare a join between them',
+        );
       case 'revisits':
-        return this.fail('no_join_path', `the join path to '${target}' passes through '${result.source}' twice`, path);
+        return this.fail(
+          'no_join_path',
+          `the join path to '${target}' passes through '${result.source}' twice`,
+          path,
+        );
       case 'tie': {
-        const shown = result.alternatives.map((alt) => [this.def.from, ...alt, source.name].join(' -> ')).join('; ');
+        const shown = result.alternatives
+          .map((alt) => [this.def.from, ...alt, source.name].join(' -> '))
+          .join('; ');
         const hint = result.alternatives
           .filter((alt) => alt.length > 0)
           .map((alt) => `via: [${alt.join(', ')}]`)
           .join(' or ');
-        return this.fail('ambiguous_join_path', `'${source.name}' is reached from '${this.def.from}' by more than one shortest join path (${shown})`, path, `add ${hint} to pick one`);
+        return this.fail(
+          'ambiguous_join_path',
+          `'${source.name}' is reached from '${this.def.from}' by more than one shortest join path (${shown})`,
+          path,
+          `add ${hint} to pick one`,
+        );
       }
     }
   }
@@ -185,10 +241,19 @@ class Resolver {
     }
     const candidates = source
       ? [...source.fields.keys(), ...source.measures.keys()].map((m) => `${sourceName}.${m}`)
-      : [...this.model.sources.values()].flatMap((s) => [...s.fields.keys(), ...s.measures.keys()].map((m) => `${s.name}.${m}`));
+      : [...this.model.sources.values()].flatMap((s) =>
+          [...s.fields.keys(), ...s.measures.keys()].map((m) => `${s.name}.${m}`),
+        );
     const suggestion = closest(ref, candidates);
-    const message = source ? `'${sourceName}' has no field or measure '${memberName}'` : `unknown source '${sourceName}' in '${ref}'`;
-    return this.fail(source ? 'unknown_field' : 'unknown_source', message, path, suggestion ? `did you mean ${suggestion}?` : undefined);
+    const message = source
+      ? `'${sourceName}' has no field or measure '${memberName}'`
+      : `unknown source '${sourceName}' in '${ref}'`;
+    return this.fail(
+      source ? 'unknown_field' : 'unknown_source',
+      message,
+      path,
+      suggestion ? `did you mean ${suggestion}?` : undefined,
+    );
   }
 
   private measureUse(node: TreeNode, measure: MeasureModel, path: ValuePath): MeasureUse | undefined {
@@ -224,18 +289,33 @@ class Resolver {
       name: obj.as ?? '',
       label: obj.label ?? member.label ?? '',
       type: member.type,
-      ...(obj.format ?? member.format ? { format: (obj.format ?? member.format)! } : {}),
+      ...((obj.format ?? member.format) ? { format: (obj.format ?? member.format)! } : {}),
       ...(member.description !== undefined ? { description: member.description } : {}),
     };
     if (member.kind === 'measure') {
-      if (obj.granularity) return this.fail('invalid_granularity', `granularity applies to date and timestamp fields, not to measure '${obj.field}'`, [...path, 'granularity']);
+      if (obj.granularity)
+        return this.fail(
+          'invalid_granularity',
+          `granularity applies to date and timestamp fields, not to measure '${obj.field}'`,
+          [...path, 'granularity'],
+        );
       const use = this.measureUse(node, member, refPath);
       return use && { ...base, kind: 'measure', use };
     }
     if (obj.granularity && member.type !== 'date' && member.type !== 'timestamp') {
-      return this.fail('invalid_granularity', `granularity applies to date and timestamp fields; '${obj.field}' is ${member.type}`, [...path, 'granularity']);
+      return this.fail(
+        'invalid_granularity',
+        `granularity applies to date and timestamp fields; '${obj.field}' is ${member.type}`,
+        [...path, 'granularity'],
+      );
     }
-    return { ...base, kind: 'dimension', node, field: member, ...(obj.granularity ? { granularity: obj.granularity } : {}) };
+    return {
+      ...base,
+      kind: 'dimension',
+      node,
+      field: member,
+      ...(obj.granularity ? { granularity: obj.granularity } : {}),
+    };
   }
 
   /** `as`, else the field name when no other selected field shares it, else `source_field`. */
@@ -255,7 +335,12 @@ class Resolver {
       if (!c.label) c.label = humanize(c.name);
       const earlier = seen.get(c.name);
       if (earlier !== undefined) {
-        this.fail('duplicate_column', `output column '${c.name}' is also column ${earlier + 1}`, ['fields', i], 'give one of them a distinct `as:` name');
+        this.fail(
+          'duplicate_column',
+          `output column '${c.name}' is also column ${earlier + 1}`,
+          ['fields', i],
+          'give one of them a distinct `as:` name',
+        );
       }
       seen.set(c.name, i);
     });
@@ -282,38 +367,64 @@ class Resolver {
     const { member } = found;
     const loc = this.at(path);
     const target: Atom['target'] =
-      member.kind === 'field' ? { kind: 'field', node, field: member } : { kind: 'measure', use: this.measureUse(node, member, path)! };
+      member.kind === 'field'
+        ? { kind: 'field', node, field: member }
+        : { kind: 'measure', use: this.measureUse(node, member, path)! };
     if (member.kind === 'measure' && (TEXT_OPS.has(f.op) || RELATIVE_OPS.has(f.op))) {
-      return this.fail('invalid_filter', `op ${f.op} does not apply to measure '${f.field}'`, [...path, 'op']);
+      return this.fail('invalid_filter', `op ${f.op} does not apply to measure '${f.field}'`, [
+        ...path,
+        'op',
+      ]);
     }
     if (!this.opFitsType(f.op, member.type)) {
-      return this.fail('invalid_filter', `op ${f.op} does not apply to ${member.type} field '${f.field}'`, [...path, 'op']);
+      return this.fail('invalid_filter', `op ${f.op} does not apply to ${member.type} field '${f.field}'`, [
+        ...path,
+        'op',
+      ]);
     }
     const given = (['value', 'values', 'param'] as const).filter((k) => f[k] !== undefined);
     if (NULL_OPS.has(f.op)) {
-      if (given.length > 0) return this.fail('invalid_filter', `op ${f.op} takes no ${given[0]}`, [...path, given[0]!]);
+      if (given.length > 0)
+        return this.fail('invalid_filter', `op ${f.op} takes no ${given[0]}`, [...path, given[0]!]);
       return { target, op: f.op, values: [], loc };
     }
     if (given.length !== 1) {
       const wanted = LIST_OPS.has(f.op) ? '`values` (or `param`)' : '`value` (or `param`)';
-      return this.fail('invalid_filter', given.length === 0 ? `op ${f.op} needs ${wanted}` : `give only one of ${given.join(', ')}`, path);
+      return this.fail(
+        'invalid_filter',
+        given.length === 0 ? `op ${f.op} needs ${wanted}` : `give only one of ${given.join(', ')}`,
+        path,
+      );
     }
     const raw = this.rawValues(f, path);
     if (raw === undefined) return undefined;
     if (raw === 'unbound') return { target, op: f.op, values: [], loc };
     if (RELATIVE_OPS.has(f.op)) {
       const span = raw.length === 1 ? parseSpan(raw[0]) : undefined;
-      if (!span) return this.fail('invalid_value', `op ${f.op} needs a value like "90 days", "2 weeks", "3 months" or "1 year"`, this.valuePath(f, path));
+      if (!span)
+        return this.fail(
+          'invalid_value',
+          `op ${f.op} needs a value like "90 days", "2 weeks", "3 months" or "1 year"`,
+          this.valuePath(f, path),
+        );
       return { target, op: f.op, values: [], span, loc };
     }
-    if (f.op === 'between' && raw.length !== 2) return this.fail('invalid_value', 'between needs exactly two values: [low, high]', this.valuePath(f, path));
-    if (LIST_OPS.has(f.op) && raw.length === 0) return this.fail('invalid_value', `op ${f.op} needs at least one value`, this.valuePath(f, path));
-    if (!LIST_OPS.has(f.op) && raw.length !== 1) return this.fail('invalid_value', `op ${f.op} takes one value, not a list`, this.valuePath(f, path));
+    if (f.op === 'between' && raw.length !== 2)
+      return this.fail(
+        'invalid_value',
+        'between needs exactly two values: [low, high]',
+        this.valuePath(f, path),
+      );
+    if (LIST_OPS.has(f.op) && raw.length === 0)
+      return this.fail('invalid_value', `op ${f.op} needs at least one value`, this.valuePath(f, path));
+    if (!LIST_OPS.has(f.op) && raw.length !== 1)
+      return this.fail('invalid_value', `op ${f.op} takes one value, not a list`, this.valuePath(f, path));
     const values: TypedValue[] = [];
     for (const [j, v] of raw.entries()) {
       // Comparing an integer to 1.5 is meaningful (HAVING count > 1.5): any number will do.
       const coerced = coerceValue(v, member.type === 'integer' ? 'number' : member.type);
-      if (!coerced.ok) return this.fail('invalid_value', `${f.field}: ${coerced.message}`, this.valuePath(f, path, j));
+      if (!coerced.ok)
+        return this.fail('invalid_value', `${f.field}: ${coerced.message}`, this.valuePath(f, path, j));
       values.push(coerced.value);
     }
     return { target, op: f.op, values, loc };
@@ -340,28 +451,59 @@ class Resolver {
     const param = this.def.params?.[name];
     if (!param) {
       const suggestion = closest(name, Object.keys(this.def.params ?? {}));
-      return this.fail('unknown_param', `filter uses parameter '${name}', which is not declared under params`, [...path, 'param'], suggestion ? `did you mean ${suggestion}?` : `declare it: params: { ${name}: { type: ..., default: ... } }`);
+      return this.fail(
+        'unknown_param',
+        `filter uses parameter '${name}', which is not declared under params`,
+        [...path, 'param'],
+        suggestion
+          ? `did you mean ${suggestion}?`
+          : `declare it: params: { ${name}: { type: ..., default: ... } }`,
+      );
     }
     const field = this.member(f.field, [...path, 'field'])?.member;
     if (field && !comparableTypes(param.type, field.type)) {
-      return this.fail('param_type_mismatch', `parameter '${name}' is ${param.type} but '${f.field}' is ${field.type}`, [...path, 'param']);
+      return this.fail(
+        'param_type_mismatch',
+        `parameter '${name}' is ${param.type} but '${f.field}' is ${field.type}`,
+        [...path, 'param'],
+      );
     }
     const given = this.options.params?.[name];
     const raw = given !== undefined ? given : param.default;
     if (raw === undefined) {
       if (this.options.validateOnly) return 'unbound';
-      return this.fail('missing_param', `parameter '${name}' has no value and no default`, [...path, 'param'], `pass --param ${name}=<value>`);
+      return this.fail(
+        'missing_param',
+        `parameter '${name}' has no value and no default`,
+        [...path, 'param'],
+        `pass --param ${name}=<value>`,
+      );
     }
     return this.paramValues(name, param, raw, LIST_OPS.has(f.op), path);
   }
 
-  private paramValues(name: string, param: ParamDefinition, raw: unknown, list: boolean, path: ValuePath): Scalar[] | undefined {
-    const items = Array.isArray(raw) ? raw : list && typeof raw === 'string' ? raw.split(',').map((s) => s.trim()) : [raw];
+  private paramValues(
+    name: string,
+    param: ParamDefinition,
+    raw: unknown,
+    list: boolean,
+    path: ValuePath,
+  ): Scalar[] | undefined {
+    const items = Array.isArray(raw)
+      ? raw
+      : list && typeof raw === 'string'
+        ? raw.split(',').map((s) => s.trim())
+        : [raw];
     const values: Scalar[] = [];
     for (const item of items) {
       const coerced = coerceValue(item, param.type);
-      if (!coerced.ok) return this.fail('invalid_param', `parameter '${name}': ${coerced.message}`, [...path, 'param']);
-      values.push(typeof coerced.value.value === 'string' && coerced.value.type === 'timestamp' ? `${coerced.value.value.replace(' ', 'T')}Z` : coerced.value.value);
+      if (!coerced.ok)
+        return this.fail('invalid_param', `parameter '${name}': ${coerced.message}`, [...path, 'param']);
+      values.push(
+        typeof coerced.value.value === 'string' && coerced.value.type === 'timestamp'
+          ? `${coerced.value.value.replace(' ', 'T')}Z`
+          : coerced.value.value,
+      );
     }
     return values;
   }
@@ -371,7 +513,12 @@ class Resolver {
       if (!this.def.params?.[name]) {
         const suggestion = closest(name, Object.keys(this.def.params ?? {}));
         this.diagnostics.push(
-          error('unknown_param', `input '${this.def.name}' has no parameter '${name}'`, this.at(['name']), suggestion ? `did you mean ${suggestion}?` : undefined),
+          error(
+            'unknown_param',
+            `input '${this.def.name}' has no parameter '${name}'`,
+            this.at(['name']),
+            suggestion ? `did you mean ${suggestion}?` : undefined,
+          ),
         );
       }
     }
@@ -379,35 +526,73 @@ class Resolver {
 
   // ---- sort ------------------------------------------------------------------------------
 
-  private sort(s: SortDefinition, path: ValuePath, columns: ColumnSpec[], hidden: ColumnSpec[], aggregated: boolean): SortSpec | undefined {
+  private sort(
+    s: SortDefinition,
+    path: ValuePath,
+    columns: ColumnSpec[],
+    hidden: ColumnSpec[],
+    aggregated: boolean,
+  ): SortSpec | undefined {
     const obj = typeof s === 'string' ? { field: s } : s;
     const fieldPath = typeof s === 'string' ? path : [...path, 'field'];
     const direction = obj.direction ?? 'asc';
     const byName = columns.find((c) => c.name === obj.field);
     if (byName) return { column: byName, direction };
     if (!obj.field.includes('.')) {
-      const suggestion = closest(obj.field, columns.map((c) => c.name));
-      return this.fail('unknown_column', `sort names '${obj.field}', which is not an output column`, fieldPath, suggestion ? `did you mean ${suggestion}?` : 'use an output column name or source.field');
+      const suggestion = closest(
+        obj.field,
+        columns.map((c) => c.name),
+      );
+      return this.fail(
+        'unknown_column',
+        `sort names '${obj.field}', which is not an output column`,
+        fieldPath,
+        suggestion ? `did you mean ${suggestion}?` : 'use an output column name or source.field',
+      );
     }
     const found = this.member(obj.field, fieldPath);
     if (!found) return undefined;
     const node = this.nodeFor(found.source, undefined, fieldPath);
     if (!node) return undefined;
     const selected = columns
-      .filter((c) => (c.kind === 'measure' ? c.use.node === node && c.use.measure === found.member : c.node === node && c.field === found.member))
-      .sort((a, b) => Number(a.kind === 'dimension' && a.granularity !== undefined) - Number(b.kind === 'dimension' && b.granularity !== undefined));
+      .filter((c) =>
+        c.kind === 'measure'
+          ? c.use.node === node && c.use.measure === found.member
+          : c.node === node && c.field === found.member,
+      )
+      .sort(
+        (a, b) =>
+          Number(a.kind === 'dimension' && a.granularity !== undefined) -
+          Number(b.kind === 'dimension' && b.granularity !== undefined),
+      );
     if (selected[0]) return { column: selected[0], direction };
     const { member } = found;
     const base = { name: `sort_${hidden.length + 1}`, label: '', type: member.type };
     let column: ColumnSpec | undefined;
     if (member.kind === 'measure') {
-      if (!aggregated) return this.fail('invalid_sort', `sorting by measure '${obj.field}' needs a measure among the selected fields (the result is not grouped)`, fieldPath);
+      if (!aggregated)
+        return this.fail(
+          'invalid_sort',
+          `sorting by measure '${obj.field}' needs a measure among the selected fields (the result is not grouped)`,
+          fieldPath,
+        );
       const use = this.measureUse(node, member, fieldPath);
       column = use && { ...base, kind: 'measure', use };
     } else {
-      if (aggregated) return this.fail('invalid_sort', `sort by '${obj.field}' needs it among the selected fields: the result has one row per group`, fieldPath, `add ${obj.field} to fields`);
+      if (aggregated)
+        return this.fail(
+          'invalid_sort',
+          `sort by '${obj.field}' needs it among the selected fields: the result has one row per group`,
+          fieldPath,
+          `add ${obj.field} to fields`,
+        );
       if (!this.isOneValuedPerRow(node, columns)) {
-        return this.fail('invalid_sort', `sort by '${obj.field}' is ambiguous: a row can have several ${node.source.name} rows`, fieldPath, `add ${obj.field} to fields`);
+        return this.fail(
+          'invalid_sort',
+          `sort by '${obj.field}' is ambiguous: a row can have several ${node.source.name} rows`,
+          fieldPath,
+          `add ${obj.field} to fields`,
+        );
       }
       column = { ...base, kind: 'dimension', node, field: member as FieldModel };
     }
@@ -420,7 +605,8 @@ class Resolver {
   private isOneValuedPerRow(node: TreeNode, columns: ColumnSpec[]): boolean {
     const grain = new Set<TreeNode>();
     for (const c of columns) {
-      for (let n: TreeNode | undefined = c.kind === 'dimension' ? c.node : c.use.node; n; n = n.parent) grain.add(n);
+      for (let n: TreeNode | undefined = c.kind === 'dimension' ? c.node : c.use.node; n; n = n.parent)
+        grain.add(n);
     }
     for (let n: TreeNode | undefined = node; n?.edge; n = n.parent) {
       if (n.edge.relationship === 'one_to_many' && !grain.has(n)) return false;

@@ -49,7 +49,8 @@ export interface MeasureColumn extends ColumnBase {
 
 export type ColumnSpec = DimensionColumn | MeasureColumn;
 
-export type FilterTarget = { kind: 'field'; node: TreeNode; field: FieldModel } | { kind: 'measure'; use: MeasureUse };
+export type FilterTarget =
+  { kind: 'field'; node: TreeNode; field: FieldModel } | { kind: 'measure'; use: MeasureUse };
 
 export interface Atom {
   target: FilterTarget;

@@ -27,7 +27,13 @@ export type Expr =
   | { kind: 'cast'; operand: Expr; type: FieldType }
   | { kind: 'truncate'; unit: Granularity; operand: Expr; type: 'date' | 'timestamp' }
   /** Today (a date, in `timezone`) or now (a UTC timestamp), shifted by a span. */
-  | { kind: 'relativeTime'; anchor: 'today' | 'now'; shift: RelativeSpan | null; direction: 1 | -1; timezone: string }
+  | {
+      kind: 'relativeTime';
+      anchor: 'today' | 'now';
+      shift: RelativeSpan | null;
+      direction: 1 | -1;
+      timezone: string;
+    }
   | { kind: 'rowNumber'; partitionBy: Expr[]; orderBy: OrderItem[] }
   | { kind: 'exists'; query: Select }
   | { kind: 'inSubquery'; operand: Expr; query: Select; negated: boolean }
@@ -74,7 +80,8 @@ export interface Select {
   limit?: number;
 }
 
-export const col = (table: string | undefined, name: string): Expr => (table ? { kind: 'column', table, name } : { kind: 'column', name });
+export const col = (table: string | undefined, name: string): Expr =>
+  table ? { kind: 'column', table, name } : { kind: 'column', name };
 export const lit = (value: TypedValue | null): Expr => ({ kind: 'literal', value });
 export const TRUE: Expr = { kind: 'literal', value: { type: 'boolean', value: true } };
 export const FALSE: Expr = { kind: 'literal', value: { type: 'boolean', value: false } };
@@ -90,7 +97,11 @@ export function or(operands: Expr[]): Expr {
   return flat.length === 1 ? flat[0]! : { kind: 'logical', op: 'OR', operands: flat };
 }
 
-export const call = (name: string, args: Expr[], extra: { distinct?: boolean; filter?: Expr } = {}): Expr => ({
+export const call = (
+  name: string,
+  args: Expr[],
+  extra: { distinct?: boolean; filter?: Expr } = {},
+): Expr => ({
   kind: 'call',
   name,
   args,

@@ -60,11 +60,17 @@ export abstract class SqlDialect {
   }
 
   interval(span: RelativeSpan): string {
-    const [amount, unit] = span.unit === 'week' ? [span.amount * 7, 'DAY'] : [span.amount, span.unit.toUpperCase()];
+    const [amount, unit] =
+      span.unit === 'week' ? [span.amount * 7, 'DAY'] : [span.amount, span.unit.toUpperCase()];
     return `INTERVAL '${amount}' ${unit}`;
   }
 
-  relativeTime(anchor: 'today' | 'now', shift: RelativeSpan | null, direction: 1 | -1, timezone: string): string {
+  relativeTime(
+    anchor: 'today' | 'now',
+    shift: RelativeSpan | null,
+    direction: 1 | -1,
+    timezone: string,
+  ): string {
     const base = anchor === 'today' ? this.today(timezone) : this.nowUtc();
     if (!shift) return base;
     const shifted = `${base} ${direction === 1 ? '+' : '-'} ${this.interval(shift)}`;
@@ -80,7 +86,12 @@ export abstract class SqlDialect {
     const chosen = sql[this.name];
     if (chosen === undefined) {
       throw new StrataError([
-        error('missing_dialect_sql', `${owner} has no SQL for dialect ${this.name}`, undefined, `add sql.${this.name}: ... to it`),
+        error(
+          'missing_dialect_sql',
+          `${owner} has no SQL for dialect ${this.name}`,
+          undefined,
+          `add sql.${this.name}: ... to it`,
+        ),
       ]);
     }
     return chosen;
@@ -109,12 +120,16 @@ class Printer {
     lines.push(this.columns(s, depth));
     if (s.from) lines.push(`${pad}FROM ${this.fromItem(s.from, depth)}`);
     for (const join of s.joins ?? []) {
-      lines.push(`${pad}${join.type === 'left' ? 'LEFT JOIN' : 'INNER JOIN'} ${this.fromItem(join.item, depth)} ON ${this.expr(join.on, depth)}`);
+      lines.push(
+        `${pad}${join.type === 'left' ? 'LEFT JOIN' : 'INNER JOIN'} ${this.fromItem(join.item, depth)} ON ${this.expr(join.on, depth)}`,
+      );
     }
     if (s.where) lines.push(this.clauseWithConjuncts('WHERE', s.where, depth));
-    if (s.groupBy && s.groupBy.length > 0) lines.push(`${pad}GROUP BY ${s.groupBy.map((e) => this.expr(e, depth)).join(', ')}`);
+    if (s.groupBy && s.groupBy.length > 0)
+      lines.push(`${pad}GROUP BY ${s.groupBy.map((e) => this.expr(e, depth)).join(', ')}`);
     if (s.having) lines.push(this.clauseWithConjuncts('HAVING', s.having, depth));
-    if (s.orderBy && s.orderBy.length > 0) lines.push(`${pad}ORDER BY ${s.orderBy.map((o) => this.orderItem(o, depth)).join(', ')}`);
+    if (s.orderBy && s.orderBy.length > 0)
+      lines.push(`${pad}ORDER BY ${s.orderBy.map((o) => this.orderItem(o, depth)).join(', ')}`);
     if (s.limit !== undefined) lines.push(`${pad}LIMIT ${s.limit}`);
     return lines.join('\n');
   }
@@ -146,10 +161,14 @@ class Printer {
 
   private fromItem(item: FromItem, depth: number): string {
     const pad = INDENT.repeat(depth);
-    const alias = (name: string | undefined, own: string) => (name === undefined || name === own ? '' : ` AS ${this.dialect.identifier(name)}`);
+    const alias = (name: string | undefined, own: string) =>
+      name === undefined || name === own ? '' : ` AS ${this.dialect.identifier(name)}`;
     switch (item.kind) {
       case 'table':
-        return item.path.map((p) => this.dialect.identifier(p)).join('.') + alias(item.alias, item.path[item.path.length - 1]!);
+        return (
+          item.path.map((p) => this.dialect.identifier(p)).join('.') +
+          alias(item.alias, item.path[item.path.length - 1]!)
+        );
       case 'ref':
         return this.dialect.identifier(item.name) + alias(item.alias, item.name);
       case 'rawQuery':
@@ -188,7 +207,9 @@ class Printer {
       case 'arithmetic':
         return `${this.operand(e.left, depth)} ${e.op} ${this.operand(e.right, depth)}`;
       case 'logical':
-        return e.operands.map((o) => (o.kind === 'logical' ? `(${this.expr(o, depth)})` : this.expr(o, depth))).join(` ${e.op} `);
+        return e.operands
+          .map((o) => (o.kind === 'logical' ? `(${this.expr(o, depth)})` : this.expr(o, depth)))
+          .join(` ${e.op} `);
       case 'not':
         return `NOT ${this.operand(e.operand, depth)}`;
       case 'isNull':
@@ -214,7 +235,9 @@ class Printer {
         return d.relativeTime(e.anchor, e.shift, e.direction, e.timezone);
       case 'rowNumber': {
         const parts = [
-          e.partitionBy.length > 0 ? `PARTITION BY ${e.partitionBy.map((p) => this.expr(p, depth)).join(', ')}` : '',
+          e.partitionBy.length > 0
+            ? `PARTITION BY ${e.partitionBy.map((p) => this.expr(p, depth)).join(', ')}`
+            : '',
           e.orderBy.length > 0 ? `ORDER BY ${e.orderBy.map((o) => this.orderItem(o, depth)).join(', ')}` : '',
         ].filter(Boolean);
         return `row_number() OVER (${parts.join(' ')})`;

@@ -16,7 +16,8 @@ export type TypedValue =
 export type Coerced = { ok: true; value: TypedValue } | { ok: false; message: string };
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+const TIMESTAMP =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
 const INTEGER = /^[+-]?\d+$/;
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
@@ -65,7 +66,8 @@ function coerceNumber(raw: unknown, type: 'integer' | 'decimal' | 'number', inte
   let n: number | undefined;
   if (typeof raw === 'number') n = raw;
   else if (typeof raw === 'string' && (integer ? INTEGER : NUMBER).test(raw.trim())) n = Number(raw.trim());
-  if (n === undefined || !Number.isFinite(n)) return fail(`expected ${integer ? 'an integer' : 'a number'}, got ${describe(raw)}`);
+  if (n === undefined || !Number.isFinite(n))
+    return fail(`expected ${integer ? 'an integer' : 'a number'}, got ${describe(raw)}`);
   if (integer && !Number.isSafeInteger(n)) return fail(`expected an integer, got ${describe(raw)}`);
   return ok({ type, value: n });
 }
