@@ -369,6 +369,11 @@ export class SqlBuilder {
    * every engine plans well; anything else is a correlated EXISTS.
    */
   private existsExpr(group: ExistsGroup): Expr {
+    const related = this.relatedRowExpr(group);
+    return group.orElse ? or([...group.orElse.map((a) => this.rowFilter([a])), related]) : related;
+  }
+
+  private relatedRowExpr(group: ExistsGroup): Expr {
     const inGroup = new Set(group.nodes);
     const top = group.tops[0]!;
     const uncorrelated = group.conjuncts.every((c) => c.every((a) => inGroup.has(atomNode(a)!)));

@@ -55,6 +55,11 @@ export interface ExistsGroup {
   nodes: TreeNode[];
   conjuncts: Conjunct[];
   /**
+   * Atoms on joined nodes ORed with the whole EXISTS: `region = 'AP' OR <some order is
+   * cancelled>`, split out of a group's only filter so the subquery stays uncorrelated.
+   */
+  orElse?: Conjunct;
+  /**
    * What the filters say about a row with no related row at all: FALSE (a plain EXISTS),
    * TRUE, or conditions on joined nodes. Only computed for single-subtree groups.
    */

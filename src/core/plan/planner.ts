@@ -196,8 +196,25 @@ class Planner {
       if (touched.length > 0) groups.get(find(touched[0]!))!.conjuncts.push(conjunct);
     }
     const result = [...groups.values()].filter((g) => g.conjuncts.length > 0);
-    for (const group of result) group.whenNoRow = group.tops.length > 1 ? 'general' : this.whenNoRow(group);
+    for (const group of result) {
+      if (group.tops.length === 1) this.splitOuterAtoms(group);
+      group.whenNoRow = group.tops.length > 1 ? 'general' : this.whenNoRow(group);
+    }
     return result;
+  }
+
+  /**
+   * One filter `outer OR related` over a subtree is `outer OR EXISTS(related)` (the left
+   * join always yields at least one row, so the existential distributes over the OR).
+   */
+  private splitOuterAtoms(group: ExistsGroup): void {
+    if (group.conjuncts.length !== 1) return;
+    const inGroup = new Set(group.nodes);
+    const [conjunct] = group.conjuncts as [Conjunct];
+    const outer = conjunct.filter((a) => !inGroup.has(atomNode(a)!));
+    if (outer.length === 0) return;
+    group.orElse = outer;
+    group.conjuncts = [conjunct.filter((a) => inGroup.has(atomNode(a)!))];
   }
 
   /**
@@ -232,7 +249,7 @@ class Planner {
         .reduce<TreeNode | undefined>((acc, n) => (acc ? this.commonAncestor(acc, n) : undefined), nodes[0]);
       if (common) reject(common);
     }
-    for (const group of groups) if (group.whenNoRow === 'false') reject(this.parentOf(group.tops[0]!)!);
+    for (const group of groups) if (group.whenNoRow === 'false' && !group.orElse) reject(this.parentOf(group.tops[0]!)!);
   }
 
   private commonAncestor(a: TreeNode, b: TreeNode): TreeNode | undefined {
