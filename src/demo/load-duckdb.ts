@@ -3,14 +3,11 @@
  * `CREATE OR REPLACE TABLE` per table, rows through the appender (typed values,
  * no SQL text built from data).
  */
-import { mkdir } from 'node:fs/promises';
-import { basename, dirname, extname } from 'node:path';
 import {
   DuckDBAppender,
   DuckDBConnection,
   DuckDBDateValue,
   DuckDBDecimalValue,
-  DuckDBInstance,
   DuckDBTimestampValue,
 } from '@duckdb/node-api';
 import {
@@ -20,6 +17,7 @@ import {
   type DemoValue,
   type StudioDataOptions,
 } from './studio-data.js';
+import { DuckDbEngine } from '../engines/duckdb.js';
 
 export function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
@@ -158,14 +156,6 @@ function parseTimestamp(text: string, where: string): DuckDBTimestampValue {
  * DuckDB names the catalog after the file, so `studio.duckdb` next to schema
  * `studio` makes `studio.movie` ambiguous (see STACK.md). Refuse such paths.
  */
-function assertFileNameIsNotASchema(path: string, tables: readonly DemoTable[]): void {
-  const catalog = basename(path, extname(path));
-  if (tables.some((table) => table.schema === catalog)) {
-    throw new Error(
-      `DuckDB file ${path} would be catalog "${catalog}", which collides with schema "${catalog}"; choose another file name`,
-    );
-  }
-}
 
 /** Generates the demo studio data and writes it into the DuckDB file at `path` (created if missing). */
 export async function buildDemoDatabase(
@@ -173,18 +163,13 @@ export async function buildDemoDatabase(
   options: StudioDataOptions = {},
 ): Promise<{ tables: number; rows: number }> {
   const tables = generateStudioData(options);
-  assertFileNameIsNotASchema(path, tables);
-  await mkdir(dirname(path), { recursive: true });
-  const instance = await DuckDBInstance.create(path);
+  // Opened like every other DuckDB database (attached under a fixed catalog name), so any
+  // file name works, `studio.duckdb` included.
+  const engine = await DuckDbEngine.open({ path, readOnly: false });
   try {
-    const connection = await instance.connect();
-    try {
-      await loadDemoTables(connection, tables);
-    } finally {
-      connection.closeSync();
-    }
+    await loadDemoTables(engine.rawConnection, tables);
   } finally {
-    instance.closeSync();
+    await engine.close();
   }
   return { tables: tables.length, rows: tables.reduce((sum, table) => sum + table.rows.length, 0) };
 }

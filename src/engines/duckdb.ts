@@ -17,6 +17,9 @@ import {
 import type { Cell, Row } from '../core/values/cell.js';
 import { QueryError, type Engine, type ResultColumn } from './engine.js';
 
+/** The catalog name a database file is attached under. */
+export const ATTACHED_CATALOG = 'strata_warehouse';
+
 export interface DuckDbOptions {
   /** A database file, or `:memory:`. */
   path: string;
@@ -57,6 +60,11 @@ export class DuckDbEngine implements Engine {
     private readonly connection: DuckDBConnection,
   ) {}
 
+  /**
+   * The file is attached under a fixed catalog name rather than opened directly: DuckDB
+   * names a file's catalog after it, and `studio.duckdb` would make `studio.movie`
+   * ambiguous between that catalog and the schema `studio` in it.
+   */
   static async open(options: DuckDbOptions): Promise<DuckDbEngine> {
     if (options.path !== ':memory:') {
       if (options.readOnly && !existsSync(options.path)) {
@@ -67,10 +75,15 @@ export class DuckDbEngine implements Engine {
       }
       mkdirSync(dirname(options.path), { recursive: true });
     }
-    const config: Record<string, string> = options.readOnly ? { access_mode: 'READ_ONLY' } : {};
     try {
-      const instance = await DuckDBInstance.create(options.path, config);
-      return new DuckDbEngine(instance, await instance.connect());
+      const instance = await DuckDBInstance.create(':memory:');
+      const connection = await instance.connect();
+      if (options.path !== ':memory:') {
+        const mode = options.readOnly ? ' (READ_ONLY)' : '';
+        await connection.run(`ATTACH '${options.path.replaceAll("'", "''")}' AS ${ATTACHED_CATALOG}${mode}`);
+        await connection.run(`USE ${ATTACHED_CATALOG}`);
+      }
+      return new DuckDbEngine(instance, connection);
     } catch (e) {
       throw new QueryError('duckdb', `cannot open ${options.path}: ${firstLine(e)}`);
     }

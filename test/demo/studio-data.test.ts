@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DuckDbEngine } from '../../src/engines/duckdb.js';
 import { buildDemoDatabase } from '../../src/demo/load-duckdb.js';
 import {
   DEMO_TODAY,
@@ -275,9 +276,15 @@ describe('buildDemoDatabase', () => {
     }
   });
 
-  it('refuses a file named after a schema', async () => {
-    await expect(buildDemoDatabase(join(dir, 'studio.duckdb'))).rejects.toThrow(
-      /collides with schema "studio"/,
-    );
+  it('works with a file named after a schema (the engine attaches it under its own catalog name)', async () => {
+    const path = join(dir, 'studio.duckdb');
+    await buildDemoDatabase(path);
+    const engine = await DuckDbEngine.open({ path, readOnly: true });
+    try {
+      const { rows } = await engine.query('SELECT count(*) FROM studio.movie');
+      expect(rows[0]![0]).toBe(records('movie').length);
+    } finally {
+      await engine.close();
+    }
   });
 });

@@ -249,7 +249,8 @@ class Planner {
         .reduce<TreeNode | undefined>((acc, n) => (acc ? this.commonAncestor(acc, n) : undefined), nodes[0]);
       if (common) reject(common);
     }
-    for (const group of groups) if (group.whenNoRow === 'false' && !group.orElse) reject(this.parentOf(group.tops[0]!)!);
+    for (const group of groups)
+      if (group.whenNoRow === 'false' && !group.orElse) reject(this.parentOf(group.tops[0]!)!);
   }
 
   private commonAncestor(a: TreeNode, b: TreeNode): TreeNode | undefined {
