@@ -304,4 +304,64 @@ filters:
   - { field: event.at, op: in_last, value: 1 day }`,
     expected: `SELECT id FROM sem.event WHERE id = 1`,
   },
+  {
+    name: 'via_picks_the_join_path',
+    input: `from: orders
+fields:
+  - orders.id
+  - { field: region.name, as: ship_to }
+  - { field: region.name, via: [customer], as: customer_region }`,
+    expected: `SELECT o.id, r1.name, r2.name FROM sem.orders o
+      LEFT JOIN sem.region r1 ON r1.code = o.ship_region
+      LEFT JOIN sem.customer c ON c.id = o.customer_id LEFT JOIN sem.region r2 ON r2.code = c.region_code`,
+  },
+  {
+    name: 'composite_join_key_filter_only',
+    input: `from: orders
+fields: [orders.id]
+filters:
+  - { field: order_note.note, op: contains, value: WRAP }`,
+    expected: `SELECT o.id FROM sem.orders o WHERE EXISTS (
+      SELECT 1 FROM sem.order_note n WHERE n.order_id = o.id AND n.customer_id = o.customer_id AND lower(n.note) LIKE '%wrap%')`,
+  },
+  {
+    name: 'composite_join_key_is_null_filter_only',
+    input: `from: orders
+fields: [orders.id]
+filters:
+  - { field: order_note.note, op: is_null }`,
+    expected: `SELECT o.id FROM sem.orders o
+      WHERE EXISTS (SELECT 1 FROM sem.order_note n WHERE n.order_id = o.id AND n.customer_id = o.customer_id AND n.note IS NULL)
+         OR NOT EXISTS (SELECT 1 FROM sem.order_note n WHERE n.order_id = o.id AND n.customer_id = o.customer_id)`,
+  },
+  {
+    name: 'composite_join_key_measures',
+    input: `from: customer
+fields: [customer.name, order_note.note_count, orders.order_count]`,
+    expected: `SELECT c.name, count(n.line), count(DISTINCT o.id) FROM sem.customer c
+      LEFT JOIN sem.orders o ON o.customer_id = c.id
+      LEFT JOIN sem.order_note n ON n.order_id = o.id AND n.customer_id = o.customer_id
+      GROUP BY c.name`,
+  },
+  {
+    name: 'sort_by_a_field_that_is_not_selected',
+    input: `from: orders
+fields: [orders.id]
+sort:
+  - { field: customer.name, direction: desc }
+  - orders.id`,
+    expected: `SELECT o.id FROM sem.orders o LEFT JOIN sem.customer c ON c.id = o.customer_id
+      ORDER BY c.name DESC NULLS LAST, o.id ASC`,
+    ordered: true,
+  },
+  {
+    name: 'sort_by_measure_with_limit',
+    input: `from: customer
+fields: [customer.name, orders.total_amount]
+sort: [{ field: orders.total_amount, direction: desc }]
+limit: 2`,
+    expected: `SELECT c.name, sum(o.amount) FROM sem.customer c LEFT JOIN sem.orders o ON o.customer_id = c.id
+      GROUP BY c.name ORDER BY sum(o.amount) DESC NULLS LAST LIMIT 2`,
+    ordered: true,
+  },
 ];
