@@ -155,33 +155,17 @@ export class SqlBuilder {
     return this.fieldRef(node, node.source.fields.get(key)!);
   }
 
-  private measureValueRef(node: TreeNode, measure: MeasureModel): Expr | undefined {
+  /** A measure's `sql` (the value it aggregates) or `filter`, computed in its source's scan. */
+  private measureInputRef(node: TreeNode, measure: MeasureModel, part: 'sql' | 'filter'): Expr | undefined {
     const def = measure.definition;
-    if (def.kind !== 'aggregate' || def.sql === undefined) return undefined;
+    const sql = def.kind === 'aggregate' ? def[part] : undefined;
+    if (sql === undefined) return undefined;
     const s = this.scan(node);
-    const sql = def.sql;
+    const suffix = part === 'sql' ? 'value' : 'filter';
+    const owner = `${part === 'sql' ? 'measure' : 'filter of measure'} ${measure.source}.${measure.name}`;
     return col(
       s.alias,
-      s.column(`v:${measure.name}`, `${measure.name}_value`, () => ({
-        kind: 'raw',
-        sql,
-        owner: `measure ${measure.source}.${measure.name}`,
-      })),
-    );
-  }
-
-  private measureFilterRef(node: TreeNode, measure: MeasureModel): Expr | undefined {
-    const def = measure.definition;
-    if (def.kind !== 'aggregate' || def.filter === undefined) return undefined;
-    const s = this.scan(node);
-    const sql = def.filter;
-    return col(
-      s.alias,
-      s.column(`w:${measure.name}`, `${measure.name}_filter`, () => ({
-        kind: 'raw',
-        sql,
-        owner: `filter of measure ${measure.source}.${measure.name}`,
-      })),
+      s.column(`${suffix}:${measure.name}`, `${measure.name}_${suffix}`, () => ({ kind: 'raw', sql, owner })),
     );
   }
 
@@ -592,7 +576,7 @@ export class SqlBuilder {
     return this.finishAggregate(plan, shape, base, dimension, (r) =>
       aggregateCall(r, {
         value: () => this.requestValue(r),
-        filter: () => (r.filter ? this.measureFilterRef(r.node, r.filter) : undefined),
+        filter: () => (r.filter ? this.measureInputRef(r.node, r.filter, 'filter') : undefined),
         countRows: () => (r.node === plan.root ? { kind: 'star' } : this.keyRef(r.node)),
       }),
     );
@@ -600,7 +584,7 @@ export class SqlBuilder {
 
   private requestValue(r: AggregateRequest): Expr | undefined {
     if (r.input.kind === 'partial') return col(r.input.preaggregate.name, r.input.column);
-    if (r.input.kind === 'value') return this.measureValueRef(r.node, r.input.measure);
+    if (r.input.kind === 'value') return this.measureInputRef(r.node, r.input.measure, 'sql');
     return undefined;
   }
 
@@ -642,7 +626,7 @@ export class SqlBuilder {
     for (const r of plan.requests) {
       const keyNode = plan.keyNodes.get(r.id);
       const value = this.requestValue(r);
-      const filter = r.filter ? this.measureFilterRef(r.node, r.filter) : undefined;
+      const filter = r.filter ? this.measureInputRef(r.node, r.filter, 'filter') : undefined;
       const valueCol = value ? project(value, `${r.id.replaceAll('.', '_')}_value`) : undefined;
       const filterCol = filter ? project(filter, `${r.id.replaceAll('.', '_')}_filter`) : undefined;
       const rowsCol =
