@@ -31,6 +31,7 @@ paramOption(
       .description('print the SQL of an input (name or file)')
       .addOption(new Option('--dialect <dialect>', 'trino | duckdb | postgres'))
       .option('--all', 'compile every input')
+      .option('--views', 'compile CREATE OR REPLACE VIEW statements for the latest view of every CDC source')
       .option('--out <dir>', 'with --all: write one <name>.sql per input into DIR'),
   ),
 ).action((input: string | undefined, flags) =>

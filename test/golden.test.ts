@@ -4,9 +4,10 @@
  * rewrites them, so a compiler change shows up as a readable diff in review.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Parser } from 'node-sql-parser';
 import { describe, expect, it } from 'vitest';
+import { cdcSources, latestViewStatements, trinoMaintenanceStatements } from '../src/core/cdc.js';
 import { DIALECTS } from '../src/core/definitions/schema.js';
 import { exampleProject, REPO_ROOT } from './support/example-project.js';
 
@@ -40,3 +41,32 @@ describe('determinism', () => {
       expect(compiler.compile(name, { dialect }).sql).toBe(compiler.compile(name, { dialect }).sql);
   });
 });
+
+describe('golden CDC statements', () => {
+  it('latest views, every dialect', () => {
+    for (const dialect of DIALECTS) {
+      const sql = `${latestViewStatements(project.model, dialect)
+        .map((v) => `${v.sql};`)
+        .join('\n\n')}\n`;
+      expectGolden(join('views', `${dialect}.sql`), sql);
+    }
+  });
+
+  it('Trino maintenance of every raw CDC table', () => {
+    for (const source of cdcSources(project.model)) {
+      expectGolden(
+        join('maintenance', `${source.name}.sql`),
+        `${trinoMaintenanceStatements(source).join(';\n\n')};\n`,
+      );
+    }
+  });
+});
+
+function expectGolden(relative: string, text: string): void {
+  const file = join(REPO_ROOT, 'test', 'golden', relative);
+  if (update || !existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, text);
+  }
+  expect(text).toBe(readFileSync(file, 'utf8'));
+}

@@ -1,6 +1,7 @@
 /** The commands of issue 2: validate, compile, run, demo. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { latestViewStatements } from '../core/cdc.js';
 import { Compiler, type CompileOptions } from '../core/compile.js';
 import { error, StrataError, type Diagnostic } from '../core/diagnostics.js';
 import type { Dialect } from '../core/definitions/schema.js';
@@ -49,7 +50,22 @@ export interface CompileFlags extends EngineChoice {
   dialect?: string;
   param?: string[];
   all?: boolean;
+  views?: boolean;
   out?: string;
+}
+
+function writeStatements(
+  statements: { name: string; sql: string }[],
+  out: string | undefined,
+  header: (name: string) => string,
+): void {
+  if (out) {
+    mkdirSync(out, { recursive: true });
+    for (const s of statements) writeFileSync(join(out, `${s.name}.sql`), `${s.sql}\n`);
+    process.stderr.write(`wrote ${statements.length} files to ${out}\n`);
+  } else {
+    process.stdout.write(statements.map((s) => `${header(s.name)}\n${s.sql};\n`).join('\n'));
+  }
 }
 
 export function compileCommand(projectDir: string, input: string | undefined, flags: CompileFlags): number {
@@ -59,6 +75,18 @@ export function compileCommand(projectDir: string, input: string | undefined, fl
     flags.dialect,
     project.config.dialect ?? dialectForEngine(engineName(flags, project.config)),
   );
+  if (flags.views) {
+    if (input || flags.all)
+      throw new UsageError(
+        '--views compiles the latest views of every CDC source: give no input and no --all',
+      );
+    const views = latestViewStatements(project.model, dialect).map((v) => ({
+      name: `${v.source}_latest`,
+      sql: v.sql,
+    }));
+    writeStatements(views, flags.out, (name) => `-- view: ${name}`);
+    return 0;
+  }
   if (flags.all) {
     if (input) throw new UsageError('give an input or --all, not both');
     const problems: Diagnostic[] = [];
@@ -72,13 +100,7 @@ export function compileCommand(projectDir: string, input: string | undefined, fl
       }
     }
     if (problems.length > 0) throw new StrataError(problems);
-    if (flags.out) {
-      mkdirSync(flags.out, { recursive: true });
-      for (const o of outputs) writeFileSync(join(flags.out, `${o.name}.sql`), `${o.sql}\n`);
-      process.stderr.write(`wrote ${outputs.length} files to ${flags.out}\n`);
-    } else {
-      process.stdout.write(outputs.map((o) => `-- input: ${o.name}\n${o.sql};\n`).join('\n'));
-    }
+    writeStatements(outputs, flags.out, (name) => `-- input: ${name}`);
     return 0;
   }
   if (!input) throw new UsageError('compile needs an input name (or --all)');

@@ -30,6 +30,8 @@ import type {
   Preaggregate,
 } from './logical-plan.js';
 import { atomNode } from './logical-plan.js';
+import { latestRowsSelect } from './latest-rows.js';
+import { fieldExpr } from './field-expr.js';
 import type { Atom, Conjunct, TreeNode } from './spec.js';
 
 /** Hands out SQL names that are unique in one scope and avoid names the query must not shadow. */
@@ -88,16 +90,6 @@ export interface FinalShape {
   limit?: number;
   /** The key of a measure atom's use, to find its output. */
   useKeyOf(atom: Atom): string;
-}
-
-export function fieldExpr(field: FieldModel): Expr {
-  return field.sql !== undefined
-    ? {
-        kind: 'cast',
-        operand: { kind: 'raw', sql: field.sql, owner: `field ${field.source}.${field.name}` },
-        type: field.type,
-      }
-    : col(undefined, field.name);
 }
 
 export class SqlBuilder {
@@ -198,46 +190,10 @@ export class SqlBuilder {
 
   /** A CDC source: the latest version of each key (by `orderBy`), deleted keys dropped, then its filters. */
   private latestRowsQuery(s: Scan, items: SelectItem[], relation: FromItem): Select {
-    const source = s.node.source;
-    const cdc = source.cdc!;
-    const keyExprs = source.primaryKey.map((k) => fieldExpr(source.fields.get(k)!));
-    const versions: SelectItem[] = [
-      ...items,
-      {
-        expr: {
-          kind: 'rowNumber',
-          partitionBy: keyExprs,
-          orderBy: cdc.orderBy.map((c) => ({ expr: col(undefined, c), direction: 'desc' as const })),
-        },
-        alias: '_version',
-      },
-    ];
-    const conditions: Expr[] = [
-      {
-        kind: 'compare',
-        op: '=',
-        left: col(undefined, '_version'),
-        right: lit({ type: 'integer', value: 1 }),
-      },
-    ];
-    if (cdc.deletedWhen) {
-      versions.push({
-        expr: call('coalesce', [
-          { kind: 'raw', sql: cdc.deletedWhen, owner: `cdc.deletedWhen of ${source.name}` },
-          FALSE,
-        ]),
-        alias: '_deleted',
-      });
-      conditions.push({ kind: 'not', operand: col(undefined, '_deleted') });
-    }
     const byName = (atom: Atom) =>
       col(undefined, this.scanField(s, (atom.target as { field: FieldModel }).field));
-    conditions.push(...s.filters.map((c) => this.conjunctExpr(c, byName, () => FALSE)));
-    return {
-      columns: [...s.columns.values()].map((c) => ({ expr: col(undefined, c.name) })),
-      from: { kind: 'subquery', alias: 'versions', query: { columns: versions, from: relation } },
-      where: and(conditions)!,
-    };
+    const filters = s.filters.map((c) => this.conjunctExpr(c, byName, () => FALSE));
+    return latestRowsSelect(s.node.source, items, relation, filters);
   }
 
   // ---- filters -----------------------------------------------------------------------------

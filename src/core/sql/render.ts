@@ -24,8 +24,9 @@ export abstract class SqlDialect {
   /** The current instant as a UTC timestamp without time zone. */
   protected abstract nowUtc(): string;
 
-  render(select: Select, materialize: ReadonlySet<string> = new Set()): string {
-    return new Printer(this, materialize).select(select, 0);
+  /** Prints a query; `depth` indents it for embedding in a larger statement. */
+  render(select: Select, materialize: ReadonlySet<string> = new Set(), depth = 0): string {
+    return new Printer(this, materialize).select(select, depth);
   }
 
   identifier(name: string): string {
@@ -199,8 +200,11 @@ class Printer {
     switch (e.kind) {
       case 'column':
         return e.table ? `${d.identifier(e.table)}.${d.identifier(e.name)}` : d.identifier(e.name);
-      case 'raw':
-        return `(${d.dialectSql(e.sql, e.owner).trim()})`;
+      case 'raw': {
+        // A bare column name needs no parentheses; any other expression keeps them.
+        const sql = d.dialectSql(e.sql, e.owner).trim();
+        return /^[A-Za-z_][A-Za-z0-9_]*$/.test(sql) ? sql : `(${sql})`;
+      }
       case 'literal':
         return d.literal(e.value);
       case 'compare':

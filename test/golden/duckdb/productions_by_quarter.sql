@@ -4,7 +4,7 @@ WITH
     SELECT
       CAST(date_trunc('year', start_date) AS DATE) AS start_date_year,
       CAST(date_trunc('quarter', start_date) AS DATE) AS start_date_quarter,
-      (budget_usd) AS total_production_budget_value
+      budget_usd AS total_production_budget_value
     FROM studio.production
     WHERE status NOT IN ('cancelled')
   )

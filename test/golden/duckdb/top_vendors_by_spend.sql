@@ -12,7 +12,7 @@ WITH
   purchase_order AS (
     SELECT
       vendor_id,
-      (amount_usd) AS total_amount_usd_value
+      amount_usd AS total_amount_usd_value
     FROM studio.purchase_order
     WHERE status <> 'void'
   ),

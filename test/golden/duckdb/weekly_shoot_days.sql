@@ -4,9 +4,9 @@ WITH
     SELECT
       location_id,
       CAST(date_trunc('week', shoot_date) AS DATE) AS shoot_date_week,
-      (scheduled_hours) AS total_scheduled_hours_value,
-      (actual_hours) AS total_actual_hours_value,
-      (is_overtime) AS overtime_day_count_filter
+      scheduled_hours AS total_scheduled_hours_value,
+      actual_hours AS total_actual_hours_value,
+      is_overtime AS overtime_day_count_filter
     FROM studio.shoot_day
     WHERE shoot_date BETWEEN DATE '2026-01-01' AND DATE '2026-03-31'
   ),

@@ -9,9 +9,9 @@ WITH
     FROM (
       SELECT
         agency,
-        (is_active) AS active_talent_count_filter,
-        (day_rate_usd) AS avg_day_rate_value,
-        (day_rate_usd) AS max_day_rate_value,
+        is_active AS active_talent_count_filter,
+        day_rate_usd AS avg_day_rate_value,
+        day_rate_usd AS max_day_rate_value,
         row_number() OVER (PARTITION BY talent_id ORDER BY _op_ts DESC NULLS LAST, _seq DESC NULLS LAST) AS _version,
         coalesce((_op = 'd'), FALSE) AS _deleted
       FROM studio_raw.talent_changes

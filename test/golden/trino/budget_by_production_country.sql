@@ -3,7 +3,7 @@ WITH
   movie AS (
     SELECT
       movie_id,
-      (budget_usd) AS total_budget_value
+      budget_usd AS total_budget_value
     FROM (
       SELECT * FROM studio.movie WHERE NOT is_test
     ) AS movie_query

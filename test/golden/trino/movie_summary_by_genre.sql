@@ -5,8 +5,8 @@ WITH
       genre,
       (status = 'active') AS active_movie_count_filter,
       (status = 'released') AS released_movie_count_filter,
-      (budget_usd) AS total_budget_value,
-      (budget_usd) AS avg_budget_value,
+      budget_usd AS total_budget_value,
+      budget_usd AS avg_budget_value,
       (runtime_seconds / 60.0) AS avg_runtime_minutes_value
     FROM (
       SELECT * FROM studio.movie WHERE NOT is_test

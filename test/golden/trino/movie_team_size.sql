@@ -13,7 +13,7 @@ WITH
   movie_talent AS (
     SELECT
       movie_id,
-      (talent_id) AS talent_count_value,
+      talent_id AS talent_count_value,
       (role = 'actor') AS actor_count_filter
     FROM studio.movie_talent
   ),

@@ -14,8 +14,8 @@ WITH
       movie_id,
       production_id,
       (status = 'shooting') AS shooting_production_count_filter,
-      (budget_usd) AS total_production_budget_value,
-      (country) AS country_count_value
+      budget_usd AS total_production_budget_value,
+      country AS country_count_value
     FROM studio.production
   )
 SELECT

@@ -21,7 +21,7 @@ WITH
   purchase_order AS (
     SELECT
       production_id,
-      (amount_usd) AS total_amount_usd_value
+      amount_usd AS total_amount_usd_value
     FROM studio.purchase_order
   ),
   -- shoot_day (via production -> shoot_day)

@@ -4,7 +4,7 @@ WITH
     SELECT
       vendor_id,
       date_trunc('month', issued_at) AS issued_at_month,
-      (amount_usd) AS total_amount_usd_value
+      amount_usd AS total_amount_usd_value
     FROM studio.purchase_order
     WHERE status <> 'void'
   ),

@@ -1,0 +1,76 @@
+/**
+ * The latest-row-per-key reading of a CDC source (spec §2 `cdc:`, §4 rule 8, §8): every
+ * version numbered per primary key by the `orderBy` columns, newest first; the newest kept
+ * unless `deletedWhen` says it is a delete. Shared by query scans, latest views and compaction.
+ */
+import type { SourceModel } from '../model/types.js';
+import {
+  and,
+  call,
+  col,
+  FALSE,
+  lit,
+  type Expr,
+  type FromItem,
+  type Select,
+  type SelectItem,
+} from '../sql/ast.js';
+import { fieldExpr } from './field-expr.js';
+
+/** Column names the versions subquery adds; callers keep them out of their own columns. */
+export const VERSION_COLUMN = '_version';
+export const DELETED_COLUMN = '_deleted';
+
+/**
+ * `SELECT <items by name> FROM (SELECT <items>, row_number() ..., <deleted> FROM relation)
+ * WHERE newest AND NOT deleted AND <conditions>`; `conditions` see the items by name.
+ */
+export function latestRowsSelect(
+  source: SourceModel,
+  items: SelectItem[],
+  relation: FromItem,
+  conditions: Expr[] = [],
+): Select {
+  const cdc = source.cdc;
+  if (!cdc) throw new Error(`source ${source.name} is not a CDC source`);
+  const keyExprs = source.primaryKey.map((k) => fieldExpr(source.fields.get(k)!));
+  const versions: SelectItem[] = [
+    ...items,
+    {
+      expr: {
+        kind: 'rowNumber',
+        partitionBy: keyExprs,
+        orderBy: cdc.orderBy.map((c) => ({ expr: col(undefined, c), direction: 'desc' as const })),
+      },
+      alias: VERSION_COLUMN,
+    },
+  ];
+  const where: Expr[] = [
+    {
+      kind: 'compare',
+      op: '=',
+      left: col(undefined, VERSION_COLUMN),
+      right: lit({ type: 'integer', value: 1 }),
+    },
+  ];
+  if (cdc.deletedWhen) {
+    versions.push({
+      expr: call('coalesce', [
+        { kind: 'raw', sql: cdc.deletedWhen, owner: `cdc.deletedWhen of ${source.name}` },
+        FALSE,
+      ]),
+      alias: DELETED_COLUMN,
+    });
+    where.push({ kind: 'not', operand: col(undefined, DELETED_COLUMN) });
+  }
+  return {
+    columns: items.map((item) => ({ expr: col(undefined, item.alias ?? columnName(item.expr)) })),
+    from: { kind: 'subquery', alias: 'versions', query: { columns: versions, from: relation } },
+    where: and([...where, ...conditions])!,
+  };
+}
+
+function columnName(e: Expr): string {
+  if (e.kind !== 'column') throw new Error('a latest-rows item without an alias must be a column');
+  return e.name;
+}
