@@ -1,7 +1,13 @@
 #!/usr/bin/env node
 /** `strata`: the stateless command line. Everything comes from --project DIR and the environment. */
 import { Command, CommanderError, Option } from 'commander';
-import { compileCommand, demoCommand, runCommand as runInput, validateCommand } from './cli/commands.js';
+import {
+  compactCommand,
+  compileCommand,
+  demoCommand,
+  runCommand as runInput,
+  validateCommand,
+} from './cli/commands.js';
 import { collectRepeated, runCommand, type GlobalOptions } from './cli/context.js';
 
 const program = new Command('strata')
@@ -50,8 +56,20 @@ paramOption(
   runCommand(globals(), async () => runInput(globals().project, input, flags)),
 );
 
-engineOptions(program.command('demo').description('build the embedded demo studio warehouse')).action(
-  (flags) => runCommand(globals(), async () => demoCommand(globals().project, flags)),
+engineOptions(
+  program
+    .command('demo')
+    .description('build the demo studio warehouse (Iceberg; a plain DuckDB file with --database)'),
+).action((flags) => runCommand(globals(), async () => demoCommand(globals().project, flags)));
+
+engineOptions(
+  program
+    .command('compact [tables...]')
+    .description('compact raw CDC tables to their latest row per key (all when none named)')
+    .option('--dry-run', 'print the Trino maintenance statements instead of running anything')
+    .option('--retention <age>', 'Trino: snapshot and orphan-file retention', '7d'),
+).action((tables: string[], flags) =>
+  runCommand(globals(), async () => compactCommand(globals().project, tables, flags)),
 );
 
 try {

@@ -1,12 +1,17 @@
 /** The commands of issue 2: validate, compile, run, demo. */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { latestViewStatements } from '../core/cdc.js';
+import { dirname, join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { cdcSources, latestViewStatements, trinoMaintenanceStatements } from '../core/cdc.js';
+import type { SemanticModel, SourceModel } from '../core/model/types.js';
+import type { ProjectConfig } from '../core/definitions/schema.js';
+import type { Warehouse } from '../warehouse/table.js';
+import { openCatalog, warehouseExists, warehouseLocation } from '../engines/warehouse-location.js';
 import { Compiler, type CompileOptions } from '../core/compile.js';
 import { error, StrataError, type Diagnostic } from '../core/diagnostics.js';
 import type { Dialect } from '../core/definitions/schema.js';
 import { DIALECTS } from '../core/definitions/schema.js';
-import { duckDbPath, engineName, openEngine, UsageError, type EngineChoice } from '../engines/open-engine.js';
+import { engineName, openEngine, UsageError, type EngineChoice } from '../engines/open-engine.js';
 import { loadProject } from '../project/load-project.js';
 import { OUTPUT_FORMATS, resultWriter, type OutputFormat } from '../output/writers.js';
 import { findInput, loadValidProject, parseParams, printDiagnostics } from './context.js';
@@ -147,12 +152,115 @@ export async function demoCommand(projectDir: string, flags: EngineChoice): Prom
   const project = loadProject(projectDir);
   if (engineName(flags, project.config) !== 'duckdb') {
     throw new StrataError([
-      error('unsupported', 'strata demo builds the embedded DuckDB warehouse; use --engine duckdb'),
+      error('unsupported', 'strata demo builds the embedded warehouse; use --engine duckdb'),
     ]);
   }
-  const path = duckDbPath(projectDir, flags, project.config);
-  const { buildDemoDatabase } = await import('../demo/load-duckdb.js');
-  const { tables, rows } = await buildDemoDatabase(path);
-  process.stderr.write(`demo warehouse: ${tables} tables, ${rows} rows in ${path}\n`);
+  if (flags.database) {
+    const { buildDemoDatabase } = await import('../demo/load-duckdb.js');
+    const { tables, rows } = await buildDemoDatabase(flags.database);
+    process.stderr.write(`demo database: ${tables} tables, ${rows} rows in ${flags.database}\n`);
+    return 0;
+  }
+  const { buildDemoWarehouse } = await import('../demo/build-warehouse.js');
+  const summary = await withWarehouse(projectDir, project.config, (warehouse, duckdb) =>
+    buildDemoWarehouse(warehouse, duckdb),
+  );
+  const root = warehouseLocation(projectDir, project.config).root;
+  process.stderr.write(
+    `demo warehouse: ${summary.tables} Iceberg tables, ${summary.rows} rows, ${summary.snapshots} snapshots in ${root}\n`,
+  );
   return 0;
+}
+
+/** Opens the project's warehouse for writing, runs `body`, closes everything. */
+async function withWarehouse<T>(
+  projectDir: string,
+  config: ProjectConfig,
+  body: (warehouse: Warehouse, duckdb: DuckDBConnection) => Promise<T>,
+): Promise<T> {
+  const location = warehouseLocation(projectDir, config);
+  mkdirSync(location.root, { recursive: true });
+  if (location.catalog.type === 'sqlite') mkdirSync(dirname(location.catalog.path), { recursive: true });
+  const { DuckDbEngine } = await import('../engines/duckdb.js');
+  const { Warehouse } = await import('../warehouse/table.js');
+  const duckdb = await DuckDbEngine.open({ path: ':memory:' });
+  const catalog = await openCatalog(location);
+  try {
+    return await body(
+      new Warehouse({ root: location.root, catalog, duckdb: duckdb.rawConnection }),
+      duckdb.rawConnection,
+    );
+  } finally {
+    await catalog.close();
+    await duckdb.close();
+  }
+}
+
+export interface CompactFlags extends EngineChoice {
+  dryRun?: boolean;
+  retention?: string;
+}
+
+/** The CDC sources to compact: all of them, or those named (by source or by `namespace.table`). */
+function sourcesToCompact(model: SemanticModel, names: readonly string[]): SourceModel[] {
+  const all = cdcSources(model);
+  if (names.length === 0) return all;
+  return names.map((name) => {
+    const found = all.find(
+      (s) => s.name === name || (s.relation.kind === 'table' && s.relation.path.join('.') === name),
+    );
+    if (!found)
+      throw new UsageError(
+        `'${name}' is not a CDC source or the raw table of one (${all.map((s) => s.name).join(', ') || 'none'})`,
+      );
+    return found;
+  });
+}
+
+export async function compactCommand(
+  projectDir: string,
+  tables: string[],
+  flags: CompactFlags,
+): Promise<number> {
+  const project = loadValidProject(projectDir);
+  const sources = sourcesToCompact(project.model, tables);
+  const engine = engineName(flags, project.config);
+  if (engine === 'trino' || flags.dryRun) {
+    const statements = sources.flatMap((s) => trinoMaintenanceStatements(s, flags.retention));
+    if (flags.dryRun || engine !== 'trino') {
+      process.stdout.write(statements.map((s) => `${s};\n`).join('\n'));
+      return 0;
+    }
+    const trino = await openEngine(projectDir, flags, project.config);
+    try {
+      for (const statement of statements) await trino.execute(statement);
+    } finally {
+      await trino.close();
+    }
+    process.stderr.write(`ran ${statements.length} maintenance statements on Trino\n`);
+    return 0;
+  }
+  if (engine !== 'duckdb')
+    throw new UsageError(`strata compact works on the embedded warehouse or Trino, not ${engine}`);
+  if (!warehouseExists(warehouseLocation(projectDir, project.config))) {
+    throw new UsageError('no warehouse yet: build the demo with `strata demo`');
+  }
+  const { compactSource } = await import('../cdc/compaction.js');
+  const results = await withWarehouse(projectDir, project.config, async (warehouse) => {
+    const done = [];
+    for (const source of sources) done.push(await compactSource(warehouse, source));
+    return done;
+  });
+  for (const r of results) {
+    process.stdout.write(
+      r.committed
+        ? `${r.table}: ${plural(r.filesBefore, 'file')}, ${plural(r.rowsBefore, 'row')} -> ${plural(r.filesAfter, 'file')}, ${plural(r.rowsAfter, 'row')}\n`
+        : `${r.table}: already compact (${plural(r.filesBefore, 'file')}, ${plural(r.rowsBefore, 'row')})\n`,
+    );
+  }
+  return 0;
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }

@@ -3,6 +3,7 @@ import { isAbsolute, join } from 'node:path';
 import type { ProjectConfig } from '../core/definitions/schema.js';
 import { QueryError, type Engine, type EngineName } from './engine.js';
 import { resolveSecret } from './secrets.js';
+import { openCatalog, warehouseExists, warehouseLocation } from './warehouse-location.js';
 
 export const DEFAULT_DATABASE = '.strata/demo.duckdb';
 
@@ -25,6 +26,11 @@ export function duckDbPath(projectDir: string, choice: EngineChoice, config: Pro
   return isAbsolute(configured) ? configured : join(projectDir, configured);
 }
 
+/**
+ * `--database FILE` names exactly the DuckDB file to read. Without it the embedded default
+ * reads the project's Iceberg warehouse (plus `duckdb.database` from strata.yaml, when
+ * set); a project with neither has nothing to read yet.
+ */
 export async function openEngine(
   projectDir: string,
   choice: EngineChoice,
@@ -36,10 +42,24 @@ export async function openEngine(
     case 'duckdb': {
       // Engines load lazily: `compile` and `validate` never pay for a native driver.
       const { DuckDbEngine } = await import('./duckdb.js');
-      return DuckDbEngine.open({
-        path: duckDbPath(projectDir, choice, config),
-        readOnly: options.readOnly ?? true,
-      });
+      if (choice.database)
+        return DuckDbEngine.open({ path: choice.database, readOnly: options.readOnly ?? true });
+      const location = warehouseLocation(projectDir, config);
+      const configuredFile = config.duckdb?.database ? duckDbPath(projectDir, {}, config) : undefined;
+      if (warehouseExists(location)) {
+        const { IcebergDuckDbEngine } = await import('./iceberg-duckdb.js');
+        return IcebergDuckDbEngine.open({
+          root: location.root,
+          catalog: await openCatalog(location),
+          ...(configuredFile ? { databaseFile: configuredFile } : {}),
+        });
+      }
+      if (configuredFile)
+        return DuckDbEngine.open({ path: configuredFile, readOnly: options.readOnly ?? true });
+      throw new QueryError(
+        'duckdb',
+        'no warehouse yet: build the demo with `strata demo`, or pass --database FILE',
+      );
     }
     case 'postgres': {
       const { PostgresEngine } = await import('./postgres.js');
@@ -51,11 +71,10 @@ export async function openEngine(
         config.postgres?.schema ? { searchPath: config.postgres.schema } : {},
       );
     }
-    case 'trino':
-      throw new QueryError(
-        'trino',
-        'the Trino engine is not available in this build yet; use --engine duckdb or postgres',
-      );
+    case 'trino': {
+      const { TrinoEngine, trinoOptionsFromEnv } = await import('./trino.js');
+      return TrinoEngine.connect(trinoOptionsFromEnv(config.trino ?? {}));
+    }
   }
 }
 

@@ -266,6 +266,16 @@ export const ProjectConfig = z.strictObject({
   engine: z.enum(['duckdb', 'postgres', 'trino']).optional(),
   dialect: Dialect.optional(),
   duckdb: z.strictObject({ database: z.string().min(1).optional() }).optional(),
+  /** The embedded Iceberg warehouse: data and metadata under `root`, tables registered in a SQL catalog. */
+  warehouse: z
+    .strictObject({
+      root: z.string().min(1).optional(),
+      catalog: z.enum(['sqlite', 'postgres']).optional(),
+      path: z.string().min(1).optional(),
+      connection: z.string().min(1).optional(),
+      name: z.string().min(1).optional(),
+    })
+    .optional(),
   postgres: z
     .strictObject({ connection: z.string().min(1).optional(), schema: z.string().min(1).optional() })
     .optional(),

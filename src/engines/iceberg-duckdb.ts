@@ -1,0 +1,95 @@
+/**
+ * The embedded default engine: DuckDB over the local Iceberg warehouse. Before each query
+ * every catalog table becomes a view over the live Parquet files of its current snapshot,
+ * read by Iceberg field id; so each query sees one snapshot per table, pinned for its
+ * whole run, and evolved schemas read right.
+ */
+import type { Row } from '../core/values/cell.js';
+import type { IcebergCatalog, TableIdentifier } from '../warehouse/catalog.js';
+import { readParquetSql, Warehouse } from '../warehouse/table.js';
+import { DuckDbEngine } from './duckdb.js';
+import type { Engine, ResultColumn } from './engine.js';
+
+const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const keyOf = (id: TableIdentifier) => `${id.namespace}.${id.name}`;
+
+export interface IcebergDuckDbOptions {
+  root: string;
+  catalog: IcebergCatalog;
+  /** A DuckDB database file whose tables are readable too (Iceberg tables win on a name clash). */
+  databaseFile?: string;
+}
+
+export class IcebergDuckDbEngine implements Engine {
+  readonly name = 'duckdb';
+  readonly dialect = 'duckdb';
+  /** The metadata file each view was built from: an unchanged table keeps its view. */
+  private readonly views = new Map<string, string>();
+
+  private constructor(
+    readonly duckdb: DuckDbEngine,
+    readonly warehouse: Warehouse,
+    readonly catalog: IcebergCatalog,
+  ) {}
+
+  static async open(options: IcebergDuckDbOptions): Promise<IcebergDuckDbEngine> {
+    const duckdb = await DuckDbEngine.open({ path: ':memory:' });
+    const warehouse = new Warehouse({
+      root: options.root,
+      catalog: options.catalog,
+      duckdb: duckdb.rawConnection,
+    });
+    const engine = new IcebergDuckDbEngine(duckdb, warehouse, options.catalog);
+    if (options.databaseFile) await engine.exposeDatabaseFile(options.databaseFile);
+    return engine;
+  }
+
+  /** Tables of a plain DuckDB file become views too, so one query can join both worlds. */
+  private async exposeDatabaseFile(path: string): Promise<void> {
+    await this.duckdb.execute(`ATTACH '${path.replaceAll("'", "''")}' AS strata_file (READ_ONLY)`);
+    const { rows } = await this.duckdb.query(
+      `SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = 'strata_file' ORDER BY 1, 2`,
+    );
+    for (const [schema, table] of rows as [string, string][]) {
+      await this.duckdb.execute(`CREATE SCHEMA IF NOT EXISTS ${quote(schema)}`);
+      await this.duckdb.execute(
+        `CREATE OR REPLACE VIEW ${quote(schema)}.${quote(table)} AS SELECT * FROM strata_file.${quote(schema)}.${quote(table)}`,
+      );
+    }
+  }
+
+  /** Points every table's view at its current snapshot. */
+  async pinSnapshots(): Promise<void> {
+    for (const id of await this.catalog.listTables()) {
+      const location = await this.catalog.currentMetadataLocation(id);
+      if (!location || this.views.get(keyOf(id)) === location) continue;
+      const state = await this.warehouse.load(id);
+      const { files, schema } = await this.warehouse.planFiles(state);
+      await this.duckdb.execute(`CREATE SCHEMA IF NOT EXISTS ${quote(id.namespace)}`);
+      await this.duckdb.execute(
+        `CREATE OR REPLACE VIEW ${quote(id.namespace)}.${quote(id.name)} AS ${readParquetSql(files, schema)}`,
+      );
+      this.views.set(keyOf(id), state.metadataLocation);
+    }
+  }
+
+  async *stream(sql: string): AsyncIterable<Row[]> {
+    await this.pinSnapshots();
+    yield* this.duckdb.stream(sql);
+  }
+
+  async query(sql: string): Promise<{ columns: ResultColumn[]; rows: Row[] }> {
+    await this.pinSnapshots();
+    return this.duckdb.query(sql);
+  }
+
+  async execute(sql: string): Promise<void> {
+    await this.pinSnapshots();
+    await this.duckdb.execute(sql);
+  }
+
+  async close(): Promise<void> {
+    await this.catalog.close();
+    await this.duckdb.close();
+  }
+}
