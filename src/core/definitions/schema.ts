@@ -290,3 +290,82 @@ export const ProjectConfig = z.strictObject({
     .optional(),
 });
 export type ProjectConfig = z.infer<typeof ProjectConfig>;
+
+// ---- trackers (trackers/*.yaml) -----------------------------------------------------------
+
+export const TrackerName = z
+  .string()
+  .regex(TRACKER_NAME_PATTERN, {
+    error: 'must match ^[a-z][a-z0-9_-]*$ (lower case letters, digits, _ and -)',
+  });
+
+/** A value that may be written inline or as `env:NAME` (credentials must use env:). */
+const ValueOrEnv = z.string().min(1);
+const ColumnNames = z.array(z.string().min(1)).min(1);
+
+export const SYNC_MODES = ['replace', 'upsert', 'append'] as const;
+export const SyncMode = z.enum(SYNC_MODES);
+export type SyncMode = z.infer<typeof SyncMode>;
+export const OnMissing = z.enum(['delete', 'keep']);
+export type OnMissing = z.infer<typeof OnMissing>;
+
+const modeFields = {
+  mode: SyncMode.optional(),
+  key: ColumnNames.optional(),
+  onMissing: OnMissing.optional(),
+};
+
+export const GoogleSheetsDestination = z.strictObject({
+  type: z.literal('google_sheets'),
+  spreadsheetId: ValueOrEnv,
+  sheet: z.string().min(1),
+  ...modeFields,
+});
+export type GoogleSheetsDestination = z.infer<typeof GoogleSheetsDestination>;
+
+export const AirtableDestination = z.strictObject({
+  type: z.literal('airtable'),
+  baseId: ValueOrEnv,
+  table: z.string().min(1),
+  ...modeFields,
+});
+export type AirtableDestination = z.infer<typeof AirtableDestination>;
+
+export const TableDestination = z.strictObject({
+  type: z.literal('table'),
+  connection: ValueOrEnv,
+  table: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, { error: 'must be table or schema.table' }),
+  ...modeFields,
+});
+export type TableDestination = z.infer<typeof TableDestination>;
+
+export const FileDestination = z.strictObject({
+  type: z.literal('file'),
+  path: z.string().min(1),
+  format: z.enum(['csv', 'json', 'parquet']).optional(),
+  mode: z.literal('replace').optional(),
+});
+export type FileDestination = z.infer<typeof FileDestination>;
+
+export const DestinationDefinition = z.discriminatedUnion('type', [
+  GoogleSheetsDestination,
+  AirtableDestination,
+  TableDestination,
+  FileDestination,
+]);
+export type DestinationDefinition = z.infer<typeof DestinationDefinition>;
+
+export const TrackerDefinition = z.strictObject({
+  name: TrackerName,
+  description: z.string().optional(),
+  owner: z.string().optional(),
+  input: Name,
+  params: z.record(Name, z.union([Scalar, z.array(Scalar)])).optional(),
+  schedule: z.string().min(1).optional(),
+  timezone: z.string().min(1).optional(),
+  refresh: z.enum(['always', 'on_change']).optional(),
+  destinations: z.array(DestinationDefinition).min(1),
+});
+export type TrackerDefinition = z.infer<typeof TrackerDefinition>;

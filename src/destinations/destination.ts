@@ -1,0 +1,99 @@
+/**
+ * What a tracker writes to. Each destination type (google_sheets, airtable, table, file)
+ * implements `plan` (read-only: what would change, and which API calls that takes) and
+ * `write` (make the destination match). The sync orchestrator runs them; they never run
+ * queries themselves.
+ */
+import type { FieldType } from '../core/definitions/schema.js';
+import type { Cell } from '../core/values/cell.js';
+import type { RateLimiter } from './limiter.js';
+import type { RetryOptions } from './http.js';
+
+export interface SyncColumn {
+  /** Output column name: the column of a BI table or file, the `key` tracker authors write. */
+  name: string;
+  /** Header: the Sheets header cell, the Airtable field name. */
+  label: string;
+  type: FieldType;
+  /** Spreadsheet number-format code, for typed cells. */
+  format?: string;
+}
+
+/** The query result to sync: typed cells in the Cell convention (see core/values/cell.ts). */
+export interface SyncTable {
+  columns: SyncColumn[];
+  rows: Cell[][];
+}
+
+export interface ApiCall {
+  method: string;
+  /** The endpoint without host or credentials, e.g. `spreadsheets.batchUpdate` or `PATCH /v0/appX/Movies`. */
+  endpoint: string;
+  description?: string;
+}
+
+/** What a write would do (dry-run) or did. */
+export interface WritePlan {
+  destination: string;
+  creates: number;
+  updates: number;
+  deletes: number;
+  unchanged: number;
+  /** The write calls it would make (read calls made to plan are counted in `reads`). */
+  apiCalls: ApiCall[];
+  reads: number;
+  /** A few human-readable lines: samples of rows or cells that change. */
+  details: string[];
+}
+
+export interface WriteResult {
+  destination: string;
+  created: number;
+  updated: number;
+  deleted: number;
+  unchanged: number;
+  /** Every API call made, reads included. */
+  apiCalls: number;
+  /** Request bytes sent. */
+  bytes: number;
+}
+
+export interface Logger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface DestinationContext {
+  /** Shared by all workers (Redis) or local (one process): acquire before each API request. */
+  limiter: RateLimiter;
+  retry: RetryOptions;
+  /** Identifies this run; a retried job keeps it, so writes can be made idempotent with it. */
+  runId: string;
+  tracker: string;
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+  signal?: AbortSignal;
+}
+
+export interface Destination {
+  /** e.g. `google_sheets 1AbC…/Movies` (never a credential). */
+  describe(): string;
+  plan(table: SyncTable, ctx: DestinationContext): Promise<WritePlan>;
+  write(table: SyncTable, ctx: DestinationContext): Promise<WriteResult>;
+}
+
+/** A destination refused the result before writing anything (too large, bad key, ...). */
+export class DestinationError extends Error {
+  constructor(
+    readonly destination: string,
+    message: string,
+  ) {
+    super(`${destination}: ${message}`);
+    this.name = 'DestinationError';
+  }
+}
+
+/** The key columns' values of a row, as one comparable string. */
+export function rowKey(table: SyncTable, row: readonly Cell[], key: readonly string[]): string {
+  return JSON.stringify(key.map((k) => row[table.columns.findIndex((c) => c.name === k)] ?? null));
+}
