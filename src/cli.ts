@@ -9,6 +9,8 @@ import {
   validateCommand,
 } from './cli/commands.js';
 import { collectRepeated, runCommand, type GlobalOptions } from './cli/context.js';
+import { runsCommand, syncCommand } from './cli/tracker-commands.js';
+import { serveCommand, workerCommand } from './cli/service-commands.js';
 
 const program = new Command('strata')
   .description('Semantic layer for operational reporting: YAML definitions in, SQL and trackers out.')
@@ -71,6 +73,58 @@ engineOptions(
 ).action((tables: string[], flags) =>
   runCommand(globals(), async () => compactCommand(globals().project, tables, flags)),
 );
+
+engineOptions(
+  program
+    .command('sync <tracker>')
+    .description('run a tracker now: its input, then every destination')
+    .option('--dry-run', 'print what would change in each destination; call no write API'),
+).action((tracker: string, flags) =>
+  runCommand(globals(), async () => syncCommand(globals().project, tracker, flags)),
+);
+
+program
+  .command('runs [tracker]')
+  .description('the recorded tracker runs, newest first')
+  .option('--limit <n>', 'how many runs', '20')
+  .action((tracker: string | undefined, flags) =>
+    runCommand(globals(), async () => runsCommand(globals().project, tracker, flags)),
+  );
+
+const redisOptions = (cmd: Command) =>
+  cmd
+    .option(
+      '--redis <url>',
+      'Redis URL (default: strata.yaml redis.url, then REDIS_URL, then redis://127.0.0.1:6379)',
+    )
+    .option(
+      '--queue-prefix <prefix>',
+      'Redis key prefix of the job queue (default: STRATA_QUEUE_PREFIX, then strata)',
+    )
+    .option('--concurrency <n>', 'tracker jobs run at once by this process', '2');
+
+redisOptions(
+  engineOptions(
+    program
+      .command('serve')
+      .description('the service: health and tracker scheduling, until SIGINT/SIGTERM')
+      .option('--port <port>', 'HTTP port', '3000')
+      .option('--with-worker', 'also run a tracker worker in this process'),
+  ),
+).action((flags) => runCommand(globals(), async () => serveCommand(globals().project, flags)));
+
+redisOptions(
+  engineOptions(
+    program
+      .command('worker')
+      .description('a tracker worker only (scale out on one Redis), until SIGINT/SIGTERM')
+      .option(
+        '--lock-duration <ms>',
+        'how long a job stays with a worker that stopped answering before another takes it',
+        '30000',
+      ),
+  ),
+).action((flags) => runCommand(globals(), async () => workerCommand(globals().project, flags)));
 
 try {
   await program.parseAsync(process.argv);

@@ -8,6 +8,7 @@ import type { ProjectConfig } from '../core/definitions/schema.js';
 import type { Warehouse } from '../warehouse/table.js';
 import { openCatalog, warehouseExists, warehouseLocation } from '../engines/warehouse-location.js';
 import { Compiler, type CompileOptions } from '../core/compile.js';
+import { checkTracker, trackerCompileOptions } from '../core/trackers.js';
 import { error, StrataError, type Diagnostic } from '../core/diagnostics.js';
 import type { Dialect } from '../core/definitions/schema.js';
 import { DIALECTS } from '../core/definitions/schema.js';
@@ -26,13 +27,17 @@ export function validateCommand(projectDir: string): number {
       ...compiler.check(input, { validateOnly: true }).filter((d) => d.code !== 'broken_dependency'),
     );
   }
+  for (const tracker of project.model.trackers.values()) {
+    diagnostics.push(...checkTracker(tracker, compiler).filter((d) => d.code !== 'broken_dependency'));
+  }
   const errors = diagnostics.filter((d) => d.severity === 'error');
   printDiagnostics(diagnostics);
   if (errors.length > 0) {
     process.stderr.write(`${errors.length} error${errors.length === 1 ? '' : 's'}\n`);
     return 1;
   }
-  process.stdout.write(`ok: ${project.model.sources.size} sources, ${project.model.inputs.size} inputs\n`);
+  const { sources, inputs, trackers } = project.model;
+  process.stdout.write(`ok: ${sources.size} sources, ${inputs.size} inputs, ${trackers.size} trackers\n`);
   return 0;
 }
 
@@ -104,8 +109,21 @@ export function compileCommand(projectDir: string, input: string | undefined, fl
         else throw e;
       }
     }
+    for (const tracker of project.model.trackers.values()) {
+      try {
+        const sql = compiler.compile(tracker.definition.input, {
+          ...trackerCompileOptions(tracker, dialect),
+          validateOnly: true,
+        }).sql;
+        outputs.push({ name: `tracker.${tracker.name}`, sql });
+      } catch (e) {
+        if (!(e instanceof StrataError)) throw e;
+      }
+    }
     if (problems.length > 0) throw new StrataError(problems);
-    writeStatements(outputs, flags.out, (name) => `-- input: ${name}`);
+    writeStatements(outputs, flags.out, (name) =>
+      name.startsWith('tracker.') ? `-- tracker: ${name.slice(8)}` : `-- input: ${name}`,
+    );
     return 0;
   }
   if (!input) throw new UsageError('compile needs an input name (or --all)');

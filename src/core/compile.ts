@@ -32,6 +32,8 @@ export interface CompiledQuery {
   sql: string;
   columns: OutputColumn[];
   plan: LogicalPlan;
+  /** The tables the SQL reads (`table:` sources), for change detection and lineage. */
+  tables: string[];
 }
 
 export class Compiler {
@@ -70,8 +72,20 @@ export class Compiler {
       sql,
       columns: spec.columns.map(outputColumn),
       plan: logical,
+      tables: tablesRead(logical),
     };
   }
+}
+
+function tablesRead(plan: LogicalPlan): string[] {
+  const tables = new Set<string>();
+  const visit = (p: LogicalPlan) => {
+    for (const node of p.roles.keys())
+      if (node.source.relation.kind === 'table') tables.add(node.source.relation.path.join('.'));
+    for (const pre of p.preaggregates) visit(pre.plan);
+  };
+  visit(plan);
+  return [...tables].sort();
 }
 
 function outputColumn(c: ColumnSpec): OutputColumn {

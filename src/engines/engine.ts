@@ -17,6 +17,11 @@ export interface Engine {
   stream(sql: string): AsyncIterable<Row[]>;
   /** Runs one query and collects every row. */
   query(sql: string): Promise<{ columns: ResultColumn[]; rows: Row[] }>;
+  /**
+   * A cheap value that changes when any of `tables` (`schema.table`) changes, for
+   * `refresh: on_change`; undefined when the engine cannot tell (the tracker then always runs).
+   */
+  fingerprint?(tables: readonly string[]): Promise<string | undefined>;
   /** Runs a statement that returns nothing useful (DDL, loading). */
   execute(sql: string): Promise<void>;
   close(): Promise<void>;

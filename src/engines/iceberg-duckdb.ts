@@ -73,6 +73,16 @@ export class IcebergDuckDbEngine implements Engine {
     }
   }
 
+  /** The tables' current metadata files: a new commit anywhere changes it. */
+  async fingerprint(tables: readonly string[]): Promise<string | undefined> {
+    const parts: string[] = [];
+    for (const table of tables) {
+      const [namespace, name] = table.split('.').slice(-2) as [string, string];
+      parts.push(`${table}=${(await this.catalog.currentMetadataLocation({ namespace, name })) ?? 'none'}`);
+    }
+    return parts.join(';');
+  }
+
   async *stream(sql: string): AsyncIterable<Row[]> {
     await this.pinSnapshots();
     yield* this.duckdb.stream(sql);

@@ -9,7 +9,7 @@ const { Client, types } = pg;
 const OID = { int8: 20, numeric: 1700, date: 1082, timestamp: 1114, timestamptz: 1184 } as const;
 
 /** Per-client parsers (no global pg.types changes): every value arrives as a Cell. */
-const cellTypes = {
+export const cellTypes = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     switch (oid) {
       case OID.int8:
@@ -74,6 +74,17 @@ export class PostgresEngine implements Engine {
     } catch (e) {
       throw new QueryError('postgres', (e as Error).message);
     }
+  }
+
+  /** Row-change counters from pg_stat_user_tables: cheap, and they only grow while the server runs. */
+  async fingerprint(tables: readonly string[]): Promise<string | undefined> {
+    if (tables.length === 0) return undefined;
+    const result = await this.client.query<{ name: string; changes: string }>(
+      `SELECT schemaname || '.' || relname AS name, (n_tup_ins + n_tup_upd + n_tup_del)::text AS changes
+         FROM pg_stat_user_tables WHERE schemaname || '.' || relname = ANY($1) ORDER BY 1`,
+      [tables],
+    );
+    return result.rows.map((r) => `${r.name}=${r.changes}`).join(';') || undefined;
   }
 
   async execute(sql: string): Promise<void> {

@@ -22,6 +22,7 @@ export interface LoadedProject {
 const FOLDERS: readonly [string, DefinitionKind][] = [
   ['definitions/sources', 'source'],
   ['definitions/inputs', 'input'],
+  ['trackers', 'tracker'],
 ];
 
 function yamlFiles(dir: string): string[] {

@@ -21,7 +21,7 @@ describe('strata validate', () => {
   it('accepts the example project', () => {
     const r = strata(['validate']);
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^ok: 8 sources, \d+ inputs/);
+    expect(r.stdout).toMatch(/^ok: 8 sources, \d+ inputs, \d+ trackers/);
   });
 
   it('reports every error as path:line:col and exits 1, without a stack trace', () => {
@@ -61,7 +61,10 @@ describe('strata compile', () => {
     const r = strata(['compile', '--all', '--dialect', 'postgres', '--out', out]);
     expect(r.status, r.stderr).toBe(0);
     const inputs = readdirSync(join(REPO_ROOT, 'definitions/inputs')).map((f) => f.replace('.yaml', '.sql'));
-    expect(readdirSync(out).sort()).toEqual(inputs.sort());
+    const trackers = readdirSync(join(REPO_ROOT, 'trackers')).map(
+      (f) => `tracker.${f.replace('.yaml', '.sql')}`,
+    );
+    expect(readdirSync(out).sort()).toEqual([...inputs, ...trackers].sort());
     expect(readFileSync(join(out, 'movie_catalog.sql'), 'utf8')).toBe(
       readFileSync(join(REPO_ROOT, 'test/golden/postgres/movie_catalog.sql'), 'utf8'),
     );

@@ -1,7 +1,13 @@
 // fast-check generators of random projects, data and inputs for the reference oracle,
 // plus renderers to the spec's YAML formats and to CREATE TABLE / INSERT statements.
+//
+// The generators lean toward what breaks fan-out handling (measured by mutating the planner:
+// each seeded bug is found within a few dozen runs): one_to_many chains and stars, several
+// child rows per parent row, sum/count measures next to dimensions whose join repeats the
+// measure's rows, measures of fan-out sources, and `is_null` / `any` filters on sources that
+// contribute no selected field. About a quarter of the inputs are still unbiased picks.
 import fc from 'fast-check';
-import { outputColumnNames } from './evaluate.js';
+import { compareValues, outputColumnNames } from './evaluate.js';
 import {
   FIELD_TYPES,
   GRANULARITIES,
@@ -54,10 +60,18 @@ const DOMAINS: Record<FieldType, readonly Value[]> = {
   ],
 };
 
-/** Filter values for `id` and foreign-key columns (ids are 1..6; 7 never exists). */
-const KEY_DOMAIN: readonly Value[] = [1, 2, 3, 7];
-/** Foreign-key cell values: mostly existing ids, some dangling. */
-const FOREIGN_KEY_VALUES: readonly number[] = [1, 2, 3, 4, 7];
+/** Filter values for `id` and foreign-key columns (ids are 1..8; 9 never exists). */
+const KEY_DOMAIN: readonly Value[] = [1, 2, 3, 4, 9];
+/**
+ * Foreign-key cell values: mostly 1 or 2, so that a parent row has several child rows (fan-out
+ * repeats it) while the parents with greater ids have none; some NULL, some dangling.
+ */
+const FOREIGN_KEY_VALUE: fc.Arbitrary<Value> = fc.oneof(
+  { arbitrary: fc.constantFrom(1, 2), weight: 8 },
+  { arbitrary: fc.constantFrom(3, 4, 5), weight: 4 },
+  { arbitrary: fc.constant(null), weight: 2 },
+  { arbitrary: fc.constant(9), weight: 1 },
+);
 /** Patterns for contains / starts_with / ends_with, in mixed case (the ops are case-insensitive). */
 const TEXT_PATTERNS: readonly Value[] = ['A', 'b', 'AB', "'", 'O', 'K', 'Ba'];
 const HAVING_DOMAIN: readonly Value[] = [0, 1, 2, 3, 1.5, 10];
@@ -87,8 +101,28 @@ const COMPARISON_OPS: readonly FilterOp[] = [
 ];
 const TEXT_OPS: readonly FilterOp[] = ['contains', 'starts_with', 'ends_with'];
 const BOOLEAN_OPS: readonly FilterOp[] = ['equals', 'not_equals', 'in', 'not_in', 'is_null', 'is_not_null'];
-const RELATIONSHIPS: readonly Relationship[] = ['many_to_one', 'one_to_one', 'one_to_many'];
 const AGGREGATES: readonly AggregateKind[] = ['count', 'count_distinct', 'sum', 'avg', 'min', 'max'];
+
+/** Parent-to-child relationships, biased toward fan-out (one_to_many) and its reverse. */
+const RELATIONSHIP: fc.Arbitrary<Relationship> = fc.oneof(
+  { arbitrary: fc.constant<Relationship>('one_to_many'), weight: 4 },
+  { arbitrary: fc.constant<Relationship>('many_to_one'), weight: 2 },
+  { arbitrary: fc.constant<Relationship>('one_to_one'), weight: 1 },
+);
+/** A source's own field types: the first mostly a number (so that sum and avg have one), then any. */
+const FIELD_TYPES_ARB: fc.Arbitrary<FieldType[]> = fc
+  .tuple(
+    fc.oneof(
+      { arbitrary: fc.constantFrom<FieldType>('integer', 'decimal', 'number'), weight: 3 },
+      { arbitrary: fc.constantFrom(...FIELD_TYPES), weight: 1 },
+    ),
+    fc.array(fc.constantFrom(...FIELD_TYPES), { maxLength: 2 }),
+  )
+  .map(([first, rest]) => [first, ...rest]);
+const AGGREGATE: fc.Arbitrary<AggregateKind> = fc.oneof(
+  { arbitrary: fc.constantFrom<AggregateKind>('sum', 'count'), weight: 4 },
+  { arbitrary: fc.constantFrom(...AGGREGATES), weight: 3 },
+);
 const ARITHMETIC_OPS: readonly ArithmeticOp[] = ['+', '-', '*', '/'];
 
 function isNumericType(type: FieldType): boolean {
@@ -173,11 +207,25 @@ interface BuiltSource {
   foreignKeys: ForeignKey[];
 }
 
-function edgeArb(child: number): fc.Arbitrary<EdgePlan> {
+/**
+ * `random`: any earlier node is the parent; `chain`: the previous node; `star`: mostly node 0
+ * (a parent with several fan-out children: the chasm trap).
+ */
+type TreeShape = 'random' | 'chain' | 'star';
+
+function parentArb(child: number, shape: TreeShape): fc.Arbitrary<number> {
+  const any = fc.integer({ min: 0, max: child - 1 });
+  if (shape === 'chain') return fc.constant(child - 1);
+  if (shape === 'star')
+    return fc.oneof({ arbitrary: fc.constant(0), weight: 3 }, { arbitrary: any, weight: 1 });
+  return any;
+}
+
+function edgeArb(child: number, shape: TreeShape): fc.Arbitrary<EdgePlan> {
   return fc
     .record({
-      parent: fc.integer({ min: 0, max: child - 1 }),
-      relationship: fc.constantFrom(...RELATIONSHIPS),
+      parent: parentArb(child, shape),
+      relationship: RELATIONSHIP,
       oneToOneFkOnChild: fc.boolean(),
       declaredOnChild: fc.boolean(),
     })
@@ -192,15 +240,23 @@ function edgeArb(child: number): fc.Arbitrary<EdgePlan> {
 
 function treeArb(): fc.Arbitrary<EdgePlan[]> {
   return fc
-    .integer({ min: 2, max: 5 })
-    .chain((size) => fc.tuple(...Array.from({ length: size - 1 }, (_, i) => edgeArb(i + 1))));
+    .record({
+      size: fc.oneof(
+        { arbitrary: fc.integer({ min: 3, max: 5 }), weight: 4 },
+        { arbitrary: fc.constant(2), weight: 1 },
+      ),
+      shape: fc.constantFrom<TreeShape>('star', 'random', 'chain'),
+    })
+    .chain(({ size, shape }) =>
+      fc.tuple(...Array.from({ length: size - 1 }, (_, i) => edgeArb(i + 1, shape))),
+    );
 }
 
 const measureSeedArb: fc.Arbitrary<MeasureSeed> = fc.record({
-  aggregate: fc.constantFrom(...AGGREGATES),
+  aggregate: AGGREGATE,
   fieldPick: fc.nat(),
   countsField: fc.boolean(),
-  filter: occasionally(fc.record({ fieldPick: fc.nat(), valuePick: fc.nat() }), 5),
+  filter: occasionally(fc.record({ fieldPick: fc.nat(), valuePick: fc.nat() }), 6),
 });
 
 const derivedSeedArb: fc.Arbitrary<DerivedSeed> = fc.record({
@@ -211,9 +267,12 @@ const derivedSeedArb: fc.Arbitrary<DerivedSeed> = fc.record({
 });
 
 const sourcePlanArb: fc.Arbitrary<SourcePlan> = fc.record({
-  fieldTypes: fc.array(fc.constantFrom(...FIELD_TYPES), { minLength: 1, maxLength: 3 }),
+  fieldTypes: FIELD_TYPES_ARB,
   cdc: fc.integer({ min: 0, max: 4 }).map((n) => n === 0),
-  measures: fc.array(measureSeedArb, { maxLength: 3 }),
+  measures: fc.oneof(
+    { arbitrary: fc.array(measureSeedArb, { minLength: 1, maxLength: 3 }), weight: 4 },
+    { arbitrary: fc.constant<MeasureSeed[]>([]), weight: 1 },
+  ),
   derived: occasionally(derivedSeedArb, 4),
 });
 
@@ -345,15 +404,51 @@ function buildSources(edges: EdgePlan[], plans: SourcePlan[]): BuiltSource[] {
 // NULL or dangle; a one_to_one foreign key is unique among non-NULL values.
 // ---------------------------------------------------------------------------
 
-function nonIdValuesArb(built: BuiltSource): fc.Arbitrary<Row> {
-  const arbs: Record<string, fc.Arbitrary<Value>> = {};
-  for (const fk of built.foreignKeys) {
-    arbs[fk.name] = fc.option(fc.constantFrom(...FOREIGN_KEY_VALUES), { nil: null, freq: 5 });
-  }
-  for (const field of built.source.fields.filter((f) => /^f\d+$/.test(f.name))) {
-    arbs[field.name] = fc.option(fc.constantFrom(...DOMAINS[field.type]), { nil: null, freq: 4 });
+/**
+ * Per table, the values each own field takes: its whole domain, or a few of them (so rows share
+ * values); at least two for a number (a sum of zeros hides rows counted twice).
+ */
+type Palettes = Record<string, readonly Value[]>;
+
+function ownFields(built: BuiltSource): RefField[] {
+  return built.source.fields.filter((f) => /^f\d+$/.test(f.name));
+}
+
+function palettesArb(built: BuiltSource): fc.Arbitrary<Palettes> {
+  const arbs: Record<string, fc.Arbitrary<readonly Value[]>> = {};
+  for (const field of ownFields(built)) {
+    const domain = DOMAINS[field.type];
+    arbs[field.name] = fc.oneof(
+      { arbitrary: fc.constant(domain), weight: 1 },
+      {
+        arbitrary: fc.subarray([...domain], {
+          minLength: isNumericType(field.type) ? 2 : 1,
+          maxLength: Math.min(3, domain.length),
+        }),
+        weight: 1,
+      },
+    );
   }
   return fc.record(arbs);
+}
+
+function nonIdValuesArb(built: BuiltSource, palettes: Palettes): fc.Arbitrary<Row> {
+  const arbs: Record<string, fc.Arbitrary<Value>> = {};
+  for (const fk of built.foreignKeys) arbs[fk.name] = FOREIGN_KEY_VALUE;
+  for (const field of ownFields(built)) {
+    const palette = palettes[field.name] ?? DOMAINS[field.type];
+    arbs[field.name] = fc.option(fc.constantFrom(...palette), { nil: null, freq: 6 });
+  }
+  return fc.record(arbs);
+}
+
+/** Mostly 3..max rows (so that fan-out repeats rows), sometimes 0-2 (what failures shrink to). */
+function rowCountArray<T>(arb: fc.Arbitrary<T>, max: number): fc.Arbitrary<T[]> {
+  return fc.oneof(
+    { withCrossShrink: true },
+    { arbitrary: fc.array(arb, { maxLength: 2 }), weight: 1 },
+    { arbitrary: fc.array(arb, { minLength: 3, maxLength: max }), weight: 10 },
+  );
 }
 
 /** Nulls out repeated values of unique foreign keys (keeps the first occurrence). */
@@ -378,8 +473,8 @@ function withIds(rows: Row[], firstId = 1): Row[] {
 }
 
 function plainTableArb(built: BuiltSource): fc.Arbitrary<Row[]> {
-  return fc
-    .array(nonIdValuesArb(built), { maxLength: 6 })
+  return palettesArb(built)
+    .chain((palettes) => rowCountArray(nonIdValuesArb(built, palettes), 8))
     .map((rows) => enforceUniqueKeys(withIds(rows), built.foreignKeys));
 }
 
@@ -398,8 +493,8 @@ interface KeySeed {
   earlier: VersionSeed[];
 }
 
-function keySeedArb(built: BuiltSource, deleted: boolean): fc.Arbitrary<KeySeed> {
-  const values = nonIdValuesArb(built);
+function keySeedArb(built: BuiltSource, palettes: Palettes, deleted: boolean): fc.Arbitrary<KeySeed> {
+  const values = nonIdValuesArb(built, palettes);
   return fc.record({
     latest: values,
     latestOp: deleted ? fc.constant(CDC_DELETED_OP) : fc.constantFrom('c', 'u', 'r'),
@@ -458,12 +553,15 @@ function assembleCdcTable(built: BuiltSource, live: KeySeed[], deleted: KeySeed[
   }));
 }
 
+/** At most 6 live and 2 deleted keys: ids stay within 1..8. */
 function cdcTableArb(built: BuiltSource): fc.Arbitrary<Row[]> {
-  return fc
-    .record({
-      live: fc.array(keySeedArb(built, false), { maxLength: 6 }),
-      deleted: fc.array(keySeedArb(built, true), { maxLength: 2 }),
-    })
+  return palettesArb(built)
+    .chain((palettes) =>
+      fc.record({
+        live: rowCountArray(keySeedArb(built, palettes, false), 6),
+        deleted: fc.array(keySeedArb(built, palettes, true), { maxLength: 2 }),
+      }),
+    )
     .map(({ live, deleted }) => assembleCdcTable(built, live, deleted));
 }
 
@@ -485,6 +583,8 @@ interface Selectable {
   /** A dimension's type, or a measure's result type (null when not simple). */
   type: FieldType | null;
   domain: readonly Value[];
+  /** A measure's aggregate (`derived` for an expression); null for a dimension. */
+  aggregate: AggregateKind | 'derived' | null;
 }
 
 /** The type of a measure's value: count -> integer, sum/avg/derived -> number, min/max -> field type. */
@@ -504,6 +604,7 @@ function selectables(sources: RefSource[]): Selectable[] {
       kind: 'dimension',
       type: field.type,
       domain: /^f\d+$/.test(field.name) ? DOMAINS[field.type] : KEY_DOMAIN,
+      aggregate: null,
     })),
     ...source.measures.map((measure): Selectable => ({
       ref: `${source.name}.${measure.name}`,
@@ -511,30 +612,265 @@ function selectables(sources: RefSource[]): Selectable[] {
       kind: 'measure',
       type: measureResultType(source, measure),
       domain: HAVING_DOMAIN,
+      aggregate: isDerivedMeasure(measure) ? 'derived' : measure.aggregate,
     })),
   ]);
 }
 
+/**
+ * The join tree seen from the input's root (`from`): each source's parent and the
+ * relationship from that parent to it.
+ */
+class Topology {
+  readonly parent = new Map<string, string>();
+  readonly into = new Map<string, Relationship>();
+
+  constructor(
+    readonly root: string,
+    edges: EdgePlan[],
+  ) {
+    const steps = edges.flatMap((e) => [
+      { from: sourceName(e.parent), to: sourceName(e.child), relationship: e.relationship },
+      {
+        from: sourceName(e.child),
+        to: sourceName(e.parent),
+        relationship: reverseRelationship(e.relationship),
+      },
+    ]);
+    const order = [root];
+    for (let i = 0; i < order.length; i++) {
+      const node = order[i] ?? root;
+      for (const step of steps.filter((s) => s.from === node && s.to !== root && !this.parent.has(s.to))) {
+        this.parent.set(step.to, node);
+        this.into.set(step.to, step.relationship);
+        order.push(step.to);
+      }
+    }
+  }
+
+  /** The source and its ancestors, up to the root. */
+  pathUp(source: string): string[] {
+    const path = [source];
+    for (let n = this.parent.get(source); n !== undefined; n = this.parent.get(n)) path.push(n);
+    return path;
+  }
+
+  /** Whether the join path from `a` to `b` takes a one_to_many step (it repeats `a`'s rows). */
+  fansOut(a: string, b: string): boolean {
+    const up = this.pathUp(a);
+    const down = this.pathUp(b);
+    const meet = up.find((n) => down.includes(n));
+    const before = (path: string[]) => path.slice(0, meet === undefined ? path.length : path.indexOf(meet));
+    return (
+      before(up).some((n) => this.into.get(n) === 'many_to_one') ||
+      before(down).some((n) => this.into.get(n) === 'one_to_many')
+    );
+  }
+
+  /** Sources whose rows the root's rows fan out to. */
+  fannedOut(source: string): boolean {
+    return this.fansOut(this.root, source);
+  }
+
+  /** The root and the sources on the paths to these. */
+  grain(sources: Iterable<string>): Set<string> {
+    const grain = new Set([this.root]);
+    for (const source of sources) for (const n of this.pathUp(source)) grain.add(n);
+    return grain;
+  }
+
+  /** Whether a row of `source` repeats in a join of this grain. */
+  repeats(source: string, grain: Set<string>): boolean {
+    return [...grain].some((g) => this.fansOut(source, g));
+  }
+
+  /** A source outside the grain below a one_to_many step from it: a filter on it is an EXISTS. */
+  existsOnly(source: string, grain: Set<string>): boolean {
+    if (grain.has(source)) return false;
+    for (let n: string | undefined = source; n !== undefined && !grain.has(n); n = this.parent.get(n)) {
+      if (this.into.get(n) === 'one_to_many') return true;
+    }
+    return false;
+  }
+}
+
+/** One of `items`, each with its weight (weight 0: never); null when all weights are 0. */
+function weightedPick<T>(items: readonly T[], weight: (item: T) => number): fc.Arbitrary<T> | null {
+  const choices = items
+    .map((item) => ({ arbitrary: fc.constant(item), weight: weight(item) }))
+    .filter((c) => c.weight > 0);
+  return choices.length > 0 ? fc.oneof(...choices) : null;
+}
+
+/** A measure whose value a repeated row can change (not min, max or count_distinct). */
+function isDuplicateSensitive(item: Selectable): boolean {
+  return item.kind === 'measure' && ['sum', 'count', 'avg', 'derived'].includes(item.aggregate ?? '');
+}
+
+/** Measures whose value repeated rows change are preferred (avg less: it often does not change). */
+function measureWeight(item: Selectable): number {
+  if (item.kind !== 'measure') return 0;
+  if (item.aggregate === 'sum' || item.aggregate === 'count') return 4;
+  return item.aggregate === 'derived' ? 2 : 1;
+}
+
+function upTo<T>(arb: fc.Arbitrary<T> | null, min: number, max: number): fc.Arbitrary<T[]> {
+  return arb ? fc.array(arb, { minLength: min, maxLength: max }) : fc.constant([]);
+}
+
+/** Selected items, and the sources whose fields filters should test for NULL. */
+interface Selection {
+  picked: Selectable[];
+  focus: string[];
+}
+
+/** Any 1-4 selectables, uniformly (the original, unbiased selection). */
+function anySelection(items: Selectable[]): fc.Arbitrary<Selection> {
+  return fc
+    .array(fc.constantFrom(...items), { minLength: 1, maxLength: 4 })
+    .map((picked) => ({ picked, focus: [] }));
+}
+
+/**
+ * Grouping by a foreign key puts all the related rows of one parent row in one group (so does
+ * a date truncated to a year, often); grouping by an `id` puts one row of the source in each
+ * group (its parents are then not repeated within a group).
+ */
+function dimensionWeight(item: Selectable): number {
+  const name = fieldNamePart(item.ref);
+  if (name === 'id') return 0;
+  return name.endsWith('_id') || item.type === 'date' || item.type === 'timestamp' ? 4 : 3;
+}
+
+/**
+ * A dimension of a non-root source with measures, preferably of sources whose rows that
+ * dimension's join path repeats (`movie.total_budget` grouped by `production.country`, or
+ * a sibling branch's measure: the chasm trap), and maybe one more selectable.
+ */
+function fanOutDimensionSelection(items: Selectable[], topo: Topology): fc.Arbitrary<Selection> | null {
+  const measureSources = new Set(items.filter(isDuplicateSensitive).map((i) => i.source));
+  const repeatsSome = (source: string) => {
+    const grain = topo.grain([source]);
+    return [...measureSources].some((s) => topo.repeats(s, grain));
+  };
+  const dimensions = items.filter(
+    (i) =>
+      i.kind === 'dimension' && i.source !== topo.root && dimensionWeight(i) > 0 && repeatsSome(i.source),
+  );
+  if (dimensions.length === 0) return null;
+  return (weightedPick(dimensions, dimensionWeight) ?? fc.constantFrom(...dimensions)).chain((dimension) => {
+    const grain = topo.grain([dimension.source]);
+    const repeated = weightedPick(
+      items.filter((i) => topo.repeats(i.source, grain) && isDuplicateSensitive(i)),
+      measureWeight,
+    );
+    return fc
+      .tuple(
+        upTo(repeated, 1, 1),
+        upTo(weightedPick(items, measureWeight), 0, 1),
+        upTo(fc.constantFrom(...items), 0, 1),
+      )
+      .map(([ms, more, extra]) => ({ picked: [dimension, ...ms, ...more, ...extra], focus: [] }));
+  });
+}
+
+/**
+ * Measures of sources that fan out (pre-aggregated per parent, or de-duplicated), often with
+ * a measure of the root or a source it does not fan out to (whose rows a wrongly kept root
+ * row would add to), grouped by 0-1 dimensions of the sources it does not fan out to.
+ */
+function fanOutMeasureSelection(items: Selectable[], topo: Topology): fc.Arbitrary<Selection> | null {
+  const measures = weightedPick(
+    items.filter((i) => topo.fannedOut(i.source)),
+    measureWeight,
+  );
+  if (!measures) return null;
+  const dimensions = items.filter((i) => i.kind === 'dimension' && !topo.fannedOut(i.source));
+  return fc
+    .tuple(
+      upTo(measures, 1, 2),
+      fc.oneof(
+        {
+          arbitrary: upTo(
+            weightedPick(items, (i) => measureWeight(i) * (topo.fannedOut(i.source) ? 1 : 3)),
+            1,
+            1,
+          ),
+          weight: 2,
+        },
+        { arbitrary: fc.constant([]), weight: 1 },
+      ),
+      dimensions.length > 0
+        ? fc.oneof(
+            { arbitrary: fc.constantFrom(...dimensions).map((d) => [d]), weight: 3 },
+            { arbitrary: fc.constant([]), weight: 1 },
+          )
+        : fc.constant([]),
+    )
+    .map(([fanned, other, dims]) => ({
+      picked: [...dims, ...fanned, ...other],
+      focus: fanned.map((item) => item.source),
+    }));
+}
+
+/**
+ * Fields of the root and the sources it reaches without fan-out only, with filters on the
+ * sources it fans out to (filter-only: EXISTS, where `is_null` also holds with no related row).
+ */
+function filterOnlyFanOutSelection(items: Selectable[], topo: Topology): fc.Arbitrary<Selection> | null {
+  const fanned = [...new Set(items.filter((i) => topo.fannedOut(i.source)).map((i) => i.source))];
+  const near = items.filter((i) => !topo.fannedOut(i.source));
+  if (fanned.length === 0 || near.length === 0) return null;
+  const nearDimensions = near.filter((i) => i.kind === 'dimension');
+  return fc
+    .oneof(
+      { arbitrary: fc.array(fc.constantFrom(...near), { minLength: 1, maxLength: 3 }), weight: 1 },
+      { arbitrary: fc.array(fc.constantFrom(...nearDimensions), { minLength: 1, maxLength: 3 }), weight: 1 },
+    )
+    .map((picked) => ({ picked, focus: fanned }));
+}
+
 interface SelectionSeed {
-  pick: number;
+  item: Selectable;
   granularity: Granularity | undefined;
   alias: boolean;
 }
 
-/** Distinct selected fields (with whether to alias them); granularity only on date/timestamp dimensions. */
-function resolveSelection(
-  seeds: SelectionSeed[],
+/** One of the selection strategies (the unbiased one always among them), with aliases and granularities. */
+function selectionArb(
   items: Selectable[],
-): { field: RefSelectedField; alias: boolean }[] {
+  topo: Topology,
+): fc.Arbitrary<{ seeds: SelectionSeed[]; focus: string[] }> {
+  const strategies = [{ arbitrary: anySelection(items), weight: 3 }];
+  const dimensionFirst = fanOutDimensionSelection(items, topo);
+  if (dimensionFirst) strategies.push({ arbitrary: dimensionFirst, weight: 4 });
+  const measureFirst = fanOutMeasureSelection(items, topo);
+  if (measureFirst) strategies.push({ arbitrary: measureFirst, weight: 4 });
+  const filterFirst = filterOnlyFanOutSelection(items, topo);
+  if (filterFirst) strategies.push({ arbitrary: filterFirst, weight: 2 });
+  return fc.oneof(...strategies).chain(({ picked, focus }) =>
+    fc
+      .tuple(
+        ...picked.map((item) =>
+          fc.record({
+            item: fc.constant(item),
+            granularity: fc.option(fc.constantFrom(...GRANULARITIES), { nil: undefined, freq: 2 }),
+            alias: fc.integer({ min: 0, max: 5 }).map((n) => n === 0),
+          }),
+        ),
+      )
+      .map((seeds) => ({ seeds, focus })),
+  );
+}
+
+/** Distinct selected fields (with whether to alias them); granularity only on date/timestamp dimensions. */
+function resolveSelection(seeds: SelectionSeed[]): { field: RefSelectedField; alias: boolean }[] {
   const byKey = new Map<string, { field: RefSelectedField; alias: boolean }>();
-  for (const seed of seeds) {
-    const item = pickFrom(items, seed.pick);
+  for (const { item, granularity, alias } of seeds) {
     const truncatable = item.kind === 'dimension' && (item.type === 'date' || item.type === 'timestamp');
     const field: RefSelectedField =
-      truncatable && seed.granularity
-        ? { field: item.ref, granularity: seed.granularity }
-        : { field: item.ref };
-    byKey.set(`${field.field}|${field.granularity ?? ''}`, { field, alias: seed.alias });
+      truncatable && granularity ? { field: item.ref, granularity } : { field: item.ref };
+    byKey.set(`${field.field}|${field.granularity ?? ''}`, { field, alias });
   }
   return [...byKey.values()];
 }
@@ -572,7 +908,11 @@ function operandsArb(op: FilterOp, domain: readonly Value[]): fc.Arbitrary<Opera
     case 'not_in':
       return fc.uniqueArray(one, { minLength: 1, maxLength: 3 }).map((values) => ({ values }));
     case 'between':
-      return fc.tuple(one, one).map((values) => ({ values }));
+      // Mostly low <= high (an inverted range matches nothing).
+      return fc.tuple(one, one, fc.integer({ min: 0, max: 3 })).map(([a, b, invert]) => {
+        const [low, high] = compareValues(a, b) <= 0 ? [a, b] : [b, a];
+        return { values: invert === 0 ? [high, low] : [low, high] };
+      });
     case 'contains':
     case 'starts_with':
     case 'ends_with':
@@ -584,72 +924,164 @@ function operandsArb(op: FilterOp, domain: readonly Value[]): fc.Arbitrary<Opera
 
 function leafFilterArb(
   items: Selectable[],
-  ops: (item: Selectable) => readonly FilterOp[],
-): fc.Arbitrary<RefFilter> {
+  op: (item: Selectable) => fc.Arbitrary<FilterOp>,
+): fc.Arbitrary<RefLeafFilter> {
   return fc
     .constantFrom(...items)
     .chain((item) =>
-      fc
-        .constantFrom(...ops(item))
-        .chain((op) =>
-          operandsArb(op, item.domain).map((operands) => ({ field: item.ref, op, ...operands })),
-        ),
+      op(item).chain((o) =>
+        operandsArb(o, item.domain).map((operands) => ({ field: item.ref, op: o, ...operands })),
+      ),
     );
 }
 
-function dimensionOps(item: Selectable): readonly FilterOp[] {
-  return opsFor(item.type ?? 'string');
+/** Any op of the dimension's type (for a string, a text op one time in three). */
+function dimensionOp(item: Selectable): fc.Arbitrary<FilterOp> {
+  const any = fc.constantFrom(...opsFor(item.type ?? 'string'));
+  if (item.type !== 'string') return any;
+  return fc.oneof({ arbitrary: any, weight: 2 }, { arbitrary: fc.constantFrom(...TEXT_OPS), weight: 1 });
 }
 
-function havingOps(): readonly FilterOp[] {
-  return COMPARISON_OPS;
+/** `is_null` (true on the NULL row of "no related row") and `is_not_null` often, else any op. */
+function nullishOp(item: Selectable): fc.Arbitrary<FilterOp> {
+  return fc.oneof(
+    { arbitrary: fc.constantFrom(...opsFor(item.type ?? 'string')), weight: 3 },
+    { arbitrary: fc.constant<FilterOp>('is_null'), weight: 2 },
+    { arbitrary: fc.constant<FilterOp>('is_not_null'), weight: 1 },
+  );
 }
 
-function filtersArb(items: Selectable[], fields: RefSelectedField[]): fc.Arbitrary<RefFilter[]> {
+/** Mostly `is_null`. */
+function isNullOften(item: Selectable): fc.Arbitrary<FilterOp> {
+  return fc.oneof(
+    { arbitrary: fc.constant<FilterOp>('is_null'), weight: 2 },
+    { arbitrary: fc.constantFrom(...opsFor(item.type ?? 'string')), weight: 1 },
+  );
+}
+
+/** Any comparison, the ones that keep most groups more often. */
+function havingOp(): fc.Arbitrary<FilterOp> {
+  return fc.oneof(
+    {
+      arbitrary: fc.constantFrom<FilterOp>('gt', 'gte', 'lt', 'lte', 'not_equals', 'is_not_null'),
+      weight: 2,
+    },
+    { arbitrary: fc.constantFrom(...COMPARISON_OPS), weight: 1 },
+  );
+}
+
+/**
+ * 0-3 filters. Besides filters on any field: filters on filter-only sources (outside the
+ * grain), preferably ones below a one_to_many step (an EXISTS), often `is_null`, sometimes two
+ * on the same source, sometimes in an `any` group with a field of the grain; `is_null` on a
+ * fan-out source whose measures are selected; HAVING filters. Three times in four, when the
+ * selection names `focus` sources, the first filter is a mostly-`is_null` one on them.
+ */
+function filtersArb(
+  items: Selectable[],
+  fields: RefSelectedField[],
+  topo: Topology,
+  focus: string[],
+): fc.Arbitrary<RefFilter[]> {
   const selectedItems = items.filter((item) => fields.some((f) => f.field === item.ref));
   const contributing = new Set(selectedItems.map((item) => item.source));
   const dimensions = items.filter((item) => item.kind === 'dimension');
-  const filterOnly = dimensions.filter((item) => !contributing.has(item.source));
+  const grain = topo.grain(contributing);
+  const filterOnly = dimensions.filter((item) => !grain.has(item.source));
+  const existsOnly = filterOnly.filter((item) => topo.existsOnly(item.source, grain));
+  const grainDimensions = dimensions.filter((item) => grain.has(item.source));
+  const measureSources = new Set(selectedItems.filter((i) => i.kind === 'measure').map((i) => i.source));
+  const fannedMeasureDimensions = dimensions.filter(
+    (i) => measureSources.has(i.source) && topo.fannedOut(i.source),
+  );
   const numericMeasures = items.filter(
     (item) => item.kind === 'measure' && item.type !== null && isNumericType(item.type),
   );
-  const leaf = leafFilterArb(dimensions, dimensionOps);
-  const choices: { arbitrary: fc.Arbitrary<RefFilter>; weight: number }[] = [
-    { arbitrary: leaf, weight: 4 },
-    { arbitrary: fc.array(leaf, { minLength: 2, maxLength: 3 }).map((any) => ({ any })), weight: 1 },
+  const single = (arb: fc.Arbitrary<RefFilter>) => arb.map((f) => [f]);
+  const leaf = leafFilterArb(dimensions, dimensionOp);
+  const choices: { arbitrary: fc.Arbitrary<RefFilter[]>; weight: number }[] = [
+    { arbitrary: single(leaf), weight: 3 },
+    { arbitrary: fc.array(leaf, { minLength: 2, maxLength: 3 }).map((any) => [{ any }]), weight: 1 },
   ];
-  if (filterOnly.length > 0) choices.push({ arbitrary: leafFilterArb(filterOnly, dimensionOps), weight: 2 });
-  if (selectedItems.some((item) => item.kind === 'measure') && numericMeasures.length > 0) {
-    choices.push({ arbitrary: leafFilterArb(numericMeasures, havingOps), weight: 2 });
+  if (filterOnly.length > 0) {
+    const target = existsOnly.length > 0 ? existsOnly : filterOnly;
+    choices.push({ arbitrary: single(leafFilterArb(filterOnly, nullishOp)), weight: 1 });
+    choices.push({ arbitrary: single(leafFilterArb(target, isNullOften)), weight: 4 });
+    // Several filters on one filter-only source must hold on the same related row.
+    const sameSource = fc.constantFrom(...new Set(target.map((i) => i.source))).chain((source) =>
+      fc.array(
+        leafFilterArb(
+          target.filter((i) => i.source === source),
+          nullishOp,
+        ),
+        { minLength: 2, maxLength: 2 },
+      ),
+    );
+    choices.push({ arbitrary: sameSource, weight: 1 });
+    if (grainDimensions.length > 0) {
+      const mixed = fc
+        .tuple(leafFilterArb(target, nullishOp), leafFilterArb(grainDimensions, dimensionOp), fc.boolean())
+        .map(([a, b, swap]) => [{ any: swap ? [b, a] : [a, b] }]);
+      choices.push({ arbitrary: mixed, weight: 2 });
+    }
   }
-  return fc.array(fc.oneof(...choices), { maxLength: 3 });
+  const focusDimensions = dimensions.filter((i) => focus.includes(i.source));
+  if (fannedMeasureDimensions.length > 0) {
+    choices.push({ arbitrary: single(leafFilterArb(fannedMeasureDimensions, isNullOften)), weight: 3 });
+  }
+  if (selectedItems.some((item) => item.kind === 'measure') && numericMeasures.length > 0) {
+    const selectedNumeric = numericMeasures.filter((item) => selectedItems.includes(item));
+    const pool = selectedNumeric.length > 0 ? selectedNumeric : numericMeasures;
+    choices.push({ arbitrary: single(leafFilterArb(pool, havingOp)), weight: 2 });
+  }
+  const filter = fc.oneof(...choices);
+  const random = fc.oneof(
+    { arbitrary: fc.tuple(filter), weight: 4 },
+    { arbitrary: fc.tuple(filter, filter), weight: 2 },
+    { arbitrary: fc.constant([]), weight: 3 },
+    { arbitrary: fc.tuple(filter, filter, filter), weight: 1 },
+  );
+  const withFocus =
+    focusDimensions.length > 0
+      ? fc.oneof(
+          {
+            arbitrary: fc.tuple(
+              leafFilterArb(focusDimensions, isNullOften).map((f) => [f]),
+              fc.oneof({ arbitrary: fc.constant([]), weight: 2 }, { arbitrary: filter, weight: 1 }),
+            ),
+            weight: 3,
+          },
+          { arbitrary: random, weight: 1 },
+        )
+      : random;
+  return withFocus.map((groups) => groups.flat().slice(0, 3));
 }
 
-function inputArb(sources: RefSource[]): fc.Arbitrary<RefInput> {
+function inputArb(sources: RefSource[], edges: EdgePlan[]): fc.Arbitrary<RefInput> {
   const items = selectables(sources);
-  const selectionSeed = fc.record({
-    pick: fc.nat(),
-    granularity: fc.option(fc.constantFrom(...GRANULARITIES), { nil: undefined, freq: 2 }),
-    alias: fc.integer({ min: 0, max: 5 }).map((n) => n === 0),
-  });
-  return fc
-    .record({
-      from: fc.nat(sources.length - 1),
-      seeds: fc.array(selectionSeed, { minLength: 1, maxLength: 4 }),
-    })
-    .chain(({ from, seeds }) => {
-      const fields = withDistinctNames(resolveSelection(seeds, items));
-      return filtersArb(items, fields).map((filters): RefInput => ({
-        from: sourceName(from),
+  // The tree's own root is `from` most often: the generated relationships then read outward.
+  const from = fc.oneof(
+    { arbitrary: fc.constant(0), weight: 1 },
+    { arbitrary: fc.nat(sources.length - 1), weight: 1 },
+  );
+  return from.chain((root) => {
+    const topo = new Topology(sourceName(root), edges);
+    return selectionArb(items, topo).chain(({ seeds, focus }) => {
+      const fields = withDistinctNames(resolveSelection(seeds));
+      return filtersArb(items, fields, topo, focus).map((filters): RefInput => ({
+        from: sourceName(root),
         fields,
         filters,
       }));
     });
+  });
 }
 
 /**
  * A random scenario: a join tree of 2-5 sources, consistent data, and an input over it
- * (1-4 selected fields, 0-3 filters, no sort, no limit).
+ * (1-4 selected fields, 0-3 filters, no sort, no limit). Biased toward what fan-out gets
+ * wrong: one_to_many chains and stars, several child rows per parent, sum/count/avg measures
+ * next to dimensions of fan-out sources, `is_null` and `any` filters on filter-only sources.
  */
 export function arbitraryScenario(): fc.Arbitrary<Scenario> {
   return treeArb()
@@ -663,7 +1095,7 @@ export function arbitraryScenario(): fc.Arbitrary<Scenario> {
       const built = buildSources(edges, plans);
       const sources = built.map((b) => b.source);
       return fc
-        .record({ tables: tablesArb(built), input: inputArb(sources) })
+        .record({ tables: tablesArb(built), input: inputArb(sources, edges) })
         .map(({ tables, input }): Scenario => ({ sources, input, tables }));
     });
 }

@@ -925,6 +925,42 @@ function isJoinTree(sources: RefSource[]): boolean {
   return edges.length === sources.length - 1 && reached.size === sources.length;
 }
 
+/** Whether some row of a one_to_many join's parent side has two or more related rows. */
+function hasRepeatedParentRow(scenario: Scenario): boolean {
+  return scenario.sources.some((source) =>
+    source.joins.some((join) => {
+      if (join.relationship === 'one_to_one') return false;
+      const manySide = join.relationship === 'one_to_many' ? join.to : source.name;
+      const columns = join.relationship === 'one_to_many' ? Object.values(join.on) : Object.keys(join.on);
+      const many = scenario.sources.find((s) => s.name === manySide);
+      if (!many) return false;
+      const keys = readSourceRows(many, scenario.tables)
+        .map((r) => JSON.stringify(columns.map((c) => r.values[c] ?? null)))
+        .filter((key) => !key.includes('null'));
+      return new Set(keys).size < keys.length;
+    }),
+  );
+}
+
+/** Whether the join path from source `a` to source `b` takes a one_to_many step (repeats `a`'s rows). */
+function joinPathFansOut(sources: RefSource[], a: string, b: string): boolean {
+  const steps = sources.flatMap((s) =>
+    s.joins.flatMap((j) => [
+      { from: s.name, to: j.to, fansOut: j.relationship === 'one_to_many' },
+      { from: j.to, to: s.name, fansOut: j.relationship === 'many_to_one' },
+    ]),
+  );
+  const reached = new Map<string, boolean>([[a, false]]);
+  const queue = [a];
+  for (let node = queue.shift(); node !== undefined; node = queue.shift()) {
+    for (const step of steps.filter((s) => s.from === node && !reached.has(s.to))) {
+      reached.set(step.to, (reached.get(node) ?? false) || step.fansOut);
+      queue.push(step.to);
+    }
+  }
+  return reached.get(b) ?? false;
+}
+
 describe('arbitraryScenario', () => {
   it('produces scenarios the oracle evaluates, with data honouring the relationships', () => {
     fc.assert(
@@ -980,6 +1016,50 @@ describe('arbitraryScenario', () => {
     for (const [feature, count] of Object.entries(counts)) {
       expect(count, feature).toBeGreaterThanOrEqual(10);
     }
+  });
+
+  it('is biased toward the fan-out cases that catch planner bugs', () => {
+    const samples = fc.sample(arbitraryScenario(), { numRuns: 400, seed: 7 });
+    const leaves = (f: RefFilter): RefFilter[] => ('any' in f ? f.any.flatMap(leaves) : [f]);
+    const counts = {
+      // Some parent row has two or more child rows: a join repeats it.
+      repeatedParentRow: samples.filter(hasRepeatedParentRow).length,
+      // A sum/count measure of a source whose rows the join to a selected dimension's source repeats.
+      measureRepeatedByDimension: samples.filter((s) => {
+        const selected = s.input.fields.map((f) => f.field.split('.') as [string, string]);
+        const measureSources = selected
+          .filter(([src, name]) =>
+            s.sources.some(
+              (x) =>
+                x.name === src &&
+                x.measures.some(
+                  (m) => m.name === name && 'aggregate' in m && ['sum', 'count'].includes(m.aggregate),
+                ),
+            ),
+          )
+          .map(([src]) => src);
+        const dimensionSources = selected
+          .filter(([src, name]) =>
+            s.sources.some((x) => x.name === src && x.fields.some((f) => f.name === name)),
+          )
+          .map(([src]) => src);
+        return measureSources.some((m) => dimensionSources.some((d) => joinPathFansOut(s.sources, m, d)));
+      }).length,
+      // `is_null` on a source that contributes no selected field and that the root fans out to.
+      isNullOnFilterOnlyFanOut: samples.filter((s) => {
+        const contributing = new Set(s.input.fields.map((f) => f.field.split('.')[0]));
+        return s.input.filters.flatMap(leaves).some((f) => {
+          if (!('op' in f) || f.op !== 'is_null') return false;
+          const source = f.field.split('.')[0] ?? '';
+          return !contributing.has(source) && joinPathFansOut(s.sources, s.input.from, source);
+        });
+      }).length,
+    };
+    // The unbiased generator gave about 170, 35 and 15 of 400; a planner that skipped the
+    // de-duplication of fan-out measures then went unnoticed for hundreds of runs.
+    expect(counts.repeatedParentRow, 'repeatedParentRow').toBeGreaterThanOrEqual(240);
+    expect(counts.measureRepeatedByDimension, 'measureRepeatedByDimension').toBeGreaterThanOrEqual(80);
+    expect(counts.isNullOnFilterOnlyFanOut, 'isNullOnFilterOnlyFanOut').toBeGreaterThanOrEqual(40);
   });
 
   it('renders source and input YAML that parses back to the same definitions', () => {

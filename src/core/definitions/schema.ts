@@ -266,6 +266,16 @@ export const ProjectConfig = z.strictObject({
   engine: z.enum(['duckdb', 'postgres', 'trino']).optional(),
   dialect: Dialect.optional(),
   duckdb: z.strictObject({ database: z.string().min(1).optional() }).optional(),
+  /** Where tracker runs are recorded: SQLite (default `.strata/runs.db`) or PostgreSQL. */
+  runs: z
+    .strictObject({
+      store: z.enum(['sqlite', 'postgres']).optional(),
+      path: z.string().min(1).optional(),
+      connection: z.string().min(1).optional(),
+    })
+    .optional(),
+  /** Redis for `strata serve` / `strata worker` (scheduling, shared rate limits). */
+  redis: z.strictObject({ url: z.string().min(1).optional() }).optional(),
   /** The embedded Iceberg warehouse: data and metadata under `root`, tables registered in a SQL catalog. */
   warehouse: z
     .strictObject({
@@ -293,11 +303,9 @@ export type ProjectConfig = z.infer<typeof ProjectConfig>;
 
 // ---- trackers (trackers/*.yaml) -----------------------------------------------------------
 
-export const TrackerName = z
-  .string()
-  .regex(TRACKER_NAME_PATTERN, {
-    error: 'must match ^[a-z][a-z0-9_-]*$ (lower case letters, digits, _ and -)',
-  });
+export const TrackerName = z.string().regex(TRACKER_NAME_PATTERN, {
+  error: 'must match ^[a-z][a-z0-9_-]*$ (lower case letters, digits, _ and -)',
+});
 
 /** A value that may be written inline or as `env:NAME` (credentials must use env:). */
 const ValueOrEnv = z.string().min(1);

@@ -10,6 +10,7 @@ import { keysAt } from '../definitions/schema-keys.js';
 import {
   InputDefinition,
   SourceDefinition,
+  TrackerDefinition,
   type FieldDefinition,
   type FieldType,
   type MeasureDefinition,
@@ -23,10 +24,11 @@ import type {
   MeasureModel,
   SemanticModel,
   SourceModel,
+  TrackerModel,
 } from './types.js';
 import { reverseRelationship } from './types.js';
 
-export type DefinitionKind = 'source' | 'input';
+export type DefinitionKind = 'source' | 'input' | 'tracker';
 
 export interface DefinitionFile {
   /** Path as shown in diagnostics (relative to the project). */
@@ -80,11 +82,15 @@ export function buildModel(files: readonly DefinitionFile[]): BuildResult {
   const diagnostics: Diagnostic[] = [];
   const sourceFiles: Parsed<SourceDefinition>[] = [];
   const inputFiles: Parsed<InputDefinition>[] = [];
+  const trackerFiles: Parsed<TrackerDefinition>[] = [];
   const broken = new Set<string>();
   for (const file of files) {
     if (file.kind === 'source') {
       const p = parseWith(file, SourceDefinition, diagnostics, broken);
       if (p) sourceFiles.push(p);
+    } else if (file.kind === 'tracker') {
+      const p = parseWith(file, TrackerDefinition, diagnostics);
+      if (p) trackerFiles.push(p);
     } else {
       const p = parseWith(file, InputDefinition, diagnostics);
       if (p) inputFiles.push(p);
@@ -134,7 +140,27 @@ export function buildModel(files: readonly DefinitionFile[]): BuildResult {
       locate: parsed.locate,
     });
   }
-  return { model: { sources, joins, inputs, broken }, diagnostics };
+  const trackers = new Map<string, TrackerModel>();
+  for (const { parsed, definition } of trackerFiles) {
+    const existing = trackers.get(definition.name);
+    if (existing) {
+      diagnostics.push(
+        error(
+          'duplicate_name',
+          `tracker '${definition.name}' is already defined in ${existing.file}`,
+          parsed.locate(['name']),
+        ),
+      );
+      continue;
+    }
+    trackers.set(definition.name, {
+      name: definition.name,
+      file: parsed.file,
+      definition,
+      locate: parsed.locate,
+    });
+  }
+  return { model: { sources, joins, inputs, trackers, broken }, diagnostics };
 }
 
 function buildSource(parsed: ParsedFile, def: SourceDefinition, diagnostics: Diagnostic[]): SourceModel {

@@ -7,6 +7,7 @@ import type {
   FieldType,
   InputDefinition,
   Relationship,
+  TrackerDefinition,
 } from '../definitions/schema.js';
 import type { ValuePath } from '../definitions/document.js';
 
@@ -91,11 +92,19 @@ export interface InputModel {
   locate(path: ValuePath, options?: { key?: boolean }): SourceLocation;
 }
 
+export interface TrackerModel {
+  name: string;
+  file: string;
+  definition: TrackerDefinition;
+  locate(path: ValuePath, options?: { key?: boolean }): SourceLocation;
+}
+
 export interface SemanticModel {
   sources: ReadonlyMap<string, SourceModel>;
   /** Adjacency: every join, listed under both of its sources. */
   joins: ReadonlyMap<string, readonly JoinEdge[]>;
   inputs: ReadonlyMap<string, InputModel>;
+  trackers: ReadonlyMap<string, TrackerModel>;
   /**
    * Sources whose files failed to parse: their own errors are reported, and references to
    * them stay quiet instead of repeating the problem in every input that uses them.

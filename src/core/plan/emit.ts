@@ -309,7 +309,9 @@ export class SqlBuilder {
    * every engine plans well; anything else is a correlated EXISTS.
    */
   private existsExpr(group: ExistsGroup): Expr {
-    const related = this.relatedRowExpr(group);
+    const related = group.alternatives
+      ? or(group.alternatives.map((g) => this.relatedRowExpr(g)))
+      : this.relatedRowExpr(group);
     return group.orElse ? or([...group.orElse.map((a) => this.rowFilter([a])), related]) : related;
   }
 
@@ -321,18 +323,7 @@ export class SqlBuilder {
       return this.semiJoin(group, top);
     const filters = group.conjuncts.map((c) => this.rowFilter(c));
     const one = [{ expr: lit({ type: 'integer', value: 1 }) }];
-    if (group.whenNoRow === 'general') {
-      const anchor: FromItem = {
-        kind: 'subquery',
-        alias: 'anchor',
-        query: { columns: [{ expr: lit({ type: 'integer', value: 1 }), alias: 'one' }] },
-      };
-      const joins = group.tops.flatMap((t) => [
-        { type: 'left' as const, item: this.scanRef(t), on: this.correlation(t) },
-        ...this.descendantJoins(group, t),
-      ]);
-      return { kind: 'exists', query: { columns: one, from: anchor, joins, where: and(filters)! } };
-    }
+    if (group.whenNoRow === 'general') return this.lateralExists(group, filters);
     const related: Expr = {
       kind: 'exists',
       query: {
@@ -351,6 +342,61 @@ export class SqlBuilder {
       },
     };
     return or([related, and([nothingRelated, ...this.noRowConditions(group)])!]);
+  }
+
+  /**
+   * Filters over several filter-only subtrees at once: every node becomes a LATERAL
+   * subquery yielding its related rows, or one NULL row when there are none (what a left
+   * join gives), and the filters must hold on one combination. Correlation stays in WHERE
+   * clauses, which every engine decorrelates (DuckDB refuses it in a LEFT JOIN's ON).
+   */
+  private lateralExists(group: ExistsGroup, filters: Expr[]): Expr {
+    const selects = new Map<TreeNode, { related: Select; nothing: Select }>();
+    const joins: Join[] = group.nodes.map((node) => {
+      const correlation = this.joinCondition(node, (f) => this.fieldRef(node.parent!, f));
+      const nothing: Select = {
+        columns: [],
+        where: {
+          kind: 'not',
+          operand: {
+            kind: 'exists',
+            query: {
+              columns: [{ expr: lit({ type: 'integer', value: 1 }) }],
+              from: this.scanRef(node),
+              where: correlation,
+            },
+          },
+        },
+      };
+      const related: Select = {
+        columns: [],
+        from: this.scanRef(node),
+        where: correlation,
+        unionAll: nothing,
+      };
+      selects.set(node, { related, nothing });
+      return {
+        type: 'cross' as const,
+        item: { kind: 'lateral' as const, query: related, alias: this.scan(node).alias },
+      };
+    });
+    // Every column the filters and correlations read is registered by now: list them.
+    for (const [node, { related, nothing }] of selects) {
+      const s = this.scan(node);
+      if (s.columns.size === 0) this.keyRef(node);
+      related.columns = [...s.columns.values()].map((c) => ({ expr: col(s.alias, c.name), alias: c.name }));
+      nothing.columns = [...s.columns.values()].map((c) => ({ expr: lit(null), alias: c.name }));
+    }
+    const [first, ...rest] = joins;
+    return {
+      kind: 'exists',
+      query: {
+        columns: [{ expr: lit({ type: 'integer', value: 1 }) }],
+        from: first!.item,
+        joins: rest,
+        where: and(filters)!,
+      },
+    };
   }
 
   private semiJoin(group: ExistsGroup, top: TreeNode): Expr {
@@ -570,7 +616,7 @@ export class SqlBuilder {
       if (!e) {
         const keys = node.source.primaryKey.map((k) => this.fieldRef(node, node.source.fields.get(k)!));
         const rowNumber = project(
-          { kind: 'rowNumber', partitionBy: [...partition, ...keys], orderBy: [] },
+          { kind: 'rowNumber', partitionBy: distinctExprs([...partition, ...keys]), orderBy: [] },
           `${this.scan(node).alias}_row`,
         );
         e = { kind: 'compare', op: '=', left: rowNumber, right: lit({ type: 'integer', value: 1 }) };
@@ -669,6 +715,20 @@ function measureOutputExpr(o: MeasureOutput, request: (id: string) => Expr): Exp
         parts: o.parts.map((p) => (typeof p === 'string' ? p : measureOutputExpr(p, request))),
       };
   }
+}
+
+/**
+ * The same expression twice in a PARTITION BY changes nothing, except in DuckDB 1.5, where
+ * it can number rows wrongly next to another window; so each appears once.
+ */
+function distinctExprs(exprs: Expr[]): Expr[] {
+  const seen = new Set<string>();
+  return exprs.filter((e) => {
+    const key = JSON.stringify(e);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 function escapeLike(text: string): string {

@@ -60,6 +60,11 @@ export interface ExistsGroup {
    */
   orElse?: Conjunct;
   /**
+   * One filter ORing atoms of several filter-only subtrees: `EXISTS(a) OR EXISTS(b)`, one
+   * single-subtree group each (the left join always yields a row, so the OR distributes).
+   */
+  alternatives?: ExistsGroup[];
+  /**
    * What the filters say about a row with no related row at all: FALSE (a plain EXISTS),
    * TRUE, or conditions on joined nodes. Only computed for single-subtree groups.
    */

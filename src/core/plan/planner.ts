@@ -197,10 +197,27 @@ class Planner {
     }
     const result = [...groups.values()].filter((g) => g.conjuncts.length > 0);
     for (const group of result) {
-      if (group.tops.length === 1) this.splitOuterAtoms(group);
+      if (group.tops.length > 1 && group.conjuncts.length === 1) this.splitAlternatives(group);
+      else if (group.tops.length === 1) this.splitOuterAtoms(group);
       group.whenNoRow = group.tops.length > 1 ? 'general' : this.whenNoRow(group);
     }
     return result;
+  }
+
+  /** `any` over several filter-only subtrees: one EXISTS per subtree, ORed (plus joined atoms). */
+  private splitAlternatives(group: ExistsGroup): void {
+    const [conjunct] = group.conjuncts as [Conjunct];
+    const alternatives = group.tops.map((top): ExistsGroup => {
+      const nodes = this.subtree(top);
+      const atoms = conjunct.filter((a) => nodes.includes(atomNode(a)!));
+      const alternative: ExistsGroup = { tops: [top], nodes, conjuncts: [atoms], whenNoRow: 'false' };
+      alternative.whenNoRow = this.whenNoRow(alternative);
+      return alternative;
+    });
+    const inGroup = new Set(group.nodes);
+    const outer = conjunct.filter((a) => !inGroup.has(atomNode(a)!));
+    if (outer.length > 0) group.orElse = outer;
+    group.alternatives = alternatives;
   }
 
   /**
@@ -310,11 +327,22 @@ class Planner {
     if ([...this.input.dimensions, ...this.input.sortOnly].some((d) => inside.has(d.node))) return false;
     const requests = this.input.requests.filter((r) => inside.has(r.node));
     if (requests.length === 0 || requests.some((r) => !DECOMPOSABLE.has(r.aggregate))) return false;
+    // Partial aggregates add up per parent row only if each measure row belongs to one parent:
+    // a many_to_one step below the top would let parents share a row (and count it twice).
+    if (requests.some((r) => this.sharedBelow(top, r.node))) return false;
     const local = this.input.where.filter((c) => c.some((a) => inside.has(atomNode(a)!)));
     if (local.some((c) => c.some((a) => !inside.has(atomNode(a)!)))) return false;
     if (groups.some((g) => g.tops.some((t) => inside.has(t)) && g.tops.some((t) => !inside.has(t))))
       return false;
     return local.length === 0 || this.inner.has(top);
+  }
+
+  /** True when the path from `top` down to `node` has a many_to_one join. */
+  private sharedBelow(top: TreeNode, node: TreeNode): boolean {
+    for (let n: TreeNode | undefined = node; n && n !== top; n = this.parentOf(n)) {
+      if (n.edge!.relationship === 'many_to_one') return true;
+    }
+    return false;
   }
 
   private preaggregate(

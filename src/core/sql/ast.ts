@@ -53,12 +53,15 @@ export type FromItem =
   | { kind: 'table'; path: string[]; alias?: string }
   | { kind: 'rawQuery'; sql: string; alias: string }
   | { kind: 'subquery'; query: Select; alias: string }
+  /** A subquery that may refer to the FROM items before it (and to outer queries). */
+  | { kind: 'lateral'; query: Select; alias: string }
   | { kind: 'ref'; name: string; alias?: string };
 
 export interface Join {
-  type: 'left' | 'inner';
+  type: 'left' | 'inner' | 'cross';
   item: FromItem;
-  on: Expr;
+  /** Absent for a cross join. */
+  on?: Expr;
 }
 
 export interface Cte {
@@ -78,6 +81,8 @@ export interface Select {
   having?: Expr;
   orderBy?: OrderItem[];
   limit?: number;
+  /** `UNION ALL` with another query of the same columns. */
+  unionAll?: Select;
 }
 
 export const col = (table: string | undefined, name: string): Expr =>

@@ -121,9 +121,10 @@ class Printer {
     lines.push(this.columns(s, depth));
     if (s.from) lines.push(`${pad}FROM ${this.fromItem(s.from, depth)}`);
     for (const join of s.joins ?? []) {
-      lines.push(
-        `${pad}${join.type === 'left' ? 'LEFT JOIN' : 'INNER JOIN'} ${this.fromItem(join.item, depth)} ON ${this.expr(join.on, depth)}`,
-      );
+      const keyword =
+        join.type === 'left' ? 'LEFT JOIN' : join.type === 'inner' ? 'INNER JOIN' : 'CROSS JOIN';
+      const on = join.on ? ` ON ${this.expr(join.on, depth)}` : '';
+      lines.push(`${pad}${keyword} ${this.fromItem(join.item, depth)}${on}`);
     }
     if (s.where) lines.push(this.clauseWithConjuncts('WHERE', s.where, depth));
     if (s.groupBy && s.groupBy.length > 0)
@@ -132,6 +133,7 @@ class Printer {
     if (s.orderBy && s.orderBy.length > 0)
       lines.push(`${pad}ORDER BY ${s.orderBy.map((o) => this.orderItem(o, depth)).join(', ')}`);
     if (s.limit !== undefined) lines.push(`${pad}LIMIT ${s.limit}`);
+    if (s.unionAll) lines.push(`${pad}UNION ALL`, this.select(s.unionAll, depth));
     return lines.join('\n');
   }
 
@@ -176,6 +178,8 @@ class Printer {
         return `(\n${pad}${INDENT}${item.sql.trim().replaceAll('\n', `\n${pad}${INDENT}`)}\n${pad}) AS ${this.dialect.identifier(item.alias)}`;
       case 'subquery':
         return `(\n${this.select(item.query, depth + 1)}\n${pad}) AS ${this.dialect.identifier(item.alias)}`;
+      case 'lateral':
+        return `LATERAL (\n${this.select(item.query, depth + 1)}\n${pad}) AS ${this.dialect.identifier(item.alias)}`;
     }
   }
 

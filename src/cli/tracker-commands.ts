@@ -1,0 +1,112 @@
+/** `strata sync` and `strata runs`. */
+import { Compiler } from '../core/compile.js';
+import { StrataError } from '../core/diagnostics.js';
+import { checkTracker } from '../core/trackers.js';
+import type { TrackerModel } from '../core/model/types.js';
+import { openEngine, UsageError, type EngineChoice } from '../engines/open-engine.js';
+import { RunHistory, type TrackerRun } from '../trackers/history.js';
+import { historyLocation } from '../trackers/locations.js';
+import { planTracker, syncTracker } from '../trackers/sync.js';
+import type { LoadedProject } from '../project/load-project.js';
+import { loadValidProject } from './context.js';
+import { closest } from '../core/suggest.js';
+
+function findTracker(project: LoadedProject, name: string): TrackerModel {
+  const tracker = project.model.trackers.get(name);
+  if (tracker) return tracker;
+  const suggestion = closest(name, project.model.trackers.keys());
+  throw new UsageError(`unknown tracker '${name}'${suggestion ? ` (did you mean ${suggestion}?)` : ''}`);
+}
+
+export interface SyncFlags extends EngineChoice {
+  dryRun?: boolean;
+}
+
+export async function syncCommand(projectDir: string, name: string, flags: SyncFlags): Promise<number> {
+  const project = loadValidProject(projectDir);
+  const tracker = findTracker(project, name);
+  const compiler = new Compiler(project.model);
+  const problems = checkTracker(tracker, compiler);
+  if (problems.length > 0) throw new StrataError(problems);
+  const deps = { compiler, projectDir, openEngine: () => openEngine(projectDir, flags, project.config) };
+  if (flags.dryRun) {
+    const { rows, plans } = await planTracker(tracker, deps);
+    process.stdout.write(`${tracker.name}: ${rows} rows (dry run: no write API is called)\n`);
+    for (const plan of plans) {
+      if ('skipped' in plan) {
+        process.stdout.write(`  ${plan.destination}: skipped, ${plan.skipped}\n`);
+        continue;
+      }
+      process.stdout.write(
+        `  ${plan.destination}: ${plan.creates} to create, ${plan.updates} to update, ${plan.deletes} to delete, ${plan.unchanged} unchanged (${plan.reads} reads)\n`,
+      );
+      for (const call of plan.apiCalls)
+        process.stdout.write(
+          `    ${call.method} ${call.endpoint}${call.description ? `: ${call.description}` : ''}\n`,
+        );
+      for (const line of plan.details) process.stdout.write(`    ${line}\n`);
+    }
+    return 0;
+  }
+  const history = await RunHistory.open(historyLocation(projectDir, project.config));
+  try {
+    const run = await syncTracker(tracker, { ...deps, history }, { trigger: 'manual' });
+    printRun(run);
+    return run.status === 'failed' || run.status === 'partial' ? 1 : 0;
+  } finally {
+    await history.close();
+  }
+}
+
+function printRun(run: TrackerRun): void {
+  process.stdout.write(
+    `${run.tracker}: ${run.status}, ${run.rows} rows, ${run.apiCalls} API calls (run ${run.id})\n`,
+  );
+  for (const d of run.destinations) {
+    const counts = `${d.created} created, ${d.updated} updated, ${d.deleted} deleted, ${d.unchanged} unchanged`;
+    process.stdout.write(
+      `  ${d.destination}: ${d.status}${d.status === 'succeeded' ? `, ${counts}` : d.error ? `: ${d.error}` : ''}\n`,
+    );
+  }
+  if (run.status === 'skipped' && run.error) process.stdout.write(`  ${run.error}\n`);
+}
+
+export async function runsCommand(
+  projectDir: string,
+  name: string | undefined,
+  flags: { limit?: string },
+): Promise<number> {
+  const project = loadValidProject(projectDir);
+  if (name) findTracker(project, name);
+  const history = await RunHistory.open(historyLocation(projectDir, project.config));
+  try {
+    const runs = await history.list({
+      ...(name ? { tracker: name } : {}),
+      limit: flags.limit ? Number(flags.limit) : 20,
+    });
+    if (runs.length === 0) {
+      process.stdout.write('no runs recorded yet\n');
+      return 0;
+    }
+    const header = ['started', 'tracker', 'trigger', 'status', 'rows', 'seconds', 'calls', 'destinations'];
+    const lines = runs.map((r) => [
+      r.startedAt.replace('T', ' ').slice(0, 19),
+      r.tracker,
+      r.trigger,
+      r.status,
+      String(r.rows),
+      ((Date.parse(r.endedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1),
+      String(r.apiCalls),
+      r.destinations.map((d) => `${d.destination} ${d.status}`).join('; ') +
+        (r.error && r.status !== 'succeeded' ? ` (${r.error})` : ''),
+    ]);
+    const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+    for (const line of [header, ...lines])
+      process.stdout.write(
+        `${line.map((v, i) => (i === line.length - 1 ? v : v.padEnd(widths[i]!))).join('  ')}\n`,
+      );
+    return 0;
+  } finally {
+    await history.close();
+  }
+}

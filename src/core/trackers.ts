@@ -1,0 +1,193 @@
+/**
+ * Tracker validation (spec §7): the input and its params, the schedule and time zone, each
+ * destination's mode, key and `env:` references, checked against the input's real output
+ * columns. Pure: cron expressions are parsed, nothing is scheduled.
+ */
+import { CronExpressionParser } from 'cron-parser';
+import type { Compiler, OutputColumn } from './compile.js';
+import { StrataError, error, type Diagnostic } from './diagnostics.js';
+import type { ValuePath } from './definitions/document.js';
+import type { DestinationDefinition } from './definitions/schema.js';
+import type { TrackerModel } from './model/types.js';
+import { closest } from './suggest.js';
+
+const ENV_REFERENCE = /^env:[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function isValidTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Five fields (minute hour day month weekday) or six (with seconds first), in the tracker's zone. */
+export function cronProblem(expression: string, timezone?: string): string | undefined {
+  const fields = expression.trim().split(/\s+/).length;
+  if (fields !== 5 && fields !== 6)
+    return `expected 5 cron fields (minute hour day month weekday), got ${fields}`;
+  try {
+    CronExpressionParser.parse(expression, timezone ? { tz: timezone } : {});
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** Which destination fields may hold a credential, and must then come from the environment. */
+const CREDENTIAL_FIELDS: Partial<Record<DestinationDefinition['type'], string[]>> = { table: ['connection'] };
+
+export function checkTracker(tracker: TrackerModel, compiler: Compiler): Diagnostic[] {
+  const problems: Diagnostic[] = [];
+  const def = tracker.definition;
+  const at = (path: ValuePath, key = false) => tracker.locate(path, { key });
+  const input = compiler.model.inputs.get(def.input);
+  if (!input) {
+    const suggestion = closest(def.input, compiler.model.inputs.keys());
+    problems.push(
+      error(
+        'unknown_input',
+        `unknown input '${def.input}'`,
+        at(['input']),
+        suggestion ? `did you mean ${suggestion}?` : undefined,
+      ),
+    );
+  }
+  const declared = input?.definition.params ?? {};
+  for (const name of Object.keys(def.params ?? {})) {
+    if (input && !declared[name]) {
+      const suggestion = closest(name, Object.keys(declared));
+      problems.push(
+        error(
+          'unknown_param',
+          `input '${def.input}' has no parameter '${name}'`,
+          at(['params', name], true),
+          suggestion ? `did you mean ${suggestion}?` : undefined,
+        ),
+      );
+    }
+  }
+  if (def.timezone !== undefined && !isValidTimeZone(def.timezone)) {
+    problems.push(
+      error(
+        'invalid_timezone',
+        `unknown time zone '${def.timezone}'`,
+        at(['timezone']),
+        'use an IANA name such as America/Los_Angeles or UTC',
+      ),
+    );
+  }
+  if (def.schedule !== undefined) {
+    const problem = cronProblem(
+      def.schedule,
+      def.timezone && isValidTimeZone(def.timezone) ? def.timezone : undefined,
+    );
+    if (problem)
+      problems.push(
+        error('invalid_schedule', `invalid cron schedule '${def.schedule}': ${problem}`, at(['schedule'])),
+      );
+  }
+  const columns = input && problems.length === 0 ? trackerColumns(tracker, compiler, problems) : undefined;
+  def.destinations.forEach((destination, i) =>
+    problems.push(...checkDestination(destination, ['destinations', i], at, columns)),
+  );
+  return problems;
+}
+
+/** The output columns the tracker's destinations receive; compile problems become the tracker's. */
+function trackerColumns(
+  tracker: TrackerModel,
+  compiler: Compiler,
+  problems: Diagnostic[],
+): OutputColumn[] | undefined {
+  try {
+    return compiler.compile(tracker.definition.input, trackerCompileOptions(tracker, 'duckdb')).columns;
+  } catch (e) {
+    if (!(e instanceof StrataError)) throw e;
+    const where = tracker.locate(['input']);
+    for (const d of e.diagnostics)
+      problems.push({
+        ...d,
+        message: `input '${tracker.definition.input}': ${d.message}`,
+        location: d.location ?? where,
+      });
+    return undefined;
+  }
+}
+
+export function trackerCompileOptions(tracker: TrackerModel, dialect: 'duckdb' | 'postgres' | 'trino') {
+  return {
+    dialect,
+    ...(tracker.definition.params ? { params: tracker.definition.params } : {}),
+    ...(tracker.definition.timezone ? { timezone: tracker.definition.timezone } : {}),
+  };
+}
+
+function checkDestination(
+  destination: DestinationDefinition,
+  path: ValuePath,
+  at: (path: ValuePath, key?: boolean) => ReturnType<TrackerModel['locate']>,
+  columns: OutputColumn[] | undefined,
+): Diagnostic[] {
+  const problems: Diagnostic[] = [];
+  for (const [field, value] of Object.entries(destination)) {
+    if (typeof value !== 'string') continue;
+    if (value.startsWith('env:') && !ENV_REFERENCE.test(value)) {
+      problems.push(
+        error(
+          'invalid_env_reference',
+          `'${value}' is not an env:NAME reference`,
+          at([...path, field]),
+          'write env: followed by an environment variable name',
+        ),
+      );
+    }
+    if (CREDENTIAL_FIELDS[destination.type]?.includes(field) && !value.startsWith('env:')) {
+      problems.push(
+        error(
+          'inline_credential',
+          `${field} may hold credentials, so it must come from the environment`,
+          at([...path, field]),
+          `write ${field}: env:<VARIABLE>`,
+        ),
+      );
+    }
+  }
+  if (destination.type === 'file') return problems;
+  const mode = destination.mode ?? 'replace';
+  const needsKey = mode === 'upsert' || (destination.type === 'airtable' && mode === 'replace');
+  if (needsKey && !destination.key) {
+    problems.push(
+      error(
+        'missing_key',
+        `mode ${mode} needs \`key\`: the output columns that identify a row`,
+        at([...path, 'mode']),
+      ),
+    );
+  }
+  if (destination.onMissing && mode !== 'upsert') {
+    problems.push(
+      error('invalid_option', '`onMissing` applies to mode upsert only', at([...path, 'onMissing'], true)),
+    );
+  }
+  (destination.key ?? []).forEach((name, j) => {
+    if (columns && !columns.some((c) => c.name === name)) {
+      const suggestion = closest(
+        name,
+        columns.map((c) => c.name),
+      );
+      problems.push(
+        error(
+          'unknown_key_column',
+          `key '${name}' is not an output column of the input`,
+          at([...path, 'key', j]),
+          suggestion
+            ? `did you mean ${suggestion}?`
+            : `output columns: ${columns.map((c) => c.name).join(', ')}`,
+        ),
+      );
+    }
+  });
+  return problems;
+}

@@ -1,0 +1,31 @@
+/** What `strata serve` is started with; injected as SERVICE_OPTIONS. */
+import type { Logger as PinoLogger } from 'pino';
+import type { EngineChoice } from '../engines/open-engine.js';
+import type { WorkerOptions } from '../trackers/worker.js';
+
+export interface ServiceOptions {
+  projectDir: string;
+  /** HTTP port (0: any free port). */
+  port: number;
+  /** Interface to listen on (default: all). */
+  host?: string;
+  redisUrl: string;
+  /** Queue key prefix (default `strata`). */
+  prefix?: string;
+  /** Also run a tracker worker in this process (`--with-worker`). */
+  withWorker?: boolean;
+  /** Options of that worker (concurrency, lock duration, ...). */
+  worker?: Partial<Omit<WorkerOptions, 'projectDir' | 'redis' | 'prefix' | 'logger' | 'handleSignals'>>;
+  engine?: EngineChoice;
+  /** Reload the definitions (and re-apply the schedules) this often, changed or not (default 60 s). */
+  reloadIntervalMs?: number;
+  /** Watch definitions/ and trackers/ and reload on change (default true). */
+  watch?: boolean;
+  /** Quiet time after the last file change before reloading (default 300 ms). */
+  debounceMs?: number;
+  logger?: PinoLogger;
+}
+
+export type ResolvedServiceOptions = ServiceOptions & { logger: PinoLogger; prefix: string };
+
+export const SERVICE_OPTIONS = Symbol('strata.service.options');

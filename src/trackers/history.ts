@@ -1,0 +1,161 @@
+/**
+ * Run history (spec §7: every run is recorded): one row per tracker run with its trigger,
+ * times, rows, per-destination outcome, API calls, bytes and error. knex over SQLite by
+ * default (`.strata/runs.db`), PostgreSQL when configured.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import knex, { type Knex } from 'knex';
+
+export type RunTrigger = 'schedule' | 'manual' | 'change';
+export type RunStatus = 'succeeded' | 'partial' | 'failed' | 'skipped';
+
+export interface DestinationOutcome {
+  destination: string;
+  status: 'succeeded' | 'failed' | 'skipped';
+  created: number;
+  updated: number;
+  deleted: number;
+  unchanged: number;
+  apiCalls: number;
+  bytes: number;
+  error?: string;
+}
+
+export interface TrackerRun {
+  id: string;
+  tracker: string;
+  trigger: RunTrigger;
+  status: RunStatus;
+  startedAt: string;
+  endedAt: string;
+  rows: number;
+  destinations: DestinationOutcome[];
+  apiCalls: number;
+  bytes: number;
+  /** The input's tables' versions when it ran: `refresh: on_change` compares with the last success. */
+  fingerprint?: string;
+  error?: string;
+}
+
+export type HistoryLocation =
+  { client: 'sqlite'; filename: string } | { client: 'postgres'; connection: string };
+
+const TABLE = 'strata_tracker_runs';
+
+export class RunHistory {
+  private constructor(private readonly db: Knex) {}
+
+  static async open(location: HistoryLocation): Promise<RunHistory> {
+    if (location.client === 'sqlite') mkdirSync(dirname(location.filename), { recursive: true });
+    const db =
+      location.client === 'sqlite'
+        ? knex({
+            client: 'better-sqlite3',
+            connection: { filename: location.filename },
+            useNullAsDefault: true,
+          })
+        : knex({ client: 'pg', connection: location.connection, pool: { min: 0, max: 2 } });
+    const history = new RunHistory(db);
+    await history.ensureSchema();
+    return history;
+  }
+
+  private async ensureSchema(): Promise<void> {
+    if (await this.db.schema.hasTable(TABLE)) return;
+    try {
+      await this.db.schema.createTable(TABLE, (t) => {
+        t.string('id').primary();
+        t.string('tracker').notNullable().index();
+        t.string('trigger').notNullable();
+        t.string('status').notNullable();
+        t.string('started_at').notNullable().index();
+        t.string('ended_at').notNullable();
+        t.integer('rows').notNullable();
+        t.integer('api_calls').notNullable();
+        t.bigInteger('bytes').notNullable();
+        t.text('destinations').notNullable();
+        t.text('fingerprint');
+        t.text('error');
+      });
+    } catch (e) {
+      // Another worker created it first.
+      if (!(await this.db.schema.hasTable(TABLE))) throw e;
+    }
+  }
+
+  /** Inserts or replaces a run (a retried job updates its own row, never adds one). */
+  async record(run: TrackerRun): Promise<void> {
+    const row = {
+      id: run.id,
+      tracker: run.tracker,
+      trigger: run.trigger,
+      status: run.status,
+      started_at: run.startedAt,
+      ended_at: run.endedAt,
+      rows: run.rows,
+      api_calls: run.apiCalls,
+      bytes: run.bytes,
+      destinations: JSON.stringify(run.destinations),
+      fingerprint: run.fingerprint ?? null,
+      error: run.error ?? null,
+    };
+    await this.db(TABLE).insert(row).onConflict('id').merge();
+  }
+
+  async list(options: { tracker?: string; limit?: number } = {}): Promise<TrackerRun[]> {
+    let query = this.db(TABLE)
+      .select('*')
+      .orderBy('started_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(options.limit ?? 50);
+    if (options.tracker) query = query.where({ tracker: options.tracker });
+    return (await query).map(fromRow);
+  }
+
+  async lastSuccess(tracker: string): Promise<TrackerRun | undefined> {
+    const row = await this.db(TABLE)
+      .select('*')
+      .where({ tracker })
+      .whereIn('status', ['succeeded'])
+      .orderBy('started_at', 'desc')
+      .first();
+    return row ? fromRow(row) : undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}
+
+interface RunRow {
+  id: string;
+  tracker: string;
+  trigger: RunTrigger;
+  status: RunStatus;
+  started_at: string;
+  ended_at: string;
+  rows: number;
+  api_calls: number;
+  bytes: number | string;
+  destinations: string;
+  fingerprint: string | null;
+  error: string | null;
+}
+
+function fromRow(row: RunRow): TrackerRun {
+  return {
+    id: row.id,
+    tracker: row.tracker,
+    trigger: row.trigger,
+    status: row.status,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    rows: Number(row.rows),
+    apiCalls: Number(row.api_calls),
+    bytes: Number(row.bytes),
+    destinations: JSON.parse(row.destinations) as DestinationOutcome[],
+    ...(row.fingerprint ? { fingerprint: row.fingerprint } : {}),
+    ...(row.error ? { error: row.error } : {}),
+  };
+}
