@@ -74,10 +74,13 @@ async function sheets() {
       },
       { rootUrl: fake.url },
     );
+  const writes = () => fake.requests.filter((r) => r.endpoint === 'batchUpdate').length;
   const replace = await make('replace').write(table(false), ctx);
+  const replaceWrites = writes();
   const upsert = await make('upsert').write(table(true), { ...ctx, runId: 'r2' });
+  const upsertWrites = writes() - replaceWrites;
   await fake.close();
-  return { replace, upsert };
+  return { replace, upsert, replaceWrites, upsertWrites };
 }
 
 async function airtableCost() {
@@ -99,9 +102,11 @@ async function airtableCost() {
       { fetch: clock.fetch(), now: clock.now },
     );
   const full = await make().write(table(false), ctx);
+  const fullWrites = server.writes().length;
   const upsert = await make().write(table(true), { ...ctx, runId: 'r2' });
+  const upsertWrites = server.writes().length - fullWrites;
   await server.close();
-  return { full, upsert };
+  return { full, upsert, fullWrites, upsertWrites };
 }
 
 async function airtableThroughput() {
@@ -140,15 +145,17 @@ console.log(
 );
 const s = await sheets();
 console.log('Google Sheets');
-console.log(`  baseline, ${line('full replace', s.replace)}`);
+console.log(`  baseline, ${line('full replace', s.replace)}, ${s.replaceWrites} of them batchUpdate writes`);
 console.log(
-  `  ${line('upsert, 1% changed', s.upsert)}: ${pct(s.upsert.apiCalls, s.replace.apiCalls)} of the calls, ${pct(s.upsert.bytes, s.replace.bytes)} of the bytes (${s.upsert.updated} rows updated)`,
+  `  ${line('upsert, 1% changed', s.upsert)}, ${s.upsertWrites} of them batchUpdate writes: ` +
+    `${pct(s.upsert.bytes, s.replace.bytes)} of the bytes, ${pct(s.upsertWrites, s.replaceWrites)} of the write calls (${s.upsert.updated} rows updated)`,
 );
 const a = await airtableCost();
 console.log('Airtable');
-console.log(`  baseline, ${line('sending every record', a.full)}`);
+console.log(`  baseline, ${line('sending every record', a.full)}, ${a.fullWrites} of them writes`);
 console.log(
-  `  ${line('upsert, 1% changed', a.upsert)}: ${pct(a.upsert.apiCalls, a.full.apiCalls)} of the calls, ${pct(a.upsert.bytes, a.full.bytes)} of the bytes (${a.upsert.updated} records updated)`,
+  `  ${line('upsert, 1% changed', a.upsert)}, ${a.upsertWrites} of them writes: ${pct(a.upsert.bytes, a.full.bytes)} of the bytes, ` +
+    `${pct(a.upsertWrites, a.fullWrites)} of the write calls, ${pct(a.upsert.apiCalls, a.full.apiCalls)} of all calls (${a.upsert.updated} records updated)`,
 );
 const t = await airtableThroughput();
 const rate = t.records / t.seconds;
