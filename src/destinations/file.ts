@@ -6,18 +6,11 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import type { FileDestination as FileDefinition } from '../core/definitions/schema.js';
+import { dialectFor } from '../core/sql/dialects.js';
 import type { Destination, DestinationContext, SyncTable, WritePlan, WriteResult } from './destination.js';
 import { DestinationError } from './destination.js';
 
-const DUCKDB_TYPES = {
-  string: 'VARCHAR',
-  integer: 'BIGINT',
-  decimal: 'DECIMAL(38, 9)',
-  number: 'DOUBLE',
-  boolean: 'BOOLEAN',
-  date: 'DATE',
-  timestamp: 'TIMESTAMP',
-} as const;
+const duckdb = dialectFor('duckdb');
 
 export class FileDestination implements Destination {
   private readonly path: string;
@@ -107,14 +100,14 @@ async function writeParquet(table: SyncTable, path: string): Promise<number> {
   const connection = await instance.connect();
   try {
     const quote = (n: string) => `"${n.replaceAll('"', '""')}"`;
-    const columns = table.columns.map((c) => `${quote(c.name)} ${DUCKDB_TYPES[c.type]}`).join(', ');
+    const columns = table.columns.map((c) => `${quote(c.name)} ${duckdb.castType(c.type)}`).join(', ');
     await connection.run(`CREATE TABLE result (${columns})`);
     // Values travel as JSON and are cast by DuckDB to each column's type: no SQL built from data.
     const json = JSON.stringify(
       table.rows.map((r) => Object.fromEntries(table.columns.map((c, i) => [c.name, r[i] ?? null]))),
     );
     await connection.run(
-      `INSERT INTO result SELECT ${table.columns.map((c) => `CAST(j->>${sqlString(c.name)} AS ${DUCKDB_TYPES[c.type]})`).join(', ')} FROM (SELECT unnest(CAST($1 AS JSON[])) AS j)`,
+      `INSERT INTO result SELECT ${table.columns.map((c) => `CAST(j->>${sqlString(c.name)} AS ${duckdb.castType(c.type)})`).join(', ')} FROM (SELECT unnest(CAST($1 AS JSON[])) AS j)`,
       [json],
     );
     await connection.run(`COPY result TO ${sqlString(path)} (FORMAT parquet)`);

@@ -6,19 +6,14 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import knex, { type Knex } from 'knex';
+import type { WriteResult } from '../destinations/destination.js';
 
 export type RunTrigger = 'schedule' | 'manual' | 'change';
 export type RunStatus = 'succeeded' | 'partial' | 'failed' | 'skipped';
 
-export interface DestinationOutcome {
-  destination: string;
+/** What one destination of a run did (a destination's WriteResult, or why it wrote nothing). */
+export interface DestinationOutcome extends WriteResult {
   status: 'succeeded' | 'failed' | 'skipped';
-  created: number;
-  updated: number;
-  deleted: number;
-  unchanged: number;
-  apiCalls: number;
-  bytes: number;
   error?: string;
 }
 

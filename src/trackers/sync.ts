@@ -146,7 +146,7 @@ export async function syncTracker(
         run.destinations.push(
           entry.destination
             ? await writeOne(entry.destination, table, ctx)
-            : skippedOutcome(entry.definition.type, entry.skipped!),
+            : outcomeWithoutWrites(entry.definition.type, 'skipped', entry.skipped!),
         );
       }
     } finally {
@@ -194,17 +194,22 @@ async function unchangedSinceLastSuccess(
   return last?.fingerprint === fingerprint;
 }
 
-function skippedOutcome(destination: string, reason: string): DestinationOutcome {
+/** A destination that wrote nothing: skipped (why) or failed (the error). */
+function outcomeWithoutWrites(
+  destination: string,
+  status: 'skipped' | 'failed',
+  error: string,
+): DestinationOutcome {
   return {
     destination,
-    status: 'skipped',
+    status,
     created: 0,
     updated: 0,
     deleted: 0,
     unchanged: 0,
     apiCalls: 0,
     bytes: 0,
-    error: reason,
+    error,
   };
 }
 
@@ -214,20 +219,10 @@ async function writeOne(
   ctx: DestinationContext,
 ): Promise<DestinationOutcome> {
   try {
-    const result = await destination.write(table, ctx);
-    return { ...result, status: 'succeeded' };
+    return { ...(await destination.write(table, ctx)), status: 'succeeded' };
   } catch (e) {
-    ctx.log.warn('destination failed', { destination: destination.describe(), error: (e as Error).message });
-    return {
-      destination: destination.describe(),
-      status: 'failed',
-      created: 0,
-      updated: 0,
-      deleted: 0,
-      unchanged: 0,
-      apiCalls: 0,
-      bytes: 0,
-      error: (e as Error).message,
-    };
+    const message = (e as Error).message;
+    ctx.log.warn('destination failed', { destination: destination.describe(), error: message });
+    return outcomeWithoutWrites(destination.describe(), 'failed', message);
   }
 }
