@@ -10,6 +10,7 @@ import {
 } from './cli/commands.js';
 import { collectRepeated, runCommand, type GlobalOptions } from './cli/context.js';
 import { runsCommand, syncCommand } from './cli/tracker-commands.js';
+import { diffCommand, impactCommand } from './cli/review-commands.js';
 import { serveCommand, workerCommand } from './cli/service-commands.js';
 
 const program = new Command('strata')
@@ -125,6 +126,18 @@ redisOptions(
       ),
   ),
 ).action((flags) => runCommand(globals(), async () => workerCommand(globals().project, flags)));
+
+program
+  .command('impact <field>')
+  .description('the inputs and trackers that use a field or measure (source.field)')
+  .action((field: string) => runCommand(globals(), async () => impactCommand(globals().project, field)));
+
+program
+  .command('diff')
+  .description('for each input and tracker, the change in its generated SQL since a git revision')
+  .requiredOption('--base <git-ref>', 'the revision to compare with (e.g. origin/main)')
+  .addOption(new Option('--dialect <dialect>', 'trino | duckdb | postgres'))
+  .action((flags) => runCommand(globals(), async () => diffCommand(globals().project, flags)));
 
 try {
   await program.parseAsync(process.argv);
