@@ -49,8 +49,8 @@ describe('strata diff', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('--- HEAD/input:movies_in_production');
     expect(r.stdout).toContain('+++ working tree/tracker:movie-status');
-    expect(r.stdout).toMatch(/^-    FROM studio\.production$/m);
-    expect(r.stdout).toMatch(/^\+    FROM studio\.production_v2$/m);
+    expect(r.stdout).toMatch(/^- {4}FROM studio\.production$/m);
+    expect(r.stdout).toMatch(/^\+ {4}FROM studio\.production_v2$/m);
     expect(r.stdout).not.toContain('input:movie_catalog');
     expect(r.stdout).toMatch(/\d+ of 24 inputs and trackers changed their duckdb SQL since HEAD\n$/);
   });
