@@ -5,8 +5,6 @@ import { QueryError, type Engine, type EngineName } from './engine.js';
 import { resolveSecret } from './secrets.js';
 import { openCatalog, warehouseExists, warehouseLocation } from './warehouse-location.js';
 
-export const DEFAULT_DATABASE = '.strata/demo.duckdb';
-
 export interface EngineChoice {
   engine?: string;
   database?: string;
@@ -20,9 +18,10 @@ export function engineName(choice: EngineChoice, config: ProjectConfig): EngineN
   return name;
 }
 
-export function duckDbPath(projectDir: string, choice: EngineChoice, config: ProjectConfig): string {
-  if (choice.database) return choice.database;
-  const configured = config.duckdb?.database ?? DEFAULT_DATABASE;
+/** strata.yaml `duckdb.database`, resolved against the project folder. */
+function configuredDatabase(projectDir: string, config: ProjectConfig): string | undefined {
+  const configured = config.duckdb?.database;
+  if (!configured) return undefined;
   return isAbsolute(configured) ? configured : join(projectDir, configured);
 }
 
@@ -45,7 +44,7 @@ export async function openEngine(
       if (choice.database)
         return DuckDbEngine.open({ path: choice.database, readOnly: options.readOnly ?? true });
       const location = warehouseLocation(projectDir, config);
-      const configuredFile = config.duckdb?.database ? duckDbPath(projectDir, {}, config) : undefined;
+      const configuredFile = configuredDatabase(projectDir, config);
       if (warehouseExists(location)) {
         const { IcebergDuckDbEngine } = await import('./iceberg-duckdb.js');
         return IcebergDuckDbEngine.open({

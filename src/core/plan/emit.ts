@@ -745,5 +745,3 @@ function describeScan(node: TreeNode): string {
     : source.name;
   return node.parent ? `${what} (via ${node.key.split('>').join(' -> ')})` : what;
 }
-
-export { atomNode };
