@@ -130,7 +130,7 @@ describe('definition errors point at their node', () => {
   it('unknown measure in a derived expression', () => {
     const text = `${production}  - { name: ratio, expression: "{movie.movie_cnt} / 2" }\n`;
     const { codes, lines } = diagnose([source('movie.yaml', movie), source('production.yaml', text)]);
-    expect(codes).toEqual(['production.yaml:11:32: unknown_measure']);
+    expect(codes).toEqual(['production.yaml:11:33: unknown_measure']);
     expect(lines[0]).toContain('did you mean movie_count?');
   });
 

@@ -21,7 +21,7 @@ export function cdcSources(model: SemanticModel): SourceModel[] {
 
 function rawTable(source: SourceModel): FromItem {
   if (source.relation.kind !== 'table')
-    return { kind: 'rawQuery', sql: source.relation.sql, alias: `${source.name}_query` };
+    return { kind: 'definitionQuery', query: source.relation.query, alias: `${source.name}_query` };
   return { kind: 'table', path: source.relation.path };
 }
 

@@ -111,7 +111,7 @@ function prepare(spec: QuerySpec, names: NameAllocator) {
     if (known) return known;
     let out: MeasureOutput;
     if (use.parts) {
-      out = { kind: 'derived', parts: use.parts.map((p) => (typeof p === 'string' ? p : outputOf(p))) };
+      out = { kind: 'derived', measure: use.measure, parts: use.parts.map(outputOf) };
     } else {
       const def = use.measure.definition;
       if (def.kind !== 'aggregate') throw new Error('unreachable: leaf measure without aggregate');
@@ -187,14 +187,8 @@ function prepare(spec: QuerySpec, names: NameAllocator) {
 function namesNotToShadow(model: SemanticModel): string[] {
   const names = new Set<string>(['anchor', 'versions']);
   for (const source of model.sources.values()) {
-    if (source.relation.kind === 'table') {
-      if (source.relation.path.length === 1) names.add(source.relation.path[0]!.toLowerCase());
-    } else {
-      for (const match of source.relation.sql
-        .toLowerCase()
-        .matchAll(/(?<![.\w"])([a-z_][a-z0-9_]*)(?![\w".])/g))
-        names.add(match[1]!);
-    }
+    const tables = source.relation.kind === 'table' ? [source.relation.path] : source.relation.query.tables;
+    for (const path of tables) if (path.length === 1) names.add(path[0]!.toLowerCase());
   }
   return [...names];
 }

@@ -9,7 +9,7 @@ import type { MeasureUse, QuerySpec } from './plan/spec.js';
 
 function measureRefs(use: MeasureUse): string[] {
   const own = `${use.measure.source}.${use.measure.name}`;
-  return [own, ...(use.parts ?? []).flatMap((p) => (typeof p === 'string' ? [] : measureRefs(p)))];
+  return [own, ...(use.parts ?? []).flatMap(measureRefs)];
 }
 
 /** Every `source.member` a resolved query refers to. */

@@ -17,16 +17,19 @@ import {
 } from '../definitions/schema.js';
 import { didYouMean } from '../suggest.js';
 import type {
-  ExpressionPart,
+  AccessModel,
   FieldModel,
   InputModel,
   JoinEdge,
   MeasureModel,
+  MeasureRef,
   SemanticModel,
   SourceModel,
   TrackerModel,
 } from './types.js';
 import { reverseRelationship } from './types.js';
+import { bareColumnOf, FragmentReader } from './fragments.js';
+import type { SqlFragment } from '../sql/fragments/fragment.js';
 
 export type DefinitionKind = 'source' | 'input' | 'tracker';
 
@@ -98,6 +101,8 @@ export function buildModel(files: readonly DefinitionFile[]): BuildResult {
   }
 
   const sources = new Map<string, SourceModel>();
+  /** Sources whose SQL did not parse: checked like the others, then left out of the model. */
+  const invalidSql = new Set<string>();
   for (const { parsed, definition } of sourceFiles) {
     if (sources.has(definition.name)) {
       diagnostics.push(
@@ -109,7 +114,9 @@ export function buildModel(files: readonly DefinitionFile[]): BuildResult {
       );
       continue;
     }
-    sources.set(definition.name, buildSource(parsed, definition, diagnostics));
+    const built = buildSource(parsed, definition, diagnostics);
+    sources.set(definition.name, built.source);
+    if (built.invalidSql) invalidSql.add(definition.name);
   }
   const parsedByName = new Map(sourceFiles.map((s) => [s.definition.name, s]));
   for (const name of sources.keys()) broken.delete(name);
@@ -119,6 +126,17 @@ export function buildModel(files: readonly DefinitionFile[]): BuildResult {
   }
   const joins = buildJoins(sourceFiles, sources, diagnostics, broken);
   checkDerivedCycles(sources, diagnostics);
+  // A source whose SQL cannot be used is reported once, here; what uses it stays quiet.
+  for (const name of invalidSql) {
+    sources.delete(name);
+    joins.delete(name);
+    broken.add(name);
+  }
+  for (const [name, edges] of joins)
+    joins.set(
+      name,
+      edges.filter((e) => !invalidSql.has(e.to)),
+    );
 
   const inputs = new Map<string, InputModel>();
   for (const { parsed, definition } of inputFiles) {
@@ -163,7 +181,12 @@ export function buildModel(files: readonly DefinitionFile[]): BuildResult {
   return { model: { sources, joins, inputs, trackers, broken }, diagnostics };
 }
 
-function buildSource(parsed: ParsedFile, def: SourceDefinition, diagnostics: Diagnostic[]): SourceModel {
+function buildSource(
+  parsed: ParsedFile,
+  def: SourceDefinition,
+  diagnostics: Diagnostic[],
+): { source: SourceModel; invalidSql: boolean } {
+  const sql = new FragmentReader(parsed, diagnostics);
   const fields = new Map<string, FieldModel>();
   def.fields.forEach((f, i) => {
     const loc = parsed.locate(['fields', i, 'name']);
@@ -173,7 +196,7 @@ function buildSource(parsed: ParsedFile, def: SourceDefinition, diagnostics: Dia
       );
       return;
     }
-    fields.set(f.name, fieldModel(def.name, f, loc));
+    fields.set(f.name, fieldModel(def.name, f, loc, sql, ['fields', i]));
   });
   const measures = new Map<string, MeasureModel>();
   (def.measures ?? []).forEach((m, i) => {
@@ -184,7 +207,7 @@ function buildSource(parsed: ParsedFile, def: SourceDefinition, diagnostics: Dia
       );
       return;
     }
-    measures.set(m.name, measureModel(def.name, m, fields, loc));
+    measures.set(m.name, measureModel(def.name, m, fields, loc, sql, ['measures', i]));
   });
   const primaryKey =
     def.primaryKey === undefined
@@ -216,7 +239,13 @@ function buildSource(parsed: ParsedFile, def: SourceDefinition, diagnostics: Dia
       ),
     );
   }
-  return {
+  const query = def.sql !== undefined ? sql.read(['sql'], def.sql, 'source_query') : undefined;
+  const deletedWhen =
+    def.cdc?.deletedWhen !== undefined
+      ? sql.read(['cdc', 'deletedWhen'], def.cdc.deletedWhen, 'deleted_when')
+      : undefined;
+  const access = def.access ? accessModel(def, sql) : undefined;
+  const source: SourceModel = {
     name: def.name,
     file: parsed.file,
     ...(def.description !== undefined ? { description: def.description } : {}),
@@ -224,24 +253,49 @@ function buildSource(parsed: ParsedFile, def: SourceDefinition, diagnostics: Dia
     relation:
       def.table !== undefined
         ? { kind: 'table', path: def.table.split('.') }
-        : { kind: 'sql', sql: def.sql ?? '' },
+        : { kind: 'sql', query: query ?? emptyQuery },
     primaryKey,
-    ...(def.cdc
-      ? {
-          cdc: {
-            orderBy: def.cdc.orderBy,
-            ...(def.cdc.deletedWhen ? { deletedWhen: def.cdc.deletedWhen } : {}),
-          },
-        }
-      : {}),
+    ...(def.cdc ? { cdc: { orderBy: def.cdc.orderBy, ...(deletedWhen ? { deletedWhen } : {}) } } : {}),
     fields,
     measures,
-    ...(def.access ? { access: def.access } : {}),
+    ...(access ? { access } : {}),
     loc: parsed.locate(['name']),
+  };
+  return { source, invalidSql: sql.failed };
+}
+
+/** Stands in for a source's SELECT that failed to parse (the source is then left out of the model). */
+const emptyQuery = {
+  context: 'source_query',
+  text: '',
+  tokens: [],
+  columns: [],
+  placeholders: [],
+  tables: [],
+} as const;
+
+function accessModel(def: SourceDefinition, sql: FragmentReader): AccessModel {
+  const access = def.access!;
+  const rowFilters: AccessModel['rowFilters'] = [];
+  (access.rowFilters ?? []).forEach((r, i) => {
+    const filter = sql.read(['access', 'rowFilters', i, 'filter'], r.filter, 'row_filter');
+    if (filter) rowFilters.push({ role: r.role, filter });
+  });
+  return {
+    ...(access.roles ? { roles: access.roles } : {}),
+    ...(access.fields ? { fields: access.fields } : {}),
+    rowFilters,
   };
 }
 
-function fieldModel(source: string, f: FieldDefinition, loc: SourceLocation): FieldModel {
+function fieldModel(
+  source: string,
+  f: FieldDefinition,
+  loc: SourceLocation,
+  reader: FragmentReader,
+  path: ValuePath,
+): FieldModel {
+  const sql = f.sql !== undefined ? reader.readDialectSql([...path, 'sql'], f.sql, 'field') : undefined;
   return {
     kind: 'field',
     source,
@@ -250,25 +304,17 @@ function fieldModel(source: string, f: FieldDefinition, loc: SourceLocation): Fi
     ...(f.label !== undefined ? { label: f.label } : {}),
     ...(f.description !== undefined ? { description: f.description } : {}),
     ...(f.format !== undefined ? { format: f.format } : {}),
-    ...(f.sql !== undefined ? { sql: f.sql } : {}),
+    ...(sql ? { sql } : {}),
     loc,
   };
 }
 
-const MEASURE_REF = /\{([a-z][a-z0-9_]*)(?:\.([a-z][a-z0-9_]*))?\}/g;
-
-export function parseExpression(source: string, expression: string): ExpressionPart[] {
-  const parts: ExpressionPart[] = [];
-  let last = 0;
-  for (const match of expression.matchAll(MEASURE_REF)) {
-    parts.push(expression.slice(last, match.index));
-    parts.push(
-      match[2] !== undefined ? { source: match[1]!, measure: match[2] } : { source, measure: match[1]! },
-    );
-    last = match.index + match[0].length;
-  }
-  parts.push(expression.slice(last));
-  return parts.filter((p) => p !== '');
+/** A derived measure's `{measure}` / `{source.measure}` references, resolved against its own source. */
+function measureRefs(source: string, placeholders: readonly string[]): MeasureRef[] {
+  return placeholders.map((p) => {
+    const [first, second] = p.split('.') as [string, string | undefined];
+    return second !== undefined ? { source: first, measure: second } : { source, measure: first };
+  });
 }
 
 function measureModel(
@@ -276,21 +322,32 @@ function measureModel(
   m: MeasureDefinition,
   fields: ReadonlyMap<string, FieldModel>,
   loc: SourceLocation,
+  reader: FragmentReader,
+  path: ValuePath,
 ): MeasureModel {
-  const definition: MeasureModel['definition'] =
-    m.expression !== undefined
-      ? { kind: 'derived', parts: parseExpression(source, m.expression) }
-      : {
-          kind: 'aggregate',
-          aggregate: m.aggregate ?? 'count',
-          ...(m.sql !== undefined ? { sql: m.sql } : {}),
-          ...(m.filter !== undefined ? { filter: m.filter } : {}),
-        };
+  let definition: MeasureModel['definition'];
+  let valueSql: ReturnType<FragmentReader['readDialectSql']>;
+  if (m.expression !== undefined) {
+    const expression = reader.read([...path, 'expression'], m.expression, 'derived') ?? emptyExpression;
+    definition = { kind: 'derived', expression, refs: measureRefs(source, expression.placeholders) };
+  } else {
+    valueSql = m.sql !== undefined ? reader.readDialectSql([...path, 'sql'], m.sql, 'measure') : undefined;
+    const filter =
+      m.filter !== undefined
+        ? reader.readDialectSql([...path, 'filter'], m.filter, 'measure_filter')
+        : undefined;
+    definition = {
+      kind: 'aggregate',
+      aggregate: m.aggregate ?? 'count',
+      ...(valueSql ? { sql: valueSql } : {}),
+      ...(filter ? { filter } : {}),
+    };
+  }
   return {
     kind: 'measure',
     source,
     name: m.name,
-    type: m.type ?? inferMeasureType(m, fields),
+    type: m.type ?? inferMeasureType(m, fields.get(bareColumnOf(valueSql) ?? '')),
     ...(m.label !== undefined ? { label: m.label } : {}),
     ...(m.description !== undefined ? { description: m.description } : {}),
     ...(m.format !== undefined ? { format: m.format } : {}),
@@ -299,10 +356,12 @@ function measureModel(
   };
 }
 
+/** Stands in for a derived expression that failed to parse (its source is left out of the model). */
+const emptyExpression = { ...emptyQuery, context: 'derived' } as const;
+
 /** Counts are integers; sum/min/max of a plain field keep its type; anything else is a number. */
-function inferMeasureType(m: MeasureDefinition, fields: ReadonlyMap<string, FieldModel>): FieldType {
+function inferMeasureType(m: MeasureDefinition, field: FieldModel | undefined): FieldType {
   if (m.aggregate === 'count' || m.aggregate === 'count_distinct') return 'integer';
-  const field = typeof m.sql === 'string' ? fields.get(m.sql.trim()) : undefined;
   if (field && (m.aggregate === 'min' || m.aggregate === 'max')) return field.type;
   if (field && m.aggregate === 'sum' && ['integer', 'decimal', 'number'].includes(field.type))
     return field.type;
@@ -321,11 +380,11 @@ function checkMeasureReferences(
   (def.measures ?? []).forEach((m, i) => {
     const measure = source.measures.get(m.name);
     if (!measure || measure.definition.kind !== 'derived') return;
-    const loc = parsed.locate(['measures', i, 'expression']);
-    for (const part of measure.definition.parts) {
-      if (typeof part === 'string') continue;
+    const { expression, refs } = measure.definition;
+    refs.forEach((part, r) => {
+      const loc = placeholderLocation(parsed, ['measures', i, 'expression'], expression, r);
       const target = sources.get(part.source);
-      if (!target && broken.has(part.source)) continue;
+      if (!target && broken.has(part.source)) return;
       if (!target) {
         diagnostics.push(
           unknownMember(
@@ -350,7 +409,7 @@ function checkMeasureReferences(
           ),
         );
       }
-    }
+    });
   });
   const access = def.access;
   if (access?.fields) {
@@ -368,6 +427,19 @@ function checkMeasureReferences(
       }
     }
   }
+}
+
+/** Where a derived expression's `r`-th distinct reference is written. */
+function placeholderLocation(
+  parsed: ParsedFile,
+  path: ValuePath,
+  expression: SqlFragment,
+  r: number,
+): SourceLocation {
+  const token = expression.tokens.find(
+    (t) => t.kind === 'placeholder' && t.value === expression.placeholders[r],
+  );
+  return token ? parsed.locateWithin(path, token.start) : parsed.locate(path);
 }
 
 function buildJoins(
@@ -490,8 +562,7 @@ function checkDerivedCycles(sources: ReadonlyMap<string, SourceModel>, diagnosti
     }
     state.set(k, 'visiting');
     if (measure.definition.kind === 'derived') {
-      for (const part of measure.definition.parts) {
-        if (typeof part === 'string') continue;
+      for (const part of measure.definition.refs) {
         const next = sources.get(part.source)?.measures.get(part.measure);
         if (next) visit(next, [...trail, k]);
       }

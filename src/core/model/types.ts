@@ -1,15 +1,20 @@
 /** The validated semantic model: what the compiler plans against. Immutable once built. */
 import type { SourceLocation } from '../diagnostics.js';
 import type {
-  AccessDefinition,
   Aggregate,
-  DialectSql,
+  Dialect,
   FieldType,
   InputDefinition,
   Relationship,
   TrackerDefinition,
 } from '../definitions/schema.js';
 import type { ValuePath } from '../definitions/document.js';
+import type { SqlFragment } from '../sql/fragments/fragment.js';
+
+/** A definition's SQL, parsed: one fragment for every dialect, or one per dialect. */
+export type DialectFragment =
+  | { kind: 'shared'; fragment: SqlFragment }
+  | { kind: 'per_dialect'; fragments: Partial<Record<Dialect, SqlFragment>> };
 
 export interface FieldModel {
   kind: 'field';
@@ -21,23 +26,31 @@ export interface FieldModel {
   description?: string;
   format?: string;
   /** A computed field; absent means the physical column of the same name. */
-  sql?: DialectSql;
+  sql?: DialectFragment;
   loc: SourceLocation;
 }
 
 export interface AggregateDefinition {
   kind: 'aggregate';
   aggregate: Aggregate;
-  sql?: DialectSql;
-  filter?: DialectSql;
+  sql?: DialectFragment;
+  filter?: DialectFragment;
 }
 
-/** A derived measure's expression: SQL text with references to other measures in between. */
-export type ExpressionPart = string | { source: string; measure: string };
+/** A measure a derived expression refers to. */
+export interface MeasureRef {
+  source: string;
+  measure: string;
+}
 
+/**
+ * A derived measure: an expression over other measures. Its `{placeholders}` are listed in
+ * `refs` (in the order of `expression.placeholders`), each resolved to a source and measure.
+ */
 export interface DerivedDefinition {
   kind: 'derived';
-  parts: ExpressionPart[];
+  expression: SqlFragment;
+  refs: MeasureRef[];
 }
 
 export interface MeasureModel {
@@ -55,11 +68,18 @@ export interface MeasureModel {
 
 export type MemberModel = FieldModel | MeasureModel;
 
-export type SourceRelation = { kind: 'table'; path: string[] } | { kind: 'sql'; sql: string };
+export type SourceRelation = { kind: 'table'; path: string[] } | { kind: 'sql'; query: SqlFragment };
 
 export interface CdcModel {
   orderBy: string[];
-  deletedWhen?: string;
+  deletedWhen?: SqlFragment;
+}
+
+/** A source's `access:` policy, its row filters parsed (enforced with the API, issue 8). */
+export interface AccessModel {
+  roles?: string[];
+  fields?: Record<string, string[]>;
+  rowFilters: { role: string; filter: SqlFragment }[];
 }
 
 export interface SourceModel {
@@ -72,7 +92,7 @@ export interface SourceModel {
   cdc?: CdcModel;
   fields: ReadonlyMap<string, FieldModel>;
   measures: ReadonlyMap<string, MeasureModel>;
-  access?: AccessDefinition;
+  access?: AccessModel;
   loc: SourceLocation;
 }
 

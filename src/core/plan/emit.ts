@@ -157,7 +157,11 @@ export class SqlBuilder {
     const owner = `${part === 'sql' ? 'measure' : 'filter of measure'} ${measure.source}.${measure.name}`;
     return col(
       s.alias,
-      s.column(`${suffix}:${measure.name}`, `${measure.name}_${suffix}`, () => ({ kind: 'raw', sql, owner })),
+      s.column(`${suffix}:${measure.name}`, `${measure.name}_${suffix}`, () => ({
+        kind: 'fragment',
+        sql,
+        owner,
+      })),
     );
   }
 
@@ -173,7 +177,7 @@ export class SqlBuilder {
     const relation: FromItem =
       source.relation.kind === 'table'
         ? { kind: 'table', path: source.relation.path }
-        : { kind: 'rawQuery', sql: source.relation.sql, alias: `${source.name}_query` };
+        : { kind: 'definitionQuery', query: source.relation.query, alias: `${source.name}_query` };
     const items: SelectItem[] = [...s.columns.values()].map((c) => ({ expr: c.expr, alias: c.name }));
     const comment = describeScan(s.node);
     if (!source.cdc) {
@@ -664,6 +668,11 @@ export class SqlBuilder {
   }
 }
 
+function derivedDefinition(measure: MeasureModel) {
+  if (measure.definition.kind !== 'derived') throw new Error(`internal: ${measure.name} is not derived`);
+  return measure.definition;
+}
+
 function renameColumns(e: Expr, rename: (c: Expr) => Expr): Expr {
   if (e.kind === 'column') return rename(e);
   if (e.kind === 'call') {
@@ -709,11 +718,17 @@ function measureOutputExpr(o: MeasureOutput, request: (id: string) => Expr): Exp
         left: { kind: 'cast', operand: request(o.numerator), type: 'number' },
         right: call('nullif', [request(o.denominator), lit({ type: 'integer', value: 0 })]),
       };
-    case 'derived':
+    case 'derived': {
+      const { expression } = derivedDefinition(o.measure);
       return {
-        kind: 'template',
-        parts: o.parts.map((p) => (typeof p === 'string' ? p : measureOutputExpr(p, request))),
+        kind: 'fragment',
+        sql: { kind: 'shared', fragment: expression },
+        owner: `measure ${o.measure.source}.${o.measure.name}`,
+        placeholders: new Map(
+          expression.placeholders.map((path, i) => [path, measureOutputExpr(o.parts[i]!, request)]),
+        ),
       };
+    }
   }
 }
 

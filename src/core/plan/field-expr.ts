@@ -6,7 +6,7 @@ export function fieldExpr(field: FieldModel): Expr {
   return field.sql !== undefined
     ? {
         kind: 'cast',
-        operand: { kind: 'raw', sql: field.sql, owner: `field ${field.source}.${field.name}` },
+        operand: { kind: 'fragment', sql: field.sql, owner: `field ${field.source}.${field.name}` },
         type: field.type,
       }
     : col(undefined, field.name);

@@ -56,7 +56,11 @@ export function latestRowsSelect(
   if (cdc.deletedWhen) {
     versions.push({
       expr: call('coalesce', [
-        { kind: 'raw', sql: cdc.deletedWhen, owner: `cdc.deletedWhen of ${source.name}` },
+        {
+          kind: 'fragment',
+          sql: { kind: 'shared', fragment: cdc.deletedWhen },
+          owner: `cdc.deletedWhen of ${source.name}`,
+        },
         FALSE,
       ]),
       alias: DELETED_COLUMN,

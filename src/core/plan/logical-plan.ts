@@ -47,7 +47,8 @@ export type MeasureOutput =
   | { kind: 'request'; id: string }
   | { kind: 'coalesce_zero'; id: string }
   | { kind: 'ratio'; numerator: string; denominator: string }
-  | { kind: 'derived'; parts: (string | MeasureOutput)[] };
+  /** A derived measure: its expression, with `parts[i]` for its i-th measure reference. */
+  | { kind: 'derived'; measure: MeasureModel; parts: MeasureOutput[] };
 
 export interface ExistsGroup {
   /** Tops of the filter-only subtrees, each with the joined node it hangs off. */

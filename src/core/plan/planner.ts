@@ -314,7 +314,7 @@ class Planner {
       o.kind === 'request'
         ? (rewrites.get(o.id) ?? o)
         : o.kind === 'derived'
-          ? { kind: 'derived', parts: o.parts.map((p) => (typeof p === 'string' ? p : rewrite(p))) }
+          ? { ...o, parts: o.parts.map(rewrite) }
           : o;
     const outputs = new Map([...this.input.outputs].map(([k, o]) => [k, rewrite(o)]));
     return { preaggregates, requests, outputs, collapsed };

@@ -258,12 +258,8 @@ class Resolver {
 
   private measureUse(node: TreeNode, measure: MeasureModel, path: ValuePath): MeasureUse | undefined {
     if (measure.definition.kind === 'aggregate') return { node, measure };
-    const parts: (string | MeasureUse)[] = [];
-    for (const part of measure.definition.parts) {
-      if (typeof part === 'string') {
-        parts.push(part);
-        continue;
-      }
+    const parts: MeasureUse[] = [];
+    for (const part of measure.definition.refs) {
       const source = this.model.sources.get(part.source);
       const target = source?.measures.get(part.measure);
       if (!source || !target) return undefined;

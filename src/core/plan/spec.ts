@@ -20,11 +20,14 @@ export interface TreeNode {
   children: TreeNode[];
 }
 
-/** A measure bound to the node whose rows it aggregates; derived ones list their parts. */
+/**
+ * A measure bound to the node whose rows it aggregates; a derived one lists the uses of
+ * the measures it refers to (`parts[i]` for its definition's `refs[i]`).
+ */
 export interface MeasureUse {
   node: TreeNode;
   measure: MeasureModel;
-  parts?: (string | MeasureUse)[];
+  parts?: MeasureUse[];
 }
 
 export interface ColumnBase {
@@ -87,7 +90,7 @@ export function isAggregateMeasure(m: MeasureModel): boolean {
 /** The aggregate measures a measure use finally reads (a derived one, through its parts). */
 export function leafUses(use: MeasureUse): MeasureUse[] {
   if (!use.parts) return [use];
-  return use.parts.flatMap((p) => (typeof p === 'string' ? [] : leafUses(p)));
+  return use.parts.flatMap(leafUses);
 }
 
 export function ancestorsOrSelf(node: TreeNode): TreeNode[] {

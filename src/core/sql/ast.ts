@@ -1,9 +1,12 @@
 /**
  * A small SQL syntax tree: the planner builds it, one renderer per dialect prints it.
  * Values only enter as `literal` nodes (escaped by the dialect); definition authors' SQL
- * only as `raw`/`template` nodes (trusted: it comes from reviewed definition files).
+ * only as `fragment` nodes and `definitionQuery` items: parsed and validated when the
+ * project loads, re-printed from their tokens (src/core/sql/fragments).
  */
-import type { DialectSql, FieldType, Granularity } from '../definitions/schema.js';
+import type { FieldType, Granularity } from '../definitions/schema.js';
+import type { DialectFragment } from '../model/types.js';
+import type { SqlFragment } from './fragments/fragment.js';
 import type { RelativeSpan, TypedValue } from '../values/typed-value.js';
 
 export type ComparisonOp = '=' | '<>' | '<' | '<=' | '>' | '>=';
@@ -11,7 +14,16 @@ export type ArithmeticOp = '+' | '-' | '*' | '/';
 
 export type Expr =
   | { kind: 'column'; table?: string; name: string }
-  | { kind: 'raw'; sql: DialectSql; owner: string }
+  /**
+   * A definition's expression; its `{placeholders}` (a derived measure's measures, a row
+   * filter's caller attributes) are replaced by the expressions given for them.
+   */
+  | {
+      kind: 'fragment';
+      sql: DialectFragment;
+      owner: string;
+      placeholders?: ReadonlyMap<string, Expr>;
+    }
   | { kind: 'literal'; value: TypedValue | null }
   | { kind: 'compare'; op: ComparisonOp; left: Expr; right: Expr }
   | { kind: 'arithmetic'; op: ArithmeticOp; left: Expr; right: Expr }
@@ -36,8 +48,7 @@ export type Expr =
     }
   | { kind: 'rowNumber'; partitionBy: Expr[]; orderBy: OrderItem[] }
   | { kind: 'exists'; query: Select }
-  | { kind: 'inSubquery'; operand: Expr; query: Select; negated: boolean }
-  | { kind: 'template'; parts: (string | Expr)[] };
+  | { kind: 'inSubquery'; operand: Expr; query: Select; negated: boolean };
 
 export interface OrderItem {
   expr: Expr;
@@ -51,7 +62,10 @@ export interface SelectItem {
 
 export type FromItem =
   | { kind: 'table'; path: string[]; alias?: string }
+  /** SQL that Strata generated itself (never text from a definition). */
   | { kind: 'rawQuery'; sql: string; alias: string }
+  /** A source's `sql:`, as parsed and validated. */
+  | { kind: 'definitionQuery'; query: SqlFragment; alias: string }
   | { kind: 'subquery'; query: Select; alias: string }
   /** A subquery that may refer to the FROM items before it (and to outer queries). */
   | { kind: 'lateral'; query: Select; alias: string }

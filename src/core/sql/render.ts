@@ -6,7 +6,9 @@
 import { StrataError, error } from '../diagnostics.js';
 import type { Dialect, FieldType } from '../definitions/schema.js';
 import type { RelativeSpan, TypedValue } from '../values/typed-value.js';
+import type { DialectFragment } from '../model/types.js';
 import type { Cte, Expr, FromItem, OrderItem, Select } from './ast.js';
+import { printFragment, type SqlFragment } from './fragments/fragment.js';
 import { quoteIdentifier } from './identifiers.js';
 
 const INDENT = '  ';
@@ -82,9 +84,10 @@ export abstract class SqlDialect {
     return this.supportsMaterialized ? ' MATERIALIZED' : '';
   }
 
-  dialectSql(sql: string | Partial<Record<Dialect, string>>, owner: string): string {
-    if (typeof sql === 'string') return sql;
-    const chosen = sql[this.name];
+  /** The fragment written for this dialect (or for all). */
+  fragmentFor(sql: DialectFragment, owner: string): SqlFragment {
+    if (sql.kind === 'shared') return sql.fragment;
+    const chosen = sql.fragments[this.name];
     if (chosen === undefined) {
       throw new StrataError([
         error(
@@ -176,6 +179,10 @@ class Printer {
         return this.dialect.identifier(item.name) + alias(item.alias, item.name);
       case 'rawQuery':
         return `(\n${pad}${INDENT}${item.sql.trim().replaceAll('\n', `\n${pad}${INDENT}`)}\n${pad}) AS ${this.dialect.identifier(item.alias)}`;
+      case 'definitionQuery': {
+        const sql = this.fragment(item.query, depth + 1, `${pad}${INDENT}`);
+        return `(\n${pad}${INDENT}${sql}\n${pad}) AS ${this.dialect.identifier(item.alias)}`;
+      }
       case 'subquery':
         return `(\n${this.select(item.query, depth + 1)}\n${pad}) AS ${this.dialect.identifier(item.alias)}`;
       case 'lateral':
@@ -204,10 +211,11 @@ class Printer {
     switch (e.kind) {
       case 'column':
         return e.table ? `${d.identifier(e.table)}.${d.identifier(e.name)}` : d.identifier(e.name);
-      case 'raw': {
+      case 'fragment': {
         // A bare column name needs no parentheses; any other expression keeps them.
-        const sql = d.dialectSql(e.sql, e.owner).trim();
-        return /^[A-Za-z_][A-Za-z0-9_]*$/.test(sql) ? sql : `(${sql})`;
+        const fragment = d.fragmentFor(e.sql, e.owner);
+        const sql = this.fragment(fragment, depth, undefined, e.placeholders);
+        return fragment.bareColumn !== undefined ? sql : `(${sql})`;
       }
       case 'literal':
         return d.literal(e.value);
@@ -254,8 +262,25 @@ class Printer {
         return `EXISTS (\n${this.select(e.query, depth + 1)}\n${INDENT.repeat(depth)})`;
       case 'inSubquery':
         return `${this.operand(e.operand, depth)} ${e.negated ? 'NOT IN' : 'IN'} (\n${this.select(e.query, depth + 1)}\n${INDENT.repeat(depth)})`;
-      case 'template':
-        return `(${e.parts.map((p) => (typeof p === 'string' ? p : this.operand(p, depth))).join('')})`;
     }
+  }
+
+  private fragment(
+    fragment: SqlFragment,
+    depth: number,
+    clauseIndent?: string,
+    placeholders?: ReadonlyMap<string, Expr>,
+  ): string {
+    const d = this.dialect;
+    return printFragment(fragment, {
+      identifier: (name) => d.identifier(name),
+      stringLiteral: (value) => d.stringLiteral(value),
+      placeholder: (path) => {
+        const replacement = placeholders?.get(path);
+        if (!replacement) throw new Error(`internal: no value for {${path}} in ${fragment.text}`);
+        return this.operand(replacement, depth);
+      },
+      ...(clauseIndent !== undefined ? { clauseIndent } : {}),
+    });
   }
 }

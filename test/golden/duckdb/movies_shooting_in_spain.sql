@@ -7,7 +7,9 @@ WITH
       status,
       launch_date
     FROM (
-      SELECT * FROM studio.movie WHERE NOT is_test
+      SELECT *
+      FROM studio.movie
+      WHERE NOT is_test
     ) AS movie_query
   ),
   -- production (via movie -> production)

@@ -19,7 +19,9 @@ WITH
       movie_id,
       title
     FROM (
-      SELECT * FROM studio.movie WHERE NOT is_test
+      SELECT *
+      FROM studio.movie
+      WHERE NOT is_test
     ) AS movie_query
   )
 SELECT

@@ -7,7 +7,9 @@ WITH
       status,
       launch_date
     FROM (
-      SELECT * FROM studio.movie WHERE NOT is_test
+      SELECT *
+      FROM studio.movie
+      WHERE NOT is_test
     ) AS movie_query
     WHERE launch_date BETWEEN (CAST(timezone('UTC', now()) AS DATE)) AND (CAST(CAST(timezone('UTC', now()) AS DATE) + INTERVAL '6' MONTH AS DATE))
   )

@@ -9,7 +9,9 @@ WITH
       budget_usd,
       CAST((runtime_seconds / 60) AS BIGINT) AS runtime_minutes
     FROM (
-      SELECT * FROM studio.movie WHERE NOT is_test
+      SELECT *
+      FROM studio.movie
+      WHERE NOT is_test
     ) AS movie_query
   )
 SELECT

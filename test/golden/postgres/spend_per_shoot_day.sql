@@ -14,7 +14,9 @@ WITH
       movie_id,
       title
     FROM (
-      SELECT * FROM studio.movie WHERE NOT is_test
+      SELECT *
+      FROM studio.movie
+      WHERE NOT is_test
     ) AS movie_query
   ),
   -- purchase_order (via production -> purchase_order)

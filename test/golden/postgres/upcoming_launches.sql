@@ -7,7 +7,9 @@ WITH
       status,
       launch_date
     FROM (
-      SELECT * FROM studio.movie WHERE NOT is_test
+      SELECT *
+      FROM studio.movie
+      WHERE NOT is_test
     ) AS movie_query
     WHERE launch_date BETWEEN (CAST(now() AT TIME ZONE 'UTC' AS DATE)) AND (CAST(CAST(now() AT TIME ZONE 'UTC' AS DATE) + INTERVAL '6' MONTH AS DATE))
   )

@@ -5,7 +5,9 @@ WITH
       movie_id,
       budget_usd AS total_budget_value
     FROM (
-      SELECT * FROM studio.movie WHERE NOT is_test
+      SELECT *
+      FROM studio.movie
+      WHERE NOT is_test
     ) AS movie_query
   ),
   -- production (via movie -> production)

@@ -9,7 +9,9 @@ WITH
       budget_usd AS avg_budget_value,
       (runtime_seconds / 60.0) AS avg_runtime_minutes_value
     FROM (
-      SELECT * FROM studio.movie WHERE NOT is_test
+      SELECT *
+      FROM studio.movie
+      WHERE NOT is_test
     ) AS movie_query
   )
 SELECT

@@ -6,7 +6,9 @@ WITH
       title,
       status
     FROM (
-      SELECT * FROM studio.movie WHERE NOT is_test
+      SELECT *
+      FROM studio.movie
+      WHERE NOT is_test
     ) AS movie_query
     WHERE
       lower(title) LIKE lower('the%') ESCAPE '!'

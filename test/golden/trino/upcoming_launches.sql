@@ -7,7 +7,9 @@ WITH
       status,
       launch_date
     FROM (
-      SELECT * FROM studio.movie WHERE NOT is_test
+      SELECT *
+      FROM studio.movie
+      WHERE NOT is_test
     ) AS movie_query
     WHERE launch_date BETWEEN (CAST(at_timezone(current_timestamp, 'UTC') AS DATE)) AND (CAST(CAST(at_timezone(current_timestamp, 'UTC') AS DATE) + INTERVAL '6' MONTH AS DATE))
   )
