@@ -1,6 +1,6 @@
 /** The embedded default: DuckDB through @duckdb/node-api, results streamed chunk by chunk. */
 import { existsSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve, sep } from 'node:path';
 import {
   DuckDBConnection,
   DuckDBDateValue,
@@ -24,6 +24,14 @@ export interface DuckDbOptions {
   /** A database file, or `:memory:`. */
   path: string;
   readOnly?: boolean;
+}
+
+/** What a locked-down DuckDB may still touch on the file system (absolute paths). */
+export interface DuckDbSandbox {
+  /** Directories whose files queries may read (and DuckDB may spill to). */
+  directories: string[];
+  /** Single files, such as an attached database. */
+  files?: string[];
 }
 
 function isoFromMicros(micros: bigint): string {
@@ -87,6 +95,27 @@ export class DuckDbEngine implements Engine {
     } catch (e) {
       throw new QueryError('duckdb', `cannot open ${options.path}: ${firstLine(e)}`);
     }
+  }
+
+  /**
+   * Defence in depth for queries built from definitions: no file or network access beyond
+   * `sandbox`, no extension installed or loaded, and the configuration locked so that no
+   * later statement can undo it. Call after everything the engine needs is attached.
+   */
+  async lockDown(sandbox: DuckDbSandbox): Promise<void> {
+    const list = (paths: string[]) => `[${paths.map((p) => `'${p.replaceAll("'", "''")}'`).join(', ')}]`;
+    // A trailing separator, so that `/w/warehouse` does not also allow `/w/warehouse-other`.
+    const directories = sandbox.directories.map((d) => `${resolve(d)}${sep}`);
+    const files = (sandbox.files ?? []).map((f) => resolve(f));
+    for (const statement of [
+      'SET autoinstall_known_extensions = false',
+      'SET autoload_known_extensions = false',
+      `SET allowed_directories = ${list(directories)}`,
+      `SET allowed_paths = ${list(files)}`,
+      'SET enable_external_access = false',
+      'SET lock_configuration = true',
+    ])
+      await this.execute(statement);
   }
 
   get rawConnection(): DuckDBConnection {

@@ -8,7 +8,7 @@ import type { Row } from '../core/values/cell.js';
 import type { IcebergCatalog, TableIdentifier } from '../warehouse/catalog.js';
 import { readParquetSql, Warehouse } from '../warehouse/table.js';
 import { DuckDbEngine } from './duckdb.js';
-import type { Engine, ResultColumn } from './engine.js';
+import { QueryError, type Engine, type ResultColumn } from './engine.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 const keyOf = (id: TableIdentifier) => `${id.namespace}.${id.name}`;
@@ -25,6 +25,11 @@ export class IcebergDuckDbEngine implements Engine {
   readonly dialect = 'duckdb';
   /** The metadata file each view was built from: an unchanged table keeps its view. */
   private readonly views = new Map<string, string>();
+  /**
+   * Tables that cannot be read (a corrupt or missing metadata file), with the reason. They get
+   * no view, so only the queries that read them fail, and with this reason.
+   */
+  private readonly unreadable = new Map<string, string>();
 
   private constructor(
     readonly duckdb: DuckDbEngine,
@@ -41,6 +46,7 @@ export class IcebergDuckDbEngine implements Engine {
     });
     const engine = new IcebergDuckDbEngine(duckdb, warehouse, options.catalog);
     if (options.databaseFile) await engine.exposeDatabaseFile(options.databaseFile);
+    await duckdb.lockDown({ directories: [options.root] });
     return engine;
   }
 
@@ -58,19 +64,38 @@ export class IcebergDuckDbEngine implements Engine {
     }
   }
 
-  /** Points every table's view at its current snapshot. */
+  /** Points every table's view at its current snapshot; a table that cannot be read loses its view. */
   async pinSnapshots(): Promise<void> {
     for (const id of await this.catalog.listTables()) {
       const location = await this.catalog.currentMetadataLocation(id);
       if (!location || this.views.get(keyOf(id)) === location) continue;
-      const state = await this.warehouse.load(id);
-      const { files, schema } = await this.warehouse.planFiles(state);
+      const view = `${quote(id.namespace)}.${quote(id.name)}`;
       await this.duckdb.execute(`CREATE SCHEMA IF NOT EXISTS ${quote(id.namespace)}`);
-      await this.duckdb.execute(
-        `CREATE OR REPLACE VIEW ${quote(id.namespace)}.${quote(id.name)} AS ${readParquetSql(files, schema)}`,
-      );
-      this.views.set(keyOf(id), state.metadataLocation);
+      try {
+        const state = await this.warehouse.load(id);
+        const { files, schema } = await this.warehouse.planFiles(state);
+        await this.duckdb.execute(`CREATE OR REPLACE VIEW ${view} AS ${readParquetSql(files, schema)}`);
+        this.views.set(keyOf(id), state.metadataLocation);
+        this.unreadable.delete(keyOf(id));
+      } catch (e) {
+        await this.duckdb.execute(`DROP VIEW IF EXISTS ${view}`);
+        this.views.delete(keyOf(id));
+        this.unreadable.set(keyOf(id), `${location}: ${firstLine(e)}`);
+      }
     }
+  }
+
+  /** A failure to find a table that exists but cannot be read, told as that. */
+  private explain(e: unknown): unknown {
+    const missing =
+      e instanceof QueryError ? /Table with name "?([^"\s!]+)"? does not exist/.exec(e.message) : null;
+    if (!missing) return e;
+    const name = missing[1]!.toLowerCase();
+    for (const [table, reason] of this.unreadable) {
+      if (table.toLowerCase().endsWith(`.${name}`))
+        return new QueryError('duckdb', `table ${table} cannot be read: ${reason}`);
+    }
+    return e;
   }
 
   /** The tables' current metadata files: a new commit anywhere changes it. */
@@ -85,21 +110,35 @@ export class IcebergDuckDbEngine implements Engine {
 
   async *stream(sql: string): AsyncIterable<Row[]> {
     await this.pinSnapshots();
-    yield* this.duckdb.stream(sql);
+    try {
+      yield* this.duckdb.stream(sql);
+    } catch (e) {
+      throw this.explain(e);
+    }
   }
 
   async query(sql: string): Promise<{ columns: ResultColumn[]; rows: Row[] }> {
     await this.pinSnapshots();
-    return this.duckdb.query(sql);
+    return this.duckdb.query(sql).catch((e: unknown) => {
+      throw this.explain(e);
+    });
   }
 
   async execute(sql: string): Promise<void> {
     await this.pinSnapshots();
-    await this.duckdb.execute(sql);
+    await this.duckdb.execute(sql).catch((e: unknown) => {
+      throw this.explain(e);
+    });
   }
 
   async close(): Promise<void> {
     await this.catalog.close();
     await this.duckdb.close();
   }
+}
+
+function firstLine(e: unknown): string {
+  const message =
+    e instanceof QueryError ? e.message.replace(/^duckdb: /, '') : e instanceof Error ? e.message : String(e);
+  return message.split('\n')[0] ?? message;
 }

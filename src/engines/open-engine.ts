@@ -1,9 +1,12 @@
 /** Chooses and opens the engine a command runs on: flags first, then strata.yaml, then the default. */
 import { isAbsolute, join } from 'node:path';
-import type { ProjectConfig } from '../core/definitions/schema.js';
+import { durationMs, type ProjectConfig } from '../core/definitions/schema.js';
 import { QueryError, type Engine, type EngineName } from './engine.js';
 import { resolveSecret } from './secrets.js';
 import { openCatalog, warehouseExists, warehouseLocation } from './warehouse-location.js';
+
+/** How long a query built from definitions may run on PostgreSQL or Trino unless strata.yaml says otherwise. */
+export const DEFAULT_STATEMENT_TIMEOUT = '10m';
 
 export interface EngineChoice {
   engine?: string;
@@ -41,8 +44,7 @@ export async function openEngine(
     case 'duckdb': {
       // Engines load lazily: `compile` and `validate` never pay for a native driver.
       const { DuckDbEngine } = await import('./duckdb.js');
-      if (choice.database)
-        return DuckDbEngine.open({ path: choice.database, readOnly: options.readOnly ?? true });
+      if (choice.database) return openLockedFile(DuckDbEngine, choice.database, options.readOnly ?? true);
       const location = warehouseLocation(projectDir, config);
       const configuredFile = configuredDatabase(projectDir, config);
       if (warehouseExists(location)) {
@@ -53,8 +55,7 @@ export async function openEngine(
           ...(configuredFile ? { databaseFile: configuredFile } : {}),
         });
       }
-      if (configuredFile)
-        return DuckDbEngine.open({ path: configuredFile, readOnly: options.readOnly ?? true });
+      if (configuredFile) return openLockedFile(DuckDbEngine, configuredFile, options.readOnly ?? true);
       throw new QueryError(
         'duckdb',
         'no warehouse yet: build the demo with `strata demo`, or pass --database FILE',
@@ -65,16 +66,36 @@ export async function openEngine(
       const configured = config.postgres?.connection;
       const connection =
         choice.database ?? (configured ? resolveSecret(configured) : process.env.DATABASE_URL);
-      return PostgresEngine.connect(
-        connection,
-        config.postgres?.schema ? { searchPath: config.postgres.schema } : {},
-      );
+      const pg = config.postgres ?? {};
+      return PostgresEngine.connect(connection, {
+        readOnly: true,
+        statementTimeoutMs: durationMs(pg.statementTimeout ?? DEFAULT_STATEMENT_TIMEOUT),
+        ...(pg.schema ? { searchPath: pg.schema } : {}),
+        ...(pg.role ? { role: pg.role } : {}),
+      });
     }
     case 'trino': {
       const { TrinoEngine, trinoOptionsFromEnv } = await import('./trino.js');
-      return TrinoEngine.connect(trinoOptionsFromEnv(config.trino ?? {}));
+      const trino = config.trino ?? {};
+      return TrinoEngine.connect({
+        ...trinoOptionsFromEnv(trino),
+        session: {
+          query_max_execution_time: `${durationMs(trino.statementTimeout ?? DEFAULT_STATEMENT_TIMEOUT)}ms`,
+        },
+      });
     }
   }
+}
+
+/** A DuckDB file, attached, then the engine locked down: queries reach nothing but that file. */
+async function openLockedFile(
+  engine: typeof import('./duckdb.js').DuckDbEngine,
+  path: string,
+  readOnly: boolean,
+): Promise<Engine> {
+  const opened = await engine.open({ path, readOnly });
+  await opened.lockDown({ directories: [], files: [path] });
+  return opened;
 }
 
 /** Bad usage of a command (exit code 2). */

@@ -29,6 +29,33 @@ export const cellTypes = {
 
 const BATCH = 2000;
 
+export interface PostgresSessionOptions {
+  /** Schemas to search, comma-separated (strata.yaml `postgres.schema`). */
+  searchPath?: string;
+  /** Every transaction read-only: how queries built from definitions run. */
+  readOnly?: boolean;
+  /** A role to act as (`SET ROLE`), for least privilege when the connection's user has more. */
+  role?: string;
+  /** Cancel any statement running longer than this. */
+  statementTimeoutMs?: number;
+}
+
+const quoteName = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/** The SET statements that shape a session; names are quoted, never spliced. */
+export function sessionStatements(options: PostgresSessionOptions): string[] {
+  const statements: string[] = [];
+  if (options.searchPath) {
+    const schemas = options.searchPath.split(',').map((s) => quoteName(s.trim().replace(/^"(.*)"$/, '$1')));
+    statements.push(`SET search_path TO ${schemas.join(', ')}`);
+  }
+  if (options.role) statements.push(`SET ROLE ${quoteName(options.role)}`);
+  if (options.statementTimeoutMs !== undefined)
+    statements.push(`SET statement_timeout = ${Math.max(0, Math.round(options.statementTimeoutMs))}`);
+  if (options.readOnly) statements.push('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
+  return statements;
+}
+
 export class PostgresEngine implements Engine {
   readonly name = 'postgres';
   readonly dialect = 'postgres';
@@ -37,14 +64,19 @@ export class PostgresEngine implements Engine {
 
   static async connect(
     connectionString: string | undefined,
-    options: { searchPath?: string } = {},
+    options: PostgresSessionOptions = {},
   ): Promise<PostgresEngine> {
     const client = new Client({ ...(connectionString ? { connectionString } : {}), types: cellTypes });
     try {
       await client.connect();
-      if (options.searchPath) await client.query(`SET search_path TO ${options.searchPath}`);
     } catch (e) {
       throw new QueryError('postgres', `cannot connect: ${(e as Error).message}`);
+    }
+    try {
+      for (const statement of sessionStatements(options)) await client.query(statement);
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      throw new QueryError('postgres', `cannot prepare the session: ${(e as Error).message}`);
     }
     return new PostgresEngine(client);
   }

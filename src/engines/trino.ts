@@ -18,6 +18,8 @@ export interface TrinoOptions {
   password?: string;
   /** X-Trino-Source; `strata` by default. */
   source?: string;
+  /** Session properties sent with every query (e.g. query_max_execution_time). */
+  session?: Record<string, string>;
   extraHeaders?: Record<string, string>;
 }
 
@@ -96,6 +98,7 @@ export class TrinoEngine implements Engine {
       ...(options.catalog ? { catalog: options.catalog } : {}),
       ...(options.schema ? { schema: options.schema } : {}),
       ...(options.password ? { auth: new BasicAuth(options.user, options.password) } : {}),
+      ...(options.session ? { session: options.session } : {}),
       extraHeaders,
     });
     // Cancelling DELETEs go out here, with the same identity as the client's own requests.

@@ -261,6 +261,32 @@ export const InputDefinition = z.strictObject({
 });
 export type InputDefinition = z.infer<typeof InputDefinition>;
 
+/**
+ * A credential in strata.yaml: only ever a reference to the environment (`env:NAME`), so that
+ * project files can be committed and shown without leaking a secret.
+ */
+const SecretReference = z.string().regex(/^env:[A-Za-z_][A-Za-z0-9_]*$/, {
+  error: 'credentials come from the environment: write env:NAME (the variable holding it)',
+});
+
+/** A URL written inline may not carry a password; one that does must come from the environment. */
+const UrlOrSecretReference = z
+  .string()
+  .min(1)
+  .refine((value) => value.startsWith('env:') || !/^[a-z][a-z0-9+.-]*:\/\/[^/@\s]*:[^/@\s]*@/i.test(value), {
+    error: 'this URL holds a password: put it in the environment and write env:NAME',
+  });
+
+/** `5m`, `30s`, `1h`, `500ms`: a statement timeout. */
+export const DURATION_PATTERN = /^([0-9]+)(ms|s|m|h)$/;
+const Duration = z.string().regex(DURATION_PATTERN, { error: 'a duration such as 30s, 5m or 1h' });
+
+export function durationMs(text: string): number {
+  const [, amount, unit] = DURATION_PATTERN.exec(text)!;
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'];
+  return Number(amount) * factor;
+}
+
 /** `strata.yaml`: how to reach the engines. Everything optional: the embedded DuckDB is the default. */
 export const ProjectConfig = z.strictObject({
   engine: z.enum(['duckdb', 'postgres', 'trino']).optional(),
@@ -271,31 +297,40 @@ export const ProjectConfig = z.strictObject({
     .strictObject({
       store: z.enum(['sqlite', 'postgres']).optional(),
       path: z.string().min(1).optional(),
-      connection: z.string().min(1).optional(),
+      connection: SecretReference.optional(),
     })
     .optional(),
   /** Redis for `strata serve` / `strata worker` (scheduling, shared rate limits). */
-  redis: z.strictObject({ url: z.string().min(1).optional() }).optional(),
+  redis: z.strictObject({ url: UrlOrSecretReference.optional() }).optional(),
   /** The embedded Iceberg warehouse: data and metadata under `root`, tables registered in a SQL catalog. */
   warehouse: z
     .strictObject({
       root: z.string().min(1).optional(),
       catalog: z.enum(['sqlite', 'postgres']).optional(),
       path: z.string().min(1).optional(),
-      connection: z.string().min(1).optional(),
+      connection: SecretReference.optional(),
       name: z.string().min(1).optional(),
     })
     .optional(),
   postgres: z
-    .strictObject({ connection: z.string().min(1).optional(), schema: z.string().min(1).optional() })
+    .strictObject({
+      connection: SecretReference.optional(),
+      schema: z.string().min(1).optional(),
+      /** `SET ROLE` after connecting: queries run with that role's privileges only. */
+      role: z.string().min(1).optional(),
+      /** Statements running longer are cancelled (default 10m). */
+      statementTimeout: Duration.optional(),
+    })
     .optional(),
   trino: z
     .strictObject({
-      server: z.string().min(1).optional(),
+      server: UrlOrSecretReference.optional(),
       catalog: z.string().min(1).optional(),
       schema: z.string().min(1).optional(),
       user: z.string().min(1).optional(),
-      password: z.string().min(1).optional(),
+      password: SecretReference.optional(),
+      /** Trino's query_max_execution_time for Strata's queries (default 10m). */
+      statementTimeout: Duration.optional(),
     })
     .optional(),
 });
