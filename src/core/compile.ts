@@ -2,7 +2,7 @@
  * The compiler's front door: an input (by name or definition) + options -> SQL text and the
  * typed output columns. Pure: no I/O, no globals; a Compiler caches per-model work only.
  */
-import { StrataError, error } from './diagnostics.js';
+import { StrataError, error, internalError, type Diagnostic } from './diagnostics.js';
 import type { Dialect, FieldType } from './definitions/schema.js';
 import type { InputModel, SemanticModel } from './model/types.js';
 import { NameAllocator, SqlBuilder, type FinalShape, type SortKey } from './plan/emit.js';
@@ -52,9 +52,20 @@ export class Compiler {
     return input;
   }
 
-  /** Resolve only: the problems of an input, without SQL. */
-  check(input: InputModel, options: ResolveOptions = {}) {
-    return resolveInput(this.model, input, options, this.finder).diagnostics;
+  /**
+   * The problems of an input: resolved and, when it resolves, planned, so that validation
+   * finds what compiling would. Never throws: a failure of the compiler itself becomes a
+   * diagnostic at the input, and the rest of the project is still checked.
+   */
+  check(input: InputModel, options: ResolveOptions = {}): Diagnostic[] {
+    try {
+      const { spec, diagnostics } = resolveInput(this.model, input, options, this.finder);
+      if (spec) plan(prepare(spec, new NameAllocator(this.reserved)).plannerInput);
+      return diagnostics;
+    } catch (e) {
+      if (e instanceof StrataError) return e.diagnostics;
+      return [internalError(`input '${input.name}'`, e, input.locate(['name']))];
+    }
   }
 
   compile(nameOrModel: string | InputModel, options: CompileOptions): CompiledQuery {

@@ -40,6 +40,17 @@ export class StrataError extends Error {
   }
 }
 
+/** A failure of Strata itself while checking `what`: reported where it happened, never fatal to validation. */
+export function internalError(what: string, cause: unknown, location?: SourceLocation): Diagnostic {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return error(
+    'internal_error',
+    `internal error while checking ${what}: ${message}`,
+    location,
+    'this is a bug in Strata; please report it with the definitions involved',
+  );
+}
+
 export function error(code: string, message: string, location?: SourceLocation, hint?: string): Diagnostic {
   return { severity: 'error', code, message, ...(location ? { location } : {}), ...(hint ? { hint } : {}) };
 }

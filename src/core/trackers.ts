@@ -5,9 +5,9 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import type { Compiler, OutputColumn } from './compile.js';
-import { StrataError, error, type Diagnostic } from './diagnostics.js';
+import { StrataError, error, internalError, type Diagnostic } from './diagnostics.js';
 import type { ValuePath } from './definitions/document.js';
-import type { DestinationDefinition } from './definitions/schema.js';
+import type { DestinationDefinition, FileDestination } from './definitions/schema.js';
 import type { TrackerModel } from './model/types.js';
 import { closest } from './suggest.js';
 
@@ -104,8 +104,11 @@ function trackerColumns(
   try {
     return compiler.compile(tracker.definition.input, trackerCompileOptions(tracker, 'duckdb')).columns;
   } catch (e) {
-    if (!(e instanceof StrataError)) throw e;
     const where = tracker.locate(['input']);
+    if (!(e instanceof StrataError)) {
+      problems.push(internalError(`tracker '${tracker.name}'`, e, where));
+      return undefined;
+    }
     for (const d of e.diagnostics)
       problems.push({
         ...d,
@@ -154,7 +157,7 @@ function checkDestination(
       );
     }
   }
-  if (destination.type === 'file') return problems;
+  if (destination.type === 'file') return [...problems, ...checkFileFormat(destination, path, at)];
   const mode = destination.mode ?? 'replace';
   const needsKey = mode === 'upsert' || (destination.type === 'airtable' && mode === 'replace');
   if (needsKey && !destination.key) {
@@ -172,6 +175,10 @@ function checkDestination(
     );
   }
   (destination.key ?? []).forEach((name, j) => {
+    if (destination.key!.indexOf(name) !== j) {
+      problems.push(error('duplicate_key_column', `key names '${name}' twice`, at([...path, 'key', j])));
+      return;
+    }
     if (columns && !columns.some((c) => c.name === name)) {
       const suggestion = closest(
         name,
@@ -190,4 +197,27 @@ function checkDestination(
     }
   });
   return problems;
+}
+
+/** The extract format: `format:`, else the file's extension (csv, json or parquet). */
+export function fileFormat(destination: FileDestination): 'csv' | 'json' | 'parquet' | undefined {
+  if (destination.format) return destination.format;
+  const extension = /\.([A-Za-z0-9]+)$/.exec(destination.path)?.[1]?.toLowerCase();
+  return extension === 'csv' || extension === 'json' || extension === 'parquet' ? extension : undefined;
+}
+
+function checkFileFormat(
+  destination: FileDestination,
+  path: ValuePath,
+  at: (path: ValuePath, key?: boolean) => ReturnType<TrackerModel['locate']>,
+): Diagnostic[] {
+  if (fileFormat(destination)) return [];
+  return [
+    error(
+      'unknown_file_format',
+      `cannot tell the format of ${destination.path} from its extension`,
+      at([...path, 'path']),
+      'name it .csv, .json or .parquet, or add format: csv | json | parquet',
+    ),
+  ];
 }

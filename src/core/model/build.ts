@@ -3,7 +3,7 @@
  * (not only the first), each at the file, line and column of the node at fault.
  */
 import type { z } from 'zod';
-import { error, type Diagnostic, type SourceLocation } from '../diagnostics.js';
+import { error, internalError, type Diagnostic, type SourceLocation } from '../diagnostics.js';
 import { parseYamlFile, type ParsedFile, type ValuePath } from '../definitions/document.js';
 import { issuesToDiagnostics } from '../definitions/issues.js';
 import { keysAt } from '../definitions/schema-keys.js';
@@ -56,6 +56,21 @@ function parseWith<T>(
   diagnostics: Diagnostic[],
   broken?: Set<string>,
 ): Parsed<T> | undefined {
+  try {
+    return parseChecked(file, schema, diagnostics, broken);
+  } catch (e) {
+    // Never fatal: one file that trips the parser must not hide the rest of the project.
+    diagnostics.push(internalError(file.path, e, { file: file.path, line: 1, col: 1 }));
+    return undefined;
+  }
+}
+
+function parseChecked<T>(
+  file: DefinitionFile,
+  schema: z.ZodType<T>,
+  diagnostics: Diagnostic[],
+  broken?: Set<string>,
+): Parsed<T> | undefined {
   const parsed = parseYamlFile(file.path, file.text);
   const nameOf = (value: unknown) =>
     value && typeof value === 'object' && 'name' in value && typeof value.name === 'string'
@@ -101,8 +116,11 @@ export function buildModel(files: readonly DefinitionFile[]): BuildResult {
   }
 
   const sources = new Map<string, SourceModel>();
-  /** Sources whose SQL did not parse: checked like the others, then left out of the model. */
-  const invalidSql = new Set<string>();
+  /**
+   * Sources that cannot be compiled (SQL that did not parse, a missing or unknown primary
+   * key): checked like the others, then left out of the model.
+   */
+  const unusable = new Set<string>();
   for (const { parsed, definition } of sourceFiles) {
     if (sources.has(definition.name)) {
       diagnostics.push(
@@ -116,7 +134,7 @@ export function buildModel(files: readonly DefinitionFile[]): BuildResult {
     }
     const built = buildSource(parsed, definition, diagnostics);
     sources.set(definition.name, built.source);
-    if (built.invalidSql) invalidSql.add(definition.name);
+    if (built.unusable) unusable.add(definition.name);
   }
   const parsedByName = new Map(sourceFiles.map((s) => [s.definition.name, s]));
   for (const name of sources.keys()) broken.delete(name);
@@ -126,8 +144,8 @@ export function buildModel(files: readonly DefinitionFile[]): BuildResult {
   }
   const joins = buildJoins(sourceFiles, sources, diagnostics, broken);
   checkDerivedCycles(sources, diagnostics);
-  // A source whose SQL cannot be used is reported once, here; what uses it stays quiet.
-  for (const name of invalidSql) {
+  // A source that cannot be used is reported once, here; what uses it stays quiet.
+  for (const name of unusable) {
     sources.delete(name);
     joins.delete(name);
     broken.add(name);
@@ -135,7 +153,7 @@ export function buildModel(files: readonly DefinitionFile[]): BuildResult {
   for (const [name, edges] of joins)
     joins.set(
       name,
-      edges.filter((e) => !invalidSql.has(e.to)),
+      edges.filter((e) => !unusable.has(e.to)),
     );
 
   const inputs = new Map<string, InputModel>();
@@ -185,7 +203,7 @@ function buildSource(
   parsed: ParsedFile,
   def: SourceDefinition,
   diagnostics: Diagnostic[],
-): { source: SourceModel; invalidSql: boolean } {
+): { source: SourceModel; unusable: boolean } {
   const sql = new FragmentReader(parsed, diagnostics);
   const fields = new Map<string, FieldModel>();
   def.fields.forEach((f, i) => {
@@ -215,8 +233,10 @@ function buildSource(
       : typeof def.primaryKey === 'string'
         ? [def.primaryKey]
         : def.primaryKey;
+  let keyProblem = false;
   primaryKey.forEach((key, i) => {
     if (!fields.has(key)) {
+      keyProblem = true;
       const path: ValuePath = typeof def.primaryKey === 'string' ? ['primaryKey'] : ['primaryKey', i];
       diagnostics.push(
         unknownMember(
@@ -230,6 +250,7 @@ function buildSource(
     }
   });
   if (measures.size > 0 && primaryKey.length === 0) {
+    keyProblem = true;
     diagnostics.push(
       error(
         'missing_primary_key',
@@ -261,7 +282,7 @@ function buildSource(
     ...(access ? { access } : {}),
     loc: parsed.locate(['name']),
   };
-  return { source, invalidSql: sql.failed };
+  return { source, unusable: sql.failed || keyProblem };
 }
 
 /** Stands in for a source's SELECT that failed to parse (the source is then left out of the model). */

@@ -27,7 +27,7 @@ import type {
 } from '../model/types.js';
 import { memberOf } from '../model/types.js';
 import { closest } from '../suggest.js';
-import { coerceValue, parseSpan, type TypedValue } from '../values/typed-value.js';
+import { coerceValue, MAX_SPAN, parseSpan, type TypedValue } from '../values/typed-value.js';
 import { JoinPathFinder } from './paths.js';
 import type { Atom, ColumnSpec, Conjunct, MeasureUse, QuerySpec, SortSpec, TreeNode } from './spec.js';
 
@@ -400,7 +400,7 @@ class Resolver {
       if (!span)
         return this.fail(
           'invalid_value',
-          `op ${f.op} needs a value like "90 days", "2 weeks", "3 months" or "1 year"`,
+          `op ${f.op} needs a value like "90 days", "2 weeks", "3 months" or "1 year" (at most ${MAX_SPAN.year} years)`,
           this.valuePath(f, path),
         );
       return { target, op: f.op, values: [], span, loc };

@@ -110,8 +110,19 @@ export interface RelativeSpan {
 
 const SPAN = /^\s*(\d+)\s*(day|week|month|year)s?\s*$/i;
 
+/** The longest span each unit may count: a thousand years, beyond which dates overflow in some engines. */
+export const MAX_SPAN: Record<RelativeSpan['unit'], number> = {
+  day: 365_000,
+  week: 52_000,
+  month: 12_000,
+  year: 1000,
+};
+
+/** A span, or undefined when the text is not one or counts past MAX_SPAN. */
 export function parseSpan(raw: unknown): RelativeSpan | undefined {
   const m = typeof raw === 'string' ? SPAN.exec(raw) : null;
   if (!m) return undefined;
-  return { amount: Number(m[1]), unit: m[2]!.toLowerCase() as RelativeSpan['unit'] };
+  const unit = m[2]!.toLowerCase() as RelativeSpan['unit'];
+  const amount = Number(m[1]);
+  return amount <= MAX_SPAN[unit] ? { amount, unit } : undefined;
 }
