@@ -39,8 +39,11 @@ export interface GrammarFacts {
   tables: string[][];
 }
 
-const COMPARISONS = new Set(['=', '==', '<>', '!=', '<', '<=', '>', '>=']);
-const CONCAT_LEVEL = new Set(['||', '->', '->>']);
+const COMPARISONS = new Set(['=', '==', '<>', '!=', '<', '<=', '>', '>=', '<=>']);
+/** Pattern matching (PostgreSQL, DuckDB): at the level of LIKE. */
+const MATCH_OPERATORS = new Set(['~', '!~', '~*', '!~*', '~~', '!~~', '~~*', '!~~*']);
+/** Other binary operators (concatenation, JSON, containment), above comparison as PostgreSQL has them. */
+const CONCAT_LEVEL = new Set(['||', '->', '->>', '@>', '<@', '&&']);
 const JOIN_STARTS = new Set([
   'join',
   'inner',
@@ -237,6 +240,11 @@ export class FragmentGrammar {
   private range(): void {
     this.concat();
     for (;;) {
+      if (this.peek()?.kind === 'symbol' && MATCH_OPERATORS.has(this.peek()!.value)) {
+        this.next();
+        this.concat();
+        continue;
+      }
       const negated = this.isWord('not') && PREDICATE_WORDS.has(this.wordAt(1) ?? '');
       if (!negated && !PREDICATE_WORDS.has(this.wordAt(0) ?? '')) return;
       if (negated) this.next().role = 'keyword';
@@ -286,7 +294,7 @@ export class FragmentGrammar {
 
   private multiplicative(): void {
     this.power();
-    while (this.isSymbol('*') || this.isSymbol('/') || this.isSymbol('%')) {
+    while (this.isSymbol('*') || this.isSymbol('/') || this.isSymbol('%') || this.isSymbol('//')) {
       this.next();
       this.power();
     }
@@ -294,7 +302,7 @@ export class FragmentGrammar {
 
   private power(): void {
     this.unary();
-    while (this.acceptSymbol('^')) this.unary();
+    while (this.acceptSymbol('^') || this.acceptSymbol('**')) this.unary();
   }
 
   private unary(): void {
