@@ -33,8 +33,8 @@ export async function syncCommand(projectDir: string, name: string, flags: SyncF
     const { rows, plans } = await planTracker(tracker, deps);
     process.stdout.write(`${tracker.name}: ${rows} rows (dry run: no write API is called)\n`);
     for (const plan of plans) {
-      if ('skipped' in plan) {
-        process.stdout.write(`  ${plan.destination}: skipped, ${plan.skipped}\n`);
+      if ('status' in plan) {
+        process.stdout.write(`  ${plan.destination}: ${plan.status}: ${plan.reason}\n`);
         continue;
       }
       process.stdout.write(
@@ -46,7 +46,7 @@ export async function syncCommand(projectDir: string, name: string, flags: SyncF
         );
       for (const line of plan.details) process.stdout.write(`    ${line}\n`);
     }
-    return 0;
+    return plans.some((p) => 'status' in p && p.status === 'failed') ? 1 : 0;
   }
   const history = await RunHistory.open(historyLocation(projectDir, project.config));
   try {
@@ -68,7 +68,8 @@ function printRun(run: TrackerRun): void {
       `  ${d.destination}: ${d.status}${d.status === 'succeeded' ? `, ${counts}` : d.error ? `: ${d.error}` : ''}\n`,
     );
   }
-  if (run.status === 'skipped' && run.error) process.stdout.write(`  ${run.error}\n`);
+  // A run that failed before reaching its destinations (or skipped them all) says why here.
+  if (run.error && run.destinations.every((d) => !d.error)) process.stdout.write(`  ${run.error}\n`);
 }
 
 export async function runsCommand(

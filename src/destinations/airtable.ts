@@ -43,6 +43,7 @@ import { Pipeline } from './airtable/pipeline.js';
 import { canonical, show, toAirtable, type Canonical } from './airtable/values.js';
 import {
   DestinationError,
+  withUsage,
   type ApiCall,
   type Destination,
   type DestinationContext,
@@ -107,7 +108,11 @@ export class AirtableDestination implements Destination {
       mode: sync.mode,
       rows: table.rows.length,
     });
-    await sync.run();
+    try {
+      await sync.run();
+    } catch (error) {
+      throw withUsage(error, { apiCalls: sync.client.apiCalls, bytes: sync.client.bytes });
+    }
     const result: WriteResult = {
       destination: this.describe(),
       created: sync.created,

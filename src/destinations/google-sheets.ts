@@ -36,7 +36,7 @@ import type {
   WritePlan,
   WriteResult,
 } from './destination.js';
-import { DestinationError } from './destination.js';
+import { DestinationError, withUsage } from './destination.js';
 import { HttpError, backoffDelay, parseRetryAfter, withRetry, type RetryOptions } from './http.js';
 import { columnLetter, quoteTitle, readValue, type SheetValue } from './google-sheets/cells.js';
 import {
@@ -138,6 +138,15 @@ export class GoogleSheetsDestination implements Destination {
 
   async write(table: SyncTable, ctx: DestinationContext): Promise<WriteResult> {
     const session = this.session(ctx);
+    try {
+      return await this.writeSession(session, table);
+    } catch (error) {
+      throw withUsage(error, { apiCalls: session.calls, bytes: session.bytes });
+    }
+  }
+
+  private async writeSession(session: Session, table: SyncTable): Promise<WriteResult> {
+    const { ctx } = session;
     let counts: SheetsPlan | undefined;
     for (let attempt = 1; ; attempt++) {
       try {

@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import knex, { type Knex } from 'knex';
 import type { WriteResult } from '../destinations/destination.js';
+import { QUIET_KNEX_LOG } from '../destinations/table.js';
 
 export type RunTrigger = 'schedule' | 'manual' | 'change';
 export type RunStatus = 'succeeded' | 'partial' | 'failed' | 'skipped';
@@ -49,8 +50,14 @@ export class RunHistory {
             client: 'better-sqlite3',
             connection: { filename: location.filename },
             useNullAsDefault: true,
+            log: QUIET_KNEX_LOG,
           })
-        : knex({ client: 'pg', connection: location.connection, pool: { min: 0, max: 2 } });
+        : knex({
+            client: 'pg',
+            connection: location.connection,
+            pool: { min: 0, max: 2 },
+            log: QUIET_KNEX_LOG,
+          });
     const history = new RunHistory(db);
     await history.ensureSchema();
     return history;
