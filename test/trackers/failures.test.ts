@@ -98,7 +98,10 @@ describe('a failing destination', () => {
       { type: 'file', path: 'out/b.json' },
     ]);
     const { plans } = await planTracker(t, deps(compiler));
-    expect(plans[0]).toMatchObject({ status: 'failed', reason: expect.stringMatching(/cannot tell the format/) });
+    expect(plans[0]).toMatchObject({
+      status: 'failed',
+      reason: expect.stringMatching(/cannot tell the format/),
+    });
     expect(plans[1]).toMatchObject({ creates: 2 });
   });
 
