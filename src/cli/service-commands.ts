@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import type { ProjectConfig } from '../core/definitions/schema.js';
 import { UsageError, type EngineChoice } from '../engines/open-engine.js';
+import { registerSecrets } from '../engines/secrets.js';
 import { readConfig } from '../project/load-project.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -79,6 +80,7 @@ export async function serveCommand(projectDir: string, flags: ServeFlags): Promi
   const port = positiveInteger('--port', flags.port, 3000, 0);
   if (port > 65535) throw new UsageError(`--port expects a port number (0-65535), got '${flags.port}'`);
   const redis = redisUrl(flags.redis, config);
+  registerSecrets([redis]);
   const prefix = queuePrefix(flags, process.env);
   const { createService } = await import('../service/create-service.js');
   const { defaultLogger, redactRedisUrl } = await import('../trackers/worker.js');

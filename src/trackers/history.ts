@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import knex, { type Knex } from 'knex';
 import type { WriteResult } from '../destinations/destination.js';
 import { QUIET_KNEX_LOG } from '../destinations/table.js';
+import { secrets } from '../engines/secrets.js';
 
 export type RunTrigger = 'schedule' | 'manual' | 'change';
 export type RunStatus = 'succeeded' | 'partial' | 'failed' | 'skipped';
@@ -86,8 +87,12 @@ export class RunHistory {
     }
   }
 
-  /** Inserts or replaces a run (a retried job updates its own row, never adds one). */
-  async record(run: TrackerRun): Promise<void> {
+  /**
+   * Inserts or replaces a run (a retried job updates its own row, never adds one). Its
+   * messages are redacted: they may quote a server that echoed a credential.
+   */
+  async record(recorded: TrackerRun): Promise<void> {
+    const run = secrets.redactDeep(recorded);
     const row = {
       id: run.id,
       tracker: run.tracker,

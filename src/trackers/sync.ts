@@ -8,6 +8,7 @@ import type { Compiler, CompiledQuery } from '../core/compile.js';
 import { trackerCompileOptions } from '../core/trackers.js';
 import type { TrackerModel } from '../core/model/types.js';
 import { collect, type Engine } from '../engines/engine.js';
+import { registerConfiguredSecrets, secrets } from '../engines/secrets.js';
 import { createDestination, missingCredentials } from '../destinations/create.js';
 import {
   DestinationError,
@@ -147,6 +148,7 @@ export async function syncTracker(
   request: SyncRequest,
 ): Promise<TrackerRun> {
   const now = deps.now ?? (() => new Date());
+  registerConfiguredSecrets({ trackers: [tracker] }, deps.env ?? process.env);
   const run: TrackerRun = {
     id: request.runId ?? randomUUID(),
     tracker: tracker.name,
@@ -210,10 +212,11 @@ export async function syncTracker(
   return finish(run, deps, now);
 }
 
+/** Ends the run, redacted (its errors may quote a server that echoed a credential), and records it. */
 async function finish(run: TrackerRun, deps: SyncDependencies, now: () => Date): Promise<TrackerRun> {
-  run.endedAt = now().toISOString();
-  await deps.history?.record(run);
-  return run;
+  const ended = secrets.redactDeep({ ...run, endedAt: now().toISOString() });
+  await deps.history?.record(ended);
+  return ended;
 }
 
 async function unchangedSinceLastSuccess(

@@ -10,13 +10,14 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { pino, type Logger as PinoLogger } from 'pino';
+import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 import { Compiler } from '../core/compile.js';
 import { formatDiagnostic } from '../core/diagnostics.js';
 import { checkTracker } from '../core/trackers.js';
 import type { Logger } from '../destinations/destination.js';
 import { RedisRateLimiter } from '../destinations/redis-limiter.js';
 import { openEngine, type EngineChoice } from '../engines/open-engine.js';
+import { registerConfiguredSecrets, registerSecrets, secrets } from '../engines/secrets.js';
 import { loadProject } from '../project/load-project.js';
 import { RunHistory, type HistoryLocation, type RunStatus, type TrackerRun } from './history.js';
 import { historyLocation } from './locations.js';
@@ -91,8 +92,23 @@ export function redactRedisUrl(url: string): string {
   }
 }
 
-export function defaultLogger(): PinoLogger {
-  return pino({ base: undefined, level: process.env.STRATA_LOG_LEVEL ?? 'info' }, pino.destination(2));
+/**
+ * JSON lines on stderr (or `destination`). Every argument of every log call (messages, fields,
+ * errors) is redacted first: a message may quote a server that echoed a credential.
+ */
+export function defaultLogger(destination: DestinationStream = pino.destination(2)): PinoLogger {
+  return pino(
+    {
+      base: undefined,
+      level: process.env.STRATA_LOG_LEVEL ?? 'info',
+      hooks: {
+        logMethod(args, method) {
+          method.apply(this, secrets.redactDeep(args));
+        },
+      },
+    },
+    destination,
+  );
 }
 
 /** pino as the destinations' logger. */
@@ -129,6 +145,7 @@ export async function startWorker(options: WorkerOptions): Promise<StrataWorker>
   const log = (options.logger ?? defaultLogger()).child({ component: 'worker' });
   const prefix = options.prefix ?? DEFAULT_QUEUE_PREFIX;
   const env = options.env ?? process.env;
+  registerSecrets([options.redis]);
   const limiterRedis = new Redis(options.redis, { maxRetriesPerRequest: 3, lazyConnect: false });
   limiterRedis.on('error', (e: Error) =>
     log.warn({ error: e.message }, 'rate-limiter Redis connection error'),
@@ -149,6 +166,7 @@ export async function startWorker(options: WorkerOptions): Promise<StrataWorker>
     const jobLog = log.child({ job: job.id, tracker: name, runId, attempt: job.attemptsMade + 1 });
     // Definitions may have changed since the job was queued: always run the current ones.
     const project = loadProject(options.projectDir);
+    registerConfiguredSecrets({ config: project.config, trackers: project.model.trackers.values() }, env);
     const tracker = project.model.trackers.get(name);
     const errors = project.diagnostics.filter((d) => d.severity === 'error');
     if (!tracker && errors.length === 0) throw new UnrecoverableError(`tracker '${name}' no longer exists`);
