@@ -6,6 +6,7 @@
  */
 import type { FieldType } from '../core/definitions/schema.js';
 import type { Cell } from '../core/values/cell.js';
+import type { RunLedger } from './ledger.js';
 import type { RateLimiter } from './limiter.js';
 import type { RetryOptions } from './http.js';
 
@@ -69,6 +70,11 @@ export interface DestinationContext {
   retry: RetryOptions;
   /** Identifies this run; a retried job keeps it, so writes can be made idempotent with it. */
   runId: string;
+  /**
+   * Where a destination that cannot mark its writes with the run notes them (Airtable keyless
+   * append): shared by every worker (Redis); without one, this process's own (ledger.ts).
+   */
+  ledger?: RunLedger;
   tracker: string;
   env: NodeJS.ProcessEnv;
   log: Logger;

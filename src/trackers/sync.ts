@@ -22,6 +22,7 @@ import {
   type WritePlan,
 } from '../destinations/destination.js';
 import { DEFAULT_RETRY, type RetryOptions } from '../destinations/http.js';
+import type { RunLedger } from '../destinations/ledger.js';
 import { InMemoryRateLimiter, type RateLimiter } from '../destinations/limiter.js';
 import type { DestinationOutcome, RunHistory, RunTrigger, TrackerRun } from './history.js';
 
@@ -32,6 +33,8 @@ export interface SyncDependencies {
   projectDir: string;
   history?: RunHistory;
   limiter?: RateLimiter;
+  /** What runs wrote where the destination cannot tell (workers share one in Redis). */
+  ledger?: RunLedger;
   retry?: RetryOptions;
   env?: NodeJS.ProcessEnv;
   log?: Logger;
@@ -71,6 +74,7 @@ function context(
     limiter: deps.limiter ?? new InMemoryRateLimiter(),
     retry: deps.retry ?? DEFAULT_RETRY,
     runId,
+    ...(deps.ledger ? { ledger: deps.ledger } : {}),
     tracker: tracker.name,
     env: deps.env ?? process.env,
     log: deps.log ?? silent,

@@ -1,8 +1,9 @@
 /**
  * The tracker worker (`strata worker`, and `strata serve --with-worker`): takes `sync` jobs
  * from the shared BullMQ queue and runs them with `syncTracker`. Several workers on one Redis
- * share the jobs and the API rate limits (RedisRateLimiter). Each job reloads the project, so
- * a worker follows definition changes without a restart. A job's run id is derived from the
+ * share the jobs, the API rate limits (RedisRateLimiter) and the run ledger (RedisRunLedger).
+ * Each job reloads the project, so a worker follows definition changes without a restart.
+ * A job's run id is derived from the
  * job, so a retried or recovered job (a worker that died mid-run) keeps it and destinations
  * stay idempotent; a `failed` or `partial` run throws, and BullMQ retries it with backoff.
  */
@@ -15,6 +16,7 @@ import { Compiler } from '../core/compile.js';
 import { formatDiagnostic } from '../core/diagnostics.js';
 import { checkTracker } from '../core/trackers.js';
 import type { Logger } from '../destinations/destination.js';
+import { RedisRunLedger } from '../destinations/redis-ledger.js';
 import { RedisRateLimiter } from '../destinations/redis-limiter.js';
 import { openEngine, type EngineChoice } from '../engines/open-engine.js';
 import { registerConfiguredSecrets, registerSecrets, secrets } from '../engines/secrets.js';
@@ -151,6 +153,7 @@ export async function startWorker(options: WorkerOptions): Promise<StrataWorker>
     log.warn({ error: e.message }, 'rate-limiter Redis connection error'),
   );
   const limiter = new RedisRateLimiter(limiterRedis, { prefix: `${prefix}:limit:` });
+  const ledger = new RedisRunLedger(limiterRedis, { prefix: `${prefix}:ledger:` });
   const histories = new Histories();
   const lockDuration = options.lockDuration ?? 30_000;
 
@@ -190,6 +193,7 @@ export async function startWorker(options: WorkerOptions): Promise<StrataWorker>
         openEngine: () => openEngine(options.projectDir, options.engine ?? {}, project.config),
         history,
         limiter,
+        ledger,
         env,
         log: destinationLogger(jobLog),
       },
