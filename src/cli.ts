@@ -102,7 +102,12 @@ const redisOptions = (cmd: Command) =>
       '--queue-prefix <prefix>',
       'Redis key prefix of the job queue (default: STRATA_QUEUE_PREFIX, then strata)',
     )
-    .option('--concurrency <n>', 'tracker jobs run at once by this process', '2');
+    .option('--concurrency <n>', 'tracker jobs run at once by this process', '2')
+    .option(
+      '--shutdown-grace <ms>',
+      'on SIGINT/SIGTERM, how long running jobs may finish before they are handed back to the queue',
+      '20000',
+    );
 
 redisOptions(
   engineOptions(
@@ -110,6 +115,10 @@ redisOptions(
       .command('serve')
       .description('the service: health and tracker scheduling, until SIGINT/SIGTERM')
       .option('--port <port>', 'HTTP port', '3000')
+      .option(
+        '--host <host>',
+        'interface to listen on (default: STRATA_SERVE_HOST, else 127.0.0.1; 0.0.0.0 exposes it: no authentication yet)',
+      )
       .option('--with-worker', 'also run a tracker worker in this process'),
   ),
 ).action((flags) => runCommand(globals(), async () => serveCommand(globals().project, flags)));
