@@ -12,6 +12,9 @@ import { collectRepeated, runCommand, type GlobalOptions } from './cli/context.j
 import { runsCommand, syncCommand } from './cli/tracker-commands.js';
 import { diffCommand, impactCommand } from './cli/review-commands.js';
 import { serveCommand, workerCommand } from './cli/service-commands.js';
+import { endQuietlyWhenOutputCloses } from './output/closed-pipe.js';
+
+endQuietlyWhenOutputCloses();
 
 const program = new Command('strata')
   .description('Semantic layer for operational reporting: YAML definitions in, SQL and trackers out.')
