@@ -56,6 +56,10 @@ paramOption(
       .command('run <input>')
       .description('run an input and print the result')
       .option('--format <format>', 'table | csv | json | ndjson', 'table')
+      .option(
+        '--no-escape-formulas',
+        "csv: write text cells starting with = + - @ as they are (by default they get a leading ')",
+      )
       .option('--limit <n>', 'return at most N rows'),
   ),
 ).action((input: string, flags) =>
