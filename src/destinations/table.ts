@@ -12,21 +12,11 @@ import { cellTypes } from '../engines/postgres.js';
 import { resolveSecret } from '../engines/secrets.js';
 import type { Destination, DestinationContext, SyncTable, WritePlan, WriteResult } from './destination.js';
 import { DestinationError, rowKey } from './destination.js';
+import { QUIET_KNEX_LOG } from './knex-log.js';
 
 const LEDGER = 'strata_sync_ledger';
 const BATCH = 1000;
 const CONNECT_TIMEOUT_MS = 10_000;
-
-/**
- * knex prints its own warnings (with stack traces) on stdout, e.g. "Acquire connection error"
- * before the same error is thrown: the thrown error is reported, once, by whoever catches it.
- */
-export const QUIET_KNEX_LOG: Knex.Config['log'] = {
-  warn: () => undefined,
-  error: () => undefined,
-  deprecate: () => undefined,
-  debug: () => undefined,
-};
 
 /** `postgres://user:secret@db:5432/bi` -> `db:5432/bi`: where, never who or with what. */
 function serverOf(connectionString: string): string {

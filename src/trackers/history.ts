@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import knex, { type Knex } from 'knex';
 import type { WriteResult } from '../destinations/destination.js';
-import { QUIET_KNEX_LOG } from '../destinations/table.js';
+import { QUIET_KNEX_LOG } from '../destinations/knex-log.js';
 import { secrets } from '../engines/secrets.js';
 
 export type RunTrigger = 'schedule' | 'manual' | 'change';
