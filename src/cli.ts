@@ -12,6 +12,9 @@ import { collectRepeated, runCommand, type GlobalOptions } from './cli/context.j
 import { runsCommand, syncCommand } from './cli/tracker-commands.js';
 import { diffCommand, impactCommand } from './cli/review-commands.js';
 import { serveCommand, workerCommand } from './cli/service-commands.js';
+import { endQuietlyWhenOutputCloses } from './output/closed-pipe.js';
+
+endQuietlyWhenOutputCloses();
 
 const program = new Command('strata')
   .description('Semantic layer for operational reporting: YAML definitions in, SQL and trackers out.')
@@ -53,6 +56,10 @@ paramOption(
       .command('run <input>')
       .description('run an input and print the result')
       .option('--format <format>', 'table | csv | json | ndjson', 'table')
+      .option(
+        '--no-escape-formulas',
+        "csv: write text cells starting with = + - @ as they are (by default they get a leading ')",
+      )
       .option('--limit <n>', 'return at most N rows'),
   ),
 ).action((input: string, flags) =>
@@ -102,7 +109,12 @@ const redisOptions = (cmd: Command) =>
       '--queue-prefix <prefix>',
       'Redis key prefix of the job queue (default: STRATA_QUEUE_PREFIX, then strata)',
     )
-    .option('--concurrency <n>', 'tracker jobs run at once by this process', '2');
+    .option('--concurrency <n>', 'tracker jobs run at once by this process', '2')
+    .option(
+      '--shutdown-grace <ms>',
+      'on SIGINT/SIGTERM, how long running jobs may finish before they are handed back to the queue',
+      '20000',
+    );
 
 redisOptions(
   engineOptions(
@@ -110,6 +122,10 @@ redisOptions(
       .command('serve')
       .description('the service: health and tracker scheduling, until SIGINT/SIGTERM')
       .option('--port <port>', 'HTTP port', '3000')
+      .option(
+        '--host <host>',
+        'interface to listen on (default: STRATA_SERVE_HOST, else 127.0.0.1; 0.0.0.0 exposes it: no authentication yet)',
+      )
       .option('--with-worker', 'also run a tracker worker in this process'),
   ),
 ).action((flags) => runCommand(globals(), async () => serveCommand(globals().project, flags)));

@@ -140,6 +140,8 @@ export interface RunFlags extends EngineChoice {
   format?: string;
   param?: string[];
   limit?: string;
+  /** `--no-escape-formulas` sets it false. */
+  escapeFormulas?: boolean;
 }
 
 export async function runCommand(projectDir: string, input: string, flags: RunFlags): Promise<number> {
@@ -157,7 +159,9 @@ export async function runCommand(projectDir: string, input: string, flags: RunFl
   const compiled = compiler.compile(findInput(project, input), options);
   const engine = await openEngine(projectDir, flags, project.config);
   try {
-    const writer = resultWriter(format, compiled.columns, (text) => process.stdout.write(text));
+    const writer = resultWriter(format, compiled.columns, (text) => process.stdout.write(text), {
+      escapeFormulas: flags.escapeFormulas ?? true,
+    });
     for await (const rows of engine.stream(compiled.sql)) writer.write(rows);
     writer.end();
   } finally {

@@ -6,6 +6,7 @@ import { buildModel } from '../core/model/build.js';
 import type { InputModel } from '../core/model/types.js';
 import { QueryError } from '../engines/engine.js';
 import { UsageError } from '../engines/open-engine.js';
+import { redact, registerConfiguredSecrets } from '../engines/secrets.js';
 import { loadProject, readDefinitionFiles, type LoadedProject } from '../project/load-project.js';
 
 export interface GlobalOptions {
@@ -18,6 +19,7 @@ const USAGE_CODES = new Set(['unknown_input', 'missing_param', 'unknown_param', 
 
 export function loadValidProject(dir: string): LoadedProject {
   const project = loadProject(dir);
+  registerConfiguredSecrets({ config: project.config, trackers: project.model.trackers.values() });
   const errors = project.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0) throw new StrataError(errors);
   return project;
@@ -63,11 +65,13 @@ export function collectRepeated(value: string, previous: string[] = []): string[
 }
 
 export function printDiagnostics(diagnostics: readonly Diagnostic[]): void {
-  for (const d of [...diagnostics].sort(compareDiagnostics)) process.stderr.write(`${formatDiagnostic(d)}\n`);
+  for (const d of [...diagnostics].sort(compareDiagnostics))
+    process.stderr.write(`${redact(formatDiagnostic(d))}\n`);
 }
 
 /** Runs a command body and turns failures into one clear line each and the spec's exit codes. */
 export async function runCommand(options: GlobalOptions, body: () => Promise<number | void>): Promise<void> {
+  registerConfiguredSecrets({});
   try {
     process.exitCode = (await body()) ?? 0;
   } catch (e) {
@@ -82,8 +86,8 @@ function reportFailure(e: unknown, verbose: boolean): number {
   }
   const usage = e instanceof UsageError;
   const message = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`error: ${message}\n`);
-  if (verbose && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+  process.stderr.write(`error: ${redact(message)}\n`);
+  if (verbose && e instanceof Error && e.stack) process.stderr.write(`${redact(e.stack)}\n`);
   else if (!usage && !(e instanceof QueryError) && e instanceof Error && !verbose) {
     process.stderr.write('(run with --verbose for details)\n');
   }

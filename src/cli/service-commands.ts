@@ -1,8 +1,14 @@
-/** `strata serve` and `strata worker`: long-running, until SIGINT or SIGTERM. */
+/**
+ * `strata serve` and `strata worker`: long-running, until SIGINT or SIGTERM. Both stop within a
+ * bounded time, Redis reachable or not: running jobs get `--shutdown-grace` to finish, then are
+ * handed back to the queue (a second signal hands them back at once).
+ */
 import { resolve } from 'node:path';
 import type { ProjectConfig } from '../core/definitions/schema.js';
 import { UsageError, type EngineChoice } from '../engines/open-engine.js';
+import { registerSecrets } from '../engines/secrets.js';
 import { readConfig } from '../project/load-project.js';
+import { DEFAULT_HOST } from '../service/options.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -10,11 +16,25 @@ export interface ServiceFlags extends EngineChoice {
   redis?: string;
   queuePrefix?: string;
   concurrency?: string;
+  shutdownGrace?: string;
 }
 
 export interface ServeFlags extends ServiceFlags {
   port?: string;
+  host?: string;
   withWorker?: boolean;
+}
+
+/**
+ * Where `strata serve` listens: `--host`, then STRATA_SERVE_HOST, then this machine only. The
+ * service has no authentication yet, so reaching it from elsewhere is an explicit choice.
+ */
+export function serveHost(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return flag ?? (env.STRATA_SERVE_HOST || DEFAULT_HOST);
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 export interface WorkerFlags extends ServiceFlags {
@@ -45,6 +65,18 @@ function positiveInteger(flag: string, value: string | undefined, fallback: numb
   if (!Number.isInteger(n) || n < min)
     throw new UsageError(`${flag} expects an integer of at least ${min}, got '${value}'`);
   return n;
+}
+
+function shutdownGrace(flags: ServiceFlags, fallback: number): number {
+  return positiveInteger('--shutdown-grace', flags.shutdownGrace, fallback, 0);
+}
+
+/**
+ * After a bounded shutdown, whatever a library left open (a reconnect timer to an unreachable
+ * Redis) must not keep the process alive.
+ */
+function exitSoon(): void {
+  setTimeout(() => process.exit(), 1000).unref();
 }
 
 function queuePrefix(flags: ServiceFlags, env: NodeJS.ProcessEnv): string | undefined {
@@ -79,17 +111,23 @@ export async function serveCommand(projectDir: string, flags: ServeFlags): Promi
   const port = positiveInteger('--port', flags.port, 3000, 0);
   if (port > 65535) throw new UsageError(`--port expects a port number (0-65535), got '${flags.port}'`);
   const redis = redisUrl(flags.redis, config);
+  registerSecrets([redis]);
   const prefix = queuePrefix(flags, process.env);
+  const host = serveHost(flags.host);
   const { createService } = await import('../service/create-service.js');
-  const { defaultLogger, redactRedisUrl } = await import('../trackers/worker.js');
+  const { WorkerService } = await import('../service/worker.service.js');
+  const { defaultLogger, redactRedisUrl, settlesWithin, DEFAULT_SHUTDOWN_GRACE_MS } =
+    await import('../trackers/worker.js');
+  const graceMs = shutdownGrace(flags, DEFAULT_SHUTDOWN_GRACE_MS);
   const logger = defaultLogger();
   const app = await createService({
     projectDir: dir,
     port,
+    host,
     redisUrl: redis,
     ...(prefix ? { prefix } : {}),
     withWorker: flags.withWorker ?? false,
-    worker: { concurrency: positiveInteger('--concurrency', flags.concurrency, 2) },
+    worker: { concurrency: positiveInteger('--concurrency', flags.concurrency, 2), shutdownGraceMs: graceMs },
     engine: engineChoice(flags),
     logger,
   });
@@ -97,15 +135,18 @@ export async function serveCommand(projectDir: string, flags: ServeFlags): Promi
     { url: await app.getUrl(), redis: redactRedisUrl(redis), worker: flags.withWorker ?? false },
     'strata serve is listening',
   );
+  if (!isLoopback(host))
+    logger.warn({ host }, 'listening beyond this machine: the service has no authentication yet');
   const signal = await untilSignal();
-  logger.info({ signal }, 'shutting down');
-  // A second signal while closing stops at once.
-  const force = () => process.exit(130);
-  process.once('SIGINT', force);
-  process.once('SIGTERM', force);
-  await app.close();
-  process.off('SIGINT', force);
-  process.off('SIGTERM', force);
+  logger.info({ signal, graceMs }, 'shutting down (signal again to hand running jobs back now)');
+  const handBack = () => app.get(WorkerService).handBack();
+  process.once('SIGINT', handBack);
+  process.once('SIGTERM', handBack);
+  // The worker's close is bounded; the margin covers the rest of the service.
+  if (!(await settlesWithin(app.close(), graceMs + 15_000))) logger.warn('the service did not close in time');
+  process.off('SIGINT', handBack);
+  process.off('SIGTERM', handBack);
+  exitSoon();
   return 0;
 }
 
@@ -116,16 +157,18 @@ export async function workerCommand(projectDir: string, flags: WorkerFlags): Pro
   const concurrency = positiveInteger('--concurrency', flags.concurrency, 2);
   const lockDuration = positiveInteger('--lock-duration', flags.lockDuration, 30_000, 1000);
   const prefix = queuePrefix(flags, process.env);
-  const { startWorker } = await import('../trackers/worker.js');
+  const { startWorker, DEFAULT_SHUTDOWN_GRACE_MS } = await import('../trackers/worker.js');
   const worker = await startWorker({
     projectDir: dir,
     redis,
     concurrency,
     lockDuration,
+    shutdownGraceMs: shutdownGrace(flags, DEFAULT_SHUTDOWN_GRACE_MS),
     ...(prefix ? { prefix } : {}),
     engine: engineChoice(flags),
     handleSignals: true,
   });
   await worker.closed;
+  exitSoon();
   return 0;
 }

@@ -4,12 +4,18 @@ import { StrataError } from '../core/diagnostics.js';
 import { checkTracker } from '../core/trackers.js';
 import type { TrackerModel } from '../core/model/types.js';
 import { openEngine, UsageError, type EngineChoice } from '../engines/open-engine.js';
+import { redact } from '../engines/secrets.js';
 import { RunHistory, type TrackerRun } from '../trackers/history.js';
 import { historyLocation } from '../trackers/locations.js';
 import { planTracker, syncTracker } from '../trackers/sync.js';
 import type { LoadedProject } from '../project/load-project.js';
 import { loadValidProject } from './context.js';
 import { closest } from '../core/suggest.js';
+
+/** Run reports quote destinations' errors, which may quote a server that echoed a credential. */
+function print(text: string): void {
+  process.stdout.write(redact(text));
+}
 
 function findTracker(project: LoadedProject, name: string): TrackerModel {
   const tracker = project.model.trackers.get(name);
@@ -31,22 +37,20 @@ export async function syncCommand(projectDir: string, name: string, flags: SyncF
   const deps = { compiler, projectDir, openEngine: () => openEngine(projectDir, flags, project.config) };
   if (flags.dryRun) {
     const { rows, plans } = await planTracker(tracker, deps);
-    process.stdout.write(`${tracker.name}: ${rows} rows (dry run: no write API is called)\n`);
+    print(`${tracker.name}: ${rows} rows (dry run: no write API is called)\n`);
     for (const plan of plans) {
-      if ('skipped' in plan) {
-        process.stdout.write(`  ${plan.destination}: skipped, ${plan.skipped}\n`);
+      if ('status' in plan) {
+        print(`  ${plan.destination}: ${plan.status}: ${plan.reason}\n`);
         continue;
       }
-      process.stdout.write(
+      print(
         `  ${plan.destination}: ${plan.creates} to create, ${plan.updates} to update, ${plan.deletes} to delete, ${plan.unchanged} unchanged (${plan.reads} reads)\n`,
       );
       for (const call of plan.apiCalls)
-        process.stdout.write(
-          `    ${call.method} ${call.endpoint}${call.description ? `: ${call.description}` : ''}\n`,
-        );
-      for (const line of plan.details) process.stdout.write(`    ${line}\n`);
+        print(`    ${call.method} ${call.endpoint}${call.description ? `: ${call.description}` : ''}\n`);
+      for (const line of plan.details) print(`    ${line}\n`);
     }
-    return 0;
+    return plans.some((p) => 'status' in p && p.status === 'failed') ? 1 : 0;
   }
   const history = await RunHistory.open(historyLocation(projectDir, project.config));
   try {
@@ -59,16 +63,15 @@ export async function syncCommand(projectDir: string, name: string, flags: SyncF
 }
 
 function printRun(run: TrackerRun): void {
-  process.stdout.write(
-    `${run.tracker}: ${run.status}, ${run.rows} rows, ${run.apiCalls} API calls (run ${run.id})\n`,
-  );
+  print(`${run.tracker}: ${run.status}, ${run.rows} rows, ${run.apiCalls} API calls (run ${run.id})\n`);
   for (const d of run.destinations) {
     const counts = `${d.created} created, ${d.updated} updated, ${d.deleted} deleted, ${d.unchanged} unchanged`;
-    process.stdout.write(
+    print(
       `  ${d.destination}: ${d.status}${d.status === 'succeeded' ? `, ${counts}` : d.error ? `: ${d.error}` : ''}\n`,
     );
   }
-  if (run.status === 'skipped' && run.error) process.stdout.write(`  ${run.error}\n`);
+  // A run that failed before reaching its destinations (or skipped them all) says why here.
+  if (run.error && run.destinations.every((d) => !d.error)) print(`  ${run.error}\n`);
 }
 
 export async function runsCommand(
@@ -85,7 +88,7 @@ export async function runsCommand(
       limit: flags.limit ? Number(flags.limit) : 20,
     });
     if (runs.length === 0) {
-      process.stdout.write('no runs recorded yet\n');
+      print('no runs recorded yet\n');
       return 0;
     }
     const header = ['started', 'tracker', 'trigger', 'status', 'rows', 'seconds', 'calls', 'destinations'];
@@ -102,9 +105,7 @@ export async function runsCommand(
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
     for (const line of [header, ...lines])
-      process.stdout.write(
-        `${line.map((v, i) => (i === line.length - 1 ? v : v.padEnd(widths[i]!))).join('  ')}\n`,
-      );
+      print(`${line.map((v, i) => (i === line.length - 1 ? v : v.padEnd(widths[i]!))).join('  ')}\n`);
     return 0;
   } finally {
     await history.close();

@@ -19,8 +19,8 @@
  *   see the table mid-way; new and changed records are written before the deletions so that
  *   mid-way they see extra rows rather than missing ones. Without `key`, records are matched
  *   by their whole content: unmatched records are deleted and unmatched rows created.
- * - append: creates the result's rows, 10 per POST; see `appendKeyless` for how a retried
- *   job with the same runId avoids duplicating the rows an earlier attempt created. With a
+ * - append: creates the result's rows, 10 per POST, on every run; see `appendKeyless` for how
+ *   a retried job (same runId) avoids duplicating the rows an earlier attempt created. With a
  *   `key`, rows whose key already exists are skipped and the rest go through performUpsert.
  */
 import type {
@@ -40,9 +40,11 @@ import {
   type RecordsResponse,
 } from './airtable/client.js';
 import { Pipeline } from './airtable/pipeline.js';
+import { localLedger } from './ledger.js';
 import { canonical, show, toAirtable, type Canonical } from './airtable/values.js';
 import {
   DestinationError,
+  withUsage,
   type ApiCall,
   type Destination,
   type DestinationContext,
@@ -65,15 +67,15 @@ export interface AirtableDestinationOptions {
   requestTimeoutMs?: number;
   /** Records per list page (default and maximum 100). */
   pageSize?: number;
-  /** Keyless append: how far back an earlier attempt of the same run is looked for (default 24 h). */
-  appendLookbackMs?: number;
-  /** The clock for that look-back (tests). */
+  /** The clock of the run ledger (tests). */
   now?: () => number;
 }
 
 const MAX_DETAILS = 10;
 /** `performUpsert.fieldsToMergeOn` takes 1 to 3 fields. */
 const MAX_MERGE_FIELDS = 3;
+/** How far Strata's clock and Airtable's may disagree, when looking for a batch by creation time. */
+const CLOCK_SKEW_MS = 120_000;
 
 export class AirtableDestination implements Destination {
   constructor(
@@ -107,7 +109,11 @@ export class AirtableDestination implements Destination {
       mode: sync.mode,
       rows: table.rows.length,
     });
-    await sync.run();
+    try {
+      await sync.run();
+    } catch (error) {
+      throw withUsage(error, { apiCalls: sync.client.apiCalls, bytes: sync.client.bytes });
+    }
     const result: WriteResult = {
       destination: this.describe(),
       created: sync.created,
@@ -190,7 +196,7 @@ export class AirtableDestination implements Destination {
       dryRun,
       concurrency: Math.max(1, this.options.concurrency ?? 10),
       pageSize: this.options.pageSize,
-      appendLookbackMs: this.options.appendLookbackMs ?? 24 * 3600_000,
+      ledgerKey: `airtable:${baseId}/${this.definition.table}`,
       now: this.options.now ?? Date.now,
     });
   }
@@ -209,7 +215,8 @@ interface SyncSettings {
   dryRun: boolean;
   concurrency: number;
   pageSize: number | undefined;
-  appendLookbackMs: number;
+  /** Names the table in the run ledger. */
+  ledgerKey: string;
   now: () => number;
 }
 
@@ -219,9 +226,19 @@ interface WriteCall {
   kind: 'update' | 'upsert' | 'create' | 'delete';
   records: number;
   description: string;
+  /** Called before the request is sent (each time the task runs). */
+  beforeSend?: () => Promise<void>;
   alreadyApplied?: () => Promise<boolean>;
-  /** Called once the call's records are known to be written. */
-  onApplied?: () => void;
+  /** Called once the call is known applied: with the records of its response (none when a check found it applied). */
+  onApplied?: (records: string[] | undefined) => Promise<void>;
+}
+
+/** A keyless append request: its index, rows, and content as a multiset (and its canonical text). */
+interface KeylessBatch {
+  index: number;
+  rows: Cell[][];
+  content: Counts;
+  print: string;
 }
 
 type Fields = Record<string, Cell>;
@@ -405,97 +422,153 @@ class AirtableSync {
   }
 
   /**
-   * Keyless append, idempotent per run. A retried job (same runId) must not append again the
-   * rows its earlier attempt created, but Airtable records carry nothing that names a run,
-   * and the same rows appended by an earlier *run* must not be mistaken for them.
+   * Keyless append: every run appends the result's rows; a retried job (same runId) appends
+   * only what its earlier attempts did not. Airtable records carry nothing that names a run,
+   * so the run ledger (ctx.ledger: in Redis for workers) notes per run and batch of 10 rows
+   * when the batch was sent and which records it created:
    *
-   * What identifies them: every attempt cuts the result into the same batches (rows 0-9,
-   * 10-19, ...) and creates each batch with one POST, whose records Airtable stamps with one
-   * `createdTime`. So a batch the earlier attempt created shows up as its 10 rows, field for
-   * field, among the records sharing one creation second. Records created within the
-   * look-back window (24 h by default, filtered with `CREATED_TIME()` so that a long log is
-   * not read whole) are grouped by creation second, and each batch found whole in a group is
-   * skipped (and taken out of the group, so two identical batches need two copies). Listing
-   * order does not matter. Requiring a whole batch from one request keeps rows that merely
-   * repeat earlier content from matching; what remains ambiguous is an identical batch
-   * appended by another run inside the window, which is taken for this run's. When that
-   * matters, give the tracker a `key` (or a snapshot timestamp column): keyed append is exact.
+   * - a batch an earlier attempt created is skipped;
+   * - a batch sent without its outcome being learned (a lost response, a worker killed
+   *   mid-request) is looked for among the records created since it was sent that no run
+   *   claimed in the ledger: its rows, whole, among records sharing one creation second (one
+   *   request's records do). Found, it is claimed and skipped; else it is sent again.
    *
-   * A POST that fails ambiguously (5xx, timeout: it may have been applied) is sent again only
-   * if a fresh look finds no more copies of its batch than before, plus those this attempt
-   * already confirmed.
+   * Identical batches of one result are never in flight together, so the look never takes a
+   * sibling batch for its own. It stays ambiguous only if another run wrote an identical
+   * batch in the same minutes and lost its outcome too.
    */
   private async appendKeyless(): Promise<void> {
-    const rows = this.s.table.rows;
-    const batches: Counts[] = [];
-    for (let i = 0; i < rows.length; i += RECORDS_PER_REQUEST) {
-      batches.push(counts(rows.slice(i, i + RECORDS_PER_REQUEST).map((row) => this.rowContent(row))));
+    const { ctx } = this.s;
+    const ledger = ctx.ledger ?? localLedger;
+    const batches = this.keylessBatches();
+    const earlier = await ledger.read(ctx.runId, this.s.ledgerKey);
+    const unknown = batches.filter((b) => earlier.has(b.index) && !earlier.get(b.index)!.records);
+    const since = Math.min(...unknown.map((b) => earlier.get(b.index)!.sentAt));
+    const landed = unknown.length > 0 ? await this.findLanded(unknown, since) : new Map<number, string[]>();
+    for (const [index, records] of landed) {
+      const { sentAt } = earlier.get(index)!;
+      if (!this.s.dryRun)
+        await ledger.write(ctx.runId, this.s.ledgerKey, index, { sentAt, records }, this.s.now());
     }
-    const recent = await this.recentGroups();
-    const done = new Set<number>();
-    const remaining = recent.map((group) => new Map(group));
-    batches.forEach((batch, index) => {
-      const group = remaining.find((g) => copies(g, batch) > 0);
-      if (!group) return;
-      for (const [content, n] of batch) group.set(content, group.get(content)! - n);
-      done.add(index);
-    });
-    if (done.size > 0) {
-      this.s.ctx.log.info('airtable: batches already created by an earlier attempt of this run are skipped', {
+    const done = (b: KeylessBatch) => earlier.get(b.index)?.records !== undefined || landed.has(b.index);
+    const skipped = batches.filter(done);
+    if (skipped.length > 0) {
+      ctx.log.info('airtable: batches an earlier attempt of this run created are skipped', {
         destination: this.s.destination,
-        runId: this.s.ctx.runId,
-        batches: done.size,
+        runId: ctx.runId,
+        batches: skipped.length,
       });
     }
 
-    // Copies of each batch content confirmed created by this attempt, for the ambiguity check.
-    const confirmed = new Map<string, number>();
-    const total = (groups: Counts[], batch: Counts): number =>
-      groups.reduce((n, g) => n + copies(g, batch), 0);
-    for (let index = 0; index < batches.length; index++) {
-      const batchRows = rows.slice(index * RECORDS_PER_REQUEST, (index + 1) * RECORDS_PER_REQUEST);
-      if (done.has(index)) {
-        this.unchanged += batchRows.length;
+    let inFlight = new Set<string>();
+    for (const batch of batches) {
+      if (done(batch)) {
+        this.unchanged += batch.rows.length;
         continue;
       }
-      const batch = batches[index]!;
-      const print = JSON.stringify([...batch].sort());
-      const before = total(recent, batch);
-      this.creates += batchRows.length;
-      for (const row of batchRows) this.detail(`create ${this.rowText(row)}`);
+      if (inFlight.has(batch.print)) {
+        await this.settle();
+        inFlight = new Set();
+      }
+      inFlight.add(batch.print);
+      this.creates += batch.rows.length;
+      for (const row of batch.rows) this.detail(`create ${this.rowText(row)}`);
+      let sentAt = 0;
+      let found: string[] | undefined;
       await this.emit({
         kind: 'create',
-        records: batchRows.length,
-        description: `create ${batchRows.length} records`,
+        records: batch.rows.length,
+        description: `create ${batch.rows.length} records`,
         request: {
           method: 'POST',
           path: this.path,
-          body: { records: batchRows.map((row) => ({ fields: this.rowFields(row) })), typecast: true },
+          body: { records: batch.rows.map((row) => ({ fields: this.rowFields(row) })), typecast: true },
         },
-        alreadyApplied: async () =>
-          total(await this.recentGroups(), batch) > before + (confirmed.get(print) ?? 0),
-        onApplied: () => confirmed.set(print, (confirmed.get(print) ?? 0) + 1),
+        beforeSend: async () => {
+          sentAt = this.s.now();
+          await ledger.write(ctx.runId, this.s.ledgerKey, batch.index, { sentAt }, sentAt);
+        },
+        alreadyApplied: async () => {
+          found = (await this.findLanded([batch], sentAt)).get(batch.index);
+          return found !== undefined;
+        },
+        onApplied: (created) =>
+          ledger.write(
+            ctx.runId,
+            this.s.ledgerKey,
+            batch.index,
+            { sentAt, records: created ?? found ?? [] },
+            this.s.now(),
+          ),
       });
     }
   }
 
-  /** The records created within the look-back window: their contents, grouped by creation second. */
-  private async recentGroups(): Promise<Counts[]> {
-    const since = new Date(this.s.now() - this.s.appendLookbackMs).toISOString();
-    const groups = new Map<string, string[]>();
+  /** The result cut into requests: every attempt of a run cuts it the same way. */
+  private keylessBatches(): KeylessBatch[] {
+    const rows = this.s.table.rows;
+    const batches: KeylessBatch[] = [];
+    for (let i = 0; i < rows.length; i += RECORDS_PER_REQUEST) {
+      const slice = rows.slice(i, i + RECORDS_PER_REQUEST);
+      const content = counts(slice.map((row) => this.rowContent(row)));
+      batches.push({
+        index: batches.length,
+        rows: slice,
+        content,
+        print: JSON.stringify([...content].sort()),
+      });
+    }
+    return batches;
+  }
+
+  /**
+   * Which of `batches` landed: the unclaimed records created since `since` (less the clock
+   * skew between Strata and Airtable), by creation second, holding a batch's rows whole.
+   * Returns the ids each found batch takes.
+   */
+  private async findLanded(batches: readonly KeylessBatch[], since: number): Promise<Map<number, string[]>> {
+    const ledger = this.s.ctx.ledger ?? localLedger;
+    const claimed = await ledger.claimed(this.s.ledgerKey, since - 2 * CLOCK_SKEW_MS);
+    const after = new Date(since - CLOCK_SKEW_MS).toISOString();
+    const groups = new Map<string, AirtableRecord[]>();
     for await (const page of this.client.pages(this.s.tableName, {
       fields: this.labels,
-      filterByFormula: `IS_AFTER(CREATED_TIME(), DATETIME_PARSE('${since}'))`,
+      filterByFormula: `IS_AFTER(CREATED_TIME(), DATETIME_PARSE('${after}'))`,
       pageSize: this.s.pageSize,
     })) {
       for (const record of page) {
+        if (claimed.has(record.id)) continue;
         const second = (record.createdTime ?? '').slice(0, 19);
-        const group = groups.get(second);
-        if (group) group.push(this.recordContent(record));
-        else groups.set(second, [this.recordContent(record)]);
+        groups.set(second, [...(groups.get(second) ?? []), record]);
       }
     }
-    return [...groups.values()].map(counts);
+    const landed = new Map<number, string[]>();
+    for (const batch of batches) {
+      for (const group of groups.values()) {
+        const taken = this.take(group, batch.content);
+        if (taken) {
+          landed.set(batch.index, taken);
+          break;
+        }
+      }
+    }
+    return landed;
+  }
+
+  /** Takes out of `group` records holding `content` whole, and returns their ids (none: not whole). */
+  private take(group: AirtableRecord[], content: Counts): string[] | undefined {
+    const picked: number[] = [];
+    for (const [item, need] of content) {
+      const matches = group
+        .map((record, i) => (this.recordContent(record) === item ? i : -1))
+        .filter((i) => i >= 0)
+        .slice(0, need);
+      if (matches.length < need) return undefined;
+      picked.push(...matches);
+    }
+    const ids = picked.map((i) => group[i]!.id);
+    for (const i of picked.sort((a, b) => b - a)) group.splice(i, 1);
+    return ids;
   }
 
   // ---- write calls -----------------------------------------------------------------------
@@ -582,11 +655,12 @@ class AirtableSync {
       return;
     }
     await this.pipeline.submit(async () => {
+      await call.beforeSend?.();
       const response = await this.client.write<RecordsResponse>(call.request, {
         alreadyApplied: call.alreadyApplied,
         notFoundMeansApplied: call.kind === 'delete',
       });
-      call.onApplied?.();
+      await call.onApplied?.(response === ALREADY_APPLIED ? undefined : response.records?.map((r) => r.id));
       if (response === ALREADY_APPLIED) {
         if (call.kind === 'delete') this.deleted += call.records;
         else this.created += call.records;
@@ -663,11 +737,4 @@ function counts(items: readonly string[]): Counts {
   const map: Counts = new Map();
   for (const item of items) map.set(item, (map.get(item) ?? 0) + 1);
   return map;
-}
-
-/** How many whole copies of `batch` the multiset `group` holds. */
-function copies(group: Counts, batch: Counts): number {
-  let n = Infinity;
-  for (const [item, need] of batch) n = Math.min(n, Math.floor((group.get(item) ?? 0) / need));
-  return n === Infinity ? 0 : n;
 }

@@ -6,6 +6,7 @@
  */
 import type { FieldType } from '../core/definitions/schema.js';
 import type { Cell } from '../core/values/cell.js';
+import type { RunLedger } from './ledger.js';
 import type { RateLimiter } from './limiter.js';
 import type { RetryOptions } from './http.js';
 
@@ -69,6 +70,11 @@ export interface DestinationContext {
   retry: RetryOptions;
   /** Identifies this run; a retried job keeps it, so writes can be made idempotent with it. */
   runId: string;
+  /**
+   * Where a destination that cannot mark its writes with the run notes them (Airtable keyless
+   * append): shared by every worker (Redis); without one, this process's own (ledger.ts).
+   */
+  ledger?: RunLedger;
   tracker: string;
   env: NodeJS.ProcessEnv;
   log: Logger;
@@ -86,11 +92,41 @@ export interface Destination {
 export class DestinationError extends Error {
   constructor(
     readonly destination: string,
-    message: string,
+    /** Why, without the destination's name (run outcomes already name it). */
+    readonly reason: string,
   ) {
-    super(`${destination}: ${message}`);
+    super(`${destination}: ${reason}`);
     this.name = 'DestinationError';
   }
+}
+
+/** What a failed write had already spent: a failed run still records its API calls. */
+export interface Usage {
+  apiCalls: number;
+  bytes: number;
+}
+
+const USAGE = Symbol('strata.destination.usage');
+
+/**
+ * Notes on `error` the calls made before it was thrown, and returns it to be rethrown. The
+ * error keeps its own type (callers test for HttpError, DestinationError, AbortError).
+ */
+export function withUsage(error: unknown, usage: Usage): unknown {
+  if (error instanceof Error) Object.defineProperty(error, USAGE, { value: usage, configurable: true });
+  return error;
+}
+
+/** The usage `withUsage` noted on an error (none: the write failed before any call). */
+export function usageOf(error: unknown): Usage {
+  const noted = error instanceof Error ? (error as Error & { [USAGE]?: Usage })[USAGE] : undefined;
+  return noted ?? { apiCalls: 0, bytes: 0 };
+}
+
+/** Why a destination failed, in one line, without repeating its name. */
+export function failureReason(error: unknown): string {
+  if (error instanceof DestinationError) return error.reason;
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** The key columns' values of a row, as one comparable string. */

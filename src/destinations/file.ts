@@ -7,7 +7,16 @@ import { dirname, extname, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import type { FileDestination as FileDefinition } from '../core/definitions/schema.js';
 import { dialectFor } from '../core/sql/dialects.js';
-import type { Destination, DestinationContext, SyncTable, WritePlan, WriteResult } from './destination.js';
+import type { Cell } from '../core/values/cell.js';
+import { escapeFormula } from '../output/formulas.js';
+import type {
+  Destination,
+  DestinationContext,
+  SyncColumn,
+  SyncTable,
+  WritePlan,
+  WriteResult,
+} from './destination.js';
 import { DestinationError } from './destination.js';
 
 const duckdb = dialectFor('duckdb');
@@ -15,9 +24,11 @@ const duckdb = dialectFor('duckdb');
 export class FileDestination implements Destination {
   private readonly path: string;
   private readonly format: 'csv' | 'json' | 'parquet';
+  private readonly escapeFormulas: boolean;
 
   constructor(definition: FileDefinition, options: { baseDir?: string } = {}) {
     this.path = resolve(options.baseDir ?? '.', definition.path);
+    this.escapeFormulas = definition.escapeFormulas ?? true;
     const fromExtension = extname(definition.path).slice(1).toLowerCase();
     const format = definition.format ?? fromExtension;
     if (format !== 'csv' && format !== 'json' && format !== 'parquet') {
@@ -59,7 +70,7 @@ export class FileDestination implements Destination {
       const bytes =
         this.format === 'parquet'
           ? await writeParquet(table, temporary)
-          : writeText(table, this.format, temporary);
+          : writeText(table, this.format, temporary, this.escapeFormulas);
       renameSync(temporary, this.path);
       return {
         destination: this.describe(),
@@ -77,13 +88,21 @@ export class FileDestination implements Destination {
   }
 }
 
-function writeText(table: SyncTable, format: 'csv' | 'json', path: string): number {
+/** A csv cell: raw value; a text cell that a spreadsheet would run as a formula escaped when asked. */
+function csvCell(value: Cell, column: SyncColumn, escapeFormulas: boolean): string | number {
+  if (value === null) return '';
+  if (typeof value === 'boolean') return String(value);
+  if (escapeFormulas && column.type === 'string' && typeof value === 'string') return escapeFormula(value);
+  return value;
+}
+
+function writeText(table: SyncTable, format: 'csv' | 'json', path: string, escapeFormulas: boolean): number {
   const names = table.columns.map((c) => c.name);
   const text =
     format === 'csv'
       ? stringify([
           names,
-          ...table.rows.map((r) => r.map((v) => (v === null ? '' : typeof v === 'boolean' ? String(v) : v))),
+          ...table.rows.map((r) => r.map((v, i) => csvCell(v, table.columns[i]!, escapeFormulas))),
         ])
       : `${JSON.stringify(
           table.rows.map((r) => Object.fromEntries(names.map((n, i) => [n, r[i] ?? null]))),

@@ -27,7 +27,7 @@ import { readFileSync } from 'node:fs';
 import { sheets as sheetsClient, type sheets_v4 } from '@googleapis/sheets';
 import { JWT, OAuth2Client } from 'google-auth-library';
 import type { GoogleSheetsDestination as SheetsDefinition } from '../core/definitions/schema.js';
-import { resolveSecret } from '../engines/secrets.js';
+import { registerSecrets, resolveSecret } from '../engines/secrets.js';
 import type {
   ApiCall,
   Destination,
@@ -36,7 +36,7 @@ import type {
   WritePlan,
   WriteResult,
 } from './destination.js';
-import { DestinationError } from './destination.js';
+import { DestinationError, withUsage } from './destination.js';
 import { HttpError, backoffDelay, parseRetryAfter, withRetry, type RetryOptions } from './http.js';
 import { columnLetter, quoteTitle, readValue, type SheetValue } from './google-sheets/cells.js';
 import {
@@ -138,6 +138,15 @@ export class GoogleSheetsDestination implements Destination {
 
   async write(table: SyncTable, ctx: DestinationContext): Promise<WriteResult> {
     const session = this.session(ctx);
+    try {
+      return await this.writeSession(session, table);
+    } catch (error) {
+      throw withUsage(error, { apiCalls: session.calls, bytes: session.bytes });
+    }
+  }
+
+  private async writeSession(session: Session, table: SyncTable): Promise<WriteResult> {
+    const { ctx } = session;
     let counts: SheetsPlan | undefined;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -499,6 +508,8 @@ export class GoogleSheetsDestination implements Destination {
       keyId: key.private_key_id,
       scopes: [SHEETS_SCOPE],
     });
+    // The access tokens the key is exchanged for are credentials too: an echo of one is redacted.
+    client.on('tokens', (tokens) => registerSecrets(tokens.access_token ? [tokens.access_token] : []));
     const tokenUri = key.token_uri;
     if (tokenUri && tokenUri !== GOOGLE_TOKEN_URL) {
       // google-auth-library always posts to Google's token URL; honour the key file's token_uri

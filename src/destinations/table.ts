@@ -12,9 +12,21 @@ import { cellTypes } from '../engines/postgres.js';
 import { resolveSecret } from '../engines/secrets.js';
 import type { Destination, DestinationContext, SyncTable, WritePlan, WriteResult } from './destination.js';
 import { DestinationError, rowKey } from './destination.js';
+import { QUIET_KNEX_LOG } from './knex-log.js';
 
 const LEDGER = 'strata_sync_ledger';
 const BATCH = 1000;
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** `postgres://user:secret@db:5432/bi` -> `db:5432/bi`: where, never who or with what. */
+function serverOf(connectionString: string): string {
+  try {
+    const url = new URL(connectionString);
+    return `${url.host || 'localhost'}${url.pathname === '/' ? '' : url.pathname}`;
+  } catch {
+    return 'the database';
+  }
+}
 
 type Diff = { inserts: Cell[][]; updates: Cell[][]; deletes: Cell[][]; unchanged: number };
 
@@ -39,13 +51,30 @@ export class TableDestination implements Destination {
     return this.definition.mode ?? 'replace';
   }
 
-  private connect(): Knex {
+  /** A connection that answered: an unreachable database fails here, as one line naming the server. */
+  private async connect(): Promise<Knex> {
     const connectionString = resolveSecret(this.definition.connection, this.options.env ?? process.env);
-    return knex({
+    const db = knex({
       client: 'pg',
-      connection: { connectionString, types: cellTypes } as Knex.PgConnectionConfig,
+      connection: {
+        connectionString,
+        types: cellTypes,
+        connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      } as Knex.PgConnectionConfig,
       pool: { min: 0, max: 1 },
+      acquireConnectionTimeout: CONNECT_TIMEOUT_MS + 5000,
+      log: QUIET_KNEX_LOG,
     });
+    try {
+      await db.raw('SELECT 1');
+      return db;
+    } catch (error) {
+      await db.destroy();
+      throw new DestinationError(
+        this.describe(),
+        `cannot connect to ${serverOf(connectionString)}: ${(error as Error).message}`,
+      );
+    }
   }
 
   private table(db: Knex, name = this.name) {
@@ -53,7 +82,7 @@ export class TableDestination implements Destination {
   }
 
   async plan(table: SyncTable): Promise<WritePlan> {
-    const db = this.connect();
+    const db = await this.connect();
     try {
       const base = { destination: this.describe(), details: [] as string[] };
       if (this.mode !== 'upsert') {
@@ -96,7 +125,7 @@ export class TableDestination implements Destination {
   }
 
   async write(table: SyncTable, ctx: DestinationContext): Promise<WriteResult> {
-    const db = this.connect();
+    const db = await this.connect();
     try {
       if (this.schema) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [this.schema]);
       const counts =

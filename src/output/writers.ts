@@ -3,6 +3,7 @@ import { stringify } from 'csv-stringify/sync';
 import type { OutputColumn } from '../core/compile.js';
 import type { Row } from '../core/values/cell.js';
 import { displayValue } from './display.js';
+import { escapeFormula } from './formulas.js';
 
 export const OUTPUT_FORMATS = ['table', 'csv', 'json', 'ndjson'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -42,12 +43,19 @@ function ndjsonWriter(columns: readonly OutputColumn[], out: Sink): ResultWriter
   };
 }
 
-/** CSV: a header of column names, then formatted values (the display format applies). */
-function csvWriter(columns: readonly OutputColumn[], out: Sink): ResultWriter {
+/**
+ * CSV: a header of column names, then formatted values (the display format applies). Text
+ * cells that a spreadsheet would run as a formula are escaped unless `escapeFormulas` is false.
+ */
+function csvWriter(columns: readonly OutputColumn[], out: Sink, escapeFormulas: boolean): ResultWriter {
+  const cell = (value: Row[number], column: OutputColumn): string => {
+    const text = displayValue(value, column);
+    return escapeFormulas && column.type === 'string' ? escapeFormula(text) : text;
+  };
   out(stringify([columns.map((c) => c.name)]));
   return {
     write: (rows) => {
-      if (rows.length > 0) out(stringify(rows.map((row) => row.map((v, i) => displayValue(v, columns[i]!)))));
+      if (rows.length > 0) out(stringify(rows.map((row) => row.map((v, i) => cell(v, columns[i]!)))));
     },
     end: () => undefined,
   };
@@ -74,10 +82,16 @@ function tableWriter(columns: readonly OutputColumn[], out: Sink): ResultWriter 
   };
 }
 
+export interface WriterOptions {
+  /** csv: escape text cells that start like a formula (default true). */
+  escapeFormulas?: boolean;
+}
+
 export function resultWriter(
   format: OutputFormat,
   columns: readonly OutputColumn[],
   out: Sink,
+  options: WriterOptions = {},
 ): ResultWriter {
   switch (format) {
     case 'json':
@@ -85,7 +99,7 @@ export function resultWriter(
     case 'ndjson':
       return ndjsonWriter(columns, out);
     case 'csv':
-      return csvWriter(columns, out);
+      return csvWriter(columns, out, options.escapeFormulas ?? true);
     case 'table':
       return tableWriter(columns, out);
   }

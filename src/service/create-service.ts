@@ -5,7 +5,7 @@ import { DEFAULT_QUEUE_PREFIX } from '../trackers/scheduler.js';
 import { defaultLogger } from '../trackers/worker.js';
 import { AppModule } from './app.module.js';
 import { PinoNestLogger } from './logger.js';
-import type { ServiceOptions } from './options.js';
+import { DEFAULT_HOST, type ServiceOptions } from './options.js';
 
 export type { ServiceOptions } from './options.js';
 
@@ -23,8 +23,7 @@ export async function createService(options: ServiceOptions): Promise<INestAppli
     },
   );
   try {
-    if (options.host) await app.listen(options.port, options.host);
-    else await app.listen(options.port);
+    await app.listen(options.port, options.host ?? DEFAULT_HOST);
   } catch (e) {
     await app.close();
     throw e;

@@ -7,7 +7,7 @@ export interface ServiceOptions {
   projectDir: string;
   /** HTTP port (0: any free port). */
   port: number;
-  /** Interface to listen on (default: all). */
+  /** Interface to listen on (default DEFAULT_HOST: this machine only, as there is no authentication yet). */
   host?: string;
   redisUrl: string;
   /** Queue key prefix (default `strata`). */
@@ -29,3 +29,6 @@ export interface ServiceOptions {
 export type ResolvedServiceOptions = ServiceOptions & { logger: PinoLogger; prefix: string };
 
 export const SERVICE_OPTIONS = Symbol('strata.service.options');
+
+/** The service has no authentication yet: reaching it from other machines must be asked for. */
+export const DEFAULT_HOST = '127.0.0.1';

@@ -1,13 +1,13 @@
 /** `strata serve --with-worker`: a tracker worker in the service's process (one process on a laptop). */
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { startWorker, type StrataWorker } from '../trackers/worker.js';
+import { createWorker, type StrataWorker } from '../trackers/worker.js';
 import { SERVICE_OPTIONS, type ResolvedServiceOptions } from './options.js';
 
 export type WorkerState = 'off' | 'starting' | 'running' | 'failed';
 
 @Injectable()
 export class WorkerService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private starting: Promise<StrataWorker | undefined> | undefined;
+  private handle: StrataWorker | undefined;
   private stateNow: WorkerState = 'off';
 
   constructor(@Inject(SERVICE_OPTIONS) private readonly options: ResolvedServiceOptions) {}
@@ -16,38 +16,43 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     return this.stateNow;
   }
 
-  /** The running worker, once started (undefined without --with-worker). */
-  async worker(): Promise<StrataWorker | undefined> {
-    return this.starting;
+  /** The worker (undefined without --with-worker); it may still be waiting for Redis. */
+  worker(): StrataWorker | undefined {
+    return this.handle;
   }
 
   onApplicationBootstrap(): void {
     if (!this.options.withWorker) return;
     this.stateNow = 'starting';
     // Not awaited: with Redis down the worker waits for it, and the service still answers /health.
-    this.starting = startWorker({
+    this.handle = createWorker({
       ...this.options.worker,
       projectDir: this.options.projectDir,
       redis: this.options.redisUrl,
       prefix: this.options.prefix,
       ...(this.options.engine ? { engine: this.options.engine } : {}),
       logger: this.options.logger,
-    }).then(
-      (worker) => {
-        this.stateNow = 'running';
-        return worker;
+    });
+    this.handle.ready.then(
+      () => {
+        if (this.stateNow === 'starting') this.stateNow = 'running';
       },
       (e: Error) => {
+        if (this.stateNow !== 'starting') return;
         this.stateNow = 'failed';
         this.options.logger.error({ error: e.message }, 'the in-process worker did not start');
-        return undefined;
       },
     );
   }
 
+  /** Hands the running jobs back to the queue now (a second signal while closing). */
+  handBack(): void {
+    void this.handle?.close(true);
+  }
+
+  /** Closes the worker, started or still waiting for Redis (bounded: see StrataWorker.close). */
   async onApplicationShutdown(): Promise<void> {
-    const worker = await this.starting;
-    await worker?.close();
     this.stateNow = 'off';
+    await this.handle?.close();
   }
 }

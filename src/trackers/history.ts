@@ -7,6 +7,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import knex, { type Knex } from 'knex';
 import type { WriteResult } from '../destinations/destination.js';
+import { QUIET_KNEX_LOG } from '../destinations/knex-log.js';
+import { secrets } from '../engines/secrets.js';
 
 export type RunTrigger = 'schedule' | 'manual' | 'change';
 export type RunStatus = 'succeeded' | 'partial' | 'failed' | 'skipped';
@@ -49,8 +51,14 @@ export class RunHistory {
             client: 'better-sqlite3',
             connection: { filename: location.filename },
             useNullAsDefault: true,
+            log: QUIET_KNEX_LOG,
           })
-        : knex({ client: 'pg', connection: location.connection, pool: { min: 0, max: 2 } });
+        : knex({
+            client: 'pg',
+            connection: location.connection,
+            pool: { min: 0, max: 2 },
+            log: QUIET_KNEX_LOG,
+          });
     const history = new RunHistory(db);
     await history.ensureSchema();
     return history;
@@ -79,8 +87,12 @@ export class RunHistory {
     }
   }
 
-  /** Inserts or replaces a run (a retried job updates its own row, never adds one). */
-  async record(run: TrackerRun): Promise<void> {
+  /**
+   * Inserts or replaces a run (a retried job updates its own row, never adds one). Its
+   * messages are redacted: they may quote a server that echoed a credential.
+   */
+  async record(recorded: TrackerRun): Promise<void> {
+    const run = secrets.redactDeep(recorded);
     const row = {
       id: run.id,
       tracker: run.tracker,

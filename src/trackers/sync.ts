@@ -8,15 +8,21 @@ import type { Compiler, CompiledQuery } from '../core/compile.js';
 import { trackerCompileOptions } from '../core/trackers.js';
 import type { TrackerModel } from '../core/model/types.js';
 import { collect, type Engine } from '../engines/engine.js';
+import { registerConfiguredSecrets, secrets } from '../engines/secrets.js';
 import { createDestination, missingCredentials } from '../destinations/create.js';
-import type {
-  Destination,
-  DestinationContext,
-  Logger,
-  SyncTable,
-  WritePlan,
+import {
+  DestinationError,
+  failureReason,
+  usageOf,
+  type Destination,
+  type DestinationContext,
+  type Logger,
+  type SyncTable,
+  type Usage,
+  type WritePlan,
 } from '../destinations/destination.js';
 import { DEFAULT_RETRY, type RetryOptions } from '../destinations/http.js';
+import type { RunLedger } from '../destinations/ledger.js';
 import { InMemoryRateLimiter, type RateLimiter } from '../destinations/limiter.js';
 import type { DestinationOutcome, RunHistory, RunTrigger, TrackerRun } from './history.js';
 
@@ -27,6 +33,8 @@ export interface SyncDependencies {
   projectDir: string;
   history?: RunHistory;
   limiter?: RateLimiter;
+  /** What runs wrote where the destination cannot tell (workers share one in Redis). */
+  ledger?: RunLedger;
   retry?: RetryOptions;
   env?: NodeJS.ProcessEnv;
   log?: Logger;
@@ -66,6 +74,7 @@ function context(
     limiter: deps.limiter ?? new InMemoryRateLimiter(),
     retry: deps.retry ?? DEFAULT_RETRY,
     runId,
+    ...(deps.ledger ? { ledger: deps.ledger } : {}),
     tracker: tracker.name,
     env: deps.env ?? process.env,
     log: deps.log ?? silent,
@@ -73,37 +82,67 @@ function context(
   };
 }
 
-/** The destinations of a tracker, or why one cannot be used (missing credentials). */
-async function destinationsOf(tracker: TrackerModel, deps: SyncDependencies) {
+/** A destination that cannot be used: skipped (missing credentials) or failed (could not be built). */
+interface Unusable {
+  destination: string;
+  status: 'skipped' | 'failed';
+  reason: string;
+}
+
+type DestinationEntry = { destination: Destination } | Unusable;
+
+/**
+ * The destinations of a tracker, each on its own: one that lacks credentials or cannot be
+ * built (an extract whose format the code cannot tell) is reported, and the others still run.
+ */
+async function destinationsOf(tracker: TrackerModel, deps: SyncDependencies): Promise<DestinationEntry[]> {
   const env = deps.env ?? process.env;
   return Promise.all(
-    tracker.definition.destinations.map(async (definition) => {
+    tracker.definition.destinations.map(async (definition): Promise<DestinationEntry> => {
       const missing = missingCredentials(definition, env);
-      if (missing.length > 0) return { definition, skipped: `needs ${missing.join(', ')}` };
-      return {
-        definition,
-        destination: await createDestination(definition, { env, projectDir: deps.projectDir }),
-      };
+      if (missing.length > 0)
+        return { destination: definition.type, status: 'skipped', reason: `needs ${missing.join(', ')}` };
+      try {
+        return { destination: await createDestination(definition, { env, projectDir: deps.projectDir }) };
+      } catch (e) {
+        const name = e instanceof DestinationError ? e.destination : definition.type;
+        return { destination: name, status: 'failed', reason: failureReason(e) };
+      }
     }),
   );
 }
 
+/** What a dry run shows for one destination: its plan, or why it has none. */
+export type DestinationPlan = WritePlan | Unusable;
+
 export async function planTracker(
   tracker: TrackerModel,
   deps: SyncDependencies,
-): Promise<{ rows: number; plans: (WritePlan | { destination: string; skipped: string })[] }> {
+): Promise<{ rows: number; plans: DestinationPlan[] }> {
   const engine = await deps.openEngine();
   try {
     const { table } = await resultOf(tracker, deps, engine);
     const ctx = context(tracker, deps, `dry-run-${randomUUID()}`);
-    const plans = [];
+    const plans: DestinationPlan[] = [];
     for (const entry of await destinationsOf(tracker, deps)) {
-      if (!entry.destination) plans.push({ destination: entry.definition.type, skipped: entry.skipped! });
-      else plans.push(await entry.destination.plan(table, ctx));
+      if (!('status' in entry)) plans.push(await planOne(entry.destination, table, ctx));
+      else plans.push(entry);
     }
     return { rows: table.rows.length, plans };
   } finally {
     await engine.close();
+  }
+}
+
+async function planOne(
+  destination: Destination,
+  table: SyncTable,
+  ctx: DestinationContext,
+): Promise<DestinationPlan> {
+  try {
+    return await destination.plan(table, ctx);
+  } catch (e) {
+    return { destination: destination.describe(), status: 'failed', reason: failureReason(e) };
   }
 }
 
@@ -113,6 +152,7 @@ export async function syncTracker(
   request: SyncRequest,
 ): Promise<TrackerRun> {
   const now = deps.now ?? (() => new Date());
+  registerConfiguredSecrets({ trackers: [tracker] }, deps.env ?? process.env);
   const run: TrackerRun = {
     id: request.runId ?? randomUUID(),
     tracker: tracker.name,
@@ -144,9 +184,9 @@ export async function syncTracker(
       const ctx = context(tracker, deps, run.id, request.signal);
       for (const entry of await destinationsOf(tracker, deps)) {
         run.destinations.push(
-          entry.destination
-            ? await writeOne(entry.destination, table, ctx)
-            : outcomeWithoutWrites(entry.definition.type, 'skipped', entry.skipped!),
+          'status' in entry
+            ? outcomeWithoutWrites(entry.destination, entry.status, entry.reason)
+            : await writeOne(entry.destination, table, ctx),
         );
       }
     } finally {
@@ -176,10 +216,11 @@ export async function syncTracker(
   return finish(run, deps, now);
 }
 
+/** Ends the run, redacted (its errors may quote a server that echoed a credential), and records it. */
 async function finish(run: TrackerRun, deps: SyncDependencies, now: () => Date): Promise<TrackerRun> {
-  run.endedAt = now().toISOString();
-  await deps.history?.record(run);
-  return run;
+  const ended = secrets.redactDeep({ ...run, endedAt: now().toISOString() });
+  await deps.history?.record(ended);
+  return ended;
 }
 
 async function unchangedSinceLastSuccess(
@@ -194,11 +235,12 @@ async function unchangedSinceLastSuccess(
   return last?.fingerprint === fingerprint;
 }
 
-/** A destination that wrote nothing: skipped (why) or failed (the error). */
+/** A destination that wrote nothing: skipped (why) or failed (the error, and the calls it made). */
 function outcomeWithoutWrites(
   destination: string,
   status: 'skipped' | 'failed',
   error: string,
+  usage: Usage = { apiCalls: 0, bytes: 0 },
 ): DestinationOutcome {
   return {
     destination,
@@ -207,8 +249,7 @@ function outcomeWithoutWrites(
     updated: 0,
     deleted: 0,
     unchanged: 0,
-    apiCalls: 0,
-    bytes: 0,
+    ...usage,
     error,
   };
 }
@@ -221,8 +262,8 @@ async function writeOne(
   try {
     return { ...(await destination.write(table, ctx)), status: 'succeeded' };
   } catch (e) {
-    const message = (e as Error).message;
-    ctx.log.warn('destination failed', { destination: destination.describe(), error: message });
-    return outcomeWithoutWrites(destination.describe(), 'failed', message);
+    const reason = failureReason(e);
+    ctx.log.warn('destination failed', { destination: destination.describe(), error: reason });
+    return outcomeWithoutWrites(destination.describe(), 'failed', reason, usageOf(e));
   }
 }

@@ -1,22 +1,25 @@
 /**
  * The tracker worker (`strata worker`, and `strata serve --with-worker`): takes `sync` jobs
  * from the shared BullMQ queue and runs them with `syncTracker`. Several workers on one Redis
- * share the jobs and the API rate limits (RedisRateLimiter). Each job reloads the project, so
- * a worker follows definition changes without a restart. A job's run id is derived from the
+ * share the jobs, the API rate limits (RedisRateLimiter) and the run ledger (RedisRunLedger).
+ * Each job reloads the project, so a worker follows definition changes without a restart.
+ * A job's run id is derived from the
  * job, so a retried or recovered job (a worker that died mid-run) keeps it and destinations
  * stay idempotent; a `failed` or `partial` run throws, and BullMQ retries it with backoff.
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { pino, type Logger as PinoLogger } from 'pino';
+import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 import { Compiler } from '../core/compile.js';
 import { formatDiagnostic } from '../core/diagnostics.js';
 import { checkTracker } from '../core/trackers.js';
 import type { Logger } from '../destinations/destination.js';
+import { RedisRunLedger } from '../destinations/redis-ledger.js';
 import { RedisRateLimiter } from '../destinations/redis-limiter.js';
 import { openEngine, type EngineChoice } from '../engines/open-engine.js';
+import { registerConfiguredSecrets, registerSecrets, secrets } from '../engines/secrets.js';
 import { loadProject } from '../project/load-project.js';
 import { RunHistory, type HistoryLocation, type RunStatus, type TrackerRun } from './history.js';
 import { historyLocation } from './locations.js';
@@ -46,7 +49,23 @@ export interface WorkerOptions {
   logger?: PinoLogger;
   /** Close gracefully on the first SIGINT/SIGTERM (let running jobs finish), at once on the second. */
   handleSignals?: boolean;
+  /**
+   * On close, how long running jobs may take to finish before they are handed back to the
+   * queue (aborted and moved back to waiting, for any worker to run again with the same run id).
+   * Default DEFAULT_SHUTDOWN_GRACE_MS.
+   */
+  shutdownGraceMs?: number;
 }
+
+/** How long running jobs may finish when a worker closes, by default. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 20_000;
+/**
+ * After the grace period: how long aborted jobs get to hand themselves back, and then how long
+ * the connections get to close (an unreachable Redis never answers), before the worker lets go.
+ * A closing worker is gone within grace + HAND_BACK_MS + DISCONNECT_MS.
+ */
+const HAND_BACK_MS = 5_000;
+const DISCONNECT_MS = 3_000;
 
 /** What a finished job returns (stored by BullMQ as the job's return value). */
 export interface SyncJobSummary {
@@ -61,10 +80,30 @@ export interface SyncJobSummary {
 
 export interface StrataWorker {
   readonly worker: Worker<SyncJobData, SyncJobSummary>;
+  /** Resolves once the worker takes jobs (not while Redis is unreachable). */
+  readonly ready: Promise<void>;
   /** Resolves once the worker has closed (after `close()` or a signal). */
   readonly closed: Promise<void>;
+  /**
+   * Stops taking jobs, lets running ones finish within the grace period, then hands them back;
+   * `force` hands them back at once. Resolves within the grace period and HAND_BACK_MS +
+   * DISCONNECT_MS more, whether Redis answers or not.
+   */
   close(force?: boolean): Promise<void>;
 }
+
+/** True when `promise` settled within `ms` (it goes on either way). */
+export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(settled, settled), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const settled = (): boolean => true;
 
 /**
  * The run id of a job: the same for every attempt of it (retries, and a recovery after a
@@ -91,8 +130,23 @@ export function redactRedisUrl(url: string): string {
   }
 }
 
-export function defaultLogger(): PinoLogger {
-  return pino({ base: undefined, level: process.env.STRATA_LOG_LEVEL ?? 'info' }, pino.destination(2));
+/**
+ * JSON lines on stderr (or `destination`). Every argument of every log call (messages, fields,
+ * errors) is redacted first: a message may quote a server that echoed a credential.
+ */
+export function defaultLogger(destination: DestinationStream = pino.destination(2)): PinoLogger {
+  return pino(
+    {
+      base: undefined,
+      level: process.env.STRATA_LOG_LEVEL ?? 'info',
+      hooks: {
+        logMethod(args, method) {
+          method.apply(this, secrets.redactDeep(args));
+        },
+      },
+    },
+    destination,
+  );
 }
 
 /** pino as the destinations' logger. */
@@ -125,30 +179,45 @@ class Histories {
   }
 }
 
+/** Starts a worker and resolves once it takes jobs (or was closed first: a signal while Redis is unreachable). */
 export async function startWorker(options: WorkerOptions): Promise<StrataWorker> {
+  const worker = createWorker(options);
+  await Promise.race([worker.ready, worker.closed]);
+  return worker;
+}
+
+/** A worker, connecting: `ready` tells when it takes jobs; it can be closed before that. */
+export function createWorker(options: WorkerOptions): StrataWorker {
   const log = (options.logger ?? defaultLogger()).child({ component: 'worker' });
   const prefix = options.prefix ?? DEFAULT_QUEUE_PREFIX;
   const env = options.env ?? process.env;
+  registerSecrets([options.redis]);
   const limiterRedis = new Redis(options.redis, { maxRetriesPerRequest: 3, lazyConnect: false });
   limiterRedis.on('error', (e: Error) =>
     log.warn({ error: e.message }, 'rate-limiter Redis connection error'),
   );
   const limiter = new RedisRateLimiter(limiterRedis, { prefix: `${prefix}:limit:` });
+  const ledger = new RedisRunLedger(limiterRedis, { prefix: `${prefix}:ledger:` });
   const histories = new Histories();
   const lockDuration = options.lockDuration ?? 30_000;
 
+  /** Set when closing aborts the running jobs: they move back to waiting instead of failing. */
+  let handingBack = false;
   const process_ = async (
     job: Job<SyncJobData, SyncJobSummary>,
-    _token?: string,
+    token?: string,
     signal?: AbortSignal,
   ): Promise<SyncJobSummary> => {
     if (job.name !== SYNC_JOB) throw new UnrecoverableError(`unknown job '${job.name}'`);
+    // Fetched just as the worker began closing: not started, so handed back as it is.
+    if (handingBack) await handBackJob(job, token);
     const name = job.data.tracker;
     const trigger = job.data.trigger ?? 'schedule';
     const runId = runIdForJob(job);
     const jobLog = log.child({ job: job.id, tracker: name, runId, attempt: job.attemptsMade + 1 });
     // Definitions may have changed since the job was queued: always run the current ones.
     const project = loadProject(options.projectDir);
+    registerConfiguredSecrets({ config: project.config, trackers: project.model.trackers.values() }, env);
     const tracker = project.model.trackers.get(name);
     const errors = project.diagnostics.filter((d) => d.severity === 'error');
     if (!tracker && errors.length === 0) throw new UnrecoverableError(`tracker '${name}' no longer exists`);
@@ -172,11 +241,16 @@ export async function startWorker(options: WorkerOptions): Promise<StrataWorker>
         openEngine: () => openEngine(options.projectDir, options.engine ?? {}, project.config),
         history,
         limiter,
+        ledger,
         env,
         log: destinationLogger(jobLog),
       },
       { trigger, runId, ...(signal ? { signal } : {}) },
     );
+    if (handingBack && signal?.aborted) {
+      jobLog.info('sync job handed back to the queue: the worker is shutting down');
+      await handBackJob(job, token);
+    }
     const summary = summarize(run);
     jobLog.info({ status: run.status, rows: run.rows, apiCalls: run.apiCalls }, 'sync finished');
     if (run.status === 'failed' || run.status === 'partial') {
@@ -185,7 +259,19 @@ export async function startWorker(options: WorkerOptions): Promise<StrataWorker>
     return summary;
   };
 
-  const worker = new Worker<SyncJobData, SyncJobSummary>(SYNC_QUEUE, process_, {
+  const running = new Set<Promise<unknown>>();
+  const track = (
+    job: Job<SyncJobData, SyncJobSummary>,
+    token?: string,
+    signal?: AbortSignal,
+  ): Promise<SyncJobSummary> => {
+    const task = process_(job, token, signal);
+    running.add(task);
+    const done = () => running.delete(task);
+    task.then(done, done);
+    return task;
+  };
+  const worker = new Worker<SyncJobData, SyncJobSummary>(SYNC_QUEUE, track, {
     connection: bullConnection(options.redis),
     prefix,
     concurrency: options.concurrency ?? 2,
@@ -210,30 +296,53 @@ export async function startWorker(options: WorkerOptions): Promise<StrataWorker>
   let closing: Promise<void> | undefined;
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
+  const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
   const onSignal = (signal: NodeJS.Signals) => {
     log.info(
-      { signal },
-      closing ? 'stopping running jobs' : 'closing: running jobs finish first (signal again to stop them)',
+      { signal, graceMs },
+      closing
+        ? 'handing the running jobs back to the queue'
+        : 'closing: running jobs may finish within the grace period (signal again to hand them back now)',
     );
     void close(closing !== undefined);
   };
-  /** Graceful: running jobs finish. Forced: running jobs are aborted (their signal fires) and retried later. */
-  const close = (force = false): Promise<void> => {
-    if (force) worker.cancelAllJobs('the worker is shutting down');
-    closing ??= (async () => {
-      try {
-        await worker.close(force);
-      } finally {
-        await histories.close();
-        limiterRedis.disconnect();
-        if (options.handleSignals) {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-        }
-        log.info('worker closed');
-        resolveClosed();
+  const handBack = (): void => {
+    if (handingBack) return;
+    handingBack = true;
+    worker.cancelAllJobs('the worker is shutting down');
+  };
+  const jobsFinished = () => Promise.allSettled([...running]);
+  const shutDown = async (): Promise<void> => {
+    try {
+      // Takes no more jobs from here on; BullMQ's close also waits for the running ones.
+      const bullClosed = worker.close();
+      if (!(await settlesWithin(jobsFinished(), graceMs)))
+        log.warn(
+          { jobs: running.size, graceMs },
+          'jobs still running after the grace period: handing them back',
+        );
+      // Also hands back a job BullMQ fetched but had not started when the close began.
+      handBack();
+      if (!(await settlesWithin(jobsFinished(), HAND_BACK_MS)))
+        log.warn({ jobs: running.size }, 'jobs not handed back: they run again once their lock expires');
+      if (!(await settlesWithin(bullClosed, DISCONNECT_MS))) {
+        log.warn('Redis does not answer: disconnecting');
+        await settlesWithin(worker.disconnect(), DISCONNECT_MS);
       }
-    })();
+    } finally {
+      await settlesWithin(histories.close(), DISCONNECT_MS);
+      limiterRedis.disconnect();
+      if (options.handleSignals) {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      log.info('worker closed');
+      resolveClosed();
+    }
+  };
+  const close = (force = false): Promise<void> => {
+    if (force) handBack();
+    closing ??= shutDown();
     return closing;
   };
   if (options.handleSignals) {
@@ -241,13 +350,25 @@ export async function startWorker(options: WorkerOptions): Promise<StrataWorker>
     process.on('SIGTERM', onSignal);
   }
 
-  // A signal while Redis is still unreachable closes the worker instead of waiting on.
-  await Promise.race([worker.waitUntilReady(), closed]);
-  log.info(
-    { redis: redactRedisUrl(options.redis), prefix, concurrency: options.concurrency ?? 2 },
-    'worker ready',
-  );
-  return { worker, closed, close };
+  log.info({ redis: redactRedisUrl(options.redis), prefix }, 'worker connecting to Redis');
+  const ready = worker.waitUntilReady().then(() => {
+    log.info(
+      { redis: redactRedisUrl(options.redis), prefix, concurrency: options.concurrency ?? 2 },
+      'worker ready',
+    );
+  });
+  // Closing before Redis answered rejects it: that is no failure of its own.
+  ready.catch(() => undefined);
+  return { worker, ready, closed, close };
+}
+
+/**
+ * Moves a job back to waiting, its attempt not counted: another worker runs it again, with the
+ * same run id. The WaitingError tells BullMQ the job has moved (it is not a failure).
+ */
+async function handBackJob(job: Job<SyncJobData, SyncJobSummary>, token: string | undefined): Promise<never> {
+  await job.moveToWait(token);
+  throw new WaitingError();
 }
 
 function summarize(run: TrackerRun): SyncJobSummary {

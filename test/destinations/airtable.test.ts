@@ -9,6 +9,7 @@ import {
   type SyncTable,
 } from '../../src/destinations/destination.js';
 import { DEFAULT_RETRY, HttpError } from '../../src/destinations/http.js';
+import { InMemoryRunLedger } from '../../src/destinations/ledger.js';
 import { InMemoryRateLimiter } from '../../src/destinations/limiter.js';
 import {
   FakeClock,
@@ -80,6 +81,7 @@ async function harness(
     limiter: new InMemoryRateLimiter(clock.now, clock.sleep),
     retry: { ...DEFAULT_RETRY, retries, sleep: clock.sleep, random: () => 0.5 },
     runId: 'run-1',
+    ledger: new InMemoryRunLedger(),
     tracker: 'movie-status',
     env: { STRATA_AIRTABLE_TOKEN: server.token, STRATA_AIRTABLE_ENDPOINT_URL: server.url },
     log: {
@@ -377,14 +379,47 @@ describe('AirtableDestination append', () => {
     expect(stored).toEqual(rows.map((r) => r[0]));
   });
 
-  it('appends rows that repeat earlier content unless a whole batch matches', async () => {
+  it('appends the rows again on every run, unchanged or not', async () => {
     const h = await harness();
     const destination = h.destination({ mode: 'append', key: undefined });
-    await destination.write(result(movies(12)), h.ctx);
-    h.clock.advance(3_600_000);
-    // The next run's result shares rows 1-5 with the previous one, but no whole batch.
-    await destination.write(result([...movies(5), ...movies(8, 100)]), h.ctx);
-    expect(h.server.records(BASE, TABLE)).toHaveLength(25);
+    const rows = movies(23);
+    expect(await destination.write(result(rows), h.ctx)).toMatchObject({ created: 23, unchanged: 0 });
+    // The next run, a minute later, has the same result: it is appended again.
+    h.clock.advance(60_000);
+    const next = await destination.write(result(rows), { ...h.ctx, runId: 'run-2' });
+    expect(next).toMatchObject({ created: 23, unchanged: 0 });
+    expect(h.server.records(BASE, TABLE)).toHaveLength(46);
+  });
+
+  it('a retried job never appends twice, nor skips a batch because another run wrote the same rows', async () => {
+    const h = await harness({}, LABELS, 0);
+    const rows = movies(25);
+    // An earlier run appended the same rows moments ago: they must not be taken for this run's.
+    await h.destination({ mode: 'append', key: undefined }).write(result(rows), { ...h.ctx, runId: 'run-0' });
+    // This run's first attempt: its first POST is applied but the answer is lost; its worker
+    // dies before sending the second.
+    h.server.fail({ status: 422, method: 'POST', afterApply: true });
+    let posts = 0;
+    const dying: typeof fetch = async (input, init) => {
+      if (init?.method === 'POST' && ++posts === 2) throw new Error('worker killed');
+      return fetch(input, init);
+    };
+    const first = h.destination({ mode: 'append', key: undefined }, { fetch: h.clock.fetch(dying) });
+    await expect(first.write(result(rows), h.ctx)).rejects.toThrow();
+    const landed = h.server.records(BASE, TABLE).length - 25;
+    expect(landed).toBeGreaterThanOrEqual(10);
+    expect(landed).toBeLessThanOrEqual(15);
+
+    h.clock.advance(5_000);
+    const retried = await h.destination({ mode: 'append', key: undefined }).write(result(rows), h.ctx);
+    expect(retried).toMatchObject({ created: 25 - landed, unchanged: landed });
+    const titles = h.server.records(BASE, TABLE).map((r) => r.fields['Title']);
+    expect(titles).toHaveLength(50);
+    for (const row of rows) expect(titles.filter((t) => t === row[1])).toHaveLength(2);
+    // Retrying the finished run appends nothing.
+    const again = await h.destination({ mode: 'append', key: undefined }).write(result(rows), h.ctx);
+    expect(again).toMatchObject({ created: 0, unchanged: 25 });
+    expect(h.server.records(BASE, TABLE)).toHaveLength(50);
   });
 
   it('checks whether an ambiguously failed POST landed before sending it again', async () => {

@@ -41,6 +41,38 @@ describe('file destination', () => {
     );
   });
 
+  it('csv: text cells a spreadsheet would run as formulas are escaped, numbers never; opt out per file', async () => {
+    const risky: SyncTable = {
+      columns: [
+        { name: 'note', label: 'Note', type: 'string' },
+        { name: 'delta', label: 'Delta', type: 'integer' },
+      ],
+      rows: [
+        ['=HYPERLINK("http://evil.example","x")', -5],
+        ['+1', 1],
+        ['-2', -2],
+        ['@SUM(A1)', 0],
+        ['\t=1', 0],
+        ['plain = text', 3],
+      ],
+    };
+    await new FileDestination({ type: 'file', path: 'out/risky.csv' }, { baseDir: dir }).write(risky, ctx);
+    expect(readFileSync(join(dir, 'out/risky.csv'), 'utf8')).toBe(
+      'note,delta\n"\'=HYPERLINK(""http://evil.example"",""x"")",-5\n\'+1,1\n\'-2,-2\n\'@SUM(A1),0\n\'\t=1,0\nplain = text,3\n',
+    );
+    await new FileDestination(
+      { type: 'file', path: 'out/raw.csv', escapeFormulas: false },
+      { baseDir: dir },
+    ).write(risky, ctx);
+    expect(readFileSync(join(dir, 'out/raw.csv'), 'utf8')).toContain('\n+1,1\n-2,-2\n@SUM(A1),0\n');
+    // Other formats keep values as they are.
+    await new FileDestination({ type: 'file', path: 'out/risky.json' }, { baseDir: dir }).write(risky, ctx);
+    expect(JSON.parse(readFileSync(join(dir, 'out/risky.json'), 'utf8'))[1]).toEqual({
+      note: '+1',
+      delta: 1,
+    });
+  });
+
   it('json: row objects with typed values', async () => {
     await new FileDestination({ type: 'file', path: 'out/a.json' }, { baseDir: dir }).write(table, ctx);
     expect(JSON.parse(readFileSync(join(dir, 'out/a.json'), 'utf8'))).toEqual([

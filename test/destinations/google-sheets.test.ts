@@ -7,6 +7,7 @@ import type { GoogleSheetsDestination as SheetsDefinition } from '../../src/core
 import type { Cell } from '../../src/core/values/cell.js';
 import {
   DestinationError,
+  usageOf,
   type DestinationContext,
   type SyncColumn,
   type SyncTable,
@@ -473,6 +474,16 @@ describe('google_sheets limits', () => {
     const result = await upsert().write(table([movie(3, 'z')]), context());
     expect(result.updated).toBe(1);
     expect(records()[0]).toMatchObject({ Status: 'z' });
+  });
+
+  it('a write that fails keeps count of the calls it made', async () => {
+    fake.failNext({ status: 503 }, 100);
+    const failure = await destination()
+      .write(table([movie(1, 'a')]), context())
+      .catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(HttpError);
+    // One call and 4 retries, all answered 503.
+    expect(usageOf(failure).apiCalls).toBe(5);
   });
 
   it('splits a request over the payload budget into ordered batchUpdates, inserting and filling rows together', async () => {

@@ -1,6 +1,6 @@
 /** Where `strata serve` / `strata worker` find Redis. */
 import { describe, expect, test } from 'vitest';
-import { DEFAULT_REDIS_URL, redisUrl } from '../../src/cli/service-commands.js';
+import { DEFAULT_REDIS_URL, redisUrl, serveHost } from '../../src/cli/service-commands.js';
 import { UsageError } from '../../src/engines/open-engine.js';
 
 describe('redisUrl', () => {
@@ -25,5 +25,13 @@ describe('redisUrl', () => {
     }
     expect(message).toMatch(/^invalid Redis URL/);
     expect(message).not.toContain('hunter2');
+  });
+});
+
+describe('serveHost', () => {
+  test('this machine only unless --host or STRATA_SERVE_HOST say otherwise', () => {
+    expect(serveHost(undefined, {})).toBe('127.0.0.1');
+    expect(serveHost(undefined, { STRATA_SERVE_HOST: '0.0.0.0' })).toBe('0.0.0.0');
+    expect(serveHost('::', { STRATA_SERVE_HOST: '0.0.0.0' })).toBe('::');
   });
 });

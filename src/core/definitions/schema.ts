@@ -388,6 +388,8 @@ export const FileDestination = z.strictObject({
   type: z.literal('file'),
   path: z.string().min(1),
   format: z.enum(['csv', 'json', 'parquet']).optional(),
+  /** csv: prefix text cells that start with = + - @ (read as formulas by spreadsheets) with '; default true. */
+  escapeFormulas: z.boolean().optional(),
   mode: z.literal('replace').optional(),
 });
 export type FileDestination = z.infer<typeof FileDestination>;

@@ -12,6 +12,7 @@ import type { Logger as PinoLogger } from 'pino';
 import { Compiler } from '../../core/compile.js';
 import { error as diagnostic, formatDiagnostic, type Diagnostic } from '../../core/diagnostics.js';
 import { checkTracker } from '../../core/trackers.js';
+import { registerConfiguredSecrets } from '../../engines/secrets.js';
 import { loadProject, type LoadedProject } from '../../project/load-project.js';
 import { SERVICE_OPTIONS, type ResolvedServiceOptions } from '../options.js';
 
@@ -104,6 +105,7 @@ export class ProjectService implements OnModuleInit, OnApplicationShutdown {
   private load(): ReloadOutcome {
     try {
       const project = loadProject(this.options.projectDir);
+      registerConfiguredSecrets({ config: project.config, trackers: project.model.trackers.values() });
       const compiler = new Compiler(project.model);
       const problems = project.diagnostics.filter((d) => d.severity === 'error');
       if (problems.length === 0) {

@@ -12,6 +12,7 @@ import {
   type ScheduleChanges,
   type SyncJobData,
 } from '../../trackers/scheduler.js';
+import { settlesWithin } from '../../trackers/worker.js';
 import { SERVICE_OPTIONS, type ResolvedServiceOptions } from '../options.js';
 import { ProjectService, type ProjectState } from '../project/project.service.js';
 import { RedisService } from '../redis.service.js';
@@ -25,6 +26,7 @@ export type ApplyOutcome =
 type Listener = (outcome: ApplyOutcome) => void;
 
 const APPLY_TIMEOUT_MS = 15_000;
+const CLOSE_TIMEOUT_MS = 3_000;
 
 @Injectable()
 export class SchedulerService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -80,10 +82,13 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     await this.apply();
   }
 
+  /** Bounded: an unreachable Redis never answers a close, so the queue is then disconnected. */
   async onApplicationShutdown(): Promise<void> {
     this.unsubscribe?.();
-    await this.chain.catch(() => undefined);
-    await this.queueInstance?.close();
+    await settlesWithin(this.chain, CLOSE_TIMEOUT_MS);
+    const queue = this.queueInstance;
+    if (queue && !(await settlesWithin(queue.close(), CLOSE_TIMEOUT_MS)))
+      await settlesWithin(queue.disconnect(), CLOSE_TIMEOUT_MS);
   }
 
   /** Applies the project's current state; runs one at a time, in order. */
