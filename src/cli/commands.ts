@@ -8,7 +8,8 @@ import type { ProjectConfig } from '../core/definitions/schema.js';
 import type { Warehouse } from '../warehouse/table.js';
 import { openCatalog, warehouseExists, warehouseLocation } from '../engines/warehouse-location.js';
 import { Compiler, type CompileOptions } from '../core/compile.js';
-import { checkTracker, trackerCompileOptions } from '../core/trackers.js';
+import { trackerCompileOptions } from '../core/trackers.js';
+import { validateModel } from '../core/validate.js';
 import { error, StrataError, type Diagnostic } from '../core/diagnostics.js';
 import type { Dialect } from '../core/definitions/schema.js';
 import { DIALECTS } from '../core/definitions/schema.js';
@@ -19,17 +20,7 @@ import { findInput, loadValidProject, parseParams, printDiagnostics } from './co
 
 export function validateCommand(projectDir: string): number {
   const project = loadProject(projectDir);
-  const diagnostics: Diagnostic[] = [...project.diagnostics];
-  const compiler = new Compiler(project.model);
-  for (const input of project.model.inputs.values()) {
-    // An input that uses a broken source only repeats that source's own errors.
-    diagnostics.push(
-      ...compiler.check(input, { validateOnly: true }).filter((d) => d.code !== 'broken_dependency'),
-    );
-  }
-  for (const tracker of project.model.trackers.values()) {
-    diagnostics.push(...checkTracker(tracker, compiler).filter((d) => d.code !== 'broken_dependency'));
-  }
+  const diagnostics: Diagnostic[] = [...project.diagnostics, ...validateModel(project.model)];
   const errors = diagnostics.filter((d) => d.severity === 'error');
   printDiagnostics(diagnostics);
   if (errors.length > 0) {
@@ -206,6 +197,8 @@ async function withWarehouse<T>(
   const { DuckDbEngine } = await import('../engines/duckdb.js');
   const { Warehouse } = await import('../warehouse/table.js');
   const duckdb = await DuckDbEngine.open({ path: ':memory:' });
+  // Compaction runs definition SQL (keys, deletedWhen): it too may touch the warehouse only.
+  await duckdb.lockDown({ directories: [location.root] });
   const catalog = await openCatalog(location);
   try {
     return await body(

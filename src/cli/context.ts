@@ -1,5 +1,5 @@
 /** What every command shares: loading the project, parsing --param, reporting errors. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { compareDiagnostics, formatDiagnostic, StrataError, type Diagnostic } from '../core/diagnostics.js';
 import { buildModel } from '../core/model/build.js';
@@ -7,7 +7,12 @@ import type { InputModel } from '../core/model/types.js';
 import { QueryError } from '../engines/engine.js';
 import { UsageError } from '../engines/open-engine.js';
 import { redact, registerConfiguredSecrets } from '../engines/secrets.js';
-import { loadProject, readDefinitionFiles, type LoadedProject } from '../project/load-project.js';
+import {
+  loadProject,
+  readDefinitionFiles,
+  readDefinitionText,
+  type LoadedProject,
+} from '../project/load-project.js';
 
 export interface GlobalOptions {
   project: string;
@@ -41,13 +46,20 @@ export function findInput(project: LoadedProject, nameOrPath: string): InputMode
   );
   const { model, diagnostics } = buildModel([
     ...files,
-    { path: nameOrPath, kind: 'input', text: readFileSync(nameOrPath, 'utf8') },
+    { path: nameOrPath, kind: 'input', text: definitionText(nameOrPath) },
   ]);
   const errors = diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0) throw new StrataError(errors);
   const input = [...model.inputs.values()].find((i) => i.file === nameOrPath);
   if (!input) throw new UsageError(`${nameOrPath} holds no input definition`);
   return input;
+}
+
+/** A definition file's text, or its problem (a directory, a device, too large) as an error. */
+function definitionText(path: string): string {
+  const text = readDefinitionText(path);
+  if (typeof text !== 'string') throw new StrataError([text]);
+  return text;
 }
 
 export function parseParams(pairs: readonly string[] = []): Record<string, string> {

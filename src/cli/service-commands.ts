@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import type { ProjectConfig } from '../core/definitions/schema.js';
 import { UsageError, type EngineChoice } from '../engines/open-engine.js';
-import { registerSecrets } from '../engines/secrets.js';
+import { registerSecrets, resolveSecret } from '../engines/secrets.js';
 import { readConfig } from '../project/load-project.js';
 import { DEFAULT_HOST } from '../service/options.js';
 
@@ -26,11 +26,16 @@ export interface ServeFlags extends ServiceFlags {
 }
 
 /**
- * Where `strata serve` listens: `--host`, then STRATA_SERVE_HOST, then this machine only. The
- * service has no authentication yet, so reaching it from elsewhere is an explicit choice.
+ * Where `strata serve` listens: `--host`, then STRATA_SERVE_HOST, then strata.yaml `serve.host`,
+ * then this machine only. The service has no authentication yet, so reaching it from elsewhere
+ * is an explicit choice.
  */
-export function serveHost(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return flag ?? (env.STRATA_SERVE_HOST || DEFAULT_HOST);
+export function serveHost(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  config: ProjectConfig = {},
+): string {
+  return flag ?? (env.STRATA_SERVE_HOST || config.serve?.host || DEFAULT_HOST);
 }
 
 function isLoopback(host: string): boolean {
@@ -47,7 +52,8 @@ export function redisUrl(
   config: ProjectConfig,
   env: NodeJS.ProcessEnv = process.env,
 ): string {
-  const url = flag ?? config.redis?.url ?? env.REDIS_URL ?? DEFAULT_REDIS_URL;
+  const configured = config.redis?.url ? resolveSecret(config.redis.url, env) : undefined;
+  const url = flag ?? configured ?? env.REDIS_URL ?? DEFAULT_REDIS_URL;
   let protocol: string;
   try {
     protocol = new URL(url).protocol;
@@ -113,7 +119,7 @@ export async function serveCommand(projectDir: string, flags: ServeFlags): Promi
   const redis = redisUrl(flags.redis, config);
   registerSecrets([redis]);
   const prefix = queuePrefix(flags, process.env);
-  const host = serveHost(flags.host);
+  const host = serveHost(flags.host, process.env, config);
   const { createService } = await import('../service/create-service.js');
   const { WorkerService } = await import('../service/worker.service.js');
   const { defaultLogger, redactRedisUrl, settlesWithin, DEFAULT_SHUTDOWN_GRACE_MS } =

@@ -300,6 +300,8 @@ export const ProjectConfig = z.strictObject({
       connection: SecretReference.optional(),
     })
     .optional(),
+  /** `strata serve`: where it listens (127.0.0.1 unless said otherwise). */
+  serve: z.strictObject({ host: z.string().min(1).optional() }).optional(),
   /** Redis for `strata serve` / `strata worker` (scheduling, shared rate limits). */
   redis: z.strictObject({ url: UrlOrSecretReference.optional() }).optional(),
   /** The embedded Iceberg warehouse: data and metadata under `root`, tables registered in a SQL catalog. */
