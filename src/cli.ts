@@ -30,37 +30,53 @@ const engineOptions = (cmd: Command) =>
     .option('--database <file>', 'DuckDB database file (or PostgreSQL URL with --engine postgres)');
 const paramOption = (cmd: Command) =>
   cmd.option('--param <name=value>', 'an input parameter (repeatable)', collectRepeated, []);
+const callerOptions = (cmd: Command) =>
+  cmd
+    .option('--as <roles>', 'act as a caller with these roles (comma-separated) under the access policies')
+    .option(
+      '--attr <name=value>',
+      'an attribute of that caller, for row filters (repeatable)',
+      collectRepeated,
+      [],
+    );
 
 program
   .command('validate')
   .description('validate every definition; print each error as path:line:col')
   .action(() => runCommand(globals(), async () => validateCommand(globals().project)));
 
-paramOption(
-  engineOptions(
-    program
-      .command('compile [input]')
-      .description('print the SQL of an input (name or file)')
-      .addOption(new Option('--dialect <dialect>', 'trino | duckdb | postgres'))
-      .option('--all', 'compile every input')
-      .option('--views', 'compile CREATE OR REPLACE VIEW statements for the latest view of every CDC source')
-      .option('--out <dir>', 'with --all: write one <name>.sql per input into DIR'),
+callerOptions(
+  paramOption(
+    engineOptions(
+      program
+        .command('compile [input]')
+        .description('print the SQL of an input (name or file)')
+        .addOption(new Option('--dialect <dialect>', 'trino | duckdb | postgres'))
+        .option('--all', 'compile every input')
+        .option(
+          '--views',
+          'compile CREATE OR REPLACE VIEW statements for the latest view of every CDC source',
+        )
+        .option('--out <dir>', 'with --all: write one <name>.sql per input into DIR'),
+    ),
   ),
 ).action((input: string | undefined, flags) =>
   runCommand(globals(), async () => compileCommand(globals().project, input, flags)),
 );
 
-paramOption(
-  engineOptions(
-    program
-      .command('run <input>')
-      .description('run an input and print the result')
-      .option('--format <format>', 'table | csv | json | ndjson', 'table')
-      .option(
-        '--no-escape-formulas',
-        "csv: write text cells starting with = + - @ as they are (by default they get a leading ')",
-      )
-      .option('--limit <n>', 'return at most N rows'),
+callerOptions(
+  paramOption(
+    engineOptions(
+      program
+        .command('run <input>')
+        .description('run an input and print the result')
+        .option('--format <format>', 'table | csv | json | ndjson', 'table')
+        .option(
+          '--no-escape-formulas',
+          "csv: write text cells starting with = + - @ as they are (by default they get a leading ')",
+        )
+        .option('--limit <n>', 'return at most N rows'),
+    ),
   ),
 ).action((input: string, flags) =>
   runCommand(globals(), async () => runInput(globals().project, input, flags)),

@@ -16,7 +16,14 @@ import { DIALECTS } from '../core/definitions/schema.js';
 import { engineName, openEngine, UsageError, type EngineChoice } from '../engines/open-engine.js';
 import { loadProject } from '../project/load-project.js';
 import { OUTPUT_FORMATS, resultWriter, type OutputFormat } from '../output/writers.js';
-import { findInput, loadValidProject, parseParams, printDiagnostics } from './context.js';
+import {
+  findInput,
+  loadValidProject,
+  parseCaller,
+  parseParams,
+  printDiagnostics,
+  type CallerFlags,
+} from './context.js';
 
 export function validateCommand(projectDir: string): number {
   const project = loadProject(projectDir);
@@ -47,7 +54,7 @@ function limitOf(value: string | undefined): number | undefined {
   return n;
 }
 
-export interface CompileFlags extends EngineChoice {
+export interface CompileFlags extends EngineChoice, CallerFlags {
   dialect?: string;
   param?: string[];
   all?: boolean;
@@ -118,7 +125,12 @@ export function compileCommand(projectDir: string, input: string | undefined, fl
     return 0;
   }
   if (!input) throw new UsageError('compile needs an input name (or --all)');
-  const compiled = compiler.compile(findInput(project, input), { dialect, params: parseParams(flags.param) });
+  const caller = parseCaller(flags);
+  const compiled = compiler.compile(findInput(project, input), {
+    dialect,
+    params: parseParams(flags.param),
+    ...(caller ? { caller } : {}),
+  });
   process.stdout.write(`${compiled.sql}\n`);
   return 0;
 }
@@ -127,7 +139,7 @@ function dialectForEngine(engine: string): Dialect {
   return engine === 'postgres' ? 'postgres' : engine === 'trino' ? 'trino' : 'duckdb';
 }
 
-export interface RunFlags extends EngineChoice {
+export interface RunFlags extends EngineChoice, CallerFlags {
   format?: string;
   param?: string[];
   limit?: string;
@@ -142,10 +154,12 @@ export async function runCommand(projectDir: string, input: string, flags: RunFl
   const project = loadValidProject(projectDir);
   const compiler = new Compiler(project.model);
   const limit = limitOf(flags.limit);
+  const caller = parseCaller(flags);
   const options: CompileOptions = {
     dialect: dialectForEngine(engineName(flags, project.config)),
     params: parseParams(flags.param),
     ...(limit !== undefined ? { limit } : {}),
+    ...(caller ? { caller } : {}),
   };
   const compiled = compiler.compile(findInput(project, input), options);
   const engine = await openEngine(projectDir, flags, project.config);

@@ -1,5 +1,7 @@
 /** What every command shares: loading the project, parsing --param, reporting errors. */
 import { existsSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { Caller } from '../core/access/policy.js';
 import { resolve } from 'node:path';
 import { compareDiagnostics, formatDiagnostic, StrataError, type Diagnostic } from '../core/diagnostics.js';
 import { buildModel } from '../core/model/build.js';
@@ -60,6 +62,46 @@ function definitionText(path: string): string {
   const text = readDefinitionText(path);
   if (typeof text !== 'string') throw new StrataError([text]);
   return text;
+}
+
+export interface CallerFlags {
+  /** `--as role1,role2` */
+  as?: string;
+  /** `--attr name=value`, repeated */
+  attr?: string[];
+}
+
+/**
+ * `--as` and `--attr` as a caller; undefined without `--as` (the CLI is then a trusted local
+ * user). Attribute values are read as YAML scalars: `42` is a number, `true` a boolean.
+ */
+export function parseCaller(flags: CallerFlags): Caller | undefined {
+  const attributes: Record<string, string | number | boolean> = {};
+  for (const pair of flags.attr ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--attr expects name=value, got '${pair}'`);
+    attributes[pair.slice(0, eq)] = scalarOf(pair.slice(eq + 1));
+  }
+  if (flags.as === undefined) {
+    if ((flags.attr ?? []).length > 0)
+      throw new UsageError('--attr describes the caller of --as: give --as too');
+    return undefined;
+  }
+  const roles = flags.as
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
+  return { roles, attributes };
+}
+
+function scalarOf(text: string): string | number | boolean {
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch {
+    return text;
+  }
+  return typeof value === 'number' || typeof value === 'boolean' ? value : text;
 }
 
 export function parseParams(pairs: readonly string[] = []): Record<string, string> {

@@ -4,7 +4,8 @@
  */
 import { StrataError, error, internalError, type Diagnostic } from './diagnostics.js';
 import type { Dialect, FieldType } from './definitions/schema.js';
-import type { InputModel, SemanticModel } from './model/types.js';
+import type { InputModel, SemanticModel, SourceModel } from './model/types.js';
+import { AccessPolicy } from './access/policy.js';
 import { NameAllocator, SqlBuilder, type FinalShape, type SortKey } from './plan/emit.js';
 import type { AggregateRequest, Dimension, LogicalPlan, MeasureOutput } from './plan/logical-plan.js';
 import { JoinPathFinder } from './plan/paths.js';
@@ -70,12 +71,17 @@ export class Compiler {
 
   compile(nameOrModel: string | InputModel, options: CompileOptions): CompiledQuery {
     const input = this.input(nameOrModel);
-    const { spec, diagnostics } = resolveInput(this.model, input, options, this.finder);
+    const policy = options.caller ? new AccessPolicy(options.caller, this.model.sources) : undefined;
+    const { spec, diagnostics } = resolveInput(this.model, input, options, this.finder, policy);
     if (!spec) throw new StrataError(diagnostics);
     const names = new NameAllocator(this.reserved);
     const { plannerInput, shape } = prepare(spec, names);
     const logical = plan(plannerInput);
-    const { select, materialize } = new SqlBuilder(names, spec.timezone).build(logical, shape);
+    const rowCondition = (source: SourceModel) => {
+      const access = policy?.rowAccess(source);
+      return access?.kind === 'filtered' ? access.condition : undefined;
+    };
+    const { select, materialize } = new SqlBuilder(names, spec.timezone, rowCondition).build(logical, shape);
     const sql = dialectFor(options.dialect).render(select, materialize);
     return {
       input: input.name,

@@ -4,10 +4,11 @@
  * columns. Pure: cron expressions are parsed, nothing is scheduled.
  */
 import { CronExpressionParser } from 'cron-parser';
-import type { Compiler, OutputColumn } from './compile.js';
+import { UNPRIVILEGED } from './access/policy.js';
+import type { CompileOptions, Compiler, OutputColumn } from './compile.js';
 import { StrataError, error, internalError, type Diagnostic } from './diagnostics.js';
 import type { ValuePath } from './definitions/document.js';
-import type { DestinationDefinition, FileDestination } from './definitions/schema.js';
+import type { DestinationDefinition, Dialect, FileDestination } from './definitions/schema.js';
 import type { TrackerModel } from './model/types.js';
 import { closest } from './suggest.js';
 
@@ -119,11 +120,18 @@ function trackerColumns(
   }
 }
 
-export function trackerCompileOptions(tracker: TrackerModel, dialect: 'duckdb' | 'postgres' | 'trino') {
+/**
+ * How a tracker's input compiles: its params and time zone, read as the caller its `runAs`
+ * declares (a tracker without one reads as an unprivileged caller, so protected sources stay
+ * closed to it).
+ */
+export function trackerCompileOptions(tracker: TrackerModel, dialect: Dialect): CompileOptions {
+  const def = tracker.definition;
   return {
     dialect,
-    ...(tracker.definition.params ? { params: tracker.definition.params } : {}),
-    ...(tracker.definition.timezone ? { timezone: tracker.definition.timezone } : {}),
+    caller: def.runAs ? { roles: def.runAs.roles, attributes: def.runAs.attributes ?? {} } : UNPRIVILEGED,
+    ...(def.params ? { params: def.params } : {}),
+    ...(def.timezone ? { timezone: def.timezone } : {}),
   };
 }
 

@@ -404,6 +404,18 @@ export const DestinationDefinition = z.discriminatedUnion('type', [
 ]);
 export type DestinationDefinition = z.infer<typeof DestinationDefinition>;
 
+/** The caller a tracker reads as (access policies): roles, and the attributes row filters use. */
+export const RunAs = z.strictObject({
+  roles: z.array(Name).min(1),
+  attributes: z
+    .record(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'an attribute name: letters, digits, _' }),
+      Scalar,
+    )
+    .optional(),
+});
+export type RunAs = z.infer<typeof RunAs>;
+
 export const TrackerDefinition = z.strictObject({
   name: TrackerName,
   description: z.string().optional(),
@@ -413,6 +425,7 @@ export const TrackerDefinition = z.strictObject({
   schedule: z.string().min(1).optional(),
   timezone: z.string().min(1).optional(),
   refresh: z.enum(['always', 'on_change']).optional(),
+  runAs: RunAs.optional(),
   destinations: z.array(DestinationDefinition).min(1),
 });
 export type TrackerDefinition = z.infer<typeof TrackerDefinition>;

@@ -432,7 +432,53 @@ function checkMeasureReferences(
       }
     });
   });
+  checkAccess(source, parsed, def, diagnostics);
+}
+
+/**
+ * `access:`: the fields it names exist; with `roles` given, the roles named per field are
+ * among the source's readers; row filters read only columns the source's fields read.
+ */
+function checkAccess(
+  source: SourceModel,
+  parsed: ParsedFile,
+  def: SourceDefinition,
+  diagnostics: Diagnostic[],
+): void {
   const access = def.access;
+  if (access?.roles && access.fields) {
+    const readers = new Set([...access.roles, ...(access.rowFilters ?? []).map((f) => f.role)]);
+    for (const [name, roles] of Object.entries(access.fields)) {
+      roles.forEach((role, j) => {
+        if (readers.has(role)) return;
+        diagnostics.push(
+          error(
+            'unknown_role',
+            `role '${role}' may read '${name}' but not source '${source.name}' (readers: ${[...readers].join(', ')})`,
+            parsed.locate(['access', 'fields', name, j]),
+            `add ${role} to access.roles, or remove it here`,
+          ),
+        );
+      });
+    }
+  }
+  const known = knownColumns(source);
+  source.access?.rowFilters.forEach(({ filter }, i) => {
+    for (const token of filter.tokens) {
+      if (token.role !== 'column') continue;
+      const column = token.kind === 'quoted' ? token.value : token.value.toLowerCase();
+      if (known.has(column)) continue;
+      diagnostics.push(
+        unknownMember(
+          'unknown_column',
+          `row filter reads column '${column}', which no field of '${source.name}' reads`,
+          column,
+          known,
+          parsed.locateWithin(['access', 'rowFilters', i, 'filter'], token.start),
+        ),
+      );
+    }
+  });
   if (access?.fields) {
     for (const name of Object.keys(access.fields)) {
       if (!source.fields.has(name) && !source.measures.has(name)) {
@@ -461,6 +507,17 @@ function placeholderLocation(
     (t) => t.kind === 'placeholder' && t.value === expression.placeholders[r],
   );
   return token ? parsed.locateWithin(path, token.start) : parsed.locate(path);
+}
+
+/** The columns a source's fields are known to read: plain fields' own, and those their SQL reads. */
+function knownColumns(source: SourceModel): Set<string> {
+  const columns = new Set<string>();
+  for (const field of source.fields.values()) {
+    if (!field.sql) columns.add(field.name);
+    else if (field.sql.kind === 'shared') field.sql.fragment.columns.forEach((c) => columns.add(c));
+    else Object.values(field.sql.fragments).forEach((f) => f.columns.forEach((c) => columns.add(c)));
+  }
+  return columns;
 }
 
 function buildJoins(

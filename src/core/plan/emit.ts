@@ -4,7 +4,7 @@
  * measures need de-duplication one `joined` step; then the final SELECT.
  */
 import type { Granularity } from '../definitions/schema.js';
-import type { FieldModel, MeasureModel } from '../model/types.js';
+import type { FieldModel, MeasureModel, SourceModel } from '../model/types.js';
 import { LIKE_ESCAPE } from '../sql/render.js';
 import {
   and,
@@ -30,7 +30,7 @@ import type {
   Preaggregate,
 } from './logical-plan.js';
 import { atomNode } from './logical-plan.js';
-import { latestRowsSelect } from './latest-rows.js';
+import { DELETED_COLUMN, latestRowsSelect, VERSION_COLUMN, VISIBLE_COLUMN } from './latest-rows.js';
 import { fieldExpr } from './field-expr.js';
 import type { Atom, Conjunct, TreeNode } from './spec.js';
 
@@ -57,7 +57,7 @@ interface ScanColumn {
 class Scan {
   readonly columns = new Map<string, ScanColumn>();
   readonly filters: Conjunct[] = [];
-  private readonly names = new NameAllocator(['_version', '_deleted']);
+  private readonly names = new NameAllocator([VERSION_COLUMN, DELETED_COLUMN, VISIBLE_COLUMN]);
   references = 0;
 
   constructor(
@@ -99,6 +99,8 @@ export class SqlBuilder {
   constructor(
     private readonly names: NameAllocator,
     private readonly timezone: string,
+    /** The rows of a source the caller may see (access policies), applied wherever it is read. */
+    private readonly rowCondition: (source: SourceModel) => Expr | undefined = () => undefined,
   ) {}
 
   build(plan: LogicalPlan, shape: FinalShape): { select: Select; materialize: Set<string> } {
@@ -180,24 +182,31 @@ export class SqlBuilder {
         : { kind: 'definitionQuery', query: source.relation.query, alias: `${source.name}_query` };
     const items: SelectItem[] = [...s.columns.values()].map((c) => ({ expr: c.expr, alias: c.name }));
     const comment = describeScan(s.node);
+    const visible = this.rowCondition(source);
     if (!source.cdc) {
       const inScan = (atom: Atom) => fieldExpr((atom.target as { field: FieldModel }).field);
-      const where = and(s.filters.map((c) => this.conjunctExpr(c, inScan, () => FALSE)));
+      const where = and([
+        ...(visible ? [visible] : []),
+        ...s.filters.map((c) => this.conjunctExpr(c, inScan, () => FALSE)),
+      ]);
       return {
         name: s.alias,
         comment,
         query: { columns: items, from: relation, ...(where ? { where } : {}) },
       };
     }
-    return { name: s.alias, comment, query: this.latestRowsQuery(s, items, relation) };
+    return { name: s.alias, comment, query: this.latestRowsQuery(s, items, relation, visible) };
   }
 
-  /** A CDC source: the latest version of each key (by `orderBy`), deleted keys dropped, then its filters. */
-  private latestRowsQuery(s: Scan, items: SelectItem[], relation: FromItem): Select {
+  /**
+   * A CDC source: the latest version of each key (by `orderBy`), deleted keys dropped, then
+   * its filters; the caller's row condition holds on that latest version.
+   */
+  private latestRowsQuery(s: Scan, items: SelectItem[], relation: FromItem, visible?: Expr): Select {
     const byName = (atom: Atom) =>
       col(undefined, this.scanField(s, (atom.target as { field: FieldModel }).field));
     const filters = s.filters.map((c) => this.conjunctExpr(c, byName, () => FALSE));
-    return latestRowsSelect(s.node.source, items, relation, filters);
+    return latestRowsSelect(s.node.source, items, relation, filters, visible);
   }
 
   // ---- filters -----------------------------------------------------------------------------

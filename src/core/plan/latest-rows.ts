@@ -20,16 +20,21 @@ import { fieldExpr } from './field-expr.js';
 /** Column names the versions subquery adds; callers keep them out of their own columns. */
 export const VERSION_COLUMN = '_version';
 export const DELETED_COLUMN = '_deleted';
+export const VISIBLE_COLUMN = '_visible';
 
+/**
 /**
  * `SELECT <items by name> FROM (SELECT <items>, row_number() ..., <deleted> FROM relation)
  * WHERE newest AND NOT deleted AND <conditions>`; `conditions` see the items by name.
+ * `visible` (a caller's row condition, over the raw columns) is evaluated on each version and
+ * must hold on the newest: an older version that passed it shows nothing.
  */
 export function latestRowsSelect(
   source: SourceModel,
   items: SelectItem[],
   relation: FromItem,
   conditions: Expr[] = [],
+  visible?: Expr,
 ): Select {
   const cdc = source.cdc;
   if (!cdc) throw new Error(`source ${source.name} is not a CDC source`);
@@ -66,6 +71,10 @@ export function latestRowsSelect(
       alias: DELETED_COLUMN,
     });
     where.push({ kind: 'not', operand: col(undefined, DELETED_COLUMN) });
+  }
+  if (visible) {
+    versions.push({ expr: call('coalesce', [visible, FALSE]), alias: VISIBLE_COLUMN });
+    where.push(col(undefined, VISIBLE_COLUMN));
   }
   return {
     columns: items.map((item) => ({ expr: col(undefined, item.alias ?? columnName(item.expr)) })),

@@ -28,6 +28,7 @@ import type {
 import { memberOf } from '../model/types.js';
 import { closest } from '../suggest.js';
 import { coerceValue, MAX_SPAN, parseSpan, type TypedValue } from '../values/typed-value.js';
+import { AccessPolicy, type Caller } from '../access/policy.js';
 import { JoinPathFinder } from './paths.js';
 import type { Atom, ColumnSpec, Conjunct, MeasureUse, QuerySpec, SortSpec, TreeNode } from './spec.js';
 
@@ -40,6 +41,11 @@ export interface ResolveOptions {
   limit?: number;
   /** Check the definition only: parameters without a value are not an error. */
   validateOnly?: boolean;
+  /**
+   * Who the query is for: sources, fields and measures the caller may not read are refused.
+   * Absent: a trusted local user (the CLI without `--as`), allowed everything.
+   */
+  caller?: Caller;
 }
 
 export interface ResolveResult {
@@ -66,8 +72,11 @@ export function resolveInput(
   input: InputModel,
   options: ResolveOptions = {},
   finder: JoinPathFinder = new JoinPathFinder(model),
+  policy: AccessPolicy | undefined = options.caller
+    ? new AccessPolicy(options.caller, model.sources)
+    : undefined,
 ): ResolveResult {
-  return new Resolver(model, input, options, finder).run();
+  return new Resolver(model, input, options, finder, policy).run();
 }
 
 class Resolver {
@@ -75,14 +84,28 @@ class Resolver {
   private readonly nodes = new Map<string, TreeNode>();
   private nextId = 0;
   private readonly def;
+  /** Sources already refused to the caller: each is reported once. */
+  private readonly refused = new Set<SourceModel>();
 
   constructor(
     private readonly model: SemanticModel,
     private readonly input: InputModel,
     private readonly options: ResolveOptions,
     private readonly finder: JoinPathFinder,
+    private readonly policy: AccessPolicy | undefined,
   ) {
     this.def = input.definition;
+  }
+
+  /** A source the query reads (as root, on a join path, or filtered on) must be readable by the caller. */
+  private checkSourceAccess(source: SourceModel, path: ValuePath): boolean {
+    const access = this.policy?.rowAccess(source);
+    if (!access || access.kind !== 'denied') return true;
+    if (!this.refused.has(source)) {
+      this.refused.add(source);
+      this.fail('access_denied', `access denied: ${access.reason}`, path);
+    }
+    return false;
   }
 
   private at(path: ValuePath, key = false): SourceLocation {
@@ -111,6 +134,7 @@ class Resolver {
       return { diagnostics: this.diagnostics };
     }
     const root = this.node(rootSource, []);
+    this.checkSourceAccess(rootSource, ['from']);
     this.checkUnknownParams();
     const columns = this.def.fields.map((sel, i) => this.column(sel, ['fields', i]));
     const where: Conjunct[] = [];
@@ -195,7 +219,12 @@ class Resolver {
       }
     }
     const result = this.finder.path(this.def.from, source.name, via ?? []);
-    if (result.ok) return this.node(source, result.edges);
+    if (result.ok) {
+      const readable = result.edges.every((edge) =>
+        this.checkSourceAccess(this.model.sources.get(edge.to)!, path),
+      );
+      return readable ? this.node(source, result.edges) : undefined;
+    }
     const target = via && via.length > 0 ? `${source.name} via ${via.join(', ')}` : source.name;
     switch (result.reason) {
       case 'unreachable':
@@ -235,7 +264,14 @@ class Resolver {
     const [sourceName, memberName] = ref.split('.') as [string, string];
     const source = this.model.sources.get(sourceName);
     const member = source ? memberOf(source, memberName) : undefined;
-    if (source && member) return { source, member };
+    if (source && member) {
+      // A source the caller may not read is reported once, where it joins the query.
+      const denial = this.policy?.sourceDenial(source)
+        ? undefined
+        : this.policy?.memberDenial(source, member);
+      if (denial) return this.fail('access_denied', `access denied: ${denial}`, path);
+      return { source, member };
+    }
     if (!source && this.model.broken.has(sourceName)) {
       return this.fail('broken_dependency', `source '${sourceName}' has errors in its definition`, path);
     }
