@@ -9,6 +9,7 @@ import { Compiler } from '../../src/core/compile.js';
 import { formatDiagnostic } from '../../src/core/diagnostics.js';
 import { buildModel, type DefinitionFile } from '../../src/core/model/build.js';
 import type { Cell, Row } from '../../src/core/values/cell.js';
+import type { Caller } from '../../src/core/access/policy.js';
 import type { Engine } from '../../src/engines/engine.js';
 import { collect } from '../../src/engines/engine.js';
 import { readDefinitionFiles } from '../../src/project/load-project.js';
@@ -26,6 +27,8 @@ export interface SemanticCase {
   ordered?: boolean;
   /** Expected output column names, when the case is about naming. */
   columns?: string[];
+  /** Compile for this caller (access policies); absent: a trusted caller. */
+  caller?: Caller;
 }
 
 export function fixtureFiles(schema: string): DefinitionFile[] {
@@ -52,9 +55,14 @@ function canonical(rows: Row[], ordered: boolean): string[] {
   return ordered ? lines : lines.sort();
 }
 
-export async function runCase(engine: Engine, schema: string, c: SemanticCase): Promise<void> {
+export async function runCase(
+  engine: Engine,
+  schema: string,
+  c: SemanticCase,
+  sources: DefinitionFile[] = fixtureFiles(schema),
+): Promise<void> {
   const files = [
-    ...fixtureFiles(schema),
+    ...sources,
     { path: `${c.name}.yaml`, kind: 'input' as const, text: `name: ${c.name}\n${c.input}` },
   ];
   const { model, diagnostics } = buildModel(files);
@@ -62,6 +70,7 @@ export async function runCase(engine: Engine, schema: string, c: SemanticCase): 
   const compiled = new Compiler(model).compile(c.name, {
     dialect: engine.dialect,
     ...(c.params ? { params: c.params } : {}),
+    ...(c.caller ? { caller: c.caller } : {}),
   });
   if (c.columns) expect(compiled.columns.map((col) => col.name)).toEqual(c.columns);
   const actual = await collect(engine.stream(compiled.sql));
