@@ -3,35 +3,42 @@ import { expect } from 'vitest';
 import { Compiler } from '../../src/core/compile.js';
 import { formatDiagnostic } from '../../src/core/diagnostics.js';
 import { buildModel } from '../../src/core/model/build.js';
+import type { Caller } from '../../src/core/access/policy.js';
 import type { Engine } from '../../src/engines/engine.js';
 import { collect } from '../../src/engines/engine.js';
 import { toCreateTableSql, toInputYaml, toSourceYaml } from '../reference/arbitrary.js';
 import { evaluateReference, normalizeValue } from '../reference/evaluate.js';
 import type { RefSource, Scenario, Tables, Value } from '../reference/model.js';
 
-function inSchema(scenario: Scenario, schema: string): Scenario {
+export function inSchema(scenario: Scenario, schema: string): Scenario {
   const rename = (table: string) => table.replace(/^t\./, `${schema}.`);
   const sources: RefSource[] = scenario.sources.map((s) => ({ ...s, table: rename(s.table) }));
   const tables: Tables = Object.fromEntries(Object.entries(scenario.tables).map(([k, v]) => [rename(k), v]));
   return { ...scenario, sources, tables };
 }
 
-function compile(scenario: Scenario, dialect: 'duckdb' | 'postgres') {
+export interface CompileExtras {
+  /** YAML appended to a source's definition (access policies). */
+  sourceSuffix?: (source: RefSource) => string;
+  caller?: Caller;
+}
+
+export function compile(scenario: Scenario, dialect: 'duckdb' | 'postgres', extras: CompileExtras = {}) {
   const files = [
     ...scenario.sources.map((s) => ({
       path: `${s.name}.yaml`,
       kind: 'source' as const,
-      text: toSourceYaml(s),
+      text: toSourceYaml(s) + (extras.sourceSuffix?.(s) ?? ''),
     })),
     { path: 'q.yaml', kind: 'input' as const, text: toInputYaml('q', scenario.input) },
   ];
   const { model, diagnostics } = buildModel(files);
   if (diagnostics.length > 0) throw new Error(diagnostics.map(formatDiagnostic).join('\n'));
-  return new Compiler(model).compile('q', { dialect });
+  return new Compiler(model).compile('q', { dialect, ...(extras.caller ? { caller: extras.caller } : {}) });
 }
 
 /** Rows as sorted canonical strings, numbers rounded so float noise does not matter. */
-function canonical(rows: Record<string, Value>[], types: Map<string, string>): string[] {
+export function canonical(rows: Record<string, Value>[], types: Map<string, string>): string[] {
   return rows
     .map((row) =>
       JSON.stringify(

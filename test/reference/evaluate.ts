@@ -748,6 +748,14 @@ function sortRows(rows: Row[], sort: RefSort[], columnNames: string[]): Row[] {
 // ---------------------------------------------------------------------------
 
 /** The correct answer of `input` over `tables`, by SPEC.md section 4. Throws on invalid input. */
+/** Every source an input reads: the root, its fields', filters' and measures' sources, and those on the join paths to them. */
+export function sourcesRead(sources: RefSource[], input: RefInput): Set<string> {
+  const catalog = buildCatalog(sources);
+  const columns = resolveColumns(catalog, input.fields);
+  const paths = shortestPaths(catalog, input.from, neededSources(catalog, input.from, columns, input.filters));
+  return new Set([input.from, ...paths.keys()]);
+}
+
 export function evaluateReference(sources: RefSource[], input: RefInput, tables: Tables): Row[] {
   const catalog = buildCatalog(sources);
   getSource(catalog, input.from);
