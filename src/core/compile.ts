@@ -180,6 +180,7 @@ function prepare(spec: QuerySpec, names: NameAllocator) {
     having: spec.having,
     sort: spec.sort.map((s) => ({ key: sortKey(s.column), direction: s.direction })),
     ...(spec.limit !== undefined ? { limit: spec.limit } : {}),
+    ...(spec.offset !== undefined ? { offset: spec.offset } : {}),
     useKeyOf: (atom: Atom) => useKey((atom.target as { use: MeasureUse }).use),
   };
   return {

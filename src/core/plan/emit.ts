@@ -88,6 +88,7 @@ export interface FinalShape {
   having: Conjunct[];
   sort: { key: SortKey; direction: 'asc' | 'desc' }[];
   limit?: number;
+  offset?: number;
   /** The key of a measure atom's use, to find its output. */
   useKeyOf(atom: Atom): string;
 }
@@ -531,6 +532,8 @@ export class SqlBuilder {
         ...base,
         ...(orderBy.length > 0 ? { orderBy } : {}),
         ...(shape.limit !== undefined ? { limit: shape.limit } : {}),
+      ...(shape.offset !== undefined ? { offset: shape.offset } : {}),
+        ...(shape.offset !== undefined ? { offset: shape.offset } : {}),
       };
     }
     const twoLevel = [...plan.strategies.values()].includes('once_per_key');
@@ -579,6 +582,7 @@ export class SqlBuilder {
       ...(having ? { having } : {}),
       ...(orderBy.length > 0 ? { orderBy } : {}),
       ...(shape.limit !== undefined ? { limit: shape.limit } : {}),
+      ...(shape.offset !== undefined ? { offset: shape.offset } : {}),
     };
   }
 

@@ -39,6 +39,8 @@ export interface ResolveOptions {
   timezone?: string;
   /** An upper bound on the rows returned (the smaller of this and the input's limit wins). */
   limit?: number;
+  /** Rows to skip first (after sorting), for paging through an API. */
+  offset?: number;
   /** Check the definition only: parameters without a value are not an error. */
   validateOnly?: boolean;
   /**
@@ -170,6 +172,7 @@ class Resolver {
         having,
         sort,
         ...(limits.length > 0 ? { limit: Math.min(...limits) } : {}),
+        ...(this.options.offset ? { offset: this.options.offset } : {}),
         timezone: this.options.timezone ?? 'UTC',
       },
       diagnostics: this.diagnostics,

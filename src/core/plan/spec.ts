@@ -80,6 +80,7 @@ export interface QuerySpec {
   having: Conjunct[];
   sort: SortSpec[];
   limit?: number;
+  offset?: number;
   timezone: string;
 }
 

@@ -95,6 +95,7 @@ export interface Select {
   having?: Expr;
   orderBy?: OrderItem[];
   limit?: number;
+  offset?: number;
   /** `UNION ALL` with another query of the same columns. */
   unionAll?: Select;
 }

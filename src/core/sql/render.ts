@@ -136,6 +136,7 @@ class Printer {
     if (s.orderBy && s.orderBy.length > 0)
       lines.push(`${pad}ORDER BY ${s.orderBy.map((o) => this.orderItem(o, depth)).join(', ')}`);
     if (s.limit !== undefined) lines.push(`${pad}LIMIT ${s.limit}`);
+    if (s.offset !== undefined) lines.push(`${pad}OFFSET ${s.offset}`);
     if (s.unionAll) lines.push(`${pad}UNION ALL`, this.select(s.unionAll, depth));
     return lines.join('\n');
   }
