@@ -57,17 +57,20 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   async acquire(limit: RateLimit, signal?: AbortSignal): Promise<void> {
-    if (!(limit.limit >= 1) || !(limit.windowMs > 0))
-      throw new Error(`invalid rate limit for ${limit.key}: ${limit.limit} per ${limit.windowMs} ms`);
-    const { window, block } = this.keys(limit.key);
     for (;;) {
       signal?.throwIfAborted();
-      const wait = Number(
-        await this.redis.eval(ACQUIRE, 2, window, block, limit.limit, limit.windowMs, randomUUID()),
-      );
+      const wait = await this.tryAcquire(limit);
       if (wait <= 0) return;
       await sleep(wait, signal);
     }
+  }
+
+  /** Takes a slot now if there is one (0), or answers how many ms until there is: for callers that refuse rather than wait. */
+  async tryAcquire(limit: RateLimit): Promise<number> {
+    if (!(limit.limit >= 1) || !(limit.windowMs > 0))
+      throw new Error(`invalid rate limit for ${limit.key}: ${limit.limit} per ${limit.windowMs} ms`);
+    const { window, block } = this.keys(limit.key);
+    return Number(await this.redis.eval(ACQUIRE, 2, window, block, limit.limit, limit.windowMs, randomUUID()));
   }
 
   async penalize(key: string, ms: number): Promise<void> {

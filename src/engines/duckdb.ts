@@ -118,6 +118,10 @@ export class DuckDbEngine implements Engine {
       await this.execute(statement);
   }
 
+  async interrupt(): Promise<void> {
+    this.connection.interrupt();
+  }
+
   get rawConnection(): DuckDBConnection {
     return this.connection;
   }

@@ -22,6 +22,13 @@ export interface Engine {
    * `refresh: on_change`; undefined when the engine cannot tell (the tracker then always runs).
    */
   fingerprint?(tables: readonly string[]): Promise<string | undefined>;
+  /**
+   * True when `fingerprint` names exact table versions (Iceberg metadata files): an answer
+   * cached under it can never be stale. Counters that lag (PostgreSQL's) are not exact.
+   */
+  readonly exactVersions?: boolean;
+  /** Stops what the engine is running now (a request's time is up): that query then fails. */
+  interrupt?(): Promise<void>;
   /** Runs a statement that returns nothing useful (DDL, loading). */
   execute(sql: string): Promise<void>;
   close(): Promise<void>;

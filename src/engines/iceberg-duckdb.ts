@@ -23,6 +23,7 @@ export interface IcebergDuckDbOptions {
 export class IcebergDuckDbEngine implements Engine {
   readonly name = 'duckdb';
   readonly dialect = 'duckdb';
+  readonly exactVersions = true;
   /** The metadata file each view was built from: an unchanged table keeps its view. */
   private readonly views = new Map<string, string>();
   /**
@@ -129,6 +130,10 @@ export class IcebergDuckDbEngine implements Engine {
     await this.duckdb.execute(sql).catch((e: unknown) => {
       throw this.explain(e);
     });
+  }
+
+  async interrupt(): Promise<void> {
+    await this.duckdb.interrupt();
   }
 
   async close(): Promise<void> {

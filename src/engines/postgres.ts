@@ -60,7 +60,10 @@ export class PostgresEngine implements Engine {
   readonly name = 'postgres';
   readonly dialect = 'postgres';
 
-  private constructor(private readonly client: pg.Client) {}
+  private constructor(
+    private readonly client: pg.Client,
+    private readonly connectionString: string | undefined,
+  ) {}
 
   static async connect(
     connectionString: string | undefined,
@@ -78,7 +81,20 @@ export class PostgresEngine implements Engine {
       await client.end().catch(() => undefined);
       throw new QueryError('postgres', `cannot prepare the session: ${(e as Error).message}`);
     }
-    return new PostgresEngine(client);
+    return new PostgresEngine(client, connectionString);
+  }
+
+  /** Cancels the running statement from a second connection, as psql's Ctrl-C does. */
+  async interrupt(): Promise<void> {
+    const pid = (this.client as pg.Client & { processID?: number }).processID;
+    if (pid === undefined) return;
+    const canceller = new Client(this.connectionString ? { connectionString: this.connectionString } : {});
+    try {
+      await canceller.connect();
+      await canceller.query('SELECT pg_cancel_backend($1)', [pid]);
+    } finally {
+      await canceller.end().catch(() => undefined);
+    }
   }
 
   async *stream(sql: string): AsyncIterable<Row[]> {

@@ -145,6 +145,10 @@ export class TrinoEngine implements Engine {
     }
   }
 
+  async interrupt(): Promise<void> {
+    await this.cancel();
+  }
+
   /** Cancels every query running on this engine; their pending reads reject with a QueryError. */
   async cancel(): Promise<void> {
     await Promise.all([...this.running].map((query) => query.cancel('query cancelled')));

@@ -30,6 +30,7 @@ import type { InputModel, JoinEdge, MemberModel, SourceModel, TrackerModel } fro
 import type { TrackerRun } from '../trackers/history.js';
 import type { ApiContext } from './context.js';
 import { apiInput, compileForApi } from './run-input.js';
+import { STATEMENT_COST } from './limits.js';
 import { JsonScalar } from './scalars.js';
 import { SortDirection } from './typed-schema.js';
 import type { Visibility } from './visibility.js';
@@ -376,6 +377,7 @@ export function genericQueryFields(visibility: Visibility): GraphQLFieldConfigMa
       },
     },
     run: {
+      extensions: STATEMENT_COST,
       type: nonNull(QueryResult),
       args: { query: { type: nonNull(SemanticQuery) } },
       resolve: async (_r, args: { query: SemanticQueryValue }, context: ApiContext) => {

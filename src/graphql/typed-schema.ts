@@ -24,6 +24,7 @@ import {
 import type { FieldType } from '../core/definitions/schema.js';
 import type { JoinEdge, MemberModel, SourceModel } from '../core/model/types.js';
 import type { ApiContext } from './context.js';
+import { STATEMENT_COST } from './limits.js';
 import { resolveSourceQuery } from './resolve-typed.js';
 import { DateScalar, DecimalScalar, LongScalar, TimestampScalar } from './scalars.js';
 import type { Visibility } from './visibility.js';
@@ -122,6 +123,7 @@ export function buildTypedApi(visibility: Visibility, taken: ReadonlySet<string>
   for (const [name, type] of types) {
     const field = taken.has(name) ? `${name}_rows` : name;
     queryFields[field] = {
+      extensions: STATEMENT_COST,
       type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(type.object))),
       description: type.source.description ?? `Rows of ${name}.`,
       args: listArguments(type),
@@ -223,6 +225,7 @@ function objectFields(
     } else if (field.list) {
       const target = typeOf(field.target);
       config[name] = {
+        extensions: STATEMENT_COST,
         type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(target.object))),
         description: `The related ${field.target.name} rows (one-to-many).`,
         args: listArguments(target),

@@ -11,7 +11,8 @@ import { QUIET_KNEX_LOG } from '../destinations/knex-log.js';
 import { secrets } from '../engines/secrets.js';
 
 export type RunTrigger = 'schedule' | 'manual' | 'change';
-export type RunStatus = 'succeeded' | 'partial' | 'failed' | 'skipped';
+/** `queued` and `dry_run` are never recorded: the API answers them for a run still waiting, or only planned. */
+export type RunStatus = 'succeeded' | 'partial' | 'failed' | 'skipped' | 'queued' | 'dry_run';
 
 /** What one destination of a run did (a destination's WriteResult, or why it wrote nothing). */
 export interface DestinationOutcome extends WriteResult {
@@ -118,6 +119,11 @@ export class RunHistory {
       .limit(options.limit ?? 50);
     if (options.tracker) query = query.where({ tracker: options.tracker });
     return (await query).map(fromRow);
+  }
+
+  async get(id: string): Promise<TrackerRun | undefined> {
+    const row = await this.db(TABLE).select('*').where({ id }).first();
+    return row ? fromRow(row) : undefined;
   }
 
   async lastSuccess(tracker: string): Promise<TrackerRun | undefined> {

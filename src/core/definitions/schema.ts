@@ -302,6 +302,25 @@ export const ProjectConfig = z.strictObject({
     .optional(),
   /** `strata serve`: where it listens (127.0.0.1 unless said otherwise). */
   serve: z.strictObject({ host: z.string().min(1).optional() }).optional(),
+  /** The GraphQL API's protections and resources (docs/graphql.md). */
+  graphql: z
+    .strictObject({
+      /** Deepest nesting of a query's selections (default 10). */
+      maxDepth: z.number().int().positive().optional(),
+      /** SQL statements one request may cost: one per level of a typed query, one per run (default 20). */
+      maxStatements: z.number().int().positive().optional(),
+      /** Rows one level may return; more is an error asking for a limit (default 10000). */
+      maxRows: z.number().int().positive().optional(),
+      /** A request running longer is cancelled, its queries interrupted (default 30s). */
+      timeout: Duration.optional(),
+      /** Engines (connections) that run API queries side by side (default 2). */
+      engines: z.number().int().min(1).max(64).optional(),
+      /** Answers kept in the result cache (default 1000; 0 turns it off). */
+      cacheEntries: z.number().int().min(0).optional(),
+      /** Requests per credential per window, counted in Redis across every service (default 600 per 1m). */
+      rateLimit: z.strictObject({ requests: z.number().int().positive(), per: Duration }).optional(),
+    })
+    .optional(),
   /** Redis for `strata serve` / `strata worker` (scheduling, shared rate limits). */
   redis: z.strictObject({ url: UrlOrSecretReference.optional() }).optional(),
   /** The embedded Iceberg warehouse: data and metadata under `root`, tables registered in a SQL catalog. */
