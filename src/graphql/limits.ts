@@ -24,7 +24,7 @@ function costOf(field: GraphQLField<unknown, unknown> | null | undefined): numbe
   return typeof cost === 'number' ? cost : 0;
 }
 
-/** The deepest selection of each operation must be at most `max` fields deep. */
+/** Each operation may nest at most `max` levels of object fields (`{ a { b { c } } }` is 2). */
 export function depthLimit(max: number): ValidationRule {
   return (context: ValidationContext): ASTVisitor => {
     const fragments = new Map<string, FragmentDefinitionNode>();
@@ -34,7 +34,8 @@ export function depthLimit(max: number): ValidationRule {
       let deepest = 0;
       for (const selection of set?.selections ?? []) {
         if (selection.kind === Kind.FIELD) {
-          if (selection.name.value.startsWith('__')) continue;
+          // A level is a field with fields under it: leaves add nothing.
+          if (selection.name.value.startsWith('__') || !selection.selectionSet) continue;
           deepest = Math.max(deepest, 1 + depthOf(selection.selectionSet, seen));
         } else if (selection.kind === Kind.INLINE_FRAGMENT) {
           deepest = Math.max(deepest, depthOf(selection.selectionSet, seen));

@@ -56,7 +56,7 @@ export const DecimalScalar = new GraphQLScalarType<string, string>({
 
 /** Numbers print without exponent, so the text is a plain decimal. */
 function decimalText(n: number): string {
-  if (Number.isInteger(n) && Math.abs(n) < 1e21) return n.toFixed(0);
+  if (Number.isInteger(n)) return BigInt(n).toString();
   const text = String(n);
   return /e/i.test(text) ? n.toFixed(20).replace(/0+$/, '').replace(/\.$/, '') : text;
 }
