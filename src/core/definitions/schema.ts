@@ -392,8 +392,6 @@ export const ProjectConfig = z.strictObject({
     .optional(),
   /** `strata serve`: where it listens (127.0.0.1 unless said otherwise). */
   serve: z.strictObject({ host: z.string().min(1).optional() }).optional(),
-  /** `strata serve`: API keys and JWTs (docs/auth.md). Without it the service serves only /health. */
-  auth: AuthConfig.optional(),
   /** Redis for `strata serve` / `strata worker` (scheduling, shared rate limits). */
   redis: z.strictObject({ url: UrlOrSecretReference.optional() }).optional(),
   /** The embedded Iceberg warehouse: data and metadata under `root`, tables registered in a SQL catalog. */
@@ -427,6 +425,8 @@ export const ProjectConfig = z.strictObject({
       statementTimeout: Duration.optional(),
     })
     .optional(),
+  /** `strata serve`: API keys and JWTs (docs/auth.md). Without it the service serves only /health. */
+  auth: AuthConfig.optional(),
 });
 export type ProjectConfig = z.infer<typeof ProjectConfig>;
 

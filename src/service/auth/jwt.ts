@@ -61,8 +61,18 @@ export class JwtVerifier {
     }
     const caller = callerFromClaims(payload, this.rolesClaim, this.attributeClaims);
     if ('ok' in caller) return caller;
-    return { method: 'jwt', subject: typeof payload.sub === 'string' ? payload.sub : '(no sub)', caller };
+    return { method: 'jwt', subject: subjectOf(payload), caller };
   }
+}
+
+/**
+ * Whom a token speaks for, for logs and per-caller limits: `sub`, else the client a machine
+ * token was issued to (`azp`, `client_id`), so that such clients are not all one subject.
+ */
+export function subjectOf(payload: JWTPayload): string {
+  for (const claim of ['sub', 'azp', 'client_id'])
+    if (typeof payload[claim] === 'string' && payload[claim] !== '') return payload[claim];
+  return '(no subject)';
 }
 
 /** A verifier for `auth.jwt`; throws AuthConfigError when its secret is missing or too short. */

@@ -10,7 +10,11 @@ export interface Principal {
   caller: Caller;
   /** How the request was authenticated. */
   method: 'api_key' | 'jwt';
-  /** The API key's id, or the token's `sub` (for logs and audits; never the credential). */
+  /**
+   * The API key's id, or the token's `sub` (else `azp`, `client_id`): for logs, audits and
+   * per-caller limits, never the credential. A key id and a token subject may be equal: key
+   * per-caller state on `method` and `subject` together.
+   */
   subject: string;
 }
 

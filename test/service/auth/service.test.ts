@@ -54,13 +54,17 @@ interface Reply {
 }
 
 /** A project whose strata.yaml holds `auth`, and the service started on it (logs captured). */
-async function serve(auth: Record<string, unknown> | undefined) {
+async function serve(
+  auth: Record<string, unknown> | undefined,
+  options: { watch?: boolean; reloadIntervalMs?: number; keys?: ApiKeyEntry[] } = {},
+) {
   const project = await createProject();
   projects.push(project);
   writeFileSync(
     join(project.dir, 'strata.yaml'),
     JSON.stringify({ duckdb: { database: project.database }, ...(auth ? { auth } : {}) }),
   );
+  if (options.keys) writeFileSync(join(project.dir, 'keys.yaml'), JSON.stringify({ keys: options.keys }));
   const { logger, lines } = capturingLogger();
   const app = await createService({
     projectDir: project.dir,
@@ -70,7 +74,8 @@ async function serve(auth: Record<string, unknown> | undefined) {
     prefix,
     logger,
     debounceMs: 50,
-    reloadIntervalMs: 0,
+    reloadIntervalMs: options.reloadIntervalMs ?? 0,
+    watch: options.watch ?? true,
   });
   apps.push(app);
   const base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
@@ -333,6 +338,40 @@ describe('tokens signed by an identity provider (JWKS)', () => {
       body: { reason: 'api_keys_not_accepted' },
     });
     expectNoCredentialIn(service.lines.map((line) => JSON.stringify(line)));
+  });
+});
+
+describe('without file watching', () => {
+  test('a revocation takes effect at the next reload of the definitions', async () => {
+    const key = present(generateApiKey());
+    const service = await serve(
+      { apiKeys: { file: 'keys.yaml' } },
+      { watch: false, reloadIntervalMs: 200, keys: [keyEntry('portal', key)] },
+    );
+    expect((await service.whoami({ 'X-Api-Key': key })).status).toBe(200);
+    writeFileSync(
+      join(service.project.dir, 'keys.yaml'),
+      JSON.stringify({ keys: [keyEntry('portal', key, { revoked: true })] }),
+    );
+    await waitFor(async () =>
+      expect((await service.whoami({ 'X-Api-Key': key })).body.reason).toBe('revoked_api_key'),
+    );
+  });
+});
+
+describe('auth settings the service cannot use', () => {
+  test('a missing JWT secret: 503 for everyone, the log says why', async () => {
+    const service = await serve({ jwt: { secret: 'env:STRATA_TEST_AUTH_UNSET_SECRET' } });
+    const reply = await service.whoami(bearer(present(await hs256Token())));
+    expect(reply).toMatchObject({ status: 503, challenge: null, body: { reason: 'auth_misconfigured' } });
+    expect(service.lines).toContainEqual(
+      expect.objectContaining({
+        level: 50,
+        component: 'auth',
+        msg: 'auth.jwt.secret: environment variable STRATA_TEST_AUTH_UNSET_SECRET is not set: every request is refused (503)',
+      }),
+    );
+    expect((await service.call('/health')).status).toBe(200);
   });
 });
 

@@ -23,6 +23,7 @@ import {
   claimAt,
   createJwtVerifier,
   rolesFromClaim,
+  subjectOf,
 } from '../../../src/service/auth/jwt.js';
 import {
   AUDIENCE,
@@ -211,6 +212,13 @@ describe('claims to a caller', () => {
     expect(rolesFromClaim(undefined)).toEqual([]);
     expect(rolesFromClaim([1])).toBeUndefined();
     expect(rolesFromClaim({ a: 1 })).toBeUndefined();
+  });
+
+  test('the subject: sub, else the client of a machine token', () => {
+    expect(subjectOf({ sub: 'u1', azp: 'c1' })).toBe('u1');
+    expect(subjectOf({ azp: 'c1' })).toBe('c1');
+    expect(subjectOf({ client_id: 'c2' })).toBe('c2');
+    expect(subjectOf({})).toBe('(no subject)');
   });
 
   test('attributes by claim path; a missing one is left out; a non-scalar refuses the token', () => {
