@@ -14,7 +14,7 @@ import {
 import { Reflector } from '@nestjs/core';
 import { AuthService, type AuthRequest } from './auth.service.js';
 import { challenge, failureBody, FAILURES, type AuthFailure } from './failures.js';
-import { attachPrincipal, principalOf } from './principal.js';
+import { attachPrincipal } from './principal.js';
 
 const PUBLIC_ROUTE = 'strata:public-route';
 
@@ -22,21 +22,14 @@ const PUBLIC_ROUTE = 'strata:public-route';
 export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
 
 /**
- * The HTTP request behind a handler: Nest's own for controllers; for GraphQL resolvers, the
- * `req` that the GraphQL context conventionally carries (`context: ({ req }) => ({ req })`).
+ * The HTTP request behind a handler. The service's routes are plain controllers (POST /graphql
+ * included: it runs graphql-js itself); any other kind of handler would be a way around the
+ * guard, so it is refused rather than guessed at.
  */
 export function requestOf(context: ExecutionContext): AuthRequest & object {
-  if (context.getType() === 'http') return context.switchToHttp().getRequest<AuthRequest & object>();
-  const graphqlContext: unknown = context.getArgs()[2];
-  const request = (graphqlContext as { req?: AuthRequest & object } | undefined)?.req;
-  if (!request?.headers)
-    throw new Error(`no HTTP request in this ${context.getType()} context to authenticate`);
-  return request;
-}
-
-function responseOf(context: ExecutionContext): Partial<Pick<ServerResponse, 'setHeader'>> | undefined {
-  if (context.getType() === 'http') return context.switchToHttp().getResponse<ServerResponse>();
-  return (context.getArgs()[2] as { res?: ServerResponse } | undefined)?.res;
+  if (context.getType() !== 'http')
+    throw new Error(`cannot authenticate a ${context.getType()} handler: only HTTP routes are served`);
+  return context.switchToHttp().getRequest<AuthRequest & object>();
 }
 
 @Injectable()
@@ -50,8 +43,6 @@ export class AuthGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, [context.getHandler(), context.getClass()]))
       return true;
     const request = requestOf(context);
-    // Several resolvers of one GraphQL request: authenticated once.
-    if (principalOf(request)) return true;
     const outcome = await this.auth.authenticate(request);
     if ('ok' in outcome) refuse(context, outcome);
     attachPrincipal(request, outcome);
@@ -62,6 +53,10 @@ export class AuthGuard implements CanActivate {
 /** 401 with a Bearer challenge (RFC 6750), or 503; the JSON body says why in fixed words. */
 function refuse(context: ExecutionContext, refusal: AuthFailure): never {
   const { status } = FAILURES[refusal.reason];
-  if (status === 401) responseOf(context)?.setHeader?.('WWW-Authenticate', challenge(refusal.reason));
+  if (status === 401)
+    context
+      .switchToHttp()
+      .getResponse<ServerResponse>()
+      .setHeader('WWW-Authenticate', challenge(refusal.reason));
   throw new HttpException(failureBody(refusal.reason), status);
 }

@@ -25,6 +25,7 @@ import {
   rolesFromClaim,
   subjectOf,
 } from '../../../src/service/auth/jwt.js';
+import { attachPrincipal, callerOf, principalOf } from '../../../src/service/auth/principal.js';
 import {
   AUDIENCE,
   HS256_SECRET,
@@ -189,6 +190,18 @@ describe('API keys', () => {
         reason: 'auth_not_configured',
       });
     });
+  });
+});
+
+describe('the principal of a request', () => {
+  test('attached by the guard, read by handlers; an unauthenticated request has no caller', () => {
+    const request = {};
+    expect(principalOf(request)).toBeUndefined();
+    expect(() => callerOf(request)).toThrow(/not authenticated/);
+    const caller = { roles: ['vendor'], attributes: { vendor_id: 'VND-054' } };
+    attachPrincipal(request, { method: 'api_key', subject: 'portal', caller });
+    expect(callerOf(request)).toBe(caller);
+    expect(principalOf({})).toBeUndefined();
   });
 });
 
