@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** `strata`: the stateless command line. Everything comes from --project DIR and the environment. */
 import { Command, CommanderError, Option } from 'commander';
+import { apiKeyCreateCommand } from './cli/apikey-commands.js';
 import {
   compactCommand,
   compileCommand,
@@ -136,11 +137,13 @@ redisOptions(
   engineOptions(
     program
       .command('serve')
-      .description('the service: health and tracker scheduling, until SIGINT/SIGTERM')
+      .description(
+        'the service: health, tracker scheduling and (with strata.yaml auth:) authenticated routes, until SIGINT/SIGTERM',
+      )
       .option('--port <port>', 'HTTP port', '3000')
       .option(
         '--host <host>',
-        'interface to listen on (default: STRATA_SERVE_HOST, else 127.0.0.1; 0.0.0.0 exposes it: no authentication yet)',
+        'interface to listen on (default: STRATA_SERVE_HOST, else 127.0.0.1; 0.0.0.0 exposes it: put TLS in front)',
       )
       .option('--with-worker', 'also run a tracker worker in this process'),
   ),
@@ -158,6 +161,21 @@ redisOptions(
       ),
   ),
 ).action((flags) => runCommand(globals(), async () => workerCommand(globals().project, flags)));
+
+program
+  .command('apikey')
+  .description('API keys for strata serve (docs/auth.md)')
+  .command('create')
+  .description('print a new random API key (once) and the hashed entry to add to the API key file')
+  .requiredOption('--id <id>', 'names the key in logs and audits (e.g. vendor-054-portal)')
+  .requiredOption('--roles <roles>', "the caller's roles, comma-separated")
+  .option(
+    '--attr <name=value>',
+    'an attribute of the caller, for row filters (repeatable)',
+    collectRepeated,
+    [],
+  )
+  .action((flags) => runCommand(globals(), async () => apiKeyCreateCommand(flags)));
 
 program
   .command('impact <field>')

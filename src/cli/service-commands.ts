@@ -5,9 +5,12 @@
  */
 import { resolve } from 'node:path';
 import type { ProjectConfig } from '../core/definitions/schema.js';
+import { error as diagnostic, StrataError } from '../core/diagnostics.js';
 import { UsageError, type EngineChoice } from '../engines/open-engine.js';
 import { registerSecrets, resolveSecret } from '../engines/secrets.js';
 import { readConfig } from '../project/load-project.js';
+import { createAuthenticator } from '../service/auth/authenticator.js';
+import { AuthConfigError } from '../service/auth/jwt.js';
 import { DEFAULT_HOST } from '../service/options.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -27,8 +30,8 @@ export interface ServeFlags extends ServiceFlags {
 
 /**
  * Where `strata serve` listens: `--host`, then STRATA_SERVE_HOST, then strata.yaml `serve.host`,
- * then this machine only. The service has no authentication yet, so reaching it from elsewhere
- * is an explicit choice.
+ * then this machine only. Credentials travel in headers and the service speaks plain HTTP, so
+ * reaching it from elsewhere is an explicit choice (behind a TLS-terminating proxy).
  */
 export function serveHost(
   flag: string | undefined,
@@ -109,6 +112,20 @@ function untilSignal(): Promise<NodeJS.Signals> {
   });
 }
 
+/**
+ * Settings the service could not use (a JWT secret missing from the environment, or too short)
+ * stop `strata serve` before it starts: it would only answer 503 to everyone.
+ */
+function checkAuthSettings(config: ProjectConfig, dir: string): void {
+  try {
+    createAuthenticator(config.auth, dir);
+  } catch (e) {
+    if (e instanceof AuthConfigError)
+      throw new StrataError([diagnostic('auth_config', e.message, undefined, 'see docs/auth.md')]);
+    throw e;
+  }
+}
+
 export async function serveCommand(projectDir: string, flags: ServeFlags): Promise<number> {
   const dir = resolve(projectDir);
   // Invalid definitions do not stop the service (it logs them and keeps the last good state);
@@ -118,6 +135,7 @@ export async function serveCommand(projectDir: string, flags: ServeFlags): Promi
   if (port > 65535) throw new UsageError(`--port expects a port number (0-65535), got '${flags.port}'`);
   const redis = redisUrl(flags.redis, config);
   registerSecrets([redis]);
+  checkAuthSettings(config, dir);
   const prefix = queuePrefix(flags, process.env);
   const host = serveHost(flags.host, process.env, config);
   const { createService } = await import('../service/create-service.js');
@@ -142,7 +160,10 @@ export async function serveCommand(projectDir: string, flags: ServeFlags): Promi
     'strata serve is listening',
   );
   if (!isLoopback(host))
-    logger.warn({ host }, 'listening beyond this machine: the service has no authentication yet');
+    logger.warn(
+      { host },
+      'listening beyond this machine over plain HTTP: put a TLS-terminating proxy in front (credentials travel in headers)',
+    );
   const signal = await untilSignal();
   logger.info({ signal, graceMs }, 'shutting down (signal again to hand running jobs back now)');
   const handBack = () => app.get(WorkerService).handBack();

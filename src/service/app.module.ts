@@ -1,11 +1,14 @@
 /**
  * The `strata serve` application. Modules by concern: health (this file's controllers),
- * definitions (ProjectService: the last good project, shared), scheduling (SchedulerService)
- * and the optional in-process worker. The GraphQL API (spec §11) plugs in as another module
- * under src/service/graphql/ that imports ProjectService's state.
+ * definitions (ProjectService: the last good project, shared), authentication (AuthModule: a
+ * global guard on every route but GET /health), scheduling (SchedulerService) and the optional
+ * in-process worker. The GraphQL API (spec §11) plugs in as another module under
+ * src/service/graphql/ that imports ProjectService's state and reads the caller from
+ * src/service/auth/ (`callerOf(request)`, `@CurrentCaller()`).
  */
 import 'reflect-metadata';
 import { Module, type DynamicModule } from '@nestjs/common';
+import { AuthModule } from './auth/auth.module.js';
 import { HealthController } from './health/health.controller.js';
 import { SERVICE_OPTIONS, type ResolvedServiceOptions } from './options.js';
 import { ProjectService } from './project/project.service.js';
@@ -19,6 +22,7 @@ export class AppModule {
     return {
       module: AppModule,
       global: true,
+      imports: [AuthModule],
       controllers: [HealthController],
       providers: [
         { provide: SERVICE_OPTIONS, useValue: options },

@@ -7,7 +7,7 @@ export interface ServiceOptions {
   projectDir: string;
   /** HTTP port (0: any free port). */
   port: number;
-  /** Interface to listen on (default DEFAULT_HOST: this machine only, as there is no authentication yet). */
+  /** Interface to listen on (default DEFAULT_HOST: this machine only; the service speaks plain HTTP). */
   host?: string;
   redisUrl: string;
   /** Queue key prefix (default `strata`). */
@@ -30,5 +30,8 @@ export type ResolvedServiceOptions = ServiceOptions & { logger: PinoLogger; pref
 
 export const SERVICE_OPTIONS = Symbol('strata.service.options');
 
-/** The service has no authentication yet: reaching it from other machines must be asked for. */
+/**
+ * The service speaks plain HTTP and credentials travel in its headers: reaching it from other
+ * machines (through a TLS-terminating proxy) must be asked for.
+ */
 export const DEFAULT_HOST = '127.0.0.1';

@@ -752,7 +752,11 @@ function sortRows(rows: Row[], sort: RefSort[], columnNames: string[]): Row[] {
 export function sourcesRead(sources: RefSource[], input: RefInput): Set<string> {
   const catalog = buildCatalog(sources);
   const columns = resolveColumns(catalog, input.fields);
-  const paths = shortestPaths(catalog, input.from, neededSources(catalog, input.from, columns, input.filters));
+  const paths = shortestPaths(
+    catalog,
+    input.from,
+    neededSources(catalog, input.from, columns, input.filters),
+  );
   return new Set([input.from, ...paths.keys()]);
 }
 

@@ -97,7 +97,7 @@ describe('with Redis unreachable', () => {
     );
     expect(await stop(child, 'SIGINT')).toBe(0);
     expect(logs.map((l) => l.msg)).toContain('worker closed');
-    // Bound to this machine only (no authentication yet).
+    // Bound to this machine only unless asked otherwise.
     expect(logs.find((l) => l.msg === 'strata serve is listening')?.url).toMatch(
       /^http:\/\/127\.0\.0\.1:\d+$/,
     );

@@ -67,6 +67,17 @@ function describe(
         ),
       ];
     }
+    case 'invalid_key': {
+      // zod says "Invalid key in record"; the key's own schema says what a key must be.
+      const parent = path.slice(0, -1);
+      return [
+        error(
+          'invalid_key',
+          `invalid key '${String(path[path.length - 1])}'${parent.length ? ` at ${formatPath(parent)}` : ''}: ${issue.issues[0]?.message ?? issue.message}`,
+          parsed.locate(path, { key: true }),
+        ),
+      ];
+    }
     default:
       return [error('invalid_value', `${issue.message}${where}`, parsed.locate(path))];
   }

@@ -287,6 +287,96 @@ export function durationMs(text: string): number {
   return Number(amount) * factor;
 }
 
+// ---- strata.yaml `auth:` (who may call `strata serve`; docs/auth.md) -----------------------
+
+/** A caller attribute, as a row filter names it: `{user.<attribute>}`. */
+export const CALLER_ATTRIBUTE_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const CallerAttribute = z.string().regex(CALLER_ATTRIBUTE_PATTERN, {
+  error: 'an attribute name, as in {user.<attribute>}: letters, digits, _',
+});
+
+/**
+ * Where a value sits in a token's claims: `roles`, `realm_access.roles`, or a namespaced claim
+ * such as `https://example.com/roles` (a key with dots is matched whole before it is split).
+ */
+const ClaimPath = z.string().regex(/^[^\s.]+(\.[^\s.]+)*$/, {
+  error: 'a claim path such as roles or realm_access.roles',
+});
+
+/**
+ * A JWKS URL: https, or http to this machine only. Keys fetched over plain HTTP from elsewhere
+ * could be swapped on the way, and whoever swaps them can sign any token.
+ */
+const JwksUrl = z.url().refine(
+  (value) => {
+    const url = new URL(value);
+    return (
+      url.protocol === 'https:' ||
+      (url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname))
+    );
+  },
+  { error: 'a JWKS URL must be https (http only to localhost)' },
+);
+
+export const JWT_ALGORITHMS = ['HS256', 'RS256', 'ES256'] as const;
+/** Clock skew allowed on exp and nbf: small, so that an expired token stays expired. */
+export const MAX_CLOCK_TOLERANCE_MS = 300_000;
+
+export const JwtAuthConfig = z
+  .strictObject({
+    /** HS256: the shared secret, from the environment (at least 32 bytes). */
+    secret: SecretReference.optional(),
+    /** RS256 / ES256: the identity provider's public keys. */
+    jwksUrl: JwksUrl.optional(),
+    issuer: z.string().min(1).optional(),
+    audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+    /** Accepted algorithms (default HS256 with `secret`, RS256 and ES256 with `jwksUrl`). */
+    algorithms: z.array(z.enum(JWT_ALGORITHMS)).min(1).optional(),
+    /** Clock skew tolerated on exp and nbf (default 30s, at most 5m). */
+    clockTolerance: Duration.refine(
+      (d) => !DURATION_PATTERN.test(d) || durationMs(d) <= MAX_CLOCK_TOLERANCE_MS,
+      { error: 'at most 5m: a larger tolerance keeps expired tokens valid' },
+    ).optional(),
+    /** The claim holding the caller's roles: a list, or one string of roles (default `roles`). */
+    roles: ClaimPath.optional(),
+    /** Caller attributes (for row filters) and the claim each comes from. */
+    attributes: z.record(CallerAttribute, ClaimPath).optional(),
+  })
+  .superRefine((jwt, ctx) => {
+    if ((jwt.secret === undefined) === (jwt.jwksUrl === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        message: 'give either `secret` (HS256) or `jwksUrl` (RS256/ES256)',
+        path: [],
+      });
+    // An identity provider signs tokens for every application it serves: without an issuer
+    // and an audience, a token meant for another application would be accepted here.
+    if (jwt.jwksUrl !== undefined)
+      for (const key of ['issuer', 'audience'] as const)
+        if (jwt[key] === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            message: `with jwksUrl, give \`${key}\`: the provider signs tokens for other applications too`,
+            path: [],
+          });
+    const shared = jwt.secret !== undefined;
+    for (const [i, algorithm] of (jwt.algorithms ?? []).entries())
+      if (algorithm.startsWith('HS') !== shared)
+        ctx.addIssue({
+          code: 'custom',
+          message: `${algorithm} does not go with ${shared ? '`secret`' : '`jwksUrl`'}`,
+          path: ['algorithms', i],
+        });
+  });
+export type JwtAuthConfig = z.infer<typeof JwtAuthConfig>;
+
+export const AuthConfig = z.strictObject({
+  /** Hashed API keys in a YAML or JSON file (relative to the project folder), re-read when it changes. */
+  apiKeys: z.strictObject({ file: z.string().min(1) }).optional(),
+  jwt: JwtAuthConfig.optional(),
+});
+export type AuthConfig = z.infer<typeof AuthConfig>;
+
 /** `strata.yaml`: how to reach the engines. Everything optional: the embedded DuckDB is the default. */
 export const ProjectConfig = z.strictObject({
   engine: z.enum(['duckdb', 'postgres', 'trino']).optional(),
@@ -354,6 +444,8 @@ export const ProjectConfig = z.strictObject({
       statementTimeout: Duration.optional(),
     })
     .optional(),
+  /** `strata serve`: API keys and JWTs (docs/auth.md). Without it the service serves only /health. */
+  auth: AuthConfig.optional(),
 });
 export type ProjectConfig = z.infer<typeof ProjectConfig>;
 

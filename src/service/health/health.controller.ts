@@ -1,5 +1,10 @@
-/** `GET /health`: 200 when Redis answers, 503 when it does not; the body says what the service holds. */
+/**
+ * `GET /health`: 200 when Redis answers, 503 when it does not; the body says what the service
+ * holds. Open to anyone (load balancers probe it without credentials): it tells counts and
+ * states, no names and no data.
+ */
 import { Controller, Get, Inject, ServiceUnavailableException } from '@nestjs/common';
+import { Public } from '../auth/auth.guard.js';
 import { ProjectService } from '../project/project.service.js';
 import { RedisService, type RedisState } from '../redis.service.js';
 import { SchedulerService } from '../scheduler/scheduler.service.js';
@@ -30,6 +35,7 @@ export class HealthController {
   ) {}
 
   @Get('health')
+  @Public()
   async health(): Promise<Health> {
     const redis = await this.redis.ping();
     const current = this.project.current;
