@@ -33,7 +33,7 @@ export interface CompiledQuery {
   sql: string;
   columns: OutputColumn[];
   plan: LogicalPlan;
-  /** The tables the SQL reads (`table:` sources), for change detection and lineage. */
+  /** The tables the SQL reads (`table:` sources and those a source's `sql:` names), for change detection and lineage. */
   tables: string[];
 }
 
@@ -97,8 +97,12 @@ export class Compiler {
 function tablesRead(plan: LogicalPlan): string[] {
   const tables = new Set<string>();
   const visit = (p: LogicalPlan) => {
-    for (const node of p.roles.keys())
-      if (node.source.relation.kind === 'table') tables.add(node.source.relation.path.join('.'));
+    for (const node of p.roles.keys()) {
+      const relation = node.source.relation;
+      // A source's SELECT names its tables too (and its CTEs, which no catalog holds: harmless).
+      const paths = relation.kind === 'table' ? [relation.path] : relation.query.tables;
+      for (const path of paths) tables.add(path.join('.'));
+    }
     for (const pre of p.preaggregates) visit(pre.plan);
   };
   visit(plan);

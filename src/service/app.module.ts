@@ -2,13 +2,13 @@
  * The `strata serve` application. Modules by concern: health (this file's controllers),
  * definitions (ProjectService: the last good project, shared), authentication (AuthModule: a
  * global guard on every route but GET /health), scheduling (SchedulerService) and the optional
- * in-process worker. The GraphQL API (spec §11) plugs in as another module under
- * src/service/graphql/ that imports ProjectService's state and reads the caller from
- * src/service/auth/ (`callerOf(request)`, `@CurrentCaller()`).
+ * in-process worker, and the GraphQL API (GraphqlModule: POST /graphql, spec §11), which
+ * serves ProjectService's state to the caller AuthModule authenticated.
  */
 import 'reflect-metadata';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { AuthModule } from './auth/auth.module.js';
+import { GraphqlModule } from './graphql/graphql.module.js';
 import { HealthController } from './health/health.controller.js';
 import { SERVICE_OPTIONS, type ResolvedServiceOptions } from './options.js';
 import { ProjectService } from './project/project.service.js';
@@ -22,7 +22,7 @@ export class AppModule {
     return {
       module: AppModule,
       global: true,
-      imports: [AuthModule],
+      imports: [AuthModule, GraphqlModule],
       controllers: [HealthController],
       providers: [
         { provide: SERVICE_OPTIONS, useValue: options },

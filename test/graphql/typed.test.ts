@@ -189,6 +189,16 @@ describe.each(engines)('typed API answers equal strata run on %s', (name, open) 
     expect(result.data!.orders).toEqual(expected.slice(1, 3));
   });
 
+  it('a level with more rows than allowed is an error, never a silent cut', async () => {
+    const small = { ...context(engine, model, []), limits: { maxRows: 2 } };
+    const schema = buildApiSchema(model, ['any']);
+    const tooMany = await graphql({ schema, source: '{ customer { id } }', contextValue: small });
+    expect(tooMany.errors?.map((e) => e.extensions.code)).toEqual(['TOO_MANY_ROWS']);
+    const paged = await graphql({ schema, source: '{ customer(limit: 2) { id } }', contextValue: small });
+    expect(paged.errors).toBeUndefined();
+    expect(paged.data!.customer).toHaveLength(2);
+  });
+
   it('a CDC source reads its latest rows', async () => {
     const result = await query('{ member { id tier points } }');
     expect(result.errors).toBeUndefined();
