@@ -225,16 +225,20 @@ export class FragmentGrammar {
     }
   }
 
+  /** Comparisons do not chain (`a < b = c` is an error in every engine): one operator at most. */
   private comparison(): void {
     this.range();
-    while (this.peek()?.kind === 'symbol' && COMPARISONS.has(this.peek()!.value)) {
-      this.next();
-      if (this.queryMode && this.acceptWord('any', 'all', 'some')) {
-        this.parenthesizedQuery();
-        continue;
-      }
-      this.range();
-    }
+    if (!this.atComparison()) return;
+    this.next();
+    if (this.queryMode && this.acceptWord('any', 'all', 'some')) this.parenthesizedQuery();
+    else this.range();
+    if (this.atComparison())
+      fail(this.peek()!.start, 'comparisons do not chain: put parentheses around one of them');
+  }
+
+  private atComparison(): boolean {
+    const t = this.peek();
+    return t?.kind === 'symbol' && COMPARISONS.has(t.value);
   }
 
   private range(): void {
