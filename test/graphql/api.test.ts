@@ -41,6 +41,7 @@ const keys = {
   finance: generateApiKey(),
   studio: generateApiKey(),
   vendor: generateApiKey(),
+  otherVendor: generateApiKey(),
   nobody: generateApiKey(),
 };
 let app: INestApplication;
@@ -92,6 +93,7 @@ beforeAll(async () => {
         entry('finance-app', keys.finance, ['finance', 'studio']),
         entry('studio-app', keys.studio, ['studio']),
         entry('vendor-portal', keys.vendor, ['vendor'], { vendor_id: 'VND-054' }),
+        entry('other-vendor-portal', keys.otherVendor, ['vendor'], { vendor_id: 'VND-103' }),
         entry('nobody', keys.nobody, []),
       ],
     }),
@@ -108,7 +110,7 @@ beforeAll(async () => {
     redisUrl: REDIS_URL,
     prefix,
     logger: silentLogger(),
-    watch: false,
+    debounceMs: 50,
     reloadIntervalMs: 0,
   });
   url = `${await app.getUrl()}/graphql`.replace('[::1]', '127.0.0.1');
@@ -182,6 +184,17 @@ describe('the typed API', () => {
     );
     expect(data.purchase_order.length).toBeGreaterThan(0);
     expect(new Set(data.purchase_order.map((p) => p.vendor_id))).toEqual(new Set(['VND-054']));
+  });
+
+  it('callers whose row filters differ never share a cached answer', async () => {
+    const query =
+      '{ run(query: { from: "purchase_order", fields: [{ field: "purchase_order.po_count" }] }) { rows cached } }';
+    type Result = { run: { rows: { po_count: number }[]; cached: boolean } };
+    const first = await client(keys.vendor).request<Result>(query);
+    expect((await client(keys.vendor).request<Result>(query)).run.cached).toBe(true);
+    const other = await client(keys.otherVendor).request<Result>(query);
+    expect(other.run.cached).toBe(false);
+    expect(other.run.rows).not.toEqual(first.run.rows);
   });
 
   it('a field the caller may not read is not in their schema: the query is refused', async () => {
@@ -290,6 +303,29 @@ describe('the generic API', () => {
     );
     expect(compiled.compile.dialect).toBe('trino');
     expect(compiled.compile.sql).toContain("'ES'");
+  });
+});
+
+describe('definitions reloading', () => {
+  it('a new field is served without a restart', async () => {
+    const path = join(dir, 'definitions', 'sources', 'vendor.yaml');
+    const before = readFileSync(path, 'utf8');
+    const added = '  - { name: shouting_name, type: string, sql: upper(name) }\n';
+    writeFileSync(path, before.replace(/^fields:\n/m, `fields:\n${added}`));
+    try {
+      const query = '{ vendor(limit: 1, orderBy: [{ field: vendor_id }]) { name shouting_name } }';
+      type Result = { vendor: { name: string; shouting_name: string }[] };
+      let answer: Result | undefined;
+      for (let attempt = 0; attempt < 100 && !answer; attempt++) {
+        answer = await client(keys.studio)
+          .request<Result>(query)
+          .catch(() => undefined);
+        if (!answer) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(answer!.vendor[0]!.shouting_name).toBe(answer!.vendor[0]!.name.toUpperCase());
+    } finally {
+      writeFileSync(path, before);
+    }
   });
 });
 
