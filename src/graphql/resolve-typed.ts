@@ -17,12 +17,13 @@ import {
   type GraphQLResolveInfo,
   type SelectionSetNode,
 } from 'graphql';
-import type {
-  FieldSelection,
-  FilterDefinition,
-  InputDefinition,
-  Scalar,
-  SortDefinition,
+import {
+  FILTER_OPS,
+  type FieldSelection,
+  type FilterDefinition,
+  type InputDefinition,
+  type Scalar,
+  type SortDefinition,
 } from '../core/definitions/schema.js';
 import type { JoinEdge, MemberModel } from '../core/model/types.js';
 import type { Cell, Row } from '../core/values/cell.js';
@@ -188,22 +189,8 @@ function levelDefinition(
   };
 }
 
-const OPS = [
-  'equals',
-  'not_equals',
-  'in',
-  'not_in',
-  'gt',
-  'gte',
-  'lt',
-  'lte',
-  'between',
-  'contains',
-  'starts_with',
-  'ends_with',
-  'in_last',
-  'in_next',
-] as const;
+/** The ops a where's field filter carries as values; `is_null: true | false` is the one spelled apart. */
+const VALUE_OPS = FILTER_OPS.filter((op) => op !== 'is_null' && op !== 'is_not_null');
 
 /** A `<Source>Where` value as the input's filters (ANDed), through joins with their `via`. */
 function whereFilters(
@@ -251,7 +238,7 @@ function fieldFilters(
   const via = path.slice(0, -1);
   const base = { field: `${source}.${member}`, ...(via.length > 0 ? { via } : {}) };
   const out: FilterDefinition[] = [];
-  for (const op of OPS) {
+  for (const op of VALUE_OPS) {
     const value = ops[op];
     if (value === undefined || value === null) continue;
     out.push(
