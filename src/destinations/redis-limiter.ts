@@ -70,7 +70,9 @@ export class RedisRateLimiter implements RateLimiter {
     if (!(limit.limit >= 1) || !(limit.windowMs > 0))
       throw new Error(`invalid rate limit for ${limit.key}: ${limit.limit} per ${limit.windowMs} ms`);
     const { window, block } = this.keys(limit.key);
-    return Number(await this.redis.eval(ACQUIRE, 2, window, block, limit.limit, limit.windowMs, randomUUID()));
+    return Number(
+      await this.redis.eval(ACQUIRE, 2, window, block, limit.limit, limit.windowMs, randomUUID()),
+    );
   }
 
   async penalize(key: string, ms: number): Promise<void> {

@@ -532,7 +532,7 @@ export class SqlBuilder {
         ...base,
         ...(orderBy.length > 0 ? { orderBy } : {}),
         ...(shape.limit !== undefined ? { limit: shape.limit } : {}),
-      ...(shape.offset !== undefined ? { offset: shape.offset } : {}),
+        ...(shape.offset !== undefined ? { offset: shape.offset } : {}),
         ...(shape.offset !== undefined ? { offset: shape.offset } : {}),
       };
     }
