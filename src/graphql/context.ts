@@ -4,11 +4,12 @@
  * The schema builders in this folder know nothing of HTTP or NestJS.
  */
 import type { Caller } from '../core/access/policy.js';
-import type { CompiledQuery, Compiler } from '../core/compile.js';
+import type { CompiledQuery } from '../core/compile.js';
 import type { SemanticModel } from '../core/model/types.js';
 import type { Row } from '../core/values/cell.js';
 import type { EngineName } from '../engines/engine.js';
 import type { TrackerRun } from '../trackers/history.js';
+import type { ApiCompiler } from './compile-cache.js';
 
 export interface QueryOutcome {
   rows: Row[];
@@ -25,7 +26,7 @@ export interface ApiLimits {
 export interface ApiContext {
   caller: Caller;
   model: SemanticModel;
-  compiler: Compiler;
+  compiler: ApiCompiler;
   /** The engine queries run on: its dialect is the one to compile for. */
   engine: EngineName;
   limits: ApiLimits;

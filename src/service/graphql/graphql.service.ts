@@ -24,6 +24,7 @@ import { engineName, openEngine, type EngineChoice } from '../../engines/open-en
 import { redact } from '../../engines/secrets.js';
 import type { ApiContext, ApiLimits } from '../../graphql/context.js';
 import { depthLimit, statementLimit } from '../../graphql/limits.js';
+import { CompileCache } from '../../graphql/compile-cache.js';
 import { buildApiSchema } from '../../graphql/schema.js';
 import { Visibility } from '../../graphql/visibility.js';
 import { SERVICE_OPTIONS, type ResolvedServiceOptions } from '../options.js';
@@ -64,11 +65,25 @@ function settingsOf(config: ProjectConfig): Settings {
   return { ...DEFAULTS, ...config.graphql } as Settings;
 }
 
-/** The resources of one state of the definitions: schemas per role set, and (per engine config) a runner. */
+/** A role set's schema, and the documents already checked against it (by query text). */
+interface RoleSchema {
+  schema: GraphQLSchema;
+  documents: Map<string, Checked>;
+}
+
+type Checked = { document: DocumentNode } | { status: 400; errors: GraphqlError[] };
+
+type GraphqlError = { message: string; extensions?: Record<string, unknown> };
+
+/** The resources of one state of the definitions: schemas per role set, and compiled queries. */
 interface Serving {
   state: ProjectState;
-  schemas: Map<string, GraphQLSchema>;
+  schemas: Map<string, RoleSchema>;
+  compiler: CompileCache;
 }
+
+/** Checked documents kept per role set: repeated queries skip parsing and validation. */
+const DOCUMENTS_PER_SCHEMA = 500;
 
 @Injectable()
 export class GraphqlService implements OnApplicationShutdown {
@@ -107,21 +122,11 @@ export class GraphqlService implements OnApplicationShutdown {
         ),
         headers: { 'Retry-After': String(Math.ceil(retryAfterMs / 1000)) },
       };
-    const schema = this.schemaFor(state, principal.caller.roles);
-    let document: DocumentNode;
-    try {
-      document = parse(request.query, { maxTokens: MAX_TOKENS });
-    } catch (e) {
-      return { status: 400, body: { errors: [asGraphqlError(e, 'GRAPHQL_PARSE_FAILED').toJSON()] } };
-    }
-    const invalid = validate(schema, document, [
-      ...specifiedRules,
-      depthLimit(settings.maxDepth),
-      statementLimit(settings.maxStatements),
-    ]);
-    if (invalid.length > 0)
-      return { status: 400, body: { errors: invalid.map(withCode('GRAPHQL_VALIDATION_FAILED')) } };
-    const result = await this.execute(schema, document, request, principal.caller, state, settings);
+    const serving = this.servingFor(state);
+    const { schema, documents } = this.schemaFor(serving, principal.caller.roles);
+    const checked = checkedDocument(documents, schema, request.query, settings);
+    if ('errors' in checked) return { status: checked.status, body: { errors: checked.errors } };
+    const result = await this.execute(schema, checked.document, request, principal.caller, serving, settings);
     return { status: statusOf(result), body: masked(result, this.options) };
   }
 
@@ -130,14 +135,14 @@ export class GraphqlService implements OnApplicationShutdown {
     document: DocumentNode,
     request: ParsedRequest,
     caller: Caller,
-    state: ProjectState,
+    serving: Serving,
     settings: Settings,
   ): Promise<ExecutionResult> {
     const timeoutMs = durationMs(settings.timeout);
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), timeoutMs);
     try {
-      const context = this.contextFor(caller, state, settings, deadline.signal, timeoutMs);
+      const context = this.contextFor(caller, serving, settings, deadline.signal, timeoutMs);
       return await execute({
         schema,
         document,
@@ -152,17 +157,18 @@ export class GraphqlService implements OnApplicationShutdown {
 
   private contextFor(
     caller: Caller,
-    state: ProjectState,
+    serving: Serving,
     settings: Settings,
     signal: AbortSignal,
     timeoutMs: number,
   ): ApiContext {
+    const { state } = serving;
     const limits: ApiLimits = { maxRows: settings.maxRows };
     const runner = this.runnerFor(state, settings);
     return {
       caller,
       model: state.project.model,
-      compiler: state.compiler,
+      compiler: serving.compiler,
       engine: engineName(this.options.engine ?? {}, state.project.config),
       limits,
       signal,
@@ -172,15 +178,21 @@ export class GraphqlService implements OnApplicationShutdown {
     };
   }
 
-  private schemaFor(state: ProjectState, roles: readonly string[]): GraphQLSchema {
-    if (this.serving?.state !== state) this.serving = { state, schemas: new Map() };
+  /** New definitions: new schemas, compiled queries and checked documents. */
+  private servingFor(state: ProjectState): Serving {
+    if (this.serving?.state !== state)
+      this.serving = { state, schemas: new Map(), compiler: new CompileCache(state.compiler) };
+    return this.serving;
+  }
+
+  private schemaFor(serving: Serving, roles: readonly string[]): RoleSchema {
     const key = Visibility.key(roles);
-    let schema = this.serving.schemas.get(key);
-    if (!schema) {
-      schema = buildApiSchema(state.project.model, roles);
-      this.serving.schemas.set(key, schema);
+    let built = serving.schemas.get(key);
+    if (!built) {
+      built = { schema: buildApiSchema(serving.state.project.model, roles), documents: new Map() };
+      serving.schemas.set(key, built);
     }
-    return schema;
+    return built;
   }
 
   /** One runner per engine configuration: a reload that leaves it alone keeps the engines (and cache). */
@@ -254,6 +266,37 @@ function requestOf(body: unknown): ParsedRequest | { error: string } {
     ...(variables ? { variables: variables as Record<string, unknown> } : {}),
     ...(typeof operationName === 'string' ? { operationName } : {}),
   };
+}
+
+/** The query parsed and validated against the schema (limits included), once per query text. */
+function checkedDocument(
+  documents: Map<string, Checked>,
+  schema: GraphQLSchema,
+  query: string,
+  settings: Settings,
+): Checked {
+  const known = documents.get(query);
+  if (known) return known;
+  const checked = check(schema, query, settings);
+  documents.set(query, checked);
+  if (documents.size > DOCUMENTS_PER_SCHEMA) documents.delete(documents.keys().next().value!);
+  return checked;
+}
+
+function check(schema: GraphQLSchema, query: string, settings: Settings): Checked {
+  let document: DocumentNode;
+  try {
+    document = parse(query, { maxTokens: MAX_TOKENS });
+  } catch (e) {
+    return { status: 400, errors: [asGraphqlError(e, 'GRAPHQL_PARSE_FAILED').toJSON()] };
+  }
+  const invalid = validate(schema, document, [
+    ...specifiedRules,
+    depthLimit(settings.maxDepth),
+    statementLimit(settings.maxStatements),
+  ]);
+  if (invalid.length > 0) return { status: 400, errors: invalid.map(withCode('GRAPHQL_VALIDATION_FAILED')) };
+  return { document };
 }
 
 function failure(status: number, code: string, message: string): GraphqlResponse {
