@@ -34,8 +34,10 @@ export function validateCommand(projectDir: string): number {
     process.stderr.write(`${errors.length} error${errors.length === 1 ? '' : 's'}\n`);
     return 1;
   }
-  const { sources, inputs, trackers } = project.model;
-  process.stdout.write(`ok: ${sources.size} sources, ${inputs.size} inputs, ${trackers.size} trackers\n`);
+  const { sources, inputs, trackers, pipelines } = project.model;
+  process.stdout.write(
+    `ok: ${sources.size} sources, ${inputs.size} inputs, ${trackers.size} trackers, ${pipelines.size} pipelines\n`,
+  );
   return 0;
 }
 

@@ -23,6 +23,7 @@ const FOLDERS: readonly [string, DefinitionKind][] = [
   ['definitions/sources', 'source'],
   ['definitions/inputs', 'input'],
   ['trackers', 'tracker'],
+  ['definitions/pipelines', 'pipeline'],
 ];
 
 function yamlFiles(dir: string): string[] {

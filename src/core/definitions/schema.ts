@@ -540,3 +540,105 @@ export const TrackerDefinition = z.strictObject({
   destinations: z.array(DestinationDefinition).min(1),
 });
 export type TrackerDefinition = z.infer<typeof TrackerDefinition>;
+
+// ---- CDC pipelines (definitions/pipelines/*.yaml, spec §9) ------------------------------
+
+/** `schema.table` of an upstream database. */
+const UpstreamTable = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*$/, {
+  error: 'must be schema.table (for example public.movie)',
+});
+
+/** The tables a processor applies to (default: every table of the pipeline). */
+const ProcessorTables = z.array(UpstreamTable).min(1).optional();
+
+export const PostgresPipelineSource = z.strictObject({
+  type: z.literal('postgres'),
+  /** Always `env:NAME`: the URL holds the replication user's password. */
+  connection: SecretReference,
+  tables: z.array(UpstreamTable).min(1),
+  /** The publication and slot Strata creates or checks (default: `strata_<pipeline>`). */
+  publication: Name.optional(),
+  slot: Name.optional(),
+  /** Copy the rows that exist before streaming changes (default true). */
+  snapshot: z.boolean().optional(),
+});
+
+export const DebeziumPipelineSource = z.strictObject({
+  type: z.literal('debezium'),
+  tables: z.array(UpstreamTable).min(1),
+  /** A JetStream stream a Debezium Server NATS sink writes, read with a durable consumer. */
+  nats: z
+    .strictObject({
+      url: UrlOrSecretReference,
+      stream: z.string().min(1),
+      /** Subjects to read (default: the stream's). */
+      subjects: z.array(z.string().min(1)).min(1).optional(),
+      /** The durable consumer's name (default: `strata_<pipeline>`). */
+      consumer: Name.optional(),
+    })
+    .optional(),
+  /** Newline-delimited Debezium events, for replay and backfill (paths relative to the project). */
+  files: z.array(z.string().min(1)).min(1).optional(),
+});
+
+export const PipelineSource = z.discriminatedUnion('type', [PostgresPipelineSource, DebeziumPipelineSource]);
+export type PipelineSource = z.infer<typeof PipelineSource>;
+
+export const FilterProcessor = z.strictObject({
+  type: z.literal('filter'),
+  /** A condition over the row (one expression, the rules of definition SQL). */
+  where: z.string().min(1),
+  tables: ProcessorTables,
+});
+
+export const ProjectProcessor = z.strictObject({
+  type: z.literal('project'),
+  /** The columns kept (the primary key is always kept). */
+  fields: z.array(z.string().min(1)).min(1),
+  tables: ProcessorTables,
+});
+
+export const GraphqlEnrichProcessor = z.strictObject({
+  type: z.literal('graphql_enrich'),
+  endpoint: UrlOrSecretReference,
+  /** One GraphQL operation; its variables come from columns. */
+  query: z.string().min(1),
+  /** GraphQL variable -> column of the event's row. */
+  variables: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().min(1)),
+  /** New column -> path in the response's `data` (`movie.genre`). */
+  outputs: z.record(Name, z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/)),
+  /** Headers sent to the endpoint; credentials as `env:NAME`. */
+  headers: z.record(z.string().min(1), SecretReference).optional(),
+  tables: ProcessorTables,
+});
+
+export const ProcessorDefinition = z.discriminatedUnion('type', [
+  FilterProcessor,
+  ProjectProcessor,
+  GraphqlEnrichProcessor,
+]);
+export type ProcessorDefinition = z.infer<typeof ProcessorDefinition>;
+
+export const PipelineDefinition = z.strictObject({
+  name: Name,
+  description: z.string().optional(),
+  owner: z.string().optional(),
+  source: PipelineSource,
+  processors: z.array(ProcessorDefinition).optional(),
+  sink: z.strictObject({
+    type: z.literal('iceberg'),
+    /** One raw table per upstream table, in this namespace, named after it. */
+    namespace: Name,
+    /** Raw table name per upstream table, when the upstream name does not fit or clashes. */
+    tables: z.record(UpstreamTable, Name).optional(),
+    /** Commit when this many events are pending (default 10000) or this long has passed (default 1s). */
+    commitEvents: z.number().int().positive().optional(),
+    commitInterval: Duration.optional(),
+  }),
+  /** opt_in: new upstream columns flow into the raw table; opt_out: only consumed columns do (default opt_in). */
+  schemaEvolution: z.enum(['opt_in', 'opt_out']).optional(),
+  /** The audit's cron (default hourly) and the heartbeat's period (default 30s). */
+  audit: z.strictObject({ schedule: z.string().min(1).optional() }).optional(),
+  heartbeat: Duration.optional(),
+});
+export type PipelineDefinition = z.infer<typeof PipelineDefinition>;

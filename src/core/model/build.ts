@@ -9,6 +9,7 @@ import { issuesToDiagnostics } from '../definitions/issues.js';
 import { keysAt } from '../definitions/schema-keys.js';
 import {
   InputDefinition,
+  PipelineDefinition,
   SourceDefinition,
   TrackerDefinition,
   type FieldDefinition,
@@ -23,15 +24,17 @@ import type {
   JoinEdge,
   MeasureModel,
   MeasureRef,
+  PipelineModel,
   SemanticModel,
   SourceModel,
   TrackerModel,
 } from './types.js';
 import { reverseRelationship } from './types.js';
 import { bareColumnOf, FragmentReader } from './fragments.js';
+import { fieldColumns } from './columns.js';
 import type { SqlFragment } from '../sql/fragments/fragment.js';
 
-export type DefinitionKind = 'source' | 'input' | 'tracker';
+export type DefinitionKind = 'source' | 'input' | 'tracker' | 'pipeline';
 
 export interface DefinitionFile {
   /** Path as shown in diagnostics (relative to the project). */
@@ -101,6 +104,7 @@ export function buildModel(files: readonly DefinitionFile[]): BuildResult {
   const sourceFiles: Parsed<SourceDefinition>[] = [];
   const inputFiles: Parsed<InputDefinition>[] = [];
   const trackerFiles: Parsed<TrackerDefinition>[] = [];
+  const pipelineFiles: Parsed<PipelineDefinition>[] = [];
   const broken = new Set<string>();
   for (const file of files) {
     if (file.kind === 'source') {
@@ -109,6 +113,9 @@ export function buildModel(files: readonly DefinitionFile[]): BuildResult {
     } else if (file.kind === 'tracker') {
       const p = parseWith(file, TrackerDefinition, diagnostics);
       if (p) trackerFiles.push(p);
+    } else if (file.kind === 'pipeline') {
+      const p = parseWith(file, PipelineDefinition, diagnostics);
+      if (p) pipelineFiles.push(p);
     } else {
       const p = parseWith(file, InputDefinition, diagnostics);
       if (p) inputFiles.push(p);
@@ -196,7 +203,28 @@ export function buildModel(files: readonly DefinitionFile[]): BuildResult {
       locate: parsed.locate,
     });
   }
-  return { model: { sources, joins, inputs, trackers, broken }, diagnostics };
+  const pipelines = new Map<string, PipelineModel>();
+  for (const { parsed, definition } of pipelineFiles) {
+    const existing = pipelines.get(definition.name);
+    if (existing) {
+      diagnostics.push(
+        error(
+          'duplicate_name',
+          `pipeline '${definition.name}' is already defined in ${existing.file}`,
+          parsed.locate(['name']),
+        ),
+      );
+      continue;
+    }
+    pipelines.set(definition.name, {
+      name: definition.name,
+      file: parsed.file,
+      definition,
+      locate: parsed.locate,
+      locateWithin: parsed.locateWithin,
+    });
+  }
+  return { model: { sources, joins, inputs, trackers, pipelines, broken }, diagnostics };
 }
 
 function buildSource(
@@ -462,7 +490,7 @@ function checkAccess(
       });
     }
   }
-  const known = knownColumns(source);
+  const known = fieldColumns(source);
   source.access?.rowFilters.forEach(({ filter }, i) => {
     for (const token of filter.tokens) {
       if (token.role !== 'column') continue;
@@ -507,17 +535,6 @@ function placeholderLocation(
     (t) => t.kind === 'placeholder' && t.value === expression.placeholders[r],
   );
   return token ? parsed.locateWithin(path, token.start) : parsed.locate(path);
-}
-
-/** The columns a source's fields are known to read: plain fields' own, and those their SQL reads. */
-function knownColumns(source: SourceModel): Set<string> {
-  const columns = new Set<string>();
-  for (const field of source.fields.values()) {
-    if (!field.sql) columns.add(field.name);
-    else if (field.sql.kind === 'shared') field.sql.fragment.columns.forEach((c) => columns.add(c));
-    else Object.values(field.sql.fragments).forEach((f) => f.columns.forEach((c) => columns.add(c)));
-  }
-  return columns;
 }
 
 function buildJoins(

@@ -5,6 +5,7 @@ import type {
   Dialect,
   FieldType,
   InputDefinition,
+  PipelineDefinition,
   Relationship,
   TrackerDefinition,
 } from '../definitions/schema.js';
@@ -112,6 +113,15 @@ export interface InputModel {
   locate(path: ValuePath, options?: { key?: boolean }): SourceLocation;
 }
 
+export interface PipelineModel {
+  name: string;
+  file: string;
+  definition: PipelineDefinition;
+  locate(path: ValuePath, options?: { key?: boolean }): SourceLocation;
+  /** Where the character at `offset` of the string at `path` is written. */
+  locateWithin(path: ValuePath, offset: number): SourceLocation;
+}
+
 export interface TrackerModel {
   name: string;
   file: string;
@@ -125,6 +135,7 @@ export interface SemanticModel {
   joins: ReadonlyMap<string, readonly JoinEdge[]>;
   inputs: ReadonlyMap<string, InputModel>;
   trackers: ReadonlyMap<string, TrackerModel>;
+  pipelines: ReadonlyMap<string, PipelineModel>;
   /**
    * Sources whose files failed to parse: their own errors are reported, and references to
    * them stay quiet instead of repeating the problem in every input that uses them.

@@ -10,7 +10,14 @@ export type { FragmentProblem } from './lexer.js';
 
 /** Where a fragment sits in a definition; decides its grammar. */
 export type FragmentContext =
-  'field' | 'measure' | 'measure_filter' | 'deleted_when' | 'row_filter' | 'derived' | 'source_query';
+  | 'field'
+  | 'measure'
+  | 'measure_filter'
+  | 'deleted_when'
+  | 'row_filter'
+  | 'derived'
+  | 'source_query'
+  | 'pipeline_filter';
 
 const RULES: Record<FragmentContext, GrammarRules> = {
   field: { what: "a field's sql", placeholders: 'none', columns: true },
@@ -20,6 +27,7 @@ const RULES: Record<FragmentContext, GrammarRules> = {
   row_filter: { what: 'a row filter', placeholders: 'caller', columns: true },
   derived: { what: "a derived measure's expression", placeholders: 'measures', columns: false },
   source_query: { what: "a source's sql", placeholders: 'none', columns: true },
+  pipeline_filter: { what: "a pipeline filter's where", placeholders: 'none', columns: true },
 };
 
 export interface SqlFragment {

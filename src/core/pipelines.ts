@@ -1,0 +1,229 @@
+/**
+ * CDC pipeline definitions (spec §9): what can be checked before anything runs. The raw
+ * table each upstream table lands in, the processors' tables, a filter's condition (one
+ * expression, the rules of definition SQL), a graphql_enrich operation and its variables,
+ * and the columns that flow: a processor may not consume a column an earlier `project` drops,
+ * nor may a `project` drop a column a Strata source reads from the raw table. The upstream
+ * tables' own columns are only known when the pipeline runs (it checks them then).
+ */
+import { GraphQLError, Kind, parse, type DocumentNode } from 'graphql';
+import { error, type Diagnostic } from './diagnostics.js';
+import type { ValuePath } from './definitions/document.js';
+import type { PipelineDefinition, ProcessorDefinition } from './definitions/schema.js';
+import type { PipelineModel, SemanticModel, SourceModel } from './model/types.js';
+import { fieldColumns } from './model/columns.js';
+import { parseFragment } from './sql/fragments/fragment.js';
+import { cronProblem } from './trackers.js';
+
+export interface RawTable {
+  namespace: string;
+  name: string;
+}
+
+/** Where an upstream table's changes land: `<sink namespace>.<table name>` unless mapped. */
+export function rawTableOf(pipeline: PipelineDefinition, upstream: string): RawTable {
+  const name = pipeline.sink.tables?.[upstream] ?? upstream.slice(upstream.indexOf('.') + 1).toLowerCase();
+  return { namespace: pipeline.sink.namespace, name };
+}
+
+/** The processors that apply to an upstream table, in order. */
+export function processorsFor(pipeline: PipelineDefinition, upstream: string): ProcessorDefinition[] {
+  return (pipeline.processors ?? []).filter((p) => !p.tables || p.tables.includes(upstream));
+}
+
+/** The Strata sources reading a raw table: the consumers of its columns. */
+export function sourcesReading(model: SemanticModel, table: RawTable): SourceModel[] {
+  return [...model.sources.values()].filter(
+    (s) =>
+      s.relation.kind === 'table' &&
+      s.relation.path.slice(-2).join('.').toLowerCase() === `${table.namespace}.${table.name}`.toLowerCase(),
+  );
+}
+
+/** The columns a source reads from its table: its fields', its key's and its CDC ordering's. */
+export function columnsConsumed(source: SourceModel): Set<string> {
+  const columns = fieldColumns(source);
+  for (const column of [...source.primaryKey, ...(source.cdc?.orderBy ?? [])]) columns.add(column);
+  source.cdc?.deletedWhen?.columns.forEach((c) => columns.add(c));
+  return columns;
+}
+
+export function checkPipeline(pipeline: PipelineModel, model: SemanticModel): Diagnostic[] {
+  const problems: Diagnostic[] = [];
+  const def = pipeline.definition;
+  const at = (path: ValuePath) => pipeline.locate(path);
+  if (def.source.type === 'debezium' && !def.source.nats && !def.source.files)
+    problems.push(
+      error(
+        'missing_key',
+        'a debezium source reads `nats:` (a JetStream stream) or `files:`',
+        at(['source']),
+      ),
+    );
+  checkRawTables(def, at, problems);
+  (def.processors ?? []).forEach((processor, i) => {
+    (processor.tables ?? []).forEach((table, j) => {
+      if (!def.source.tables.includes(table))
+        problems.push(
+          error(
+            'unknown_table',
+            `the processor applies to ${table}, which the pipeline does not read`,
+            at(['processors', i, 'tables', j]),
+          ),
+        );
+    });
+    if (processor.type === 'filter')
+      checkFilter(pipeline, processor.where, ['processors', i, 'where'], problems);
+    if (processor.type === 'graphql_enrich') checkEnrich(pipeline, processor, i, problems);
+  });
+  for (const table of def.source.tables) checkColumnFlow(pipeline, model, table, problems);
+  if (def.audit?.schedule !== undefined) {
+    const problem = cronProblem(def.audit.schedule);
+    if (problem)
+      problems.push(
+        error('invalid_schedule', `invalid audit schedule: ${problem}`, at(['audit', 'schedule'])),
+      );
+  }
+  return problems;
+}
+
+function checkRawTables(
+  def: PipelineDefinition,
+  at: (path: ValuePath) => Diagnostic['location'],
+  problems: Diagnostic[],
+): void {
+  const seen = new Map<string, string>();
+  def.source.tables.forEach((table, i) => {
+    const raw = rawTableOf(def, table);
+    const earlier = seen.get(raw.name);
+    if (earlier)
+      problems.push(
+        error(
+          'duplicate_name',
+          `${table} and ${earlier} would both land in ${raw.namespace}.${raw.name}`,
+          at(['source', 'tables', i]) ?? undefined,
+          `name one under sink.tables: { ${table}: <raw table> }`,
+        ),
+      );
+    seen.set(raw.name, table);
+  });
+}
+
+function checkFilter(pipeline: PipelineModel, where: string, path: ValuePath, problems: Diagnostic[]): void {
+  const parsed = parseFragment(where, 'pipeline_filter');
+  if (!parsed.ok) {
+    const { problem } = parsed;
+    problems.push(
+      error(problem.code, problem.message, pipeline.locateWithin(path, problem.offset), problem.hint),
+    );
+  }
+}
+
+function checkEnrich(
+  pipeline: PipelineModel,
+  processor: Extract<ProcessorDefinition, { type: 'graphql_enrich' }>,
+  i: number,
+  problems: Diagnostic[],
+): void {
+  const path = ['processors', i, 'query'];
+  let document: DocumentNode;
+  try {
+    document = parse(processor.query);
+  } catch (e) {
+    const offset = e instanceof GraphQLError ? (e.positions?.[0] ?? 0) : 0;
+    problems.push(error('graphql_syntax', (e as Error).message, pipeline.locateWithin(path, offset)));
+    return;
+  }
+  const operations = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
+  if (operations.length !== 1 || operations[0]!.operation !== 'query') {
+    problems.push(
+      error('invalid_value', 'the query must be exactly one GraphQL query operation', pipeline.locate(path)),
+    );
+    return;
+  }
+  const declared = new Set((operations[0]!.variableDefinitions ?? []).map((v) => v.variable.name.value));
+  for (const variable of Object.keys(processor.variables)) {
+    if (!declared.has(variable))
+      problems.push(
+        error(
+          'unknown_variable',
+          `variable '${variable}' is not declared by the query (it declares ${[...declared].map((v) => `$${v}`).join(', ') || 'none'})`,
+          pipeline.locate(['processors', i, 'variables', variable], { key: true }),
+        ),
+      );
+  }
+  for (const variable of declared) {
+    if (!(variable in processor.variables))
+      problems.push(
+        error(
+          'missing_variable',
+          `the query declares $${variable}, which variables: does not map to a column`,
+          pipeline.locate(['processors', i, 'variables']),
+        ),
+      );
+  }
+}
+
+/** The columns a processor reads from the events it gets. */
+function columnsRead(processor: ProcessorDefinition): string[] {
+  switch (processor.type) {
+    case 'filter': {
+      const parsed = parseFragment(processor.where, 'pipeline_filter');
+      return parsed.ok ? [...parsed.fragment.columns] : [];
+    }
+    case 'project':
+      return processor.fields;
+    case 'graphql_enrich':
+      return Object.values(processor.variables);
+  }
+}
+
+/**
+ * Columns through an upstream table's processors: once a `project` has run, only its fields
+ * (and what enrichments add) flow on. A later processor, and a Strata source reading the raw
+ * table, must find the columns they read.
+ */
+function checkColumnFlow(
+  pipeline: PipelineModel,
+  model: SemanticModel,
+  upstream: string,
+  problems: Diagnostic[],
+): void {
+  const def = pipeline.definition;
+  let known: Set<string> | undefined;
+  let projectedAt: number | undefined;
+  (def.processors ?? []).forEach((processor, i) => {
+    if (processor.tables && !processor.tables.includes(upstream)) return;
+    if (known)
+      for (const column of columnsRead(processor))
+        if (!known.has(column))
+          problems.push(
+            error(
+              'unknown_column',
+              `${upstream}: this processor reads '${column}', which the project processor at processors[${projectedAt}] drops`,
+              pipeline.locate(['processors', i]),
+            ),
+          );
+    if (processor.type === 'project') {
+      known = new Set(processor.fields);
+      projectedAt = i;
+    }
+    if (processor.type === 'graphql_enrich' && known)
+      Object.keys(processor.outputs).forEach((c) => known!.add(c));
+  });
+  if (!known) return;
+  const raw = rawTableOf(def, upstream);
+  for (const source of sourcesReading(model, raw)) {
+    for (const column of columnsConsumed(source)) {
+      if (column.startsWith('_') || known.has(column)) continue;
+      problems.push(
+        error(
+          'unknown_column',
+          `source '${source.name}' reads column '${column}' of ${raw.namespace}.${raw.name}, which the project processor drops`,
+          pipeline.locate(['processors', projectedAt!, 'fields']),
+          `keep ${column} in fields, or stop reading it in ${source.file}`,
+        ),
+      );
+    }
+  }
+}
