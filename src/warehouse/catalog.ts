@@ -30,11 +30,25 @@ export interface IcebergCatalog {
   registerTable(id: TableIdentifier, metadataLocation: string): Promise<void>;
   /** Compare-and-swap of metadata_location: true when `expected` was still current and is now `next`. */
   swapMetadataLocation(id: TableIdentifier, expected: string, next: string): Promise<boolean>;
+  /**
+   * Several compare-and-swaps in one catalog transaction: all happen, or none (false). This
+   * is how changes to several tables commit atomically (a CDC batch spanning tables).
+   */
+  swapMetadataLocations(swaps: readonly MetadataSwap[]): Promise<boolean>;
   listTables(namespace?: string): Promise<TableIdentifier[]>;
   /** Unregisters the table (its files stay); absent tables are ignored. */
   dropTable(id: TableIdentifier): Promise<void>;
   close(): Promise<void>;
 }
+
+export interface MetadataSwap {
+  id: TableIdentifier;
+  expected: string;
+  next: string;
+}
+
+/** Thrown inside a catalog transaction to roll it back when a swap finds another version. */
+class SwapLost extends Error {}
 
 export class TableExistsError extends Error {
   constructor(id: TableIdentifier, catalog: string) {
@@ -156,6 +170,22 @@ export class SqliteCatalog implements IcebergCatalog {
     return result.changes === 1;
   }
 
+  async swapMetadataLocations(swaps: readonly MetadataSwap[]): Promise<boolean> {
+    const swap = this.db.prepare(SQL.swap);
+    const all = this.db.transaction(() => {
+      for (const { id, expected, next } of swaps)
+        if (swap.run(next, expected, this.name, id.namespace, id.name, expected).changes !== 1)
+          throw new SwapLost();
+    });
+    try {
+      all.immediate();
+      return true;
+    } catch (error) {
+      if (error instanceof SwapLost) return false;
+      throw error;
+    }
+  }
+
   async listTables(namespace?: string): Promise<TableIdentifier[]> {
     const rows =
       namespace === undefined
@@ -246,6 +276,34 @@ export class PostgresCatalog implements IcebergCatalog {
   async swapMetadataLocation(id: TableIdentifier, expected: string, next: string): Promise<boolean> {
     const result = await this.query(SQL.swap, [next, expected, this.name, id.namespace, id.name, expected]);
     return result.rowCount === 1;
+  }
+
+  async swapMetadataLocations(swaps: readonly MetadataSwap[]): Promise<boolean> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      for (const { id, expected, next } of swaps) {
+        const result = await client.query(numbered(SQL.swap), [
+          next,
+          expected,
+          this.name,
+          id.namespace,
+          id.name,
+          expected,
+        ]);
+        if (result.rowCount !== 1) {
+          await client.query('ROLLBACK');
+          return false;
+        }
+      }
+      await client.query('COMMIT');
+      return true;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
   }
 
   async listTables(namespace?: string): Promise<TableIdentifier[]> {

@@ -2,6 +2,9 @@
 import type { DataFile, ManifestFileRecord } from './manifest.js';
 import type { Operation, SnapshotJson } from './metadata.js';
 
+/** Summary properties under this prefix are Strata's, carried from snapshot to snapshot. */
+export const STRATA_PROPERTY = 'strata.';
+
 function sum(values: number[]): number {
   return values.reduce((a, b) => a + b, 0);
 }
@@ -46,5 +49,9 @@ export function snapshotSummary(
   summary['total-delete-files'] = '0';
   summary['total-position-deletes'] = '0';
   summary['total-equality-deletes'] = '0';
+  // Strata's own properties (a CDC pipeline's committed position) live on in every snapshot
+  // after the one that set them, compactions included, so the current snapshot always has them.
+  for (const [key, value] of Object.entries(baseSummary ?? {}))
+    if (key.startsWith(STRATA_PROPERTY)) summary[key] = value;
   return summary;
 }

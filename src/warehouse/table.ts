@@ -157,7 +157,19 @@ interface FileChange {
   added: DataFile[];
   /** Paths of data files to remove; each must be live in the version the commit lands on. */
   removed: string[];
+  /** Extra snapshot summary properties (a CDC pipeline's committed position). */
+  properties?: Record<string, string>;
 }
+
+/** Rows to append to one table, with the summary properties its snapshot records. */
+export interface TableAppend {
+  id: TableIdentifier;
+  rows: readonly Record<string, unknown>[];
+  properties?: Record<string, string>;
+}
+
+/** Decides, from the current versions of the tables, whether a multi-table append still applies. */
+export type AppendGuard = (current: ReadonlyMap<string, TableState>) => boolean;
 
 const DEFAULT_COMMIT_RETRIES = 10;
 
@@ -362,6 +374,100 @@ export class Warehouse {
     }
   }
 
+  /**
+   * Appends rows to several tables as ONE atomic change: every table gets its snapshot (with
+   * `properties` in its summary), and all metadata pointers swap in one catalog transaction,
+   * or none does. `guard` sees the current versions before each attempt; false abandons the
+   * append (the rows were committed already, say by a run that crashed before it could
+   * acknowledge them): 'skipped'. A lost swap retries on the new versions.
+   */
+  async appendAtomically(
+    appends: readonly TableAppend[],
+    guard?: AppendGuard,
+  ): Promise<'committed' | 'skipped'> {
+    const prepared = [];
+    for (const append of appends) {
+      const state = await this.load(append.id);
+      const staged = await stageRows(this.duckdb, append.rows, state.schema);
+      try {
+        const added = await this.writeData(state, staged.sql);
+        prepared.push({ append, added, ...(await this.prepareAdded(state, added)) });
+      } finally {
+        await staged.drop();
+      }
+    }
+    const dataFiles = prepared.flatMap((p) => [...p.added.map((f) => f.path), ...p.written]);
+    for (let attempt = 0; attempt <= this.commitRetries; attempt++) {
+      const bases = new Map<string, TableState>();
+      for (const { append } of prepared) bases.set(formatIdentifier(append.id), await this.load(append.id));
+      if (guard && !guard(bases)) {
+        await removeQuietly(dataFiles);
+        return 'skipped';
+      }
+      const attemptFiles: string[] = [];
+      const swaps = [];
+      const next = new Map<string, TableMetadataV2>();
+      for (const { append, added, snapshotId, commitId, metadataDir, addedManifest } of prepared) {
+        const base = bases.get(formatIdentifier(append.id))!;
+        const change: FileChange = {
+          operation: 'append',
+          added,
+          removed: [],
+          ...(append.properties ? { properties: append.properties } : {}),
+        };
+        const built = await this.buildSnapshot(base, attempt, {
+          change,
+          snapshotId,
+          commitId,
+          metadataDir,
+          addedManifest,
+        });
+        const path = join(metadataDir, metadataFileName(metadataVersion(base.metadataLocation) + 1));
+        await writeNewFile(path, stringifyMetadata(built.metadata));
+        attemptFiles.push(path, ...built.files);
+        swaps.push({ id: append.id, expected: base.metadataLocation, next: toUri(path) });
+        next.set(toUri(path), built.metadata);
+      }
+      await this.beforeSwap?.({ id: swaps[0]!.id, metadataLocation: swaps[0]!.next, attempt });
+      if (await this.catalog.swapMetadataLocations(swaps)) {
+        for (const [location, metadata] of next) this.metadataCache.set(location, metadata);
+        return 'committed';
+      }
+      await removeQuietly(attemptFiles);
+      await sleep(backoffMs(attempt));
+    }
+    await removeQuietly(dataFiles);
+    throw new CommitConflictError(
+      `an atomic append to ${appends.map((a) => formatIdentifier(a.id)).join(', ')} lost the catalog swap ${this.commitRetries + 1} times`,
+      'retries-exhausted',
+    );
+  }
+
+  /** The manifest of newly added files, written once for every attempt of a commit. */
+  private async prepareAdded(state: TableState, added: DataFile[]) {
+    const snapshotId = newSnapshotId();
+    const commitId = randomUUID();
+    const metadataDir = join(fromUri(state.metadata.location), 'metadata');
+    const written: string[] = [];
+    let addedManifest: WrittenManifest | undefined;
+    if (added.length > 0) {
+      const path = join(metadataDir, `${commitId}-m0.avro`);
+      written.push(path);
+      addedManifest = await writeManifest(path, {
+        schema: state.schema,
+        addedSnapshotId: snapshotId,
+        entries: added.map((file) => ({
+          status: EntryStatus.Added,
+          snapshotId,
+          sequenceNumber: null,
+          fileSequenceNumber: null,
+          file,
+        })),
+      });
+    }
+    return { snapshotId, commitId, metadataDir, addedManifest, written };
+  }
+
   /** Schema evolution: a new optional column with the next field id, in a new schema version. */
   async addColumn(id: TableIdentifier, column: { name: string; type: IcebergType }): Promise<TableState> {
     const type = normalizeType(column.type);
@@ -408,28 +514,15 @@ export class Warehouse {
       // Manifests written here carry an empty partition tuple, which only fits unpartitioned tables.
       throw new Error(`${formatIdentifier(id)} is partitioned; Strata writes unpartitioned tables only`);
     }
-    const snapshotId = newSnapshotId();
-    const commitId = randomUUID();
-    const metadataDir = join(fromUri(state.metadata.location), 'metadata');
-    const entries: EntryToWrite[] = change.added.map((file) => ({
-      status: EntryStatus.Added,
+    const {
       snapshotId,
-      sequenceNumber: null,
-      fileSequenceNumber: null,
-      file,
-    }));
-    const written: string[] = change.added.map((f) => f.path);
+      commitId,
+      metadataDir,
+      addedManifest,
+      written: manifests,
+    } = await this.prepareAdded(state, change.added);
+    const written: string[] = [...change.added.map((f) => f.path), ...manifests];
     try {
-      let addedManifest: WrittenManifest | undefined;
-      if (entries.length > 0) {
-        const path = join(metadataDir, `${commitId}-m0.avro`);
-        written.push(path);
-        addedManifest = await writeManifest(path, {
-          schema: state.schema,
-          addedSnapshotId: snapshotId,
-          entries,
-        });
-      }
       const outcome = await this.commit(id, (base, attempt) =>
         this.buildSnapshot(base, attempt, { change, snapshotId, commitId, metadataDir, addedManifest }),
       );
@@ -479,13 +572,16 @@ export class Warehouse {
       'sequence-number': sequenceNumber,
       'snapshot-id': snapshotId,
       'timestamp-ms': metadata['last-updated-ms'],
-      summary: snapshotSummary(
-        change.operation,
-        base.snapshot?.summary,
-        baseManifests,
-        change.added,
-        removal.removed,
-      ),
+      summary: {
+        ...snapshotSummary(
+          change.operation,
+          base.snapshot?.summary,
+          baseManifests,
+          change.added,
+          removal.removed,
+        ),
+        ...change.properties,
+      },
       'manifest-list': toUri(listPath),
       'schema-id': base.schema.schemaId,
     };
