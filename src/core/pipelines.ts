@@ -11,7 +11,9 @@ import { error, type Diagnostic } from './diagnostics.js';
 import type { ValuePath } from './definitions/document.js';
 import type { PipelineDefinition, ProcessorDefinition } from './definitions/schema.js';
 import type { PipelineModel, SemanticModel, SourceModel } from './model/types.js';
-import { fieldColumns } from './model/columns.js';
+import type { Compiler } from './compile.js';
+import { usagesOf } from './impact.js';
+import { memberColumns } from './model/columns.js';
 import { parseFragment } from './sql/fragments/fragment.js';
 import { cronProblem } from './trackers.js';
 
@@ -40,12 +42,48 @@ export function sourcesReading(model: SemanticModel, table: RawTable): SourceMod
   );
 }
 
-/** The columns a source reads from its table: its fields', its key's and its CDC ordering's. */
-export function columnsConsumed(source: SourceModel): Set<string> {
-  const columns = fieldColumns(source);
-  for (const column of [...source.primaryKey, ...(source.cdc?.orderBy ?? [])]) columns.add(column);
+/** The columns every query of a source reads: its key and its CDC ordering and delete test. */
+function structuralColumns(source: SourceModel): Set<string> {
+  const columns = new Set([...source.primaryKey, ...(source.cdc?.orderBy ?? [])]);
   source.cdc?.deletedWhen?.columns.forEach((c) => columns.add(c));
   return columns;
+}
+
+/** The columns a source reads from its table: its fields' and measures', its key's and its CDC ordering's. */
+export function columnsConsumed(source: SourceModel): Set<string> {
+  const columns = structuralColumns(source);
+  for (const read of memberColumns(source).values()) read.forEach((c) => columns.add(c));
+  return columns;
+}
+
+export interface ColumnConsumers {
+  sources: string[];
+  inputs: string[];
+  trackers: string[];
+}
+
+/**
+ * Who reads a column of a raw table: the Strata sources over it, and through the fields and
+ * measures that read the column (every member, for a key or ordering column), the inputs and
+ * trackers that use them. What a pipeline pause names.
+ */
+export function consumersOfColumn(compiler: Compiler, table: RawTable, column: string): ColumnConsumers {
+  const sources: string[] = [];
+  const inputs = new Set<string>();
+  const trackers = new Set<string>();
+  for (const source of sourcesReading(compiler.model, table)) {
+    const members = memberColumns(source);
+    const everything = structuralColumns(source).has(column);
+    const reading = [...members].filter(([, columns]) => everything || columns.has(column)).map(([m]) => m);
+    if (!everything && reading.length === 0) continue;
+    sources.push(source.name);
+    for (const member of reading) {
+      const usage = usagesOf(compiler, `${source.name}.${member}`);
+      usage.inputs.forEach((i) => inputs.add(i));
+      usage.trackers.forEach((t) => trackers.add(t));
+    }
+  }
+  return { sources: sources.sort(), inputs: [...inputs].sort(), trackers: [...trackers].sort() };
 }
 
 export function checkPipeline(pipeline: PipelineModel, model: SemanticModel): Diagnostic[] {
@@ -214,8 +252,10 @@ function checkColumnFlow(
   if (!known) return;
   const raw = rawTableOf(def, upstream);
   for (const source of sourcesReading(model, raw)) {
+    // A project keeps the upstream key, which the source's own key must be (checked as the pipeline runs).
+    const key = new Set(source.primaryKey);
     for (const column of columnsConsumed(source)) {
-      if (column.startsWith('_') || known.has(column)) continue;
+      if (column.startsWith('_') || known.has(column) || key.has(column)) continue;
       problems.push(
         error(
           'unknown_column',

@@ -3,6 +3,8 @@
  * writes as raw CDC rows (`_op`, `_op_ts`, `_seq`, spec §8). Sources differ in how they
  * read (logical replication, JetStream, files) but all speak this.
  */
+import type { z } from 'zod';
+import type { UpstreamColumnType } from '../core/definitions/schema.js';
 
 /** A row's values, by column name: JSON-like scalars (dates and timestamps as ISO strings). */
 export type RowValues = Record<string, string | number | boolean | null>;
@@ -10,7 +12,7 @@ export type RowValues = Record<string, string | number | boolean | null>;
 export type ChangeOp = 'c' | 'u' | 'd' | 'r';
 
 /** The type of an upstream column, as far as the source tells it. */
-export type ColumnType = 'string' | 'integer' | 'decimal' | 'number' | 'boolean' | 'date' | 'timestamp';
+export type ColumnType = z.infer<typeof UpstreamColumnType>;
 
 export interface ColumnSchema {
   name: string;
@@ -87,4 +89,19 @@ export interface ChangeSource {
   start(from: string | undefined): AsyncIterable<PipelineEvent[]>;
   acknowledge(position: Position): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Writes a heartbeat upstream that comes back through the stream as a HeartbeatEvent
+   * (PostgreSQL: `pg_logical_emit_message`), proving the whole path alive. Absent for
+   * sources Strata only reads.
+   */
+  emitHeartbeat?(): Promise<void>;
+  /** How far the source's head is past the acknowledged position. */
+  lag?(): Promise<SourceLag>;
+}
+
+export interface SourceLag {
+  /** WAL bytes (PostgreSQL). */
+  bytes?: number;
+  /** Messages not yet acknowledged (JetStream) or lines not yet read (files). */
+  events?: number;
 }

@@ -598,6 +598,22 @@ export const ProjectProcessor = z.strictObject({
   tables: ProcessorTables,
 });
 
+/** A path in a GraphQL response's `data`: `movie.genre`. */
+const ResponsePath = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/, {
+  error: 'a path in the response data, such as movie.genre',
+});
+
+/** The column types a pipeline writes. */
+export const UpstreamColumnType = z.enum([
+  'string',
+  'integer',
+  'decimal',
+  'number',
+  'boolean',
+  'date',
+  'timestamp',
+]);
+
 export const GraphqlEnrichProcessor = z.strictObject({
   type: z.literal('graphql_enrich'),
   endpoint: UrlOrSecretReference,
@@ -605,10 +621,22 @@ export const GraphqlEnrichProcessor = z.strictObject({
   query: z.string().min(1),
   /** GraphQL variable -> column of the event's row. */
   variables: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().min(1)),
-  /** New column -> path in the response's `data` (`movie.genre`). */
-  outputs: z.record(Name, z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/)),
+  /**
+   * New column -> path in the response's `data` (`movie.genre`, a string column), or
+   * `{ path, type }` for another column type.
+   */
+  outputs: z.record(
+    Name,
+    z.union([ResponsePath, z.strictObject({ path: ResponsePath, type: UpstreamColumnType })]),
+  ),
   /** Headers sent to the endpoint; credentials as `env:NAME`. */
   headers: z.record(z.string().min(1), SecretReference).optional(),
+  /** How long a looked-up key's outputs are reused (default 5m; 0s: every event asks). */
+  cacheTtl: Duration.optional(),
+  /** Attempts after the first, with exponential backoff, before an event is parked as a dead letter (default 3). */
+  retries: z.number().int().min(0).max(10).optional(),
+  /** One request's deadline (default 10s). */
+  timeout: Duration.optional(),
   tables: ProcessorTables,
 });
 
