@@ -1,12 +1,9 @@
 /** The commands of issue 2: validate, compile, run, demo. */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { join } from 'node:path';
 import { cdcSources, latestViewStatements, trinoMaintenanceStatements } from '../core/cdc.js';
 import type { SemanticModel, SourceModel } from '../core/model/types.js';
-import type { ProjectConfig } from '../core/definitions/schema.js';
-import type { Warehouse } from '../warehouse/table.js';
-import { openCatalog, warehouseExists, warehouseLocation } from '../engines/warehouse-location.js';
+import { warehouseExists, warehouseLocation, withWarehouse } from '../engines/warehouse-location.js';
 import { Compiler, type CompileOptions } from '../core/compile.js';
 import { trackerCompileOptions } from '../core/trackers.js';
 import { validateModel } from '../core/validate.js';
@@ -199,32 +196,6 @@ export async function demoCommand(projectDir: string, flags: EngineChoice): Prom
     `demo warehouse: ${summary.tables} Iceberg tables, ${summary.rows} rows, ${summary.snapshots} snapshots in ${root}\n`,
   );
   return 0;
-}
-
-/** Opens the project's warehouse for writing, runs `body`, closes everything. */
-async function withWarehouse<T>(
-  projectDir: string,
-  config: ProjectConfig,
-  body: (warehouse: Warehouse, duckdb: DuckDBConnection) => Promise<T>,
-): Promise<T> {
-  const location = warehouseLocation(projectDir, config);
-  mkdirSync(location.root, { recursive: true });
-  if (location.catalog.type === 'sqlite') mkdirSync(dirname(location.catalog.path), { recursive: true });
-  const { DuckDbEngine } = await import('../engines/duckdb.js');
-  const { Warehouse } = await import('../warehouse/table.js');
-  const duckdb = await DuckDbEngine.open({ path: ':memory:' });
-  // Compaction runs definition SQL (keys, deletedWhen): it too may touch the warehouse only.
-  await duckdb.lockDown({ directories: [location.root] });
-  const catalog = await openCatalog(location);
-  try {
-    return await body(
-      new Warehouse({ root: location.root, catalog, duckdb: duckdb.rawConnection }),
-      duckdb.rawConnection,
-    );
-  } finally {
-    await catalog.close();
-    await duckdb.close();
-  }
 }
 
 export interface CompactFlags extends EngineChoice {

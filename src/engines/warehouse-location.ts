@@ -1,8 +1,10 @@
 /** Where the embedded Iceberg warehouse lives (strata.yaml `warehouse:`), and opening its catalog. */
-import { existsSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ProjectConfig } from '../core/definitions/schema.js';
 import { PostgresCatalog, SqliteCatalog, type IcebergCatalog } from '../warehouse/catalog.js';
+import type { Warehouse } from '../warehouse/table.js';
 import { resolveSecret } from './secrets.js';
 
 export const DEFAULT_WAREHOUSE_ROOT = '.strata/warehouse';
@@ -37,4 +39,55 @@ export async function openCatalog(location: WarehouseLocation): Promise<IcebergC
   return location.catalog.type === 'sqlite'
     ? SqliteCatalog.open(location.catalog.path, location.name)
     : PostgresCatalog.connect(location.catalog.connection, location.name);
+}
+
+/** A writable warehouse and the DuckDB connection it writes with; `close` releases both. */
+export interface WritableWarehouse {
+  warehouse: Warehouse;
+  duckdb: DuckDBConnection;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the project's warehouse for writing. Its DuckDB may touch the warehouse directory
+ * only: what runs there (compaction, pipeline filters) includes definition SQL.
+ */
+export async function openWritableWarehouse(projectDir: string, config: ProjectConfig): Promise<WritableWarehouse> {
+  const location = warehouseLocation(projectDir, config);
+  mkdirSync(location.root, { recursive: true });
+  if (location.catalog.type === 'sqlite') mkdirSync(dirname(location.catalog.path), { recursive: true });
+  // Loaded on demand: commands that never write should not pay for DuckDB's start-up.
+  const { DuckDbEngine } = await import('./duckdb.js');
+  const { Warehouse } = await import('../warehouse/table.js');
+  const engine = await DuckDbEngine.open({ path: ':memory:' });
+  await engine.lockDown({ directories: [location.root] });
+  let catalog: IcebergCatalog;
+  try {
+    catalog = await openCatalog(location);
+  } catch (e) {
+    await engine.close();
+    throw e;
+  }
+  return {
+    warehouse: new Warehouse({ root: location.root, catalog, duckdb: engine.rawConnection }),
+    duckdb: engine.rawConnection,
+    close: async () => {
+      await catalog.close();
+      await engine.close();
+    },
+  };
+}
+
+/** Opens the project's warehouse for writing, runs `body`, closes everything. */
+export async function withWarehouse<T>(
+  projectDir: string,
+  config: ProjectConfig,
+  body: (warehouse: Warehouse, duckdb: DuckDBConnection) => Promise<T>,
+): Promise<T> {
+  const opened = await openWritableWarehouse(projectDir, config);
+  try {
+    return await body(opened.warehouse, opened.duckdb);
+  } finally {
+    await opened.close();
+  }
 }

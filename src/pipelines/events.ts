@@ -97,6 +97,12 @@ export interface ChangeSource {
   emitHeartbeat?(): Promise<void>;
   /** How far the source's head is past the acknowledged position. */
   lag?(): Promise<SourceLag>;
+  /**
+   * For audits: the keys an upstream table holds now (each the JSON array of its key columns'
+   * text), and the `seq` of the source's position they are consistent with. Absent for
+   * sources Strata cannot query (Debezium streams).
+   */
+  snapshotKeys?(table: string, primaryKey: readonly string[]): Promise<{ keys: string[]; seq: bigint }>;
 }
 
 export interface SourceLag {
