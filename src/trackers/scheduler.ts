@@ -68,8 +68,53 @@ export function schedulerId(tracker: string): string {
   return `${SCHEDULER_PREFIX}${tracker}`;
 }
 
-function desired(tracker: SchedulableTracker) {
-  return { pattern: tracker.definition.schedule!, tz: tracker.definition.timezone ?? 'UTC' };
+/** A Job Scheduler as it should be: its cron, time zone and the job it makes. */
+export interface WantedScheduler<T> {
+  pattern: string;
+  tz: string;
+  job: { name: string; data: T; opts: JobsOptions };
+}
+
+/**
+ * Makes the Job Schedulers whose ids start with `prefix` match `wanted` (keyed by id): added,
+ * updated when their cron, time zone or job data changed, removed when no longer wanted.
+ * Changes are reported by the ids without the prefix. Other schedulers are left alone.
+ */
+export async function syncJobSchedulers<T>(
+  typedQueue: Queue<T>,
+  prefix: string,
+  wanted: ReadonlyMap<string, WantedScheduler<T>>,
+): Promise<ScheduleChanges> {
+  // BullMQ's name/data type extraction does not survive a generic T; schedulers are plain JSON.
+  const queue = typedQueue as unknown as Queue;
+  const existing = new Map<string, JobSchedulerJson>();
+  for (const scheduler of await allSchedulers(queue)) {
+    const id = scheduler.key ?? scheduler.id;
+    if (id?.startsWith(prefix)) existing.set(id, scheduler);
+  }
+  const changes: ScheduleChanges = { added: [], changed: [], removed: [], unchanged: [] };
+  for (const [id, want] of wanted) {
+    const have = existing.get(id);
+    const name = id.slice(prefix.length);
+    if (
+      have &&
+      have.pattern === want.pattern &&
+      (have.tz ?? 'UTC') === want.tz &&
+      JSON.stringify(have.template?.data) === JSON.stringify(want.job.data)
+    ) {
+      changes.unchanged.push(name);
+      continue;
+    }
+    await queue.upsertJobScheduler(id, { pattern: want.pattern, tz: want.tz }, want.job);
+    (have ? changes.changed : changes.added).push(name);
+  }
+  for (const id of existing.keys()) {
+    if (wanted.has(id)) continue;
+    await queue.removeJobScheduler(id);
+    changes.removed.push(id.slice(prefix.length));
+  }
+  for (const list of Object.values(changes)) list.sort();
+  return changes;
 }
 
 /**
@@ -80,46 +125,22 @@ export async function syncSchedules(
   queue: Queue<SyncJobData>,
   trackers: Iterable<SchedulableTracker>,
 ): Promise<ScheduleChanges> {
-  const wanted = new Map<string, SchedulableTracker>();
-  for (const tracker of trackers)
-    if (tracker.definition.schedule) wanted.set(schedulerId(tracker.name), tracker);
-  const existing = new Map<string, JobSchedulerJson<SyncJobData>>();
-  for (const scheduler of await allSchedulers(queue)) {
-    const id = scheduler.key ?? scheduler.id;
-    if (id?.startsWith(SCHEDULER_PREFIX)) existing.set(id, scheduler);
-  }
-  const changes: ScheduleChanges = { added: [], changed: [], removed: [], unchanged: [] };
-  for (const [id, tracker] of wanted) {
-    const want = desired(tracker);
-    const have = existing.get(id);
-    if (
-      have &&
-      have.pattern === want.pattern &&
-      (have.tz ?? 'UTC') === want.tz &&
-      have.template?.data?.tracker === tracker.name
-    ) {
-      changes.unchanged.push(tracker.name);
-      continue;
-    }
-    await queue.upsertJobScheduler(id, want, {
-      name: SYNC_JOB,
-      data: { tracker: tracker.name },
-      opts: SYNC_JOB_OPTIONS,
+  const wanted = new Map<string, WantedScheduler<SyncJobData>>();
+  for (const tracker of trackers) {
+    const { schedule, timezone } = tracker.definition;
+    if (!schedule) continue;
+    wanted.set(schedulerId(tracker.name), {
+      pattern: schedule,
+      tz: timezone ?? 'UTC',
+      job: { name: SYNC_JOB, data: { tracker: tracker.name }, opts: SYNC_JOB_OPTIONS },
     });
-    (have ? changes.changed : changes.added).push(tracker.name);
   }
-  for (const id of existing.keys()) {
-    if (wanted.has(id)) continue;
-    await queue.removeJobScheduler(id);
-    changes.removed.push(id.slice(SCHEDULER_PREFIX.length));
-  }
-  for (const list of Object.values(changes)) list.sort();
-  return changes;
+  return syncJobSchedulers(queue, SCHEDULER_PREFIX, wanted);
 }
 
-async function allSchedulers(queue: Queue<SyncJobData>): Promise<JobSchedulerJson<SyncJobData>[]> {
+async function allSchedulers(queue: Queue): Promise<JobSchedulerJson[]> {
   const page = 500;
-  const all: JobSchedulerJson<SyncJobData>[] = [];
+  const all: JobSchedulerJson[] = [];
   for (let start = 0; ; start += page) {
     const batch = await queue.getJobSchedulers(start, start + page - 1, true);
     all.push(...batch);
