@@ -43,7 +43,9 @@ export async function auditPipeline(options: AuditOptions): Promise<TableAudit[]
   for (const table of pipeline.source.tables) {
     const primaryKey = state?.schemas[table]?.primaryKey ?? [];
     if (primaryKey.length === 0)
-      throw new Error(`pipeline ${pipeline.name}: the key of ${table} is not known yet (run the pipeline first)`);
+      throw new Error(
+        `pipeline ${pipeline.name}: the key of ${table} is not known yet (run the pipeline first)`,
+      );
     audits.push(await auditTable(options, table, primaryKey));
   }
   return audits;
@@ -52,7 +54,7 @@ export async function auditPipeline(options: AuditOptions): Promise<TableAudit[]
 async function auditTable(options: AuditOptions, table: string, primaryKey: string[]): Promise<TableAudit> {
   const { pipeline, source, sink, reader, store } = options;
   const clock = options.clock ?? Date.now;
-  const upstream = await source.snapshotKeys!(table, primaryKey);
+  const upstream = await source.snapshotKeys!(table, primaryKey, (await sink.committed()).position?.resume);
   // An idle source sends nothing past that position: a heartbeat carries the pipeline over it.
   await source.emitHeartbeat?.();
   const committed = await waitForCommit(sink, upstream.seq, options.catchUpMs ?? 60_000, clock);

@@ -99,10 +99,16 @@ export interface ChangeSource {
   lag?(): Promise<SourceLag>;
   /**
    * For audits: the keys an upstream table holds now (each the JSON array of its key columns'
-   * text), and the `seq` of the source's position they are consistent with. Absent for
-   * sources Strata cannot query (Debezium streams).
+   * text), and the `seq` of the source's position they are consistent with. `committed` is the
+   * resume string of the last committed position (undefined before the first commit), for
+   * sources whose seq is relative to where the pipeline began. Absent for sources Strata
+   * cannot query (Debezium streams).
    */
-  snapshotKeys?(table: string, primaryKey: readonly string[]): Promise<{ keys: string[]; seq: bigint }>;
+  snapshotKeys?(
+    table: string,
+    primaryKey: readonly string[],
+    committed: string | undefined,
+  ): Promise<{ keys: string[]; seq: bigint }>;
 }
 
 export interface SourceLag {
