@@ -7,7 +7,10 @@ export type { SourceContext } from './source.js';
 export async function openSource(context: SourceContext): Promise<ChangeSource> {
   const source = context.pipeline.source;
   switch (source.type) {
-    case 'postgres':
+    case 'postgres': {
+      const { PostgresSource } = await import('./postgres/index.js');
+      return new PostgresSource(context);
+    }
     case 'debezium':
       throw new Error(`the ${source.type} source is not available yet`);
   }
