@@ -8,7 +8,7 @@ import { ReplicationSetupError } from '../../src/pipelines/sources/postgres/cata
 import { PipelineEnvironment } from './support.js';
 import { eventually, pgProject, startRun, Upstream } from './pg-support.js';
 
-const RAW_ITEM = (u: Upstream) => ({ namespace: 'raw', name: 'item' });
+const RAW = { namespace: 'raw', name: 'item' };
 
 describe('the postgres source', () => {
   let env: PipelineEnvironment | undefined;
@@ -44,7 +44,7 @@ describe('the postgres source', () => {
     );
     let raw: Record<string, unknown>[] = [];
     try {
-      raw = await e.latest(RAW_ITEM(u), 'id');
+      raw = await e.latest(RAW, 'id');
     } catch {
       raw = [];
     }
@@ -90,10 +90,10 @@ describe('the postgres source', () => {
     await caughtUp(e, u);
     expect(await run.stop()).toEqual({ kind: 'stopped' });
 
-    const rows = await e.rows(RAW_ITEM(u));
+    const rows = await e.rows(RAW);
     expect(new Set(rows.map((r) => r._seq)).size).toBe(rows.length);
     expect(rows.filter((r) => r._op === 'r').length).toBeGreaterThan(11_000);
-    const latestSeen = await e.latest(RAW_ITEM(u), 'id');
+    const latestSeen = await e.latest(RAW, 'id');
     const seen = await u.query<{ id: number; seen: Date }>(
       `SELECT id, seen FROM $schema.item ORDER BY id LIMIT 50`,
     );
@@ -108,7 +108,7 @@ describe('the postgres source', () => {
     const first = startRun(e, project);
     await caughtUp(e, u);
     await first.stop();
-    const afterSnapshot = (await e.rows(RAW_ITEM(u))).length;
+    const afterSnapshot = (await e.rows(RAW)).length;
 
     // A restart with nothing new writes nothing.
     await u.query(`UPDATE $schema.item SET qty = -1 WHERE id <= 10`);
@@ -126,7 +126,7 @@ describe('the postgres source', () => {
     await caughtUp(e, u);
     await third.stop();
 
-    const rows = await e.rows(RAW_ITEM(u));
+    const rows = await e.rows(RAW);
     expect(new Set(rows.map((r) => String(r._seq))).size).toBe(rows.length);
     // 10 updates and 10 deletes, each once.
     expect(rows.length).toBe(afterSnapshot + 20);
@@ -148,7 +148,7 @@ describe('the postgres source', () => {
     await u.query(`UPDATE $schema.item SET qty = 42 WHERE id = 1`);
     await u.query(`UPDATE $schema.item SET id = 500 WHERE id = 2`);
     await caughtUp(e, u);
-    const latest = await e.latest(RAW_ITEM(u), 'id');
+    const latest = await e.latest(RAW, 'id');
     expect(latest.find((r) => r.id === 1)).toMatchObject({ qty: 42, bio });
     expect(latest.map((r) => r.id)).toEqual([1, 3, 4, 5, 500]);
 
@@ -161,7 +161,7 @@ describe('the postgres source', () => {
     await u.query(`INSERT INTO $schema.item VALUES (7, 'after', 1)`);
     await caughtUp(e, u);
     await run.stop();
-    expect((await e.latest(RAW_ITEM(u), 'id')).map((r) => r.id)).toEqual([7]);
+    expect((await e.latest(RAW, 'id')).map((r) => r.id)).toEqual([7]);
     const state = await e.store.get(u.pipeline);
     expect(state?.heartbeatLatencyMs).toBeGreaterThanOrEqual(0);
     expect(state?.lagBytes).toBeGreaterThanOrEqual(0);
@@ -187,7 +187,7 @@ fields:
     await u.query(`ALTER TABLE $schema.item ADD COLUMN genre text`);
     await u.query(`UPDATE $schema.item SET genre = 'drama' WHERE id = 1`);
     await eventually(
-      async () => (await e.latest(RAW_ITEM(u), 'id')).some((r) => r.genre === 'drama'),
+      async () => (await e.latest(RAW, 'id')).some((r) => r.genre === 'drama'),
       30_000,
       'the new column',
     );
@@ -198,7 +198,7 @@ fields:
     expect(outcome.kind === 'paused' && outcome.reason).toMatch(/qty/);
     expect(outcome.kind === 'paused' && outcome.reason).toMatch(/sources: item/);
     // Nothing after the change was written.
-    expect((await e.latest(RAW_ITEM(u), 'id')).find((r) => r.id === 2)?.name).toBe('item 2');
+    expect((await e.latest(RAW, 'id')).find((r) => r.id === 2)?.name).toBe('item 2');
   });
 
   it('explains every missing requirement at once', async () => {
