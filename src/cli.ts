@@ -86,7 +86,14 @@ callerOptions(
 engineOptions(
   program
     .command('demo')
-    .description('build the demo studio warehouse (Iceberg; a plain DuckDB file with --database)'),
+    .description('build the demo studio warehouse (Iceberg; a plain DuckDB file with --database)')
+    .addOption(
+      new Option(
+        '--source <kind>',
+        'also create the operational table the studio pipeline replicates (studio.talent)',
+      ).choices(['postgres']),
+    )
+    .option('--upstream <url>', 'the PostgreSQL for --source postgres (default: $STUDIO_DB_URL)'),
 ).action((flags) => runCommand(globals(), async () => demoCommand(globals().project, flags)));
 
 engineOptions(

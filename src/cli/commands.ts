@@ -12,6 +12,7 @@ import type { Dialect } from '../core/definitions/schema.js';
 import { DIALECTS } from '../core/definitions/schema.js';
 import { engineName, openEngine, UsageError, type EngineChoice } from '../engines/open-engine.js';
 import { loadProject } from '../project/load-project.js';
+import { registerSecrets } from '../engines/secrets.js';
 import { OUTPUT_FORMATS, resultWriter, type OutputFormat } from '../output/writers.js';
 import {
   findInput,
@@ -33,7 +34,12 @@ export function validateCommand(projectDir: string): number {
   }
   const { sources, inputs, trackers, pipelines } = project.model;
   process.stdout.write(
-    `ok: ${sources.size} sources, ${inputs.size} inputs, ${trackers.size} trackers, ${pipelines.size} pipelines\n`,
+    `ok: ${[
+      count(sources.size, 'source'),
+      count(inputs.size, 'input'),
+      count(trackers.size, 'tracker'),
+      count(pipelines.size, 'pipeline'),
+    ].join(', ')}\n`,
   );
   return 0;
 }
@@ -174,7 +180,16 @@ export async function runCommand(projectDir: string, input: string, flags: RunFl
   return 0;
 }
 
-export async function demoCommand(projectDir: string, flags: EngineChoice): Promise<number> {
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+export interface DemoFlags extends EngineChoice {
+  source?: 'postgres';
+  upstream?: string;
+}
+
+export async function demoCommand(projectDir: string, flags: DemoFlags): Promise<number> {
   const project = loadProject(projectDir);
   if (engineName(flags, project.config) !== 'duckdb') {
     throw new StrataError([
@@ -195,7 +210,18 @@ export async function demoCommand(projectDir: string, flags: EngineChoice): Prom
   process.stderr.write(
     `demo warehouse: ${summary.tables} Iceberg tables, ${summary.rows} rows, ${summary.snapshots} snapshots in ${root}\n`,
   );
+  if (flags.source === 'postgres') await seedUpstream(flags.upstream ?? process.env.STUDIO_DB_URL);
   return 0;
+}
+
+async function seedUpstream(url: string | undefined): Promise<void> {
+  if (!url) throw new UsageError('--source postgres needs the database: --upstream <url> or STUDIO_DB_URL');
+  registerSecrets([url]);
+  const { seedStudioUpstream, STUDIO_SCHEMA } = await import('../demo/postgres-upstream.js');
+  const { rows, added } = await seedStudioUpstream(url);
+  process.stderr.write(
+    `upstream: ${STUDIO_SCHEMA}.talent holds ${rows} rows (${added} added); replicate it with \`strata pipeline run studio\`\n`,
+  );
 }
 
 export interface CompactFlags extends EngineChoice {

@@ -52,7 +52,10 @@ export interface WritableWarehouse {
  * Opens the project's warehouse for writing. Its DuckDB may touch the warehouse directory
  * only: what runs there (compaction, pipeline filters) includes definition SQL.
  */
-export async function openWritableWarehouse(projectDir: string, config: ProjectConfig): Promise<WritableWarehouse> {
+export async function openWritableWarehouse(
+  projectDir: string,
+  config: ProjectConfig,
+): Promise<WritableWarehouse> {
   const location = warehouseLocation(projectDir, config);
   mkdirSync(location.root, { recursive: true });
   if (location.catalog.type === 'sqlite') mkdirSync(dirname(location.catalog.path), { recursive: true });

@@ -86,7 +86,9 @@ export class PipelineLeases {
       } catch (e) {
         // Redis unreachable: the lease may lapse; give up before it can have.
         if (Date.now() - renewedAt > this.ttlMs * 0.8)
-          controller.abort(new Error(`could not renew the lease on pipeline ${pipeline}: ${(e as Error).message}`));
+          controller.abort(
+            new Error(`could not renew the lease on pipeline ${pipeline}: ${(e as Error).message}`),
+          );
       }
     };
     const timer = setInterval(() => void renew(), Math.max(100, Math.floor(this.ttlMs / 3)));

@@ -109,7 +109,11 @@ const QUIET: Logger = { info: () => {}, warn: () => {} };
 export async function runPipeline(options: PipelineRunOptions): Promise<RunOutcome> {
   const run = new PipelineRun(options);
   try {
-    return await run.run();
+    const outcome = await run.run();
+    // A pipeline nobody runs any more is idle (a paused one keeps its status and reason).
+    if (outcome.kind !== 'paused')
+      await options.store.update(options.pipeline.definition.name, { status: 'idle' });
+    return outcome;
   } finally {
     await run.close();
   }

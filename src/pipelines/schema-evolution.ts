@@ -17,6 +17,25 @@ import type { ProcessorChain } from './processors/index.js';
 
 export type SchemaEvolution = 'opt_in' | 'opt_out';
 
+/**
+ * Whether values of one type still land in a column of the other: integers of any width,
+ * decimals of any precision (a raw table made elsewhere, by `strata demo` or an import, keeps its
+ * own), floats, timestamps with or without a zone.
+ */
+function sameFamily(a: IcebergType, b: IcebergType): boolean {
+  const family = (t: IcebergType) =>
+    t === 'int' || t === 'long'
+      ? 'integer'
+      : t.startsWith('decimal')
+        ? 'decimal'
+        : t === 'float' || t === 'double'
+          ? 'float'
+          : t === 'timestamptz'
+            ? 'timestamp'
+            : t;
+  return family(a) === family(b);
+}
+
 /** A consumed column that is gone or changed type, and who reads it. */
 export interface BreakingChange {
   column: string;
@@ -93,7 +112,7 @@ export function checkSchemaChange(check: SchemaCheck): SchemaDecision {
   for (const column of upstream.columns) {
     const now = icebergType(column.type);
     const before = rawTypes.get(column.name) ?? previousTypes.get(column.name);
-    if (before === undefined || before === now) continue;
+    if (before === undefined || sameFamily(before, now)) continue;
     const readers = readByProcessors.get(column.name) ?? [];
     if (readers.length > 0 || readBySources.has(column.name)) {
       const entry = breaking(column.name, 'retyped', `${before} -> ${now}`);

@@ -357,11 +357,14 @@ export class ChangeDecoder {
     }
     const ts = new Date().toISOString();
     const primaryKey = chunk.table.primaryKey;
+    const keyed = (chunk.truncated ? [] : chunk.rows).map((row) => ({ row, key: keyOf(row, primaryKey) }));
+    const surviving = keyed.filter(({ key }) => !chunk.changed.has(key));
     let index = 0n;
-    for (const row of chunk.truncated ? [] : chunk.rows) {
-      const key = keyOf(row, primaryKey);
-      if (chunk.changed.has(key)) continue;
-      this.progress = { table: name, after: JSON.parse(key) as (string | null)[] };
+    for (const { row, key } of surviving) {
+      const last = index === BigInt(surviving.length - 1);
+      // The table's last row carries its completion, so a restart does not read it again.
+      if (last && chunk.complete) this.finishTable(name);
+      else this.progress = { table: name, after: JSON.parse(key) as (string | null)[] };
       out.push({
         kind: 'change',
         table: name,
@@ -371,11 +374,12 @@ export class ChangeDecoder {
         position: this.messagePosition(lsn, ++index),
       });
     }
-    if (chunk.complete) {
-      this.covered.add(name);
-      this.progress = undefined;
-    } else {
-      this.progress = { table: name, ...(chunk.lastKey ? { after: chunk.lastKey } : {}) };
-    }
+    if (chunk.complete) this.finishTable(name);
+    else this.progress = { table: name, ...(chunk.lastKey ? { after: chunk.lastKey } : {}) };
+  }
+
+  private finishTable(table: string): void {
+    this.covered.add(table);
+    this.progress = undefined;
   }
 }
