@@ -115,7 +115,7 @@ describe('the pipeline runner', () => {
     const sink = new IcebergSink(env.warehouse, project().pipeline.definition);
     expect((await sink.committed()).position?.seq).toBe(6n);
     const state = await env.store.get('studio');
-    expect(state).toMatchObject({ status: 'running', eventsTotal: 5, positionSeq: '6' });
+    expect(state).toMatchObject({ status: 'idle', eventsTotal: 5, positionSeq: '6' });
   });
 
   it('after a crash between commit and acknowledge, resumes after the committed position without writing twice', async () => {
