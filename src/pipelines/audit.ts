@@ -75,8 +75,11 @@ async function auditTable(options: AuditOptions, table: string, primaryKey: stri
     targetKeys: targetKeys.size,
     missing: missing.slice(0, MAX_LISTED),
     extra: extra.slice(0, MAX_LISTED),
-    confirmedMissing: missing.filter((k) => before(previous?.missing).has(k)).slice(0, MAX_LISTED),
-    confirmedExtra: extra.filter((k) => before(previous?.extra).has(k)).slice(0, MAX_LISTED),
+    // Compared short of the source's position, a difference may only be in flight: never confirmed.
+    confirmedMissing: lagging
+      ? []
+      : missing.filter((k) => before(previous?.missing).has(k)).slice(0, MAX_LISTED),
+    confirmedExtra: lagging ? [] : extra.filter((k) => before(previous?.extra).has(k)).slice(0, MAX_LISTED),
     ...(at !== undefined ? { position: at.toString() } : {}),
     lagging,
   };

@@ -79,6 +79,7 @@ ${yaml}`;
 
 export interface Running {
   outcome: Promise<RunOutcome>;
+  readonly stopped: boolean;
   stop(): Promise<RunOutcome>;
 }
 
@@ -114,6 +115,9 @@ export function startRun(
   outcome.catch(() => undefined);
   return {
     outcome,
+    get stopped() {
+      return controller.signal.aborted;
+    },
     stop: async () => {
       controller.abort();
       return outcome;

@@ -5,8 +5,12 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ReplicationSetupError } from '../../src/pipelines/sources/postgres/catalog.js';
+import { auditPipeline } from '../../src/pipelines/audit.js';
+import { RawTableReader } from '../../src/pipelines/raw-reader.js';
+import { IcebergSink } from '../../src/pipelines/sink.js';
+import { openSource } from '../../src/pipelines/sources/index.js';
 import { PipelineEnvironment } from './support.js';
-import { eventually, pgProject, startRun, Upstream } from './pg-support.js';
+import { eventually, PG_URL, pgProject, startRun, Upstream } from './pg-support.js';
 
 const RAW = { namespace: 'raw', name: 'item' };
 
@@ -199,6 +203,59 @@ fields:
     expect(outcome.kind === 'paused' && outcome.reason).toMatch(/sources: item/);
     // Nothing after the change was written.
     expect((await e.latest(RAW, 'id')).find((r) => r.id === 2)?.name).toBe('item 2');
+  });
+
+  it('audits keys against the raw table: clean after a run, then planted losses and phantoms, confirmed on the second audit', async () => {
+    const { env: e, upstream: u } = await setUp(200);
+    const project = pgProject(u, ['item']);
+    const run = startRun(e, project);
+    await caughtUp(e, u);
+    const audit = async () => {
+      const source = await openSource({
+        pipeline: project.pipeline.definition,
+        projectDir: e.dir,
+        env: { STUDIO_DB_URL: PG_URL },
+        logger: { info: () => {}, warn: () => {} },
+      });
+      try {
+        return await auditPipeline({
+          pipeline: project.pipeline.definition,
+          source,
+          sink: new IcebergSink(e.warehouse, project.pipeline.definition),
+          reader: new RawTableReader(e.warehouse, e.duckdb),
+          store: e.store,
+          catchUpMs: run.stopped ? 500 : 30_000,
+        });
+      } finally {
+        await source.close();
+      }
+    };
+    const [clean] = await audit();
+
+    expect(clean).toMatchObject({ sourceKeys: 200, targetKeys: 200, missing: [], extra: [] });
+
+    // A lost delete of key 5 would leave it behind; a lost insert of key 999 never arrives.
+    const rows = await e.rows(RAW);
+    const seq5 = rows.filter((r) => r.id === 5).at(-1)!._seq as number;
+    await e.warehouse.appendRows(RAW, [
+      { id: 5, _op: 'd', _op_ts: '2026-01-01T00:00:00Z', _seq: seq5 + 1 },
+      { id: 999, name: 'phantom', _op: 'c', _op_ts: '2026-01-01T00:00:00Z', _seq: 1 },
+    ]);
+    const [first] = await audit();
+    expect(first!.missing).toEqual(['["5"]']);
+    expect(first!.extra).toEqual(['["999"]']);
+    expect(first!.confirmedMissing).toEqual([]);
+    const [second] = await audit();
+    expect(second!.confirmedMissing).toEqual(['["5"]']);
+    expect(second!.confirmedExtra).toEqual(['["999"]']);
+    expect(second!.lagging).toBe(false);
+    // A change the stopped pipeline has not carried yet: the audit says it lags, and confirms nothing.
+    await run.stop();
+    await u.query(`INSERT INTO $schema.item VALUES (1000, 'new', 1)`);
+    const [third] = await audit();
+    expect(third).toMatchObject({ lagging: true, confirmedMissing: [], confirmedExtra: [] });
+    expect(third!.missing).toEqual(['["1000"]', '["5"]']);
+    expect((await e.store.audits(u.pipeline, { limit: 5 })).length).toBe(4);
   });
 
   it('explains every missing requirement at once', async () => {

@@ -19,7 +19,7 @@ import type { Pgoutput } from 'pg-logical-replication';
 import type { ChangeEvent, PipelineEvent, Position, RowValues, TableSchema } from '../../events.js';
 import { keyOf } from '../../raw-reader.js';
 import { describeTable, qualified, quoteIdent, type UpstreamTable } from './catalog.js';
-import { parseLsn, position, seqAt, type PostgresResume } from './positions.js';
+import { messageSeq, parseLsn, position, seqAt, type PostgresResume } from './positions.js';
 import type { ReplicationStream } from './stream.js';
 import { columnTypeOf, rowOf, type TypedColumn } from './types.js';
 
@@ -152,9 +152,9 @@ export class ChangeDecoder {
     return position(seqAt(this.base, tx.commitLsn, tx.index), this.resume(tx.commitLsn));
   }
 
-  /** An event at a logical message (or the snapshot rows following it): streaming restarts after it. */
-  private messagePosition(lsn: bigint, index: bigint): Position {
-    return position(seqAt(this.base, lsn, index), this.resume(lsn + 1n));
+  /** An event at a logical message ending at `end` (or a snapshot row following it): streaming restarts after it. */
+  private messagePosition(end: bigint, index: bigint): Position {
+    return position(messageSeq(this.base, end, index), this.resume(end));
   }
 
   // ------------------------------------------------------------------- decoding
@@ -249,6 +249,7 @@ export class ChangeDecoder {
 
   private async onMessage(message: Pgoutput.MessageMessage, out: PipelineEvent[]): Promise<void> {
     if (message.transactional || message.prefix !== this.prefix) return;
+    // pgoutput sends a message with the LSN where its record ends.
     const lsn = parseLsn(message.messageLsn!);
     let content: StrataMessage;
     try {

@@ -4,12 +4,14 @@
  * arrive in commit order but their changes' own WAL positions interleave, so a change is
  * placed by its transaction's commit LSN: `seq = (commitLsn - base) << 20 | index`, where
  * `base` is where the pipeline first started streaming and `index` counts the transaction's
- * events from 1. A logical message (heartbeat, snapshot watermark) at LSN M takes
- * `(M - base) << 20`, and the snapshot rows released at a high watermark follow it.
+ * events from 1. A logical message (heartbeat, snapshot watermark) arrives with the LSN where
+ * its record ENDS (E); it takes `(E - 24 - base) << 20`, and the snapshot rows released at a
+ * high watermark follow it.
  *
- * Why this never collides: the next record after a commit (or a message) at L starts at
- * least WAL_RECORD_MIN bytes later, so the indexes below WAL_RECORD_MIN << 20 stay under the
- * next record's seq. That bounds one transaction to 25,165,823 events (an error beyond, never a
+ * Why this never collides: every WAL record is at least WAL_RECORD_MIN bytes, so the next
+ * commit after one at C starts at C + 24 or later, and a message ending at E started at
+ * E - 24 or earlier, after the commit before it had ended: indexes below WAL_RECORD_MIN << 20
+ * stay under the next record's seq. That bounds one transaction to 25,165,823 events (an error beyond, never a
  * silent overlap) and a pipeline to 2^43 bytes (8 TiB) of WAL after it first started.
  */
 import type { Position } from '../../events.js';
@@ -46,6 +48,11 @@ export interface PostgresResume {
   tables: string[];
   /** The table being snapshotted; absent between tables. */
   snapshot?: SnapshotProgress;
+}
+
+/** The seq of a logical message whose record ends at `end` (its events follow with index 1, 2, ...). */
+export function messageSeq(base: bigint, end: bigint, index: bigint): bigint {
+  return seqAt(base, end - WAL_RECORD_MIN, index);
 }
 
 export function seqAt(base: bigint, lsn: bigint, index: bigint): bigint {
