@@ -3,6 +3,7 @@
  * live updates and deletes, restarts that write each change once, unchanged TOAST values,
  * key changes, TRUNCATE, heartbeats, schema changes, and the setup errors a user meets.
  */
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ReplicationSetupError } from '../../src/pipelines/sources/postgres/catalog.js';
 import { auditPipeline } from '../../src/pipelines/audit.js';
@@ -80,23 +81,38 @@ describe('the postgres source', () => {
     const { env: e, upstream: u } = await setUp(12_000);
     const project = pgProject(u, ['item']);
     const run = startRun(e, project);
-    // Writers keep going while the snapshot copies its chunks: none of them waits on it.
-    for (let i = 0; i < 150; i++) {
-      const id = 1 + ((i * 7919) % 12_000);
-      if (i % 5 === 0) await u.query(`DELETE FROM $schema.item WHERE id = $1`, [id]);
-      else if (i % 5 === 1)
-        await u.query(
-          `INSERT INTO $schema.item VALUES ($1::int, 'new ' || $1::int, 1) ON CONFLICT DO NOTHING`,
-          [20_000 + i],
-        );
-      else await u.query(`UPDATE $schema.item SET qty = qty + 100, name = name || '!' WHERE id = $1`, [id]);
-    }
+    // Three writers keep going while the snapshot copies its chunks: none of them waits on it.
+    const writers = await Promise.all(
+      [0, 1, 2].map(async () => {
+        const client = new pg.Client({ connectionString: PG_URL });
+        await client.connect();
+        return client;
+      }),
+    );
+    await Promise.all(
+      writers.map(async (client, w) => {
+        for (let i = w; i < 600; i += 3) {
+          const id = 1 + ((i * 7919) % 12_000);
+          const sql =
+            i % 5 === 0
+              ? `DELETE FROM ${u.schema}.item WHERE id = ${id}`
+              : i % 5 === 1
+                ? `INSERT INTO ${u.schema}.item VALUES (${20_000 + i}, 'new ${i}', 1)`
+                : `UPDATE ${u.schema}.item SET qty = qty + 100, name = name || '!' WHERE id = ${id}`;
+          await client.query(sql);
+        }
+        await client.end();
+      }),
+    );
     await caughtUp(e, u);
     expect(await run.stop()).toEqual({ kind: 'stopped' });
 
     const rows = await e.rows(RAW);
     expect(new Set(rows.map((r) => r._seq)).size).toBe(rows.length);
     expect(rows.filter((r) => r._op === 'r').length).toBeGreaterThan(11_000);
+    // The race did happen: changes streamed before the snapshot's last chunk was released.
+    const lastRead = Math.max(...rows.filter((r) => r._op === 'r').map((r) => Number(r._seq)));
+    expect(rows.some((r) => r._op !== 'r' && Number(r._seq) < lastRead)).toBe(true);
     const latestSeen = await e.latest(RAW, 'id');
     const seen = await u.query<{ id: number; seen: Date }>(
       `SELECT id, seen FROM $schema.item ORDER BY id LIMIT 50`,
@@ -171,7 +187,7 @@ describe('the postgres source', () => {
     expect(state?.lagBytes).toBeGreaterThanOrEqual(0);
   });
 
-  it('adds a new upstream column to the raw table, and pauses when a consumed column is dropped', async () => {
+  it('adds a new column, goes on when an unconsumed one is dropped, pauses at a consumed one, and resumes there after the definitions change', async () => {
     const { env: e, upstream: u } = await setUp(3);
     const source = {
       path: 'sources/item.yaml',
@@ -195,6 +211,14 @@ fields:
       30_000,
       'the new column',
     );
+    // bio is read by nobody: the pipeline goes on, writing NULL for it.
+    await u.query(`ALTER TABLE $schema.item DROP COLUMN bio`);
+    await u.query(`UPDATE $schema.item SET name = 'still going' WHERE id = 3`);
+    await eventually(
+      async () => (await e.latest(RAW, 'id')).some((r) => r.name === 'still going'),
+      30_000,
+      'the change after an unconsumed column was dropped',
+    );
     await u.query(`ALTER TABLE $schema.item DROP COLUMN qty`);
     await u.query(`UPDATE $schema.item SET name = 'renamed' WHERE id = 2`);
     const outcome = await run.outcome;
@@ -203,6 +227,25 @@ fields:
     expect(outcome.kind === 'paused' && outcome.reason).toMatch(/sources: item/);
     // Nothing after the change was written.
     expect((await e.latest(RAW, 'id')).find((r) => r.id === 2)?.name).toBe('item 2');
+    expect((await e.store.get(u.pipeline))?.status).toBe('paused');
+
+    // The source stops reading qty; resumed, the pipeline continues from the change.
+    const fixed = pgProject(
+      u,
+      ['item'],
+      [{ ...source, text: source.text.replace('  - { name: qty, type: integer }\n', '') }],
+    );
+    await e.store.update(u.pipeline, { status: 'idle', pausedReason: undefined });
+    const resumed = startRun(e, fixed);
+    await eventually(
+      async () => (await e.latest(RAW, 'id')).find((r) => r.id === 2)?.name === 'renamed',
+      30_000,
+      'the change after the pause',
+    );
+    await resumed.stop();
+    const rows = await e.rows(RAW);
+    expect(rows.filter((r) => r.name === 'renamed')).toHaveLength(1);
+    expect(new Set(rows.map((r) => String(r._seq))).size).toBe(rows.length);
   });
 
   it('audits keys against the raw table: clean after a run, then planted losses and phantoms, confirmed on the second audit', async () => {
