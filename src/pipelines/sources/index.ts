@@ -8,7 +8,11 @@ export async function openSource(context: SourceContext): Promise<ChangeSource> 
   const source = context.pipeline.source;
   switch (source.type) {
     case 'postgres':
-    case 'debezium':
       throw new Error(`the ${source.type} source is not available yet`);
+    case 'debezium': {
+      // Loaded when used: the NATS client is only needed by pipelines that read a stream.
+      const { DebeziumSource } = await import('./debezium/index.js');
+      return new DebeziumSource(context);
+    }
   }
 }
