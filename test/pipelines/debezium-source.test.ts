@@ -486,7 +486,8 @@ describe('debezium source: JetStream', () => {
     await publish('studio.public.audit_log', auditLog(8));
     await publish('studio.public.talent', talent('c', 4, 'Di', 9));
     await publish('studio.public.audit_log', auditLog(10));
-    const second = sourceFor(p, logger, {}, NATS_ENV);
+    // A longer ack_wait: the consumer, all acknowledged, is kept and updated in place.
+    const second = sourceFor(p, logger, { ackWaitMs: 120_000 }, NATS_ENV);
     const commits = await runUntil(p, second, 9n, {
       afterCommit: () => undefined,
     });
@@ -510,6 +511,8 @@ describe('debezium source: JetStream', () => {
       info = await consumerInfo();
       return info.ack_floor.stream_seq === 10 && info.num_ack_pending === 0;
     });
+    expect(info.config.ack_wait).toBe(120_000 * 1_000_000);
+    expect(logger.lines.map((l) => l.message).filter((m) => m.startsWith('recreating'))).toEqual([]);
     // The password never shows.
     expect(logger.text()).not.toContain(PASSWORD);
     expect(logger.lines.filter((l) => l.level === 'warn')).toEqual([]);

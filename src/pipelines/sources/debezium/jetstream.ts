@@ -119,12 +119,19 @@ export class JetStreamReader {
     decode: (message: StreamMessage) => PipelineEvent[],
   ): AsyncGenerator<PipelineEvent[]> {
     const session = await this.newSession(after);
-    const consumer = await this.prepareConsumer(after);
-    if (session !== this.session) return;
+    let consumer: Consumer;
+    try {
+      consumer = await this.prepareConsumer(after);
+    } catch (e) {
+      // Cut off by close() (the drain): a stopped runner no longer waits for this iterator.
+      if (this.closing) return;
+      throw e;
+    }
+    if (this.closing || session !== this.session) return;
     this.pumping = this.pump(consumer, session);
     for (;;) {
-      if (this.failure) throw this.failure;
       if (this.closing || session !== this.session) return;
+      if (this.failure) throw this.failure;
       if (this.queue.length === 0) {
         await this.dataReady.wait();
         continue;
