@@ -4,6 +4,7 @@ import type { SourceContext } from './source.js';
 
 export type { SourceContext } from './source.js';
 
+/** Each source is loaded when used: a pipeline pays only for its own client library. */
 export async function openSource(context: SourceContext): Promise<ChangeSource> {
   const source = context.pipeline.source;
   switch (source.type) {
@@ -11,7 +12,9 @@ export async function openSource(context: SourceContext): Promise<ChangeSource> 
       const { PostgresSource } = await import('./postgres/index.js');
       return new PostgresSource(context);
     }
-    case 'debezium':
-      throw new Error(`the ${source.type} source is not available yet`);
+    case 'debezium': {
+      const { DebeziumSource } = await import('./debezium/index.js');
+      return new DebeziumSource(context);
+    }
   }
 }
