@@ -42,6 +42,19 @@ export function sourcesReading(model: SemanticModel, table: RawTable): SourceMod
   );
 }
 
+/**
+ * The raw table's key as the Strata sources over it declare it: for streams that carry no key
+ * (Debezium Server's NATS sink sends values only). Only plain key fields name their column;
+ * undefined when no source declares one that way.
+ */
+export function declaredKey(model: SemanticModel, table: RawTable): string[] | undefined {
+  for (const source of sourcesReading(model, table)) {
+    const key = source.primaryKey.map((name) => source.fields.get(name));
+    if (key.length > 0 && key.every((field) => field && !field.sql)) return key.map((field) => field!.name);
+  }
+  return undefined;
+}
+
 /** The columns every query of a source reads: its key and its CDC ordering and delete test. */
 function structuralColumns(source: SourceModel): Set<string> {
   const columns = new Set([...source.primaryKey, ...(source.cdc?.orderBy ?? [])]);

@@ -14,7 +14,13 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Compiler } from '../core/compile.js';
 import { durationMs } from '../core/definitions/schema.js';
-import { columnsConsumed, consumersOfColumn, rawTableOf, sourcesReading } from '../core/pipelines.js';
+import {
+  columnsConsumed,
+  consumersOfColumn,
+  declaredKey,
+  rawTableOf,
+  sourcesReading,
+} from '../core/pipelines.js';
 import type { PipelineModel } from '../core/model/types.js';
 import type { Logger } from '../destinations/destination.js';
 import type { Warehouse } from '../warehouse/table.js';
@@ -299,7 +305,7 @@ class PipelineRun {
   // ------------------------------------------------------------------ schemas
 
   private async onSchema(event: SchemaEvent): Promise<RunOutcome | undefined> {
-    const { schema } = event;
+    const schema = this.withKey(event.schema);
     if (!this.def.source.tables.includes(schema.table)) return undefined;
     const chain = this.processors.chains.get(schema.table)!;
     const rawId = rawTableOf(this.def, schema.table);
@@ -336,6 +342,14 @@ class PipelineRun {
       });
     }
     return undefined;
+  }
+
+  /** A schema without a key (a stream that sends none) takes the key the Strata sources declare. */
+  private withKey(schema: TableSchema): TableSchema {
+    if (schema.primaryKey.length > 0) return schema;
+    const key = declaredKey(this.options.compiler.model, rawTableOf(this.def, schema.table));
+    const columns = new Set(schema.columns.map((c) => c.name));
+    return key?.every((c) => columns.has(c)) ? { ...schema, primaryKey: key } : schema;
   }
 
   /** The columns Strata sources read from the raw table of an upstream table. */

@@ -469,11 +469,11 @@ describe('debezium source: JetStream', () => {
       ['u', 3, 1],
       ['c', 6, 3],
     ]);
-    // The NATS sink publishes the value alone, so the key is unknown and the runner cannot look
-    // the unchanged value up: it lands NULL (a known limit, see the docs), never the placeholder.
+    // The NATS sink publishes the value alone: the key comes from the Strata source over the raw
+    // table, so the unchanged value is looked up there (never NULL, never the placeholder).
     expect(rows[0]!.bio).toBe(bio);
-    expect(rows[2]!.bio).toBeNull();
-    expect((await env!.store.get('studio'))?.schemas['public.talent']?.primaryKey).toEqual([]);
+    expect(rows[2]!.bio).toBe(bio);
+    expect((await env!.store.get('studio'))?.schemas['public.talent']?.primaryKey).toEqual(['talent_id']);
     expect(await env!.rows({ namespace: 'studio_raw', name: 'studio__heartbeats' })).toHaveLength(1);
     let info = await consumerInfo();
     expect([info.ack_floor.stream_seq, info.num_ack_pending, info.config.ack_policy]).toEqual([6, 0, 'all']);
