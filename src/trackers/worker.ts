@@ -217,7 +217,14 @@ export function createWorker(options: WorkerOptions): StrataWorker {
     const jobLog = log.child({ job: job.id, tracker: name, runId, attempt: job.attemptsMade + 1 });
     // Definitions may have changed since the job was queued: always run the current ones.
     const project = loadProject(options.projectDir);
-    registerConfiguredSecrets({ config: project.config, trackers: project.model.trackers.values() }, env);
+    registerConfiguredSecrets(
+      {
+        config: project.config,
+        trackers: project.model.trackers.values(),
+        pipelines: project.model.pipelines.values(),
+      },
+      env,
+    );
     const tracker = project.model.trackers.get(name);
     const errors = project.diagnostics.filter((d) => d.severity === 'error');
     if (!tracker && errors.length === 0) throw new UnrecoverableError(`tracker '${name}' no longer exists`);
