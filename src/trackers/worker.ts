@@ -24,6 +24,7 @@ import { loadProject } from '../project/load-project.js';
 import { RunHistory, type HistoryLocation, type RunStatus, type TrackerRun } from './history.js';
 import { historyLocation } from './locations.js';
 import { bullConnection, DEFAULT_QUEUE_PREFIX, SYNC_JOB, SYNC_QUEUE, type SyncJobData } from './scheduler.js';
+import { settlesWithin } from './settles.js';
 import { syncTracker } from './sync.js';
 
 export interface WorkerOptions {
@@ -92,18 +93,7 @@ export interface StrataWorker {
   close(force?: boolean): Promise<void>;
 }
 
-/** True when `promise` settled within `ms` (it goes on either way). */
-export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([promise.then(settled, settled), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-const settled = (): boolean => true;
+export { settlesWithin } from './settles.js';
 
 /**
  * The run id of a job: the same for every attempt of it (retries, and a recovery after a
