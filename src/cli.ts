@@ -153,12 +153,15 @@ redisOptions(
   engineOptions(
     program
       .command('worker')
-      .description('a tracker worker only (scale out on one Redis), until SIGINT/SIGTERM')
+      .description(
+        'a worker for tracker runs and CDC pipelines (scale out on one Redis), until SIGINT/SIGTERM',
+      )
       .option(
         '--lock-duration <ms>',
         'how long a job stays with a worker that stopped answering before another takes it',
         '30000',
-      ),
+      )
+      .option('--no-pipelines', 'run tracker jobs only: no CDC pipelines, no pipeline audits'),
   ),
 ).action((flags) => runCommand(globals(), async () => workerCommand(globals().project, flags)));
 

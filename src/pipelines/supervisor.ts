@@ -535,9 +535,12 @@ export class PipelineSupervisor {
       this.stopping = true;
       clearTimeout(this.timer);
       if (this.scanning) await settlesWithin(this.scanning, STOP_CALL_MS);
-      await Promise.all([...this.held.values()].map((h) => this.release(h, 'the worker is stopping')));
-      await settlesWithin(this.redis.zrem(this.registry, this.owner), STOP_CALL_MS);
-      await settlesWithin(this.audits?.close(STOP_CALL_MS) ?? Promise.resolve(), 3 * STOP_CALL_MS);
+      // Leaving the registry first: the others count without this worker at their next scan.
+      await Promise.all([
+        settlesWithin(this.redis.zrem(this.registry, this.owner), STOP_CALL_MS),
+        ...[...this.held.values()].map((h) => this.release(h, 'the worker is stopping')),
+        settlesWithin(this.audits?.close(STOP_CALL_MS) ?? Promise.resolve(), 3 * STOP_CALL_MS),
+      ]);
       await settlesWithin(this.closeStores(), STOP_CALL_MS);
       this.redis.disconnect();
       this.log.info({ owner: this.owner }, 'pipeline supervisor stopped');
