@@ -36,7 +36,7 @@ import { PipelineLeases, type Lease } from './lease.js';
 import type { EnrichOptions } from './processors/graphql-enrich.js';
 import { withPipelineResources, type SourceFactory, type WarehouseOpener } from './resources.js';
 import { PositionConflictError, runPipeline, type RunOutcome } from './runner.js';
-import { PipelineStateStore } from './state.js';
+import { PipelineStateStore, type PipelineState } from './state.js';
 
 export const DEFAULT_SCAN_INTERVAL_MS = 5_000;
 export const DEFAULT_LEASE_TTL_MS = 15_000;
@@ -357,6 +357,9 @@ export class PipelineSupervisor {
     signal: AbortSignal,
   ): Promise<RunOutcome> {
     const store = await this.store(project.config);
+    // A paused pipeline is not started: opening its source could fail, and would change nothing.
+    const state = await store.get(held.name);
+    if (state?.status === 'paused') return { kind: 'paused', reason: state.pausedReason ?? 'paused' };
     const logger = pinoAsLogger(this.log.child({ pipeline: held.name }));
     return withPipelineResources(
       {
@@ -409,7 +412,7 @@ export class PipelineSupervisor {
         // A files-only source has nothing more: not run again until its definition changes.
         held.phase = 'ended';
         held.failures = 0;
-        await (await this.currentStore())?.update(held.name, { status: 'idle' });
+        await this.recordUnlessPaused(held.name, { status: 'idle' });
         this.log.info({ pipeline: held.name }, 'pipeline source ended');
         return;
     }
@@ -436,9 +439,7 @@ export class PipelineSupervisor {
       'pipeline failed; retrying after a backoff',
     );
     try {
-      await (
-        await this.currentStore()
-      )?.update(held.name, { status: 'failed', error: message, worker: this.owner });
+      await this.recordUnlessPaused(held.name, { status: 'failed', error: message, worker: this.owner });
     } catch (e) {
       this.log.warn(
         { pipeline: held.name, error: redact((e as Error).message) },
@@ -484,12 +485,19 @@ export class PipelineSupervisor {
     return held.releasing;
   }
 
-  /** Status `running` by this worker becomes `idle` (a failure or a pause stays as it is). */
+  /** A pause recorded meanwhile (an operator's, or a schema change's) wins over a status this worker records. */
+  private async recordUnlessPaused(name: string, patch: Partial<PipelineState>): Promise<void> {
+    const store = await this.currentStore();
+    if (!store || (await store.get(name))?.status === 'paused') return;
+    await store.update(name, patch);
+  }
+
+  /** Status `running` by this worker becomes `idle` (a failure or a pause stays as it is); `worker` stays, as the last to run it. */
   private async markIdle(name: string): Promise<void> {
     const store = await this.currentStore();
     const state = await store?.get(name);
     if (state?.status === 'running' && state.worker === this.owner)
-      await store!.update(name, { status: 'idle', worker: undefined });
+      await store!.update(name, { status: 'idle' });
   }
 
   // ------------------------------------------------------------- state stores

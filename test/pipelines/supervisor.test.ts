@@ -255,4 +255,20 @@ describe('the pipeline supervisor', () => {
     expect(w.holding().get('p1')).toBe('running');
     expect((await s.project.rows('p1_item')).map((r) => r.item_id)).toEqual([1, 2, 3, 5]);
   });
+
+  it('a pipeline taken while paused is not started (its source is not even opened)', async () => {
+    const s = await prepare(['p1']);
+    const feed = s.feeds.get('p1')!;
+    feed.failWith = new Error('unreachable');
+    await s.store.update('p1', { status: 'paused', pausedReason: 'before any worker' });
+    const { logger, lines } = capturing();
+    const w = supervisor(s, 'w1', { logger });
+    await until('held, paused', () => w.holding().get('p1') === 'paused');
+    expect(lines.filter((l) => l.msg.startsWith('pipeline failed'))).toEqual([]);
+    expect(await s.store.get('p1')).toMatchObject({ status: 'paused', pausedReason: 'before any worker' });
+
+    feed.failWith = undefined;
+    await s.store.update('p1', { status: 'idle', pausedReason: undefined });
+    await until('resumed and committed', () => allCommitted(s));
+  });
 });
