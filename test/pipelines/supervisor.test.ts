@@ -75,7 +75,7 @@ function supervisor(s: Setup, owner: string, extra: Partial<SupervisorOptions> =
     logger: silent(),
     openSource: feedFactory(s.feeds),
     scanIntervalMs: 200,
-    leaseTtlMs: 1_500,
+    leaseTtlMs: 3_000,
     audits: false,
     ...extra,
   });
@@ -104,18 +104,20 @@ describe('fair share and backoff', () => {
 });
 
 describe('the pipeline supervisor', () => {
-  it("two workers run 3 pipelines each; a dead worker's pipelines move once its leases expire, each event landing once", async () => {
+  it("a second worker gets half the pipelines; a dead worker's pipelines move once its leases expire; each event lands once", async () => {
     const names = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'];
     const s = await prepare(names);
+    // Alone, w1 takes all 6; when w2 joins, w1 hands 3 over gracefully.
     const w1 = supervisor(s, 'w1');
+    await until('w1 holds all 6', () => w1.holding().size === 6);
+    await until('every pipeline committed', () => allCommitted(s));
     const w2 = supervisor(s, 'w2');
 
     await until('3 pipelines on each worker', () => w1.holding().size === 3 && w2.holding().size === 3);
     const held = [...w1.holding().keys(), ...w2.holding().keys()].sort();
     expect(held).toEqual(names);
-    await until('every pipeline committed', () => allCommitted(s));
-    // Each running in exactly one place.
-    for (const feed of s.feeds.values()) expect(feed.openNow).toBe(1);
+    // Each running again, in exactly one place (never two: see maxOpenAtOnce below).
+    await until('every pipeline running', () => [...s.feeds.values()].every((f) => f.openNow === 1));
 
     for (const [name, feed] of s.feeds) feed.change('u', { item_id: 1, name: `${name}-1b`, qty: 10 });
     await until('the updates committed', () => allCommitted(s));
