@@ -341,10 +341,7 @@ function stderrLogger(err: (text: string) => void): Logger {
 }
 
 /** A paused pipeline is not started at all: opening its source could fail, and would change nothing. */
-async function pausedOutcome(
-  store: PipelineStateStore,
-  name: string,
-): Promise<RunOutcome | undefined> {
+async function pausedOutcome(store: PipelineStateStore, name: string): Promise<RunOutcome | undefined> {
   const state = await store.get(name);
   return state?.status === 'paused' ? { kind: 'paused', reason: state.pausedReason ?? 'paused' } : undefined;
 }
