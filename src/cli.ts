@@ -13,6 +13,14 @@ import { collectRepeated, runCommand, type GlobalOptions } from './cli/context.j
 import { runsCommand, syncCommand } from './cli/tracker-commands.js';
 import { diffCommand, impactCommand } from './cli/review-commands.js';
 import { serveCommand, workerCommand } from './cli/service-commands.js';
+import {
+  pipelineAuditCommand,
+  pipelineDeadLettersCommand,
+  pipelinePauseCommand,
+  pipelineResumeCommand,
+  pipelineRunCommand,
+  pipelineStatusCommand,
+} from './cli/pipeline-commands.js';
 import { endQuietlyWhenOutputCloses } from './output/closed-pipe.js';
 
 endQuietlyWhenOutputCloses();
@@ -160,14 +168,89 @@ redisOptions(
   engineOptions(
     program
       .command('worker')
-      .description('a tracker worker only (scale out on one Redis), until SIGINT/SIGTERM')
+      .description(
+        'a worker for tracker runs and CDC pipelines (scale out on one Redis), until SIGINT/SIGTERM',
+      )
       .option(
         '--lock-duration <ms>',
         'how long a job stays with a worker that stopped answering before another takes it',
         '30000',
-      ),
+      )
+      .option('--no-pipelines', 'run tracker jobs only: no CDC pipelines, no pipeline audits'),
   ),
 ).action((flags) => runCommand(globals(), async () => workerCommand(globals().project, flags)));
+
+const pipeline = program
+  .command('pipeline')
+  .description(
+    'CDC pipelines (definitions/pipelines/*.yaml): run, status, pause, resume, audit, dead-letters',
+  );
+const leaseOptions = (cmd: Command) =>
+  cmd
+    .option(
+      '--redis <url>',
+      'Redis URL of the workers (default: strata.yaml redis.url, then REDIS_URL, then redis://127.0.0.1:6379)',
+    )
+    .option(
+      '--queue-prefix <prefix>',
+      'Redis key prefix of the workers (default: STRATA_QUEUE_PREFIX, then strata)',
+    );
+
+leaseOptions(
+  pipeline
+    .command('run <name>')
+    .description(
+      'run a pipeline in the foreground under its lease, until SIGINT/SIGTERM (exit 0), its source ends (0), it is paused (3) or fails (1)',
+    ),
+).action((name: string, flags) =>
+  runCommand(globals(), async () => pipelineRunCommand(globals().project, name, flags)),
+);
+
+leaseOptions(
+  pipeline
+    .command('status [name]')
+    .description(
+      'status, worker and lease, position, lag, heartbeat, dead letters and last audit of each pipeline',
+    )
+    .option('--json', 'print JSON'),
+).action((name: string | undefined, flags) =>
+  runCommand(globals(), async () => pipelineStatusCommand(globals().project, name, flags)),
+);
+
+pipeline
+  .command('pause <name>')
+  .description('pause a pipeline: the worker running it commits what it read and stops, keeping its lease')
+  .option('--reason <text>', 'why (shown by status)')
+  .action((name: string, flags) =>
+    runCommand(globals(), async () => pipelinePauseCommand(globals().project, name, flags)),
+  );
+
+pipeline
+  .command('resume <name>')
+  .description('resume a paused pipeline (the worker holding it starts it again at its next scan)')
+  .action((name: string) =>
+    runCommand(globals(), async () => pipelineResumeCommand(globals().project, name)),
+  );
+
+pipeline
+  .command('audit <name>')
+  .description(
+    'compare the keys of the source and the raw tables now; exit 0 when they match, 1 on any mismatch',
+  )
+  .option('--wait <duration>', 'how long to wait for the pipeline to commit up to the source position', '60s')
+  .option('--json', 'print JSON')
+  .action((name: string, flags) =>
+    runCommand(globals(), async () => pipelineAuditCommand(globals().project, name, flags)),
+  );
+
+pipeline
+  .command('dead-letters <name>')
+  .description('the events a processor gave up on, newest first')
+  .option('--limit <n>', 'how many', '20')
+  .option('--json', 'print JSON')
+  .action((name: string, flags) =>
+    runCommand(globals(), async () => pipelineDeadLettersCommand(globals().project, name, flags)),
+  );
 
 program
   .command('apikey')

@@ -26,7 +26,11 @@ const USAGE_CODES = new Set(['unknown_input', 'missing_param', 'unknown_param', 
 
 export function loadValidProject(dir: string): LoadedProject {
   const project = loadProject(dir);
-  registerConfiguredSecrets({ config: project.config, trackers: project.model.trackers.values() });
+  registerConfiguredSecrets({
+    config: project.config,
+    trackers: project.model.trackers.values(),
+    pipelines: project.model.pipelines.values(),
+  });
   const errors = project.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0) throw new StrataError(errors);
   return project;

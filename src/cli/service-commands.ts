@@ -47,6 +47,8 @@ function isLoopback(host: string): boolean {
 
 export interface WorkerFlags extends ServiceFlags {
   lockDuration?: string;
+  /** False with `--no-pipelines`: tracker jobs only. */
+  pipelines?: boolean;
 }
 
 /** `--redis`, then strata.yaml `redis.url`, then `REDIS_URL`, then the local default. */
@@ -194,6 +196,7 @@ export async function workerCommand(projectDir: string, flags: WorkerFlags): Pro
     ...(prefix ? { prefix } : {}),
     engine: engineChoice(flags),
     handleSignals: true,
+    pipelines: flags.pipelines !== false,
   });
   await worker.closed;
   exitSoon();

@@ -28,6 +28,23 @@ export function rawTableOf(pipeline: PipelineDefinition, upstream: string): RawT
   return { namespace: pipeline.sink.namespace, name };
 }
 
+/** A table a pipeline writes, and the upstream table it holds (none for the pipeline's own tables). */
+export interface WrittenTable extends RawTable {
+  upstream?: string;
+}
+
+/** Every table a pipeline writes: one raw table per upstream table, its heartbeats and its dead letters. */
+export function tablesWrittenBy(pipeline: PipelineDefinition): WrittenTable[] {
+  const namespace = pipeline.sink.namespace;
+  return [
+    ...pipeline.source.tables.map((upstream) => ({ ...rawTableOf(pipeline, upstream), upstream })),
+    { namespace, name: `${pipeline.name}__heartbeats` },
+    { namespace, name: `${pipeline.name}__dead_letters` },
+  ];
+}
+
+const tableKey = (t: RawTable): string => `${t.namespace}.${t.name}`.toLowerCase();
+
 /** The processors that apply to an upstream table, in order. */
 export function processorsFor(pipeline: PipelineDefinition, upstream: string): ProcessorDefinition[] {
   return (pipeline.processors ?? []).filter((p) => !p.tables || p.tables.includes(upstream));
@@ -112,6 +129,7 @@ export function checkPipeline(pipeline: PipelineModel, model: SemanticModel): Di
       ),
     );
   checkRawTables(def, at, problems);
+  checkTablesOfOtherPipelines(pipeline, model, problems);
   (def.processors ?? []).forEach((processor, i) => {
     (processor.tables ?? []).forEach((table, j) => {
       if (!def.source.tables.includes(table))
@@ -158,6 +176,38 @@ function checkRawTables(
       );
     seen.set(raw.name, table);
   });
+}
+
+/**
+ * A table another pipeline already writes: reported at the later pipeline (in file order), at
+ * its `sink` (or the `sink.tables` entry that names the table). Two pipelines committing to
+ * one raw table would each find the other's position there and never commit again.
+ */
+function checkTablesOfOtherPipelines(
+  pipeline: PipelineModel,
+  model: SemanticModel,
+  problems: Diagnostic[],
+): void {
+  const mine = tablesWrittenBy(pipeline.definition);
+  for (const other of model.pipelines.values()) {
+    if (other === pipeline || other.name === pipeline.name) return;
+    const theirs = new Map(tablesWrittenBy(other.definition).map((t) => [tableKey(t), t]));
+    for (const table of mine) {
+      const clash = theirs.get(tableKey(table));
+      if (!clash) continue;
+      const mapped = table.upstream !== undefined && pipeline.definition.sink.tables?.[table.upstream];
+      problems.push(
+        error(
+          'duplicate_name',
+          `${table.upstream ?? `pipeline ${pipeline.name}`} would land in ${table.namespace}.${table.name}, which pipeline '${other.name}' (${other.file}) already writes${clash.upstream ? ` from ${clash.upstream}` : ''}`,
+          mapped
+            ? pipeline.locate(['sink', 'tables', table.upstream!])
+            : pipeline.locate(['sink'], { key: true }),
+          'give the pipelines different sink namespaces, or name the table under sink.tables: { <upstream table>: <raw table> }',
+        ),
+      );
+    }
+  }
 }
 
 function checkFilter(pipeline: PipelineModel, where: string, path: ValuePath, problems: Diagnostic[]): void {

@@ -6,7 +6,7 @@
  * forms a server may echo it: as is, URL-encoded, JSON-escaped, base64 (a Basic auth header).
  *
  * Known secrets: every value `resolveSecret` returned, and what `registerSecrets` was given
- * (see `configuredSecrets`: the `env:` references of strata.yaml and the trackers, the
+ * (see `configuredSecrets`: the `env:` references of strata.yaml, the trackers and the pipelines, the
  * credential variables Strata reads, the passwords inside connection URLs, the private key
  * of the Google service-account file).
  */
@@ -153,11 +153,16 @@ export interface SecretSources {
   config?: object;
   /** Tracker definitions (their destinations' `env:` references). */
   trackers?: Iterable<{ definition: object }>;
+  /**
+   * Pipeline definitions: a source's connection, a NATS url, an enrichment's endpoint and
+   * headers. A pipeline's errors quote them (a driver echoing its connection string).
+   */
+  pipelines?: Iterable<{ definition: object }>;
 }
 
 /**
  * The secret values a project and an environment configure: the value of every `env:NAME`
- * reference in strata.yaml and the trackers, the credential variables Strata reads
+ * reference in strata.yaml, the trackers and the pipelines, the credential variables Strata reads
  * (CREDENTIAL_VARIABLES), and the private key in the STRATA_GOOGLE_CREDENTIALS file.
  */
 export function configuredSecrets(sources: SecretSources, env: NodeJS.ProcessEnv = process.env): string[] {
@@ -169,6 +174,7 @@ export function configuredSecrets(sources: SecretSources, env: NodeJS.ProcessEnv
   };
   collect(sources.config);
   for (const tracker of sources.trackers ?? []) collect(tracker.definition);
+  for (const pipeline of sources.pipelines ?? []) collect(pipeline.definition);
   const values = [...names].map((name) => env[name]).filter((v): v is string => !!v);
   const privateKey = googlePrivateKey(env.STRATA_GOOGLE_CREDENTIALS);
   if (privateKey) values.push(privateKey);

@@ -6,6 +6,8 @@
  * A job's run id is derived from the
  * job, so a retried or recovered job (a worker that died mid-run) keeps it and destinations
  * stay idempotent; a `failed` or `partial` run throws, and BullMQ retries it with backoff.
+ * Unless told not to, a worker also runs its share of the project's CDC pipelines (a
+ * PipelineSupervisor), stopped within the same grace period on close.
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -20,10 +22,12 @@ import { RedisRunLedger } from '../destinations/redis-ledger.js';
 import { RedisRateLimiter } from '../destinations/redis-limiter.js';
 import { openEngine, type EngineChoice } from '../engines/open-engine.js';
 import { registerConfiguredSecrets, registerSecrets, secrets } from '../engines/secrets.js';
+import { PipelineSupervisor, type SupervisorOptions } from '../pipelines/supervisor.js';
 import { loadProject } from '../project/load-project.js';
 import { RunHistory, type HistoryLocation, type RunStatus, type TrackerRun } from './history.js';
 import { historyLocation } from './locations.js';
 import { bullConnection, DEFAULT_QUEUE_PREFIX, SYNC_JOB, SYNC_QUEUE, type SyncJobData } from './scheduler.js';
+import { settlesWithin } from './settles.js';
 import { syncTracker } from './sync.js';
 
 export interface WorkerOptions {
@@ -55,6 +59,13 @@ export interface WorkerOptions {
    * Default DEFAULT_SHUTDOWN_GRACE_MS.
    */
   shutdownGraceMs?: number;
+  /**
+   * Also run the project's CDC pipelines (spec §9), each in exactly one worker: default true;
+   * `strata worker --no-pipelines` turns it off.
+   */
+  pipelines?: boolean;
+  /** Tuning of the pipeline supervisor (scan interval, lease TTL, source factory: tests). */
+  pipelineOptions?: Partial<Omit<SupervisorOptions, 'projectDir' | 'redis' | 'prefix' | 'logger'>>;
 }
 
 /** How long running jobs may finish when a worker closes, by default. */
@@ -80,6 +91,8 @@ export interface SyncJobSummary {
 
 export interface StrataWorker {
   readonly worker: Worker<SyncJobData, SyncJobSummary>;
+  /** The pipeline supervisor (undefined with `pipelines: false`). */
+  readonly pipelines: PipelineSupervisor | undefined;
   /** Resolves once the worker takes jobs (not while Redis is unreachable). */
   readonly ready: Promise<void>;
   /** Resolves once the worker has closed (after `close()` or a signal). */
@@ -92,18 +105,7 @@ export interface StrataWorker {
   close(force?: boolean): Promise<void>;
 }
 
-/** True when `promise` settled within `ms` (it goes on either way). */
-export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([promise.then(settled, settled), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-const settled = (): boolean => true;
+export { settlesWithin } from './settles.js';
 
 /**
  * The run id of a job: the same for every attempt of it (retries, and a recovery after a
@@ -188,7 +190,8 @@ export async function startWorker(options: WorkerOptions): Promise<StrataWorker>
 
 /** A worker, connecting: `ready` tells when it takes jobs; it can be closed before that. */
 export function createWorker(options: WorkerOptions): StrataWorker {
-  const log = (options.logger ?? defaultLogger()).child({ component: 'worker' });
+  const rootLog = options.logger ?? defaultLogger();
+  const log = rootLog.child({ component: 'worker' });
   const prefix = options.prefix ?? DEFAULT_QUEUE_PREFIX;
   const env = options.env ?? process.env;
   registerSecrets([options.redis]);
@@ -217,7 +220,14 @@ export function createWorker(options: WorkerOptions): StrataWorker {
     const jobLog = log.child({ job: job.id, tracker: name, runId, attempt: job.attemptsMade + 1 });
     // Definitions may have changed since the job was queued: always run the current ones.
     const project = loadProject(options.projectDir);
-    registerConfiguredSecrets({ config: project.config, trackers: project.model.trackers.values() }, env);
+    registerConfiguredSecrets(
+      {
+        config: project.config,
+        trackers: project.model.trackers.values(),
+        pipelines: project.model.pipelines.values(),
+      },
+      env,
+    );
     const tracker = project.model.trackers.get(name);
     const errors = project.diagnostics.filter((d) => d.severity === 'error');
     if (!tracker && errors.length === 0) throw new UnrecoverableError(`tracker '${name}' no longer exists`);
@@ -293,10 +303,12 @@ export function createWorker(options: WorkerOptions): StrataWorker {
     log.warn({ job: jobId }, 'sync job stalled (its worker stopped); it runs again'),
   );
 
+  const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+  const pipelines = startPipelines(options, prefix, env, graceMs, rootLog);
+
   let closing: Promise<void> | undefined;
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
-  const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
   const onSignal = (signal: NodeJS.Signals) => {
     log.info(
       { signal, graceMs },
@@ -313,6 +325,8 @@ export function createWorker(options: WorkerOptions): StrataWorker {
   };
   const jobsFinished = () => Promise.allSettled([...running]);
   const shutDown = async (): Promise<void> => {
+    // Pipelines stop beside the jobs, within the same grace (runners commit what they read).
+    const pipelinesStopped = pipelines?.stop() ?? Promise.resolve();
     try {
       // Takes no more jobs from here on; BullMQ's close also waits for the running ones.
       const bullClosed = worker.close();
@@ -330,6 +344,8 @@ export function createWorker(options: WorkerOptions): StrataWorker {
         await settlesWithin(worker.disconnect(), DISCONNECT_MS);
       }
     } finally {
+      if (!(await settlesWithin(pipelinesStopped, HAND_BACK_MS + DISCONNECT_MS)))
+        log.warn('pipelines did not stop in time: their leases expire and other workers take them over');
       await settlesWithin(histories.close(), DISCONNECT_MS);
       limiterRedis.disconnect();
       if (options.handleSignals) {
@@ -359,7 +375,30 @@ export function createWorker(options: WorkerOptions): StrataWorker {
   });
   // Closing before Redis answered rejects it: that is no failure of its own.
   ready.catch(() => undefined);
-  return { worker, ready, closed, close };
+  return { worker, pipelines, ready, closed, close };
+}
+
+/** The pipeline supervisor of this worker, started (unless `pipelines: false`). */
+function startPipelines(
+  options: WorkerOptions,
+  prefix: string,
+  env: NodeJS.ProcessEnv,
+  graceMs: number,
+  log: PinoLogger,
+): PipelineSupervisor | undefined {
+  if (options.pipelines === false) return undefined;
+  const supervisor = new PipelineSupervisor({
+    ...(options.name ? { owner: options.name } : {}),
+    stopGraceMs: graceMs,
+    env,
+    ...options.pipelineOptions,
+    projectDir: options.projectDir,
+    redis: options.redis,
+    prefix,
+    logger: log,
+  });
+  supervisor.start();
+  return supervisor;
 }
 
 /**

@@ -37,20 +37,45 @@ sink: { type: iceberg, namespace: studio_raw }
 schemaEvolution: opt_in
 `;
 
-function problems(pipeline: string): string[] {
+function problems(pipeline: string, ...others: string[]): string[] {
   const files: DefinitionFile[] = [
     { path: 'talent.yaml', kind: 'source', text: TALENT },
     { path: 'p.yaml', kind: 'pipeline', text: pipeline },
+    ...others.map((text, i) => ({ path: `q${i}.yaml`, kind: 'pipeline' as const, text })),
   ];
   const { model, diagnostics } = buildModel(files);
-  return [...diagnostics, ...validateModel(model)]
-    .sort(compareDiagnostics)
-    .map((d) => `${d.location?.line}:${d.location?.col}: ${d.code}`);
+  return [...diagnostics, ...validateModel(model)].sort(compareDiagnostics).map((d) => {
+    // Other files than p.yaml are named.
+    const file = d.location?.file === 'p.yaml' ? '' : `${d.location?.file}:`;
+    return `${file}${d.location?.line}:${d.location?.col}: ${d.code}`;
+  });
+}
+
+/** A second pipeline reading public.talent (and, with `mapped`, naming its raw table). */
+function archive(namespace: string, mapped?: string, name = 'archive'): string {
+  return `name: ${name}
+source:
+  type: debezium
+  files: [archive.ndjson]
+  tables: [public.talent]
+sink:
+  type: iceberg
+  namespace: ${namespace}
+${mapped ? `  tables: { public.talent: ${mapped} }\n` : ''}`;
 }
 
 describe('pipeline definitions', () => {
   it('a valid pipeline has no problem', () => {
     expect(problems(VALID)).toEqual([]);
+  });
+
+  it("two pipelines writing one raw table: an error at the second one's sink", () => {
+    expect(problems(VALID, archive('studio_raw'))).toEqual(['q0.yaml:6:1: duplicate_name']);
+    // A mapped name clashes where it is mapped; another name, or another namespace, does not.
+    expect(problems(VALID, archive('other', 'talent'), archive('studio_raw', 'talent', 'backfill'))).toEqual([
+      'q1.yaml:9:28: duplicate_name',
+    ]);
+    expect(problems(VALID, archive('studio_raw', 'talent_archive'))).toEqual([]);
   });
 
   it('a connection written inline', () => {

@@ -79,4 +79,34 @@ describe('configuredSecrets', () => {
       [env.CATALOG_URL, env.BASE_ID, env.STRATA_AIRTABLE_TOKEN, '-----BEGIN KEY-----\nMIIkey\n'].sort(),
     );
   });
+
+  it("include the pipelines' env: references: source connection, NATS url, enrichment endpoint and headers", () => {
+    const env = {
+      STUDIO_DB_URL: 'postgres://repl:db-pw-1@db/studio',
+      NATS_URL: 'nats://user:nats-pw-2@nats:4222',
+      EDGE_URL: 'https://edge.example/graphql',
+      EDGE_TOKEN: 'Bearer edge-token-3',
+    };
+    const values = configuredSecrets(
+      {
+        pipelines: [
+          { definition: { source: { type: 'postgres', connection: 'env:STUDIO_DB_URL' } } },
+          {
+            definition: {
+              source: { type: 'debezium', nats: { url: 'env:NATS_URL', stream: 's' } },
+              processors: [
+                {
+                  type: 'graphql_enrich',
+                  endpoint: 'env:EDGE_URL',
+                  headers: { Authorization: 'env:EDGE_TOKEN' },
+                },
+              ],
+            },
+          },
+        ],
+      },
+      env,
+    );
+    expect(values).toEqual(expect.arrayContaining(Object.values(env)));
+  });
 });

@@ -105,7 +105,11 @@ export class ProjectService implements OnModuleInit, OnApplicationShutdown {
   private load(): ReloadOutcome {
     try {
       const project = loadProject(this.options.projectDir);
-      registerConfiguredSecrets({ config: project.config, trackers: project.model.trackers.values() });
+      registerConfiguredSecrets({
+        config: project.config,
+        trackers: project.model.trackers.values(),
+        pipelines: project.model.pipelines.values(),
+      });
       const compiler = new Compiler(project.model);
       const problems = project.diagnostics.filter((d) => d.severity === 'error');
       if (problems.length === 0) {
