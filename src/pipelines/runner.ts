@@ -118,7 +118,11 @@ export async function runPipeline(options: PipelineRunOptions): Promise<RunOutco
     const outcome = await run.run();
     // A pipeline nobody runs any more is idle (a paused one keeps its status and reason).
     if (outcome.kind !== 'paused')
-      await options.store.update(options.pipeline.definition.name, { status: 'idle' });
+      await options.store.update(
+        options.pipeline.definition.name,
+        { status: 'idle' },
+        { unlessPaused: true },
+      );
     return outcome;
   } finally {
     await run.close();

@@ -129,13 +129,15 @@ export class PipelineStateStore {
    * Merges `patch` into the pipeline's state (a key set to undefined is removed). Messages are
    * redacted: an error may quote a connection string.
    */
-  async update(name: string, patch: Patch): Promise<PipelineState> {
+  async update(name: string, patch: Patch, options: { unlessPaused?: boolean } = {}): Promise<PipelineState> {
     return this.db.transaction(async (trx) => {
       const row = (await trx(PIPELINES).select('state').where({ name }).forUpdate().first()) as
         { state: string } | undefined;
       const current: PipelineState = row
         ? (JSON.parse(row.state) as PipelineState)
         : { name, status: 'idle', eventsTotal: 0, deadLetters: 0, schemas: {}, updatedAt: '' };
+      // An operator's pause (or a schema change's) outlives what a stopping runner records.
+      if (options.unlessPaused && current.status === 'paused') return current;
       const next = { ...current } as Record<string, unknown>;
       for (const [key, value] of Object.entries(secrets.redactDeep(patch))) {
         if (value === undefined) delete next[key];
