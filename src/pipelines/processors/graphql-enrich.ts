@@ -203,10 +203,7 @@ export class GraphqlEnrichProcessor implements Processor {
     if (!response.ok) throw new LookupError(`HTTP ${response.status}`);
     return Object.fromEntries(
       this.outputs.map((o) => {
-        const value = o.path.reduce<unknown>(
-          (at, step) => (at && typeof at === 'object' ? (at as Record<string, unknown>)[step] : undefined),
-          body.data,
-        );
+        const value = o.path.reduce<unknown>(step, body.data);
         try {
           return [o.column, coerceValue(value, o.type)];
         } catch (e) {
@@ -229,6 +226,15 @@ export class GraphqlEnrichProcessor implements Processor {
     };
     return this.resolved;
   }
+}
+
+/**
+ * One step down a response path. A list (a lookup by key through an API whose queries return
+ * lists, like Strata's own) is entered at its first element.
+ */
+function step(at: unknown, name: string): unknown {
+  const node = Array.isArray(at) ? at[0] : at;
+  return node && typeof node === 'object' ? (node as Record<string, unknown>)[name] : undefined;
 }
 
 function sleep(ms: number): Promise<void> {
