@@ -69,10 +69,13 @@ export function icebergType(type: ColumnType): IcebergType {
 
 /** A change as the raw table's row (only the columns the table writes). */
 export function rawRow(event: ChangeEvent, written?: ReadonlySet<string>): Record<string, unknown> {
-  const row = written
-    ? Object.fromEntries(Object.entries(event.row).filter(([k]) => written.has(k)))
-    : { ...event.row };
-  return { ...row, _op: event.op, _op_ts: event.ts, _seq: event.position.seq };
+  // Called once per change: a plain loop, no intermediate arrays.
+  const row: Record<string, unknown> = {};
+  for (const column in event.row) if (!written || written.has(column)) row[column] = event.row[column];
+  row._op = event.op;
+  row._op_ts = event.ts;
+  row._seq = event.position.seq;
+  return row;
 }
 
 /** What one commit writes. */

@@ -19,7 +19,7 @@ import type { Pgoutput } from 'pg-logical-replication';
 import type { ChangeEvent, PipelineEvent, Position, RowValues, TableSchema } from '../../events.js';
 import { keyOf } from '../../raw-reader.js';
 import { describeTable, qualified, quoteIdent, type UpstreamTable } from './catalog.js';
-import { messageSeq, parseLsn, position, seqAt, type PostgresResume } from './positions.js';
+import { formatLsn, messageSeq, parseLsn, seqAt, type PostgresResume } from './positions.js';
 import type { ReplicationStream } from './stream.js';
 import { columnTypeOf, rowOf, type TypedColumn } from './types.js';
 
@@ -114,6 +114,8 @@ export class ChangeDecoder {
   private tx: Transaction | undefined;
   private chunk: Chunk | undefined;
   private chunks = 0;
+  private lastResume:
+    { restart: bigint; progress: PostgresResume['snapshot']; covered: number; text: string } | undefined;
 
   constructor(private readonly options: DecoderOptions) {
     this.base = parseLsn(options.resume.base);
@@ -136,25 +138,36 @@ export class ChangeDecoder {
 
   // ------------------------------------------------------------------ positions
 
-  private resume(restart: bigint): PostgresResume {
-    return {
+  private resume(restart: bigint): string {
+    // Every event of a transaction resumes at the same place: its text is made once.
+    const cached = this.lastResume;
+    if (
+      cached &&
+      cached.restart === restart &&
+      cached.progress === this.progress &&
+      cached.covered === this.covered.size
+    )
+      return cached.text;
+    const text = JSON.stringify({
       base: this.options.resume.base,
-      restart: `${(restart >> 32n).toString(16).toUpperCase()}/${(restart & 0xffffffffn).toString(16).toUpperCase()}`,
+      restart: formatLsn(restart),
       tables: [...this.covered].sort(),
       ...(this.progress ? { snapshot: this.progress } : {}),
-    };
+    } satisfies PostgresResume);
+    this.lastResume = { restart, progress: this.progress, covered: this.covered.size, text };
+    return text;
   }
 
   /** The next event of the current transaction: replayed whole after a restart, its committed events skipped. */
   private txPosition(): Position {
     const tx = this.tx!;
     tx.index += 1n;
-    return position(seqAt(this.base, tx.commitLsn, tx.index), this.resume(tx.commitLsn));
+    return { seq: seqAt(this.base, tx.commitLsn, tx.index), resume: this.resume(tx.commitLsn) };
   }
 
   /** An event at a logical message ending at `end` (or a snapshot row following it): streaming restarts after it. */
   private messagePosition(end: bigint, index: bigint): Position {
-    return position(messageSeq(this.base, end, index), this.resume(end));
+    return { seq: messageSeq(this.base, end, index), resume: this.resume(end) };
   }
 
   // ------------------------------------------------------------------- decoding
@@ -205,7 +218,7 @@ export class ChangeDecoder {
   /** Schemas apply wherever they stand: they take the stream's current place without consuming a seq. */
   private schemaPosition(): Position {
     const lsn = this.tx?.commitLsn ?? parseLsn(this.options.resume.restart);
-    return position(seqAt(this.base, lsn, this.tx?.index ?? 0n), this.resume(lsn));
+    return { seq: seqAt(this.base, lsn, this.tx?.index ?? 0n), resume: this.resume(lsn) };
   }
 
   private onChange(

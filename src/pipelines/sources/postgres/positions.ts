@@ -14,7 +14,6 @@
  * stay under the next record's seq. That bounds one transaction to 25,165,823 events (an error beyond, never a
  * silent overlap) and a pipeline to 2^43 bytes (8 TiB) of WAL after it first started.
  */
-import type { Position } from '../../events.js';
 
 const INDEX_BITS = 20n;
 /** The smallest WAL record (its header alone is 24 bytes). */
@@ -65,10 +64,6 @@ export function seqAt(base: bigint, lsn: bigint, index: bigint): bigint {
   if (seq >= 1n << 63n)
     throw new Error('the pipeline has outgrown its positions: start it again from a snapshot');
   return seq;
-}
-
-export function position(seq: bigint, resume: PostgresResume): Position {
-  return { seq, resume: JSON.stringify(resume) };
 }
 
 export function parseResume(text: string): PostgresResume {
