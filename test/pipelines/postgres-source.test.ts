@@ -277,6 +277,25 @@ fields:
 
     expect(clean).toMatchObject({ sourceKeys: 200, targetKeys: 200, missing: [], extra: [] });
 
+    // Keys changing while audits run are in flight, not mismatches: nothing is confirmed.
+    const writer = new pg.Client({ connectionString: PG_URL });
+    await writer.connect();
+    let writing = true;
+    const writes = (async () => {
+      for (let i = 0; writing; i++) {
+        await writer.query(`INSERT INTO ${u.schema}.item VALUES ($1, 'churn', 1)`, [10_000 + i]);
+        if (i > 3) await writer.query(`DELETE FROM ${u.schema}.item WHERE id = $1`, [10_000 + i - 3]);
+      }
+    })();
+    const during = [...(await audit()), ...(await audit())];
+    writing = false;
+    await writes;
+    await writer.query(`DELETE FROM ${u.schema}.item WHERE id >= 10000`);
+    await writer.end();
+    for (const record of during)
+      expect(record).toMatchObject({ confirmedMissing: [], confirmedExtra: [], lagging: false });
+    await caughtUp(e, u);
+
     // A lost delete of key 5 would leave it behind; a lost insert of key 999 never arrives.
     const rows = await e.rows(RAW);
     const seq5 = rows.filter((r) => r.id === 5).at(-1)!._seq as number;
@@ -298,7 +317,7 @@ fields:
     const [third] = await audit();
     expect(third).toMatchObject({ lagging: true, confirmedMissing: [], confirmedExtra: [] });
     expect(third!.missing).toEqual(['["1000"]', '["5"]']);
-    expect((await e.store.audits(u.pipeline, { limit: 5 })).length).toBe(4);
+    expect((await e.store.audits(u.pipeline, { limit: 10 })).length).toBe(6);
   });
 
   it('explains every missing requirement at once', async () => {
