@@ -241,5 +241,5 @@ describe('kill -9 of a pipeline process', () => {
     expect(rows.filter((r) => r._op === 'd')).toHaveLength(writer.deleted.length);
     expect(new Set(rows.map((r) => String(r._seq))).size).toBe(rows.length);
     expect(writer.names.length).toBeGreaterThan(200);
-  });
+  }, 150_000);
 });
