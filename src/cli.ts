@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** `strata`: the stateless command line. Everything comes from --project DIR and the environment. */
 import { Command, CommanderError, Option } from 'commander';
+import { DIALECTS } from './core/definitions/schema.js';
 import { apiKeyCreateCommand } from './cli/apikey-commands.js';
 import {
   compactCommand,
@@ -60,7 +61,7 @@ callerOptions(
       program
         .command('compile [input]')
         .description('print the SQL of an input (name or file)')
-        .addOption(new Option('--dialect <dialect>', 'trino | duckdb | postgres'))
+        .addOption(new Option('--dialect <dialect>', DIALECTS.join(' | ')))
         .option('--all', 'compile every input')
         .option(
           '--views',
@@ -276,7 +277,7 @@ program
   .command('diff')
   .description('for each input and tracker, the change in its generated SQL since a git revision')
   .requiredOption('--base <git-ref>', 'the revision to compare with (e.g. origin/main)')
-  .addOption(new Option('--dialect <dialect>', 'trino | duckdb | postgres'))
+  .addOption(new Option('--dialect <dialect>', DIALECTS.join(' | ')))
   .action((flags) => runCommand(globals(), async () => diffCommand(globals().project, flags)));
 
 try {

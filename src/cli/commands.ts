@@ -44,7 +44,8 @@ export function validateCommand(projectDir: string): number {
   return 0;
 }
 
-function dialectOf(value: string | undefined, fallback: Dialect): Dialect {
+/** `--dialect`, checked against the dialects there are (a usage error otherwise). */
+export function dialectOf(value: string | undefined, fallback: Dialect): Dialect {
   if (value === undefined) return fallback;
   if (!(DIALECTS as readonly string[]).includes(value))
     throw new UsageError(`unknown dialect '${value}' (expected ${DIALECTS.join(', ')})`);

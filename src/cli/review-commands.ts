@@ -8,6 +8,7 @@ import { buildModel, type DefinitionFile, type DefinitionKind } from '../core/mo
 import type { SemanticModel } from '../core/model/types.js';
 import { memberOf } from '../core/model/types.js';
 import { closest } from '../core/suggest.js';
+import { dialectOf } from './commands.js';
 import { trackerCompileOptions } from '../core/trackers.js';
 import { UsageError } from '../engines/open-engine.js';
 import { loadValidProject } from './context.js';
@@ -97,7 +98,7 @@ function compileAll(model: SemanticModel, dialect: Dialect): Map<string, string>
 export function diffCommand(projectDir: string, flags: { base?: string; dialect?: string }): number {
   if (!flags.base) throw new UsageError('diff needs --base <git-ref>');
   const project = loadValidProject(projectDir);
-  const dialect = (flags.dialect ?? project.config.dialect ?? 'trino') as Dialect;
+  const dialect = dialectOf(flags.dialect, project.config.dialect ?? 'trino');
   const before = compileAll(buildModel(filesAt(projectDir, flags.base)).model, dialect);
   const after = compileAll(project.model, dialect);
   const keys = [...new Set([...before.keys(), ...after.keys()])].sort();

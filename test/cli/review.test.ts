@@ -60,4 +60,11 @@ describe('strata diff', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/cannot read revision 'no-such-ref'/);
   });
+
+  it('an unknown dialect is bad usage, not "0 changed"', () => {
+    const r = strata(['diff', '--base', 'HEAD', '--project', dir, '--dialect', 'snowflake']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/unknown dialect 'snowflake' \(expected trino, duckdb, postgres\)/);
+    expect(r.stdout).toBe('');
+  });
 });
