@@ -29,6 +29,7 @@ import type { EnrichOptions } from '../pipelines/processors/graphql-enrich.js';
 import { withPipelineResources, type SourceFactory } from '../pipelines/resources.js';
 import { PositionConflictError, runPipeline, type RunOutcome } from '../pipelines/runner.js';
 import { PipelineStateStore, type AuditRecord, type PipelineState } from '../pipelines/state.js';
+import { describePosition } from '../pipelines/sources/describe.js';
 import { loadProject, type LoadedProject } from '../project/load-project.js';
 import { historyLocation } from '../trackers/locations.js';
 import { DEFAULT_QUEUE_PREFIX } from '../trackers/scheduler.js';
@@ -282,7 +283,7 @@ async function runHeld(run: HeldRun): Promise<number> {
   }
   await recordUnlessPaused(store, name, { status: 'idle' });
   const state = await store.get(name);
-  const where = state?.position ? `; committed through position ${state.position}` : '';
+  const where = state?.position ? `; committed through position ${describePosition(state.position)}` : '';
   out(
     outcome.kind === 'ended'
       ? `pipeline ${name}: the source has nothing more${where}\n`
@@ -535,7 +536,7 @@ function formatStatus(view: PipelineStatusView): string {
   );
   if (view.position !== undefined)
     lines.push(
-      `  position ${view.position} (seq ${view.positionSeq}), last commit ${view.lastCommitAt ?? 'never'}`,
+      `  position ${describePosition(view.position)} (seq ${view.positionSeq}), last commit ${view.lastCommitAt ?? 'never'}`,
     );
   lines.push(`  events ${view.eventsTotal}, dead letters ${view.deadLetters}`);
   const lag = [
