@@ -205,7 +205,10 @@ export class GraphqlEnrichProcessor implements Processor {
     try {
       body = JSON.parse(text) as typeof body;
     } catch {
-      throw new LookupError(`HTTP ${response.status}: the answer is not JSON (${text.slice(0, 120)})`);
+      // Masked before it is cut: a credential the page echoes across the cut would leak a part.
+      throw new LookupError(
+        `HTTP ${response.status}: the answer is not JSON (${redact(text).slice(0, 120)})`,
+      );
     }
     if (body.errors?.length)
       throw new LookupError(`GraphQL errors: ${body.errors.map((e) => e.message ?? '?').join('; ')}`);
