@@ -1,7 +1,11 @@
 /**
  * `graphql_enrich` against real GraphQL servers (issue 9 item 3): a graphql-js service the
- * test controls (per-key batching, the cache and its TTL, retries with backoff, timeouts,
- * dead letters that lose nothing, headers from env:), and Strata's own `serve` API.
+ * test controls (per-key batching, the cache and its TTL, retries with backoff, HTTP and
+ * GraphQL errors, timeouts, dead letters that lose nothing, headers from env: that never leak),
+ * and Strata's own `serve` API.
+ *
+ * Every run commits on `commitEvents` only (`commitInterval: 1h`), so the batches the processor
+ * sees are fixed by the script, whatever the machine's speed.
  */
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -30,16 +34,35 @@ const SCHEMA: TableSchema = {
 };
 const RAW = { namespace: 'raw', name: 'movie' };
 const DEAD = { namespace: 'raw', name: 'edge__dead_letters' };
+const LABEL = 'processors[0] (graphql_enrich)';
 const TOKEN = 'Bearer s3cret-edge-token';
+
+/** One fewer call to go for `id`; true when this call is one of them. */
+function take(counts: Map<string, number>, id: string): boolean {
+  const left = counts.get(id) ?? 0;
+  if (left > 0) counts.set(id, left - 1);
+  return left > 0;
+}
 
 /** A GraphQL service of movie facts, counting calls per id, failing or stalling on demand. */
 class MovieEdge {
   readonly calls = new Map<string, number>();
+  /** The Authorization header each resolver call found in its context. */
   readonly authorization: string[] = [];
-  /** id -> how many more calls fail. */
+  /** id -> how many more calls the resolver fails (a GraphQL error). */
   readonly failing = new Map<string, number>();
+  /**
+   * id -> how many more calls a proxy in front refuses with HTTP 500 and an HTML page that
+   * echoes the request's Authorization header (some do).
+   */
+  readonly refusing = new Map<string, number>();
+  /** id -> how long the resolver takes (ms). */
+  readonly slow = new Map<string, number>();
+  /** ids whose resolver stalls (until the server stops, or 5 s). */
   readonly stalling = new Set<string>();
   private server: Server | undefined;
+  private release: () => void = () => undefined;
+  private readonly released = new Promise<void>((done) => (this.release = done));
   url = '';
 
   private readonly schema = buildSchema(`
@@ -47,14 +70,19 @@ class MovieEdge {
     type Query { movie(id: ID!): Movie }
   `);
 
-  private movie = async ({ id }: { id: string }) => {
+  private count(id: string): void {
     this.calls.set(id, (this.calls.get(id) ?? 0) + 1);
-    if (this.stalling.has(id)) await new Promise((r) => setTimeout(r, 2_000));
-    const left = this.failing.get(id) ?? 0;
-    if (left > 0) {
-      this.failing.set(id, left - 1);
-      throw new Error(`movie ${id} is unavailable`);
-    }
+  }
+
+  private movie = async ({ id }: { id: string }, context: { authorization: string | undefined }) => {
+    this.count(id);
+    this.authorization.push(String(context.authorization));
+    // Answers after 5 s at the latest: a lookup that ignored its timeout shows as an answer.
+    if (this.stalling.has(id))
+      await Promise.race([this.released, new Promise((done) => setTimeout(done, 5_000).unref())]);
+    const delay = this.slow.get(id);
+    if (delay) await new Promise((done) => setTimeout(done, delay));
+    if (take(this.failing, id)) throw new Error(`movie ${id} is unavailable`);
     return { genre: `genre of ${id}`, runtime: 90 + id.length };
   };
 
@@ -63,16 +91,23 @@ class MovieEdge {
       let body = '';
       req.on('data', (chunk: Buffer) => (body += chunk.toString()));
       req.on('end', () => {
-        this.authorization.push(String(req.headers.authorization));
         const { query, variables } = JSON.parse(body) as {
           query: string;
-          variables: Record<string, unknown>;
+          variables: { id: string };
         };
+        if (take(this.refusing, variables.id)) {
+          this.count(variables.id);
+          res.writeHead(500, { 'content-type': 'text/html' });
+          // The credential straddles the first 120 characters of the page.
+          res.end(`<p>proxy error ${'.'.repeat(77)} authorization=${req.headers.authorization}</p>`);
+          return;
+        }
         void graphql({
           schema: this.schema,
           source: query,
           variableValues: variables,
           rootValue: { movie: this.movie },
+          contextValue: { authorization: req.headers.authorization },
         }).then((result) => {
           res.writeHead(200, { 'content-type': 'application/json' });
           res.end(JSON.stringify(result));
@@ -84,12 +119,13 @@ class MovieEdge {
   }
 
   async stop(): Promise<void> {
+    this.release();
     this.server?.closeAllConnections();
     await new Promise((done) => this.server?.close(done));
   }
 }
 
-function project(enrich: string, commitEvents = 1000): Project {
+function project(enrich: string, commitEvents: number): Project {
   return projectOf([
     {
       path: 'pipelines/edge.yaml',
@@ -106,105 +142,169 @@ processors:
       runtime: { path: movie.runtime, type: integer }
     headers: { Authorization: env:EDGE_TOKEN }
 ${enrich}
-sink: { type: iceberg, namespace: raw, commitEvents: ${commitEvents}, commitInterval: 10ms }
+sink: { type: iceberg, namespace: raw, commitEvents: ${commitEvents}, commitInterval: 1h }
 `,
     },
   ]);
 }
 
 describe('graphql_enrich against a GraphQL service', () => {
-  let env: PipelineEnvironment;
-  let edge: MovieEdge;
+  let env: PipelineEnvironment | undefined;
+  let edge: MovieEdge | undefined;
   afterEach(async () => {
     await env?.dispose();
     await edge?.stop();
+    env = undefined;
+    edge = undefined;
   });
 
-  async function run(p: Project, script: EventScript, batch = 100) {
-    return runPipeline({
-      pipeline: p.pipeline,
-      compiler: p.compiler,
-      warehouse: env.warehouse,
-      duckdb: env.duckdb,
-      source: new ScriptedSource(script.events, { batch }),
-      store: env.store,
-      enrich: { env: { EDGE_URL: edge.url, EDGE_TOKEN: TOKEN }, backoffMs: () => 5 },
-    });
-  }
-
-  async function setUp(): Promise<void> {
+  async function setUp(): Promise<{ env: PipelineEnvironment; edge: MovieEdge }> {
     env = await PipelineEnvironment.create();
     edge = new MovieEdge();
     await edge.start();
+    return { env, edge };
   }
 
-  it('adds typed columns, asking once per distinct key of a batch and caching across batches', async () => {
-    await setUp();
+  async function run(p: Project, script: EventScript, backoffMs: (attempt: number) => number = () => 10) {
+    return runPipeline({
+      pipeline: p.pipeline,
+      compiler: p.compiler,
+      warehouse: env!.warehouse,
+      duckdb: env!.duckdb,
+      source: new ScriptedSource(script.events, { batch: 10 }),
+      store: env!.store,
+      enrich: { env: { EDGE_URL: edge!.url, EDGE_TOKEN: TOKEN }, backoffMs },
+    });
+  }
+
+  it('adds typed columns, asking once per distinct key of a batch and caching across batches; deletes are not looked up', async () => {
+    const { env, edge } = await setUp();
+    edge.failing.set('gone', 100); // were it looked up, its delete would be a dead letter
     const script = new EventScript().schema(SCHEMA);
-    for (let i = 0; i < 30; i++)
-      script.change('public.movie', i < 3 ? 'c' : 'u', { movie_id: `m${i % 3}`, title: `t${i}` });
+    // Two batches of 36, each with every one of 12 keys (more than the 8 requests in flight) 3 times.
+    for (let i = 0; i < 72; i++)
+      script.change('public.movie', i < 12 ? 'c' : 'u', { movie_id: `m${i % 12}`, title: `t${i}` });
+    script.change('public.movie', 'd', { movie_id: 'gone' });
     script.change('public.movie', 'd', { movie_id: 'm0' });
-    // Two batches: the second finds every key in the cache.
-    expect(await run(project('    cacheTtl: 5m', 16), script, 16)).toEqual({ kind: 'ended' });
-    expect(Object.fromEntries(edge.calls)).toEqual({ m0: 1, m1: 1, m2: 1 });
-    expect(new Set(edge.authorization)).toEqual(new Set([TOKEN]));
+    expect(await run(project('    cacheTtl: 5m', 36), script)).toEqual({ kind: 'ended' });
+
+    expect(Object.fromEntries(edge.calls)).toEqual(
+      Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`m${i}`, 1])),
+    );
+    // The header from env: reached the resolver with every call.
+    expect(edge.authorization).toEqual(Array.from({ length: 12 }, () => TOKEN));
+
     const rows = await env.rows(RAW);
-    expect(rows).toHaveLength(31);
-    expect(rows.find((r) => r.title === 't4')).toMatchObject({
-      movie_id: 'm1',
-      genre: 'genre of m1',
+    expect(rows).toHaveLength(74);
+    for (const row of rows.slice(0, 72))
+      expect(row).toMatchObject({
+        genre: `genre of ${String(row.movie_id)}`,
+        runtime: 90 + String(row.movie_id).length,
+      });
+    expect(rows.find((r) => r.title === 't52')).toMatchObject({
+      _op: 'u',
+      movie_id: 'm4',
+      genre: 'genre of m4',
       runtime: 92,
     });
-    // The delete was not looked up, and carries no outputs.
-    expect(rows.at(-1)).toMatchObject({ _op: 'd', movie_id: 'm0', genre: null });
+    // The deletes pass through without outputs.
+    expect(rows.slice(72)).toEqual([
+      expect.objectContaining({ _op: 'd', movie_id: 'gone', genre: null, runtime: null }),
+      expect.objectContaining({ _op: 'd', movie_id: 'm0', genre: null, runtime: null }),
+    ]);
+    // The outputs are columns of their types: a string, and an integer (long) by { path, type }.
+    const fields = (await env.warehouse.load(RAW)).schema.fields;
+    expect(fields.find((f) => f.name === 'genre')?.type).toBe('string');
+    expect(fields.find((f) => f.name === 'runtime')?.type).toBe('long');
+    expect(await env.rows(DEAD)).toEqual([]);
+    expect((await env.store.get('edge'))?.deadLetters).toBe(0);
   });
 
-  it('with cacheTtl 0s asks again in every batch', async () => {
-    await setUp();
+  it('with cacheTtl 0s asks again in every batch, and every event of the batch gets its answer', async () => {
+    const { env, edge } = await setUp();
+    // m2 answers late: m1's answer is older than the batch's end, still its events' answer.
+    edge.slow.set('m2', 50);
     const script = new EventScript().schema(SCHEMA);
-    for (let i = 0; i < 4; i++) script.change('public.movie', 'u', { movie_id: 'm1', title: `t${i}` });
-    await run(project('    cacheTtl: 0s', 2), script, 2);
-    expect(edge.calls.get('m1')).toBe(2);
+    for (let i = 0; i < 8; i++)
+      script.change('public.movie', 'u', { movie_id: i % 2 ? 'm2' : 'm1', title: `t${i}` });
+    expect(await run(project('    cacheTtl: 0s', 4), script)).toEqual({ kind: 'ended' });
+    expect(Object.fromEntries(edge.calls)).toEqual({ m1: 2, m2: 2 });
+    const rows = await env.rows(RAW);
+    expect(rows.map((r) => [r.title, r.genre])).toEqual(
+      Array.from({ length: 8 }, (_, i) => [`t${i}`, `genre of ${i % 2 ? 'm2' : 'm1'}`]),
+    );
+    expect(await env.rows(DEAD)).toEqual([]);
   });
 
-  it('retries a failing lookup with backoff; when the retries run out the event is a dead letter, the rest committed', async () => {
-    await setUp();
-    edge.failing.set('m1', 2); // recovers on the third attempt
+  it('retries a failing lookup with backoff; when the retries run out the events are dead letters, the rest committed', async () => {
+    const { env, edge } = await setUp();
+    edge.failing.set('m1', 2); // a GraphQL error twice, then an answer on the third attempt
+    edge.refusing.set('m4', 1); // HTTP 500 once, then an answer
     edge.failing.set('m2', 100); // never
+    edge.refusing.set('m5', 100); // never, and the page echoes the token
     const script = new EventScript()
       .schema(SCHEMA)
       .change('public.movie', 'c', { movie_id: 'm1', title: 'recovers' })
       .change('public.movie', 'c', { movie_id: 'm2', title: 'parked' })
-      .change('public.movie', 'c', { movie_id: 'm3', title: 'fine' });
-    expect(await run(project('    retries: 2'), script)).toEqual({ kind: 'ended' });
-    expect(Object.fromEntries(edge.calls)).toEqual({ m1: 3, m2: 3, m3: 1 });
+      .change('public.movie', 'c', { movie_id: 'm3', title: 'fine' })
+      .change('public.movie', 'u', { movie_id: 'm2', title: 'parked again' })
+      .change('public.movie', 'c', { movie_id: 'm4', title: 'recovers from a 500' })
+      .change('public.movie', 'c', { movie_id: 'm5', title: 'refused' });
+    const waits: number[] = [];
+    const backoff = (attempt: number) => {
+      waits.push(attempt);
+      return 10;
+    };
+    expect(await run(project('    retries: 2', 100), script, backoff)).toEqual({ kind: 'ended' });
+
+    // Each key asked once per attempt (m2's two events share their lookups).
+    expect(Object.fromEntries(edge.calls)).toEqual({ m1: 3, m2: 3, m3: 1, m4: 2, m5: 3 });
+    // A wait before every retry, longer with each attempt: m1, m2 and m5 twice, m4 once.
+    expect(waits.sort()).toEqual([0, 0, 0, 0, 1, 1, 1]);
+
     const rows = await env.rows(RAW);
-    expect(rows.map((r) => [r.movie_id, r.genre])).toEqual([
-      ['m1', 'genre of m1'],
-      ['m3', 'genre of m3'],
+    expect(rows.map((r) => [r.movie_id, r.title, r.genre, r.runtime])).toEqual([
+      ['m1', 'recovers', 'genre of m1', 92],
+      ['m3', 'fine', 'genre of m3', 92],
+      ['m4', 'recovers from a 500', 'genre of m4', 92],
     ]);
+
     const dead = await env.rows(DEAD);
-    expect(dead).toHaveLength(1);
-    expect(dead[0]).toMatchObject({ upstream_table: 'public.movie', op: 'c', attempts: 3 });
-    expect(String(dead[0]!.processor)).toMatch(/graphql_enrich/);
-    expect(String(dead[0]!.error)).toMatch(/movie m2 is unavailable/);
-    expect(JSON.parse(String(dead[0]!.row_json))).toEqual({ movie_id: 'm2', title: 'parked' });
-    expect(JSON.stringify(dead)).not.toContain('s3cret');
-    expect((await env.store.get('edge'))?.deadLetters).toBe(1);
+    expect(dead.map((d) => [d.upstream_table, d.op, d._seq, d.processor, d.attempts])).toEqual([
+      ['public.movie', 'c', 3, LABEL, 3],
+      ['public.movie', 'u', 5, LABEL, 3],
+      ['public.movie', 'c', 7, LABEL, 3],
+    ]);
+    expect(dead.map((d) => JSON.parse(String(d.row_json)) as unknown)).toEqual([
+      { movie_id: 'm2', title: 'parked' },
+      { movie_id: 'm2', title: 'parked again' },
+      { movie_id: 'm5', title: 'refused' },
+    ]);
+    expect(String(dead[0]!.error)).toBe('GraphQL errors: movie m2 is unavailable');
+    expect(String(dead[2]!.error)).toMatch(/^HTTP 500: the answer is not JSON \(<p>proxy error \.+ /);
+    for (const d of dead) expect(d.failed_at).toBeTruthy();
+    // The token the page echoed is masked, all of it, though the page was cut short.
+    expect(String(dead[2]!.error)).toContain('authorization=[redacted]');
+    expect(JSON.stringify(dead)).not.toMatch(/s3cret|Bearer/);
+    expect((await env.store.get('edge'))?.deadLetters).toBe(3);
   });
 
   it('a lookup past its timeout is a failure too', async () => {
-    await setUp();
+    const { env, edge } = await setUp();
     edge.stalling.add('m9');
     const script = new EventScript()
       .schema(SCHEMA)
-      .change('public.movie', 'c', { movie_id: 'm9', title: 'slow' });
-    await run(project('    timeout: 100ms\n    retries: 1'), script);
-    expect(await env.rows(RAW)).toHaveLength(0);
+      .change('public.movie', 'c', { movie_id: 'm9', title: 'stalls' })
+      .change('public.movie', 'c', { movie_id: 'm3', title: 'fine' });
+    expect(await run(project('    timeout: 400ms\n    retries: 1', 100), script)).toEqual({ kind: 'ended' });
+    expect(edge.calls.get('m9')).toBe(2);
+    expect((await env.rows(RAW)).map((r) => [r.movie_id, r.genre])).toEqual([['m3', 'genre of m3']]);
     const dead = await env.rows(DEAD);
-    expect(dead).toHaveLength(1);
-    expect(String(dead[0]!.error)).toMatch(/request failed/);
-    expect(dead[0]!.attempts).toBe(2);
+    expect(dead.map((d) => [JSON.parse(String(d.row_json)) as unknown, d.attempts])).toEqual([
+      [{ movie_id: 'm9', title: 'stalls' }, 2],
+    ]);
+    expect(String(dead[0]!.error)).toMatch(/request failed: .*timeout/);
+    expect((await env.store.get('edge'))?.deadLetters).toBe(1);
   });
 });
 
@@ -246,12 +346,12 @@ describe("graphql_enrich against Strata's own serve API", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('looks each movie up by its key, with an API key from env:', async () => {
-    const p = projectOf([
+  function studio(name: string): Project {
+    return projectOf([
       {
-        path: 'pipelines/studio.yaml',
+        path: `pipelines/${name}.yaml`,
         kind: 'pipeline',
-        text: `name: studio
+        text: `name: ${name}
 source: { type: postgres, connection: env:DB, tables: [public.movie] }
 processors:
   - type: graphql_enrich
@@ -260,10 +360,28 @@ processors:
     variables: { id: movie_id }
     outputs: { genre: movie.genre, status: movie.status }
     headers: { X-Api-Key: env:STRATA_KEY }
-sink: { type: iceberg, namespace: raw }
+    retries: 0
+sink: { type: iceberg, namespace: ${name} }
 `,
       },
     ]);
+  }
+
+  async function run(p: Project, ids: string[], apiKey: string): Promise<void> {
+    const script = new EventScript().schema(SCHEMA);
+    for (const id of ids) script.change('public.movie', 'u', { movie_id: id, title: 'x' });
+    await runPipeline({
+      pipeline: p.pipeline,
+      compiler: p.compiler,
+      warehouse: env.warehouse,
+      duckdb: env.duckdb,
+      source: new ScriptedSource(script.events),
+      store: env.store,
+      enrich: { env: { STRATA_URL: url, STRATA_KEY: apiKey }, backoffMs: () => 10 },
+    });
+  }
+
+  it('looks each movie up by its key, with an API key from env:', async () => {
     // The service's own answers, asked directly.
     const direct = await fetch(url, {
       method: 'POST',
@@ -276,20 +394,27 @@ sink: { type: iceberg, namespace: raw }
       (await direct.json()) as { data: { movie: { movie_id: string; genre: string; status: string }[] } }
     ).data.movie;
     expect(movies).toHaveLength(3);
-    const script = new EventScript().schema(SCHEMA);
-    for (const movie of movies) script.change('public.movie', 'u', { movie_id: movie.movie_id, title: 'x' });
-    await runPipeline({
-      pipeline: p.pipeline,
-      compiler: p.compiler,
-      warehouse: env.warehouse,
-      duckdb: env.duckdb,
-      source: new ScriptedSource(script.events),
-      store: env.store,
-      enrich: { env: { STRATA_URL: url, STRATA_KEY: key }, backoffMs: () => 5 },
-    });
-    const rows = await env.rows(RAW);
+    for (const m of movies) expect(m.genre && m.status).toBeTruthy();
+
+    await run(studio('studio'), [...movies.map((m) => m.movie_id), movies[0]!.movie_id], key);
+    const rows = await env.rows({ namespace: 'studio', name: 'movie' });
     expect(rows.map((r) => [r.movie_id, r.genre, r.status])).toEqual(
-      movies.map((m) => [m.movie_id, m.genre, m.status]),
+      [...movies, movies[0]!].map((m) => [m.movie_id, m.genre, m.status]),
     );
+    expect(await env.rows({ namespace: 'studio', name: 'studio__dead_letters' })).toEqual([]);
+  });
+
+  it('an API key the service refuses parks the events, the key masked', async () => {
+    const wrong = generateApiKey();
+    await run(studio('stranger'), ['m-1', 'm-2'], wrong);
+    expect(await env.rows({ namespace: 'stranger', name: 'movie' })).toEqual([]);
+    const dead = await env.rows({ namespace: 'stranger', name: 'stranger__dead_letters' });
+    expect(dead.map((d) => [JSON.parse(String(d.row_json)) as unknown, d.attempts])).toEqual([
+      [{ movie_id: 'm-1', title: 'x' }, 1],
+      [{ movie_id: 'm-2', title: 'x' }, 1],
+    ]);
+    expect(String(dead[0]!.error)).toMatch(/^HTTP 401/);
+    expect(JSON.stringify(dead)).not.toContain(wrong);
+    expect((await env.store.get('stranger'))?.deadLetters).toBe(2);
   });
 });

@@ -88,14 +88,20 @@ export class GraphqlEnrichProcessor implements Processor {
   async process(events: ChangeEvent[]): Promise<ProcessorOutput> {
     // A missing endpoint variable is the pipeline's configuration, not one event's failure.
     this.endpoint();
+    // This batch's answers, each key read from the cache once: an entry that expires while the
+    // batch waits for other lookups (a short cacheTtl, 0s above all) is still this batch's answer.
+    const answers = new Map<string, Outputs>();
     const keys = new Map<string, Record<string, RowValues[string]>>();
     for (const event of events) {
       if (event.op === 'd') continue;
       const variables = this.variablesOf(event.row);
       const key = JSON.stringify(variables);
-      if (!this.cached(key)) keys.set(key, variables);
+      if (answers.has(key) || keys.has(key)) continue;
+      const cached = this.cached(key);
+      if (cached) answers.set(key, cached);
+      else keys.set(key, variables);
     }
-    const failures = await this.lookUp(keys);
+    const failures = await this.lookUp(keys, answers);
     const out: ChangeEvent[] = [];
     const deadLetters: DeadLetter[] = [];
     for (const event of events) {
@@ -104,10 +110,10 @@ export class GraphqlEnrichProcessor implements Processor {
         continue;
       }
       const key = JSON.stringify(this.variablesOf(event.row));
-      const failure = failures.get(key);
-      const outputs = failure ? undefined : this.cached(key);
+      const outputs = answers.get(key);
       if (outputs) out.push({ ...event, row: { ...event.row, ...outputs } });
-      else
+      else {
+        const failure = failures.get(key);
         deadLetters.push({
           event,
           processor: this.label,
@@ -115,6 +121,7 @@ export class GraphqlEnrichProcessor implements Processor {
           attempts: failure?.attempts ?? 0,
           failedAt: new Date(this.clock()).toISOString(),
         });
+      }
     }
     return { events: out, deadLetters };
   }
@@ -136,18 +143,18 @@ export class GraphqlEnrichProcessor implements Processor {
   }
 
   private remember(key: string, outputs: Outputs): void {
-    if (this.ttlMs <= 0) {
-      // Not kept across batches, but this batch's events still need it.
-      this.cache.set(key, { outputs, until: this.clock() });
-      return;
-    }
+    if (this.ttlMs <= 0) return; // not kept across batches
     if (this.cache.size >= MAX_CACHED_KEYS) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(key, { outputs, until: this.clock() + this.ttlMs });
   }
 
-  /** Looks every key up, `concurrency` at a time; returns the keys whose lookups failed for good. */
+  /**
+   * Looks every key up, `concurrency` at a time, into `answers` (and the cache); returns the
+   * keys whose lookups failed for good.
+   */
   private async lookUp(
     keys: Map<string, Record<string, RowValues[string]>>,
+    answers: Map<string, Outputs>,
   ): Promise<Map<string, { message: string; attempts: number }>> {
     const failures = new Map<string, { message: string; attempts: number }>();
     const queue = [...keys];
@@ -155,8 +162,10 @@ export class GraphqlEnrichProcessor implements Processor {
       for (let next = queue.shift(); next; next = queue.shift()) {
         const [key, variables] = next;
         const outcome = await this.withRetries(variables);
-        if ('outputs' in outcome) this.remember(key, outcome.outputs);
-        else failures.set(key, outcome);
+        if ('outputs' in outcome) {
+          answers.set(key, outcome.outputs);
+          this.remember(key, outcome.outputs);
+        } else failures.set(key, outcome);
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.concurrency, queue.length) }, work));
@@ -196,7 +205,10 @@ export class GraphqlEnrichProcessor implements Processor {
     try {
       body = JSON.parse(text) as typeof body;
     } catch {
-      throw new LookupError(`HTTP ${response.status}: the answer is not JSON (${text.slice(0, 120)})`);
+      // Masked before it is cut: a credential the page echoes across the cut would leak a part.
+      throw new LookupError(
+        `HTTP ${response.status}: the answer is not JSON (${redact(text).slice(0, 120)})`,
+      );
     }
     if (body.errors?.length)
       throw new LookupError(`GraphQL errors: ${body.errors.map((e) => e.message ?? '?').join('; ')}`);
