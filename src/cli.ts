@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** `strata`: the stateless command line. Everything comes from --project DIR and the environment. */
 import { Command, CommanderError, Option } from 'commander';
-import { DIALECTS } from './core/definitions/schema.js';
+import { DIALECTS, ENGINES } from './core/definitions/schema.js';
 import { apiKeyCreateCommand } from './cli/apikey-commands.js';
 import {
   compactCommand,
@@ -36,7 +36,7 @@ const program = new Command('strata')
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 const engineOptions = (cmd: Command) =>
   cmd
-    .option('--engine <engine>', 'duckdb | postgres | trino')
+    .option('--engine <engine>', ENGINES.join(' | '))
     .option('--database <file>', 'DuckDB database file (or PostgreSQL URL with --engine postgres)');
 const paramOption = (cmd: Command) =>
   cmd.option('--param <name=value>', 'an input parameter (repeatable)', collectRepeated, []);

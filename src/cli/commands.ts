@@ -9,7 +9,7 @@ import { trackerCompileOptions } from '../core/trackers.js';
 import { validateModel } from '../core/validate.js';
 import { error, StrataError, type Diagnostic } from '../core/diagnostics.js';
 import type { Dialect } from '../core/definitions/schema.js';
-import { DIALECTS } from '../core/definitions/schema.js';
+import { DIALECTS, ENGINE_DIALECTS, type EngineName } from '../core/definitions/schema.js';
 import { engineName, openEngine, UsageError, type EngineChoice } from '../engines/open-engine.js';
 import { loadProject } from '../project/load-project.js';
 import { registerSecrets } from '../engines/secrets.js';
@@ -141,8 +141,8 @@ export function compileCommand(projectDir: string, input: string | undefined, fl
   return 0;
 }
 
-function dialectForEngine(engine: string): Dialect {
-  return engine === 'postgres' ? 'postgres' : engine === 'trino' ? 'trino' : 'duckdb';
+function dialectForEngine(engine: EngineName): Dialect {
+  return ENGINE_DIALECTS[engine];
 }
 
 export interface RunFlags extends EngineChoice, CallerFlags {

@@ -1,8 +1,8 @@
 /** What every engine offers: run SQL, stream typed rows back. Trino (issue 3) implements it too. */
-import type { Dialect } from '../core/definitions/schema.js';
+import type { Dialect, EngineName } from '../core/definitions/schema.js';
 import type { Row } from '../core/values/cell.js';
 
-export type EngineName = 'duckdb' | 'postgres' | 'trino';
+export type { EngineName } from '../core/definitions/schema.js';
 
 export interface ResultColumn {
   name: string;

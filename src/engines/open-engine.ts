@@ -1,6 +1,6 @@
 /** Chooses and opens the engine a command runs on: flags first, then strata.yaml, then the default. */
 import { isAbsolute, join } from 'node:path';
-import { durationMs, type ProjectConfig } from '../core/definitions/schema.js';
+import { durationMs, ENGINES, type ProjectConfig } from '../core/definitions/schema.js';
 import { QueryError, type Engine, type EngineName } from './engine.js';
 import { resolveSecret } from './secrets.js';
 import { openCatalog, warehouseExists, warehouseLocation } from './warehouse-location.js';
@@ -15,10 +15,9 @@ export interface EngineChoice {
 
 export function engineName(choice: EngineChoice, config: ProjectConfig): EngineName {
   const name = choice.engine ?? config.engine ?? 'duckdb';
-  if (name !== 'duckdb' && name !== 'postgres' && name !== 'trino') {
-    throw new UsageError(`unknown engine '${name}' (expected duckdb, postgres or trino)`);
-  }
-  return name;
+  if (!(ENGINES as readonly string[]).includes(name))
+    throw new UsageError(`unknown engine '${name}' (expected ${ENGINES.join(', ')})`);
+  return name as EngineName;
 }
 
 /** strata.yaml `duckdb.database`, resolved against the project folder. */

@@ -28,6 +28,18 @@ export const DIALECTS = ['trino', 'duckdb', 'postgres'] as const;
 export const Dialect = z.enum(DIALECTS);
 export type Dialect = z.infer<typeof Dialect>;
 
+/** The engines a project can run on, each with the dialect its SQL is written in. */
+export const ENGINE_DIALECTS = {
+  duckdb: 'duckdb',
+  postgres: 'postgres',
+  trino: 'trino',
+} as const satisfies Record<string, Dialect>;
+export const ENGINES = Object.keys(ENGINE_DIALECTS) as (keyof typeof ENGINE_DIALECTS)[];
+export const EngineName = z.enum(
+  ENGINES as [keyof typeof ENGINE_DIALECTS, ...(keyof typeof ENGINE_DIALECTS)[]],
+);
+export type EngineName = z.infer<typeof EngineName>;
+
 /** SQL written by a definition author: one expression for every dialect, or one per dialect. */
 export const DialectSql = z.union([
   z.string().min(1),
@@ -379,7 +391,7 @@ export type AuthConfig = z.infer<typeof AuthConfig>;
 
 /** `strata.yaml`: how to reach the engines. Everything optional: the embedded DuckDB is the default. */
 export const ProjectConfig = z.strictObject({
-  engine: z.enum(['duckdb', 'postgres', 'trino']).optional(),
+  engine: EngineName.optional(),
   dialect: Dialect.optional(),
   duckdb: z.strictObject({ database: z.string().min(1).optional() }).optional(),
   /** Where tracker runs are recorded: SQLite (default `.strata/runs.db`) or PostgreSQL. */
