@@ -33,6 +33,7 @@ import { atomNode } from './logical-plan.js';
 import { DELETED_COLUMN, latestRowsSelect, VERSION_COLUMN, VISIBLE_COLUMN } from './latest-rows.js';
 import { fieldExpr } from './field-expr.js';
 import type { Atom, Conjunct, TreeNode } from './spec.js';
+import { isBelow } from './grain.js';
 
 /** Hands out SQL names that are unique in one scope and avoid names the query must not shadow. */
 export class NameAllocator {
@@ -303,17 +304,12 @@ export class SqlBuilder {
 
   private descendantJoins(group: ExistsGroup, top: TreeNode): Join[] {
     return group.nodes
-      .filter((n) => n !== top && this.isBelow(n, top))
+      .filter((n) => isBelow(n, top))
       .map((n) => ({
         type: 'left' as const,
         item: this.scanRef(n),
         on: this.joinCondition(n, (f) => this.fieldRef(n.parent!, f)),
       }));
-  }
-
-  private isBelow(node: TreeNode, top: TreeNode): boolean {
-    for (let n = node.parent; n; n = n.parent) if (n === top) return true;
-    return false;
   }
 
   /**

@@ -4,6 +4,7 @@
  */
 import type { Aggregate } from '../definitions/schema.js';
 import type { Conjunct, TreeNode } from './spec.js';
+import { grainOf, isAncestorOrSelf } from './grain.js';
 import type {
   AggregateRequest,
   Dimension,
@@ -127,8 +128,7 @@ class Planner {
   }
 
   private isAncestorOrSelf(ancestor: TreeNode, node: TreeNode): boolean {
-    for (let n: TreeNode | undefined = node; n; n = this.parentOf(n)) if (n === ancestor) return true;
-    return false;
+    return isAncestorOrSelf(ancestor, node, this.input.root);
   }
 
   private subtree(top: TreeNode): TreeNode[] {
@@ -138,13 +138,14 @@ class Planner {
   // ---- pass: classify ----------------------------------------------------------------------
 
   private classifyNodes(): void {
-    const grain = new Set<TreeNode>();
-    const mark = (node: TreeNode) => {
-      for (let n: TreeNode | undefined = node; n && !grain.has(n); n = this.parentOf(n)) grain.add(n);
-    };
-    mark(this.input.root);
-    for (const d of [...this.input.dimensions, ...this.input.sortOnly]) mark(d.node);
-    for (const r of this.input.requests) mark(r.node);
+    const grain = grainOf(
+      [
+        this.input.root,
+        ...[...this.input.dimensions, ...this.input.sortOnly].map((d) => d.node),
+        ...this.input.requests.map((r) => r.node),
+      ],
+      this.input.root,
+    );
     for (const node of this.nodes) {
       if (grain.has(node)) this.roles.set(node, 'grain');
       else {

@@ -31,6 +31,7 @@ import { coerceValue, MAX_SPAN, parseSpan, type TypedValue } from '../values/typ
 import { AccessPolicy, type Caller } from '../access/policy.js';
 import { JoinPathFinder } from './paths.js';
 import type { Atom, ColumnSpec, Conjunct, MeasureUse, QuerySpec, SortSpec, TreeNode } from './spec.js';
+import { grainOf, oneValuedPerRow } from './grain.js';
 
 export interface ResolveOptions {
   /** Parameter values as given (command line strings, or typed values from an API). */
@@ -638,14 +639,6 @@ class Resolver {
 
   /** A hidden sort key must not multiply rows: every fan-out join above it is already in the grain. */
   private isOneValuedPerRow(node: TreeNode, columns: ColumnSpec[]): boolean {
-    const grain = new Set<TreeNode>();
-    for (const c of columns) {
-      for (let n: TreeNode | undefined = c.kind === 'dimension' ? c.node : c.use.node; n; n = n.parent)
-        grain.add(n);
-    }
-    for (let n: TreeNode | undefined = node; n?.edge; n = n.parent) {
-      if (n.edge.relationship === 'one_to_many' && !grain.has(n)) return false;
-    }
-    return true;
+    return oneValuedPerRow(node, grainOf(columns.map((c) => (c.kind === 'dimension' ? c.node : c.use.node))));
   }
 }

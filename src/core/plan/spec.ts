@@ -93,9 +93,3 @@ export function leafUses(use: MeasureUse): MeasureUse[] {
   if (!use.parts) return [use];
   return use.parts.flatMap(leafUses);
 }
-
-export function ancestorsOrSelf(node: TreeNode): TreeNode[] {
-  const chain: TreeNode[] = [];
-  for (let n: TreeNode | undefined = node; n; n = n.parent) chain.push(n);
-  return chain;
-}
