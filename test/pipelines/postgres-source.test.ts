@@ -81,6 +81,14 @@ describe('the postgres source', () => {
     const { env: e, upstream: u } = await setUp(12_000);
     const project = pgProject(u, ['item']);
     const run = startRun(e, project);
+    // Once the slot exists the snapshot starts copying: the writers start then, so they race it.
+    await eventually(
+      async () =>
+        (await u.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [`strata_${u.pipeline}`]))
+          .length === 1,
+      30_000,
+      'the replication slot',
+    );
     // Three writers keep going while the snapshot copies its chunks: none of them waits on it.
     const writers = await Promise.all(
       [0, 1, 2].map(async () => {
