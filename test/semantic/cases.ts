@@ -81,6 +81,26 @@ filters:
          OR NOT EXISTS (SELECT 1 FROM sem.orders o WHERE o.customer_id = c.id)`,
   },
   {
+    name: 'is_null_on_the_related_key_is_an_anti_join',
+    input: `from: customer
+fields: [customer.name, customer.customer_count]
+filters:
+  - { field: orders.id, op: is_null }`,
+    expected: `SELECT c.name, count(*) FROM sem.customer c
+      WHERE NOT EXISTS (SELECT 1 FROM sem.orders o WHERE o.customer_id = c.id) GROUP BY c.name`,
+  },
+  {
+    name: 'is_null_on_a_nested_key_still_matches_related_rows_without_one',
+    input: `from: customer
+fields: [customer.name]
+filters:
+  - { field: payment.id, op: is_null }`,
+    expected: `SELECT DISTINCT c.name FROM sem.customer c
+      WHERE NOT EXISTS (SELECT 1 FROM sem.orders o WHERE o.customer_id = c.id)
+         OR EXISTS (SELECT 1 FROM sem.orders o WHERE o.customer_id = c.id
+                    AND NOT EXISTS (SELECT 1 FROM sem.payment p WHERE p.order_id = o.id))`,
+  },
+  {
     name: 'is_null_filter_only_with_sort_and_limit',
     input: `from: customer
 fields: [customer.id, customer.name]

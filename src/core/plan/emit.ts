@@ -344,14 +344,8 @@ export class SqlBuilder {
       },
     };
     if (group.whenNoRow === 'false') return related;
-    const nothingRelated: Expr = {
-      kind: 'not',
-      operand: {
-        kind: 'exists',
-        query: { columns: one, from: this.scanRef(top), where: this.correlation(top) },
-      },
-    };
-    return or([related, and([nothingRelated, ...this.noRowConditions(group)])!]);
+    const nothingRelated = and([this.noRelatedRow(top), ...this.noRowConditions(group)])!;
+    return group.relatedNeverMatches ? nothingRelated : or([related, nothingRelated]);
   }
 
   /**
@@ -439,7 +433,23 @@ export class SqlBuilder {
         },
       },
     ]);
+    if (group.relatedNeverMatches) return and([this.noRelatedRow(top), ...this.noRowConditions(group)])!;
     return or([related, and([nothingRelated, ...this.noRowConditions(group)])!]);
+  }
+
+  /** Nothing related, as an anti-join every engine plans as one. */
+  private noRelatedRow(top: TreeNode): Expr {
+    return {
+      kind: 'not',
+      operand: {
+        kind: 'exists',
+        query: {
+          columns: [{ expr: lit({ type: 'integer', value: 1 }) }],
+          from: this.scanRef(top),
+          where: this.correlation(top),
+        },
+      },
+    };
   }
 
   private noRowConditions(group: ExistsGroup): Expr[] {

@@ -70,6 +70,12 @@ export interface ExistsGroup {
    * TRUE, or conditions on joined nodes. Only computed for single-subtree groups.
    */
   whenNoRow: 'false' | 'true' | Conjunct[] | 'general';
+  /**
+   * No related row can pass the filters (one of them is only `is_null` on primary-key
+   * fields, which an existing row never has NULL): only "nothing related" is left to ask,
+   * an anti-join instead of a semi-join ORed with one.
+   */
+  relatedNeverMatches?: boolean;
 }
 
 export interface Preaggregate {

@@ -201,6 +201,8 @@ class Planner {
       if (group.tops.length > 1 && group.conjuncts.length === 1) this.splitAlternatives(group);
       else if (group.tops.length === 1) this.splitOuterAtoms(group);
       group.whenNoRow = group.tops.length > 1 ? 'general' : this.whenNoRow(group);
+      if (group.tops.length === 1 && group.conjuncts.some((c) => onlyNullKeysOf(group.tops[0]!, c)))
+        group.relatedNeverMatches = true;
     }
     return result;
   }
@@ -213,6 +215,7 @@ class Planner {
       const atoms = conjunct.filter((a) => nodes.includes(atomNode(a)!));
       const alternative: ExistsGroup = { tops: [top], nodes, conjuncts: [atoms], whenNoRow: 'false' };
       alternative.whenNoRow = this.whenNoRow(alternative);
+      if (onlyNullKeysOf(top, atoms)) alternative.relatedNeverMatches = true;
       return alternative;
     });
     const inGroup = new Set(group.nodes);
@@ -450,4 +453,23 @@ class Planner {
     }
     return true;
   }
+}
+
+/**
+ * A filter only of `is_null` on plain primary-key fields of `top`, the related source whose
+ * rows the EXISTS enumerates: none of them passes it. (Below `top`, a left join's NULL row
+ * would.)
+ */
+function onlyNullKeysOf(top: TreeNode, conjunct: Conjunct): boolean {
+  return (
+    conjunct.length > 0 &&
+    conjunct.every(
+      (atom) =>
+        atom.op === 'is_null' &&
+        atom.target.kind === 'field' &&
+        atom.target.node === top &&
+        !atom.target.field.sql &&
+        atom.target.node.source.primaryKey.includes(atom.target.field.name),
+    )
+  );
 }
