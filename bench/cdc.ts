@@ -12,16 +12,13 @@
  */
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { runPipeline, type RunOutcome } from '../src/pipelines/runner.js';
-import { openSource } from '../src/pipelines/sources/index.js';
 import { readParquetSql } from '../src/warehouse/index.js';
-import { PG_URL, Upstream } from '../test/pipelines/pg-support.js';
+import { PG_URL, startRun as start, Upstream } from '../test/pipelines/pg-support.js';
 import { PipelineEnvironment, projectOf, type Project } from '../test/pipelines/support.js';
 
 const N = Number(process.env.BENCH_CDC_ROWS ?? 200_000);
 const RATE = 1_000;
 const FRESHNESS_SECONDS = Number(process.env.BENCH_CDC_SECONDS ?? 20);
-const quiet = { info: () => undefined, warn: () => undefined };
 
 const TABLE = `(id bigint PRIMARY KEY, name text NOT NULL, qty integer, price numeric(12, 2), updated_at timestamptz, batch integer)`;
 const ROWS = (from: number, to: number, batch = 0) =>
@@ -50,43 +47,6 @@ sink: ${sink}
 `,
     },
   ]);
-}
-
-interface Running {
-  outcome: Promise<RunOutcome>;
-  stop(): Promise<void>;
-}
-
-function start(env: PipelineEnvironment, project: Project): Running {
-  const controller = new AbortController();
-  const outcome = (async () => {
-    const source = await openSource({
-      pipeline: project.pipeline.definition,
-      projectDir: env.dir,
-      env: { STUDIO_DB_URL: PG_URL },
-      logger: quiet,
-    });
-    try {
-      return await runPipeline({
-        pipeline: project.pipeline,
-        compiler: project.compiler,
-        warehouse: env.warehouse,
-        duckdb: env.duckdb,
-        source,
-        store: env.store,
-        signal: controller.signal,
-      });
-    } finally {
-      await source.close();
-    }
-  })();
-  return {
-    outcome,
-    stop: async () => {
-      controller.abort();
-      await outcome;
-    },
-  };
 }
 
 async function until(check: () => Promise<boolean>, what: string, timeoutMs = 300_000): Promise<void> {

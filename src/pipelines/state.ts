@@ -5,12 +5,9 @@
  * every worker and the CLI see the same. The position here is a copy for display: the one
  * that counts is committed with the data in the warehouse.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import knex, { type Knex } from 'knex';
-import { QUIET_KNEX_LOG } from '../destinations/knex-log.js';
+import type { Knex } from 'knex';
 import { secrets } from '../engines/secrets.js';
-import type { HistoryLocation } from '../trackers/history.js';
+import { createTableOnce, openHistoryDatabase, type HistoryLocation } from '../trackers/history.js';
 import type { TableSchema } from './events.js';
 
 /** `paused`: by an operator or a breaking schema change; a paused pipeline is not run until resumed. */
@@ -68,50 +65,25 @@ export class PipelineStateStore {
   private constructor(private readonly db: Knex) {}
 
   static async open(location: HistoryLocation): Promise<PipelineStateStore> {
-    if (location.client === 'sqlite') mkdirSync(dirname(location.filename), { recursive: true });
-    const db =
-      location.client === 'sqlite'
-        ? knex({
-            client: 'better-sqlite3',
-            connection: { filename: location.filename },
-            useNullAsDefault: true,
-            log: QUIET_KNEX_LOG,
-          })
-        : knex({
-            client: 'pg',
-            connection: location.connection,
-            pool: { min: 0, max: 2 },
-            log: QUIET_KNEX_LOG,
-          });
-    if (location.client === 'sqlite') await db.raw('PRAGMA busy_timeout = 5000');
+    const db = await openHistoryDatabase(location);
     const store = new PipelineStateStore(db);
     await store.ensureSchema();
     return store;
   }
 
   private async ensureSchema(): Promise<void> {
-    await this.createTable(PIPELINES, (t) => {
+    await createTableOnce(this.db, PIPELINES, (t) => {
       t.string('name').primary();
       t.text('state').notNullable();
       t.string('updated_at').notNullable();
     });
-    await this.createTable(AUDITS, (t) => {
+    await createTableOnce(this.db, AUDITS, (t) => {
       t.increments('id');
       t.string('pipeline').notNullable().index();
       t.string('table_name').notNullable();
       t.string('at').notNullable();
       t.text('audit').notNullable();
     });
-  }
-
-  private async createTable(name: string, build: (t: Knex.CreateTableBuilder) => void): Promise<void> {
-    if (await this.db.schema.hasTable(name)) return;
-    try {
-      await this.db.schema.createTable(name, build);
-    } catch (e) {
-      // Another process created it first.
-      if (!(await this.db.schema.hasTable(name))) throw e;
-    }
   }
 
   async get(name: string): Promise<PipelineState | undefined> {

@@ -41,51 +41,70 @@ export type HistoryLocation =
 
 const TABLE = 'strata_tracker_runs';
 
+/**
+ * The database of the run history (a SQLite file, or PostgreSQL): tracker runs, and what lives
+ * beside them (the pipelines' state).
+ */
+export async function openHistoryDatabase(location: HistoryLocation): Promise<Knex> {
+  if (location.client === 'sqlite') mkdirSync(dirname(location.filename), { recursive: true });
+  const db =
+    location.client === 'sqlite'
+      ? knex({
+          client: 'better-sqlite3',
+          connection: { filename: location.filename },
+          useNullAsDefault: true,
+          log: QUIET_KNEX_LOG,
+        })
+      : knex({
+          client: 'pg',
+          connection: location.connection,
+          pool: { min: 0, max: 2 },
+          log: QUIET_KNEX_LOG,
+        });
+  // Several processes (serve, workers, the CLI) write the same file: wait for a lock, not fail.
+  if (location.client === 'sqlite') await db.raw('PRAGMA busy_timeout = 5000');
+  return db;
+}
+
+/** Creates a table unless it exists; another process creating it at the same moment is fine. */
+export async function createTableOnce(
+  db: Knex,
+  name: string,
+  build: (table: Knex.CreateTableBuilder) => void,
+): Promise<void> {
+  if (await db.schema.hasTable(name)) return;
+  try {
+    await db.schema.createTable(name, build);
+  } catch (e) {
+    if (!(await db.schema.hasTable(name))) throw e;
+  }
+}
+
 export class RunHistory {
   private constructor(private readonly db: Knex) {}
 
   static async open(location: HistoryLocation): Promise<RunHistory> {
-    if (location.client === 'sqlite') mkdirSync(dirname(location.filename), { recursive: true });
-    const db =
-      location.client === 'sqlite'
-        ? knex({
-            client: 'better-sqlite3',
-            connection: { filename: location.filename },
-            useNullAsDefault: true,
-            log: QUIET_KNEX_LOG,
-          })
-        : knex({
-            client: 'pg',
-            connection: location.connection,
-            pool: { min: 0, max: 2 },
-            log: QUIET_KNEX_LOG,
-          });
+    const db = await openHistoryDatabase(location);
     const history = new RunHistory(db);
     await history.ensureSchema();
     return history;
   }
 
   private async ensureSchema(): Promise<void> {
-    if (await this.db.schema.hasTable(TABLE)) return;
-    try {
-      await this.db.schema.createTable(TABLE, (t) => {
-        t.string('id').primary();
-        t.string('tracker').notNullable().index();
-        t.string('trigger').notNullable();
-        t.string('status').notNullable();
-        t.string('started_at').notNullable().index();
-        t.string('ended_at').notNullable();
-        t.integer('rows').notNullable();
-        t.integer('api_calls').notNullable();
-        t.bigInteger('bytes').notNullable();
-        t.text('destinations').notNullable();
-        t.text('fingerprint');
-        t.text('error');
-      });
-    } catch (e) {
-      // Another worker created it first.
-      if (!(await this.db.schema.hasTable(TABLE))) throw e;
-    }
+    await createTableOnce(this.db, TABLE, (t) => {
+      t.string('id').primary();
+      t.string('tracker').notNullable().index();
+      t.string('trigger').notNullable();
+      t.string('status').notNullable();
+      t.string('started_at').notNullable().index();
+      t.string('ended_at').notNullable();
+      t.integer('rows').notNullable();
+      t.integer('api_calls').notNullable();
+      t.bigInteger('bytes').notNullable();
+      t.text('destinations').notNullable();
+      t.text('fingerprint');
+      t.text('error');
+    });
   }
 
   /**

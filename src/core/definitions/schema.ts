@@ -615,16 +615,8 @@ const ResponsePath = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-
   error: 'a path in the response data, such as movie.genre',
 });
 
-/** The column types a pipeline writes. */
-export const UpstreamColumnType = z.enum([
-  'string',
-  'integer',
-  'decimal',
-  'number',
-  'boolean',
-  'date',
-  'timestamp',
-]);
+/** The column types a pipeline writes: those of fields. */
+export const UpstreamColumnType = z.enum(FIELD_TYPES);
 
 export const GraphqlEnrichProcessor = z.strictObject({
   type: z.literal('graphql_enrich'),
