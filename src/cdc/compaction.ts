@@ -6,7 +6,7 @@
  */
 import { compactedRowsSelect } from '../core/cdc.js';
 import type { SourceModel } from '../core/model/types.js';
-import { dialectFor } from '../core/sql/dialects.js';
+import { dialectFor } from '../core/sql/dialects/index.js';
 import type { TableIdentifier } from '../warehouse/catalog.js';
 import { CommitConflictError, readParquetSql, type Warehouse } from '../warehouse/table.js';
 

@@ -8,7 +8,7 @@ import type { SemanticModel, SourceModel } from './model/types.js';
 import { fieldExpr } from './plan/field-expr.js';
 import { latestRowsSelect } from './plan/latest-rows.js';
 import { col, type FromItem, type Select } from './sql/ast.js';
-import { dialectFor } from './sql/dialects.js';
+import { dialectFor } from './sql/dialects/index.js';
 
 /** The column that identifies one change row of a raw table: its strictly increasing log position. */
 export const LOG_POSITION_COLUMN = '_seq';

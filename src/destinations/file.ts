@@ -6,7 +6,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import type { FileDestination as FileDefinition } from '../core/definitions/schema.js';
-import { dialectFor } from '../core/sql/dialects.js';
+import { dialectFor } from '../core/sql/dialects/index.js';
 import type { Cell } from '../core/values/cell.js';
 import { escapeFormula } from '../output/formulas.js';
 import type {

@@ -5,7 +5,7 @@ import { QueryError, type Engine, type EngineName } from './engine.js';
 import { resolveSecret } from './secrets.js';
 import { openCatalog, warehouseExists, warehouseLocation } from './warehouse-location.js';
 
-/** How long a query built from definitions may run on PostgreSQL or Trino unless strata.yaml says otherwise. */
+/** How long a query built from definitions may run on PostgreSQL, MySQL or Trino unless strata.yaml says otherwise. */
 export const DEFAULT_STATEMENT_TIMEOUT = '10m';
 
 export interface EngineChoice {
@@ -71,6 +71,15 @@ export async function openEngine(
         statementTimeoutMs: durationMs(pg.statementTimeout ?? DEFAULT_STATEMENT_TIMEOUT),
         ...(pg.schema ? { searchPath: pg.schema } : {}),
         ...(pg.role ? { role: pg.role } : {}),
+      });
+    }
+    case 'mysql': {
+      const { MySqlEngine } = await import('./mysql.js');
+      const configured = config.mysql?.connection;
+      const connection = choice.database ?? (configured ? resolveSecret(configured) : process.env.MYSQL_URL);
+      return MySqlEngine.connect(connection, {
+        readOnly: true,
+        statementTimeoutMs: durationMs(config.mysql?.statementTimeout ?? DEFAULT_STATEMENT_TIMEOUT),
       });
     }
     case 'trino': {

@@ -64,7 +64,7 @@ describe('strata diff', () => {
   it('an unknown dialect is bad usage, not "0 changed"', () => {
     const r = strata(['diff', '--base', 'HEAD', '--project', dir, '--dialect', 'snowflake']);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/unknown dialect 'snowflake' \(expected trino, duckdb, postgres\)/);
+    expect(r.stderr).toMatch(/unknown dialect 'snowflake' \(expected trino, duckdb, postgres, mysql\)/);
     expect(r.stdout).toBe('');
   });
 });

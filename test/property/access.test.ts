@@ -15,7 +15,7 @@ import { collect } from '../../src/engines/engine.js';
 import { arbitraryScenario, toCreateTableSql, toInputYaml, toSourceYaml } from '../reference/arbitrary.js';
 import { evaluateReference, readSourceRows, sourcesRead } from '../reference/evaluate.js';
 import type { RefSource, Scenario, Tables, Value } from '../reference/model.js';
-import { memoryDuckDb, postgres, uniqueSchema } from '../support/databases.js';
+import { memoryDuckDb, mysql, postgres, uniqueSchema } from '../support/databases.js';
 import { canonical, compile, inSchema } from './harness.js';
 
 const RUNS = Number(process.env.STRATA_PROPERTY_RUNS ?? 150);
@@ -109,7 +109,7 @@ function visibleTables(scenario: Scenario, policies: Policies): Tables {
 
 async function check(
   engine: Engine,
-  dialect: 'duckdb' | 'postgres',
+  dialect: 'duckdb' | 'postgres' | 'mysql',
   raw: Scenario,
   policies: Policies,
   schema: string,
@@ -152,15 +152,20 @@ const scenarioWithPolicies = arbitraryScenario().chain((scenario) =>
 describe('row filters and source access against a reference without the compiler', () => {
   let duck: Engine;
   let pg: Engine;
+  let maria: Engine;
   const pgSchema = uniqueSchema('strata_acl_prop');
+  const mariaSchema = uniqueSchema('strata_acl_prop');
   beforeAll(async () => {
     duck = await memoryDuckDb();
     pg = await postgres();
+    maria = await mysql();
   });
   afterAll(async () => {
     await duck.close();
     await pg.execute(`DROP SCHEMA IF EXISTS ${pgSchema} CASCADE`);
     await pg.close();
+    await maria.execute(`DROP DATABASE IF EXISTS ${mariaSchema}`);
+    await maria.close();
   });
 
   it('on DuckDB', async () => {
@@ -176,6 +181,15 @@ describe('row filters and source access against a reference without the compiler
     await fc.assert(
       fc.asyncProperty(scenarioWithPolicies, ({ scenario, policies }) =>
         check(pg, 'postgres', scenario, policies, pgSchema),
+      ),
+      { numRuns: Math.ceil(RUNS / 3) },
+    );
+  });
+
+  it('on MariaDB', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarioWithPolicies, ({ scenario, policies }) =>
+        check(maria, 'mysql', scenario, policies, mariaSchema),
       ),
       { numRuns: Math.ceil(RUNS / 3) },
     );

@@ -23,7 +23,11 @@ export interface CompileExtras {
   caller?: Caller;
 }
 
-export function compile(scenario: Scenario, dialect: 'duckdb' | 'postgres', extras: CompileExtras = {}) {
+export function compile(
+  scenario: Scenario,
+  dialect: 'duckdb' | 'postgres' | 'mysql',
+  extras: CompileExtras = {},
+) {
   const files = [
     ...scenario.sources.map((s) => ({
       path: `${s.name}.yaml`,
@@ -54,7 +58,7 @@ export function canonical(rows: Record<string, Value>[], types: Map<string, stri
 
 export async function check(
   engine: Engine,
-  dialect: 'duckdb' | 'postgres',
+  dialect: 'duckdb' | 'postgres' | 'mysql',
   raw: Scenario,
   schema: string,
 ): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * The compiler against the brute-force oracle of spec §4 (test/reference): random join
  * trees, relationships, data, measures and filters; the generated SQL runs on real DuckDB
- * and PostgreSQL and must give exactly the oracle's rows (so no measure is ever counted
+ * PostgreSQL and MariaDB and must give exactly the oracle's rows (so no measure is ever counted
  * twice, no filter multiplies rows, NULL rules hold). Counterexamples found once are kept
  * in regressions/ and replayed every run.
  */
@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { Engine } from '../../src/engines/engine.js';
 import { arbitraryScenario } from '../reference/arbitrary.js';
 import type { Scenario } from '../reference/model.js';
-import { memoryDuckDb, postgres, uniqueSchema } from '../support/databases.js';
+import { memoryDuckDb, mysql, postgres, uniqueSchema } from '../support/databases.js';
 import { check } from './harness.js';
 
 const RUNS = Number(process.env.STRATA_PROPERTY_RUNS ?? 300);
@@ -29,20 +29,26 @@ const regressions = readdirSync(REGRESSIONS)
 describe('random join trees: compiled SQL equals the §4 oracle', () => {
   let duck: Engine;
   let pg: Engine;
+  let maria: Engine;
   const pgSchema = uniqueSchema('strata_prop');
+  const mariaSchema = uniqueSchema('strata_prop');
   beforeAll(async () => {
     duck = await memoryDuckDb();
     pg = await postgres();
+    maria = await mysql();
   });
   afterAll(async () => {
     await duck.close();
     await pg.execute(`DROP SCHEMA IF EXISTS ${pgSchema} CASCADE`);
     await pg.close();
+    await maria.execute(`DROP DATABASE IF EXISTS ${mariaSchema}`);
+    await maria.close();
   });
 
-  it.each(regressions)('regression %s on DuckDB and PostgreSQL', async (_name, scenario) => {
+  it.each(regressions)('regression %s on DuckDB, PostgreSQL and MariaDB', async (_name, scenario) => {
     await check(duck, 'duckdb', scenario, 'prop');
     await check(pg, 'postgres', scenario, pgSchema);
+    await check(maria, 'mysql', scenario, mariaSchema);
   });
 
   it('on DuckDB', async () => {
@@ -55,6 +61,13 @@ describe('random join trees: compiled SQL equals the §4 oracle', () => {
   it('on PostgreSQL', async () => {
     await fc.assert(
       fc.asyncProperty(arbitraryScenario(), (s) => check(pg, 'postgres', s, pgSchema)),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('on MariaDB', async () => {
+    await fc.assert(
+      fc.asyncProperty(arbitraryScenario(), (s) => check(maria, 'mysql', s, mariaSchema)),
       { numRuns: RUNS },
     );
   });

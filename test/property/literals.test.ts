@@ -7,12 +7,13 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Compiler } from '../../src/core/compile.js';
 import { buildModel } from '../../src/core/model/build.js';
-import { dialectFor } from '../../src/core/sql/dialects.js';
+import { DIALECTS } from '../../src/core/definitions/schema.js';
+import { dialectFor } from '../../src/core/sql/dialects/index.js';
 import type { TypedValue } from '../../src/core/values/typed-value.js';
 import type { Engine } from '../../src/engines/engine.js';
 import { collect } from '../../src/engines/engine.js';
 import { arbitraryScenario, toInputYaml, toSourceYaml } from '../reference/arbitrary.js';
-import { memoryDuckDb, postgres, uniqueSchema } from '../support/databases.js';
+import { memoryDuckDb, mysql, postgres, toMySqlDdl, uniqueSchema } from '../support/databases.js';
 
 const text = fc
   .string({ unit: 'binary', maxLength: 40 })
@@ -57,6 +58,7 @@ function yamlFlow(value: object): string {
 const engines: [string, () => Promise<Engine>][] = [
   ['duckdb', memoryDuckDb],
   ['postgres', postgres],
+  ['mysql', mysql],
 ];
 
 describe.each(engines)('literals round-trip on %s', (name, open) => {
@@ -67,7 +69,7 @@ describe.each(engines)('literals round-trip on %s', (name, open) => {
     await engine.execute(`CREATE SCHEMA ${schema}`);
   });
   afterAll(async () => {
-    await engine.execute(`DROP SCHEMA ${schema} CASCADE`);
+    await engine.execute(`DROP SCHEMA ${schema}${name === 'mysql' ? '' : ' CASCADE'}`);
     await engine.close();
   });
 
@@ -125,7 +127,8 @@ describe.each(engines)('literals round-trip on %s', (name, open) => {
     await fc.assert(
       fc.asyncProperty(tricky, async (value) => {
         await engine.execute(`DROP TABLE IF EXISTS ${schema}.t`);
-        await engine.execute(`CREATE TABLE ${schema}.t (s VARCHAR)`);
+        const table = `CREATE TABLE ${schema}.t (s VARCHAR)`;
+        await engine.execute(name === 'mysql' ? toMySqlDdl(table) : table);
         const lit = dialectFor(engine.dialect).literal;
         const d = dialectFor(engine.dialect);
         await engine.execute(
@@ -159,7 +162,7 @@ describe.each(engines)('literals round-trip on %s', (name, open) => {
           expect(rows.sort()).toEqual([...want].sort());
         }
       }),
-      { numRuns: name === 'postgres' ? 80 : 150 },
+      { numRuns: name === 'duckdb' ? 150 : 80 },
     );
   });
 });
@@ -176,7 +179,7 @@ describe('generator invariants', () => {
           })),
           { path: 'q.yaml', kind: 'input' as const, text: toInputYaml('q', scenario.input) },
         ];
-        for (const dialect of ['duckdb', 'postgres', 'trino'] as const) {
+        for (const dialect of DIALECTS) {
           const first = new Compiler(buildModel(files).model).compile('q', { dialect }).sql;
           const again = new Compiler(buildModel(files).model).compile('q', { dialect }).sql;
           expect(again).toBe(first);

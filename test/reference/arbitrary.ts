@@ -1104,15 +1104,16 @@ export function arbitraryScenario(): fc.Arbitrary<Scenario> {
 // SQL literals and CREATE TABLE / INSERT statements
 // ---------------------------------------------------------------------------
 
-export type SqlDialect = 'duckdb' | 'postgres';
+export type SqlDialect = 'duckdb' | 'postgres' | 'mysql';
 
-function quoteIdentifier(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
+function quoteIdentifier(name: string, dialect: SqlDialect = 'duckdb'): string {
+  return dialect === 'mysql' ? `\`${name.replaceAll('`', '``')}\`` : `"${name.replaceAll('"', '""')}"`;
 }
 
-function quoteString(value: string): string {
+function quoteString(value: string, dialect: SqlDialect = 'duckdb'): string {
   if (value.includes('\u0000')) throw new Error('NUL character in a string literal');
-  return `'${value.replaceAll("'", "''")}'`;
+  const escaped = dialect === 'mysql' ? value.replaceAll('\\', '\\\\') : value;
+  return `'${escaped.replaceAll("'", "''")}'`;
 }
 
 /** `2024-01-01T10:00:00.000Z` -> `2024-01-01 10:00:00.000` (a TIMESTAMP without time zone, UTC). */
@@ -1122,14 +1123,14 @@ function timestampText(value: string): string {
   return date.toISOString().replace('T', ' ').replace('Z', '');
 }
 
-/** A safely quoted SQL literal of a field type (valid in DuckDB, PostgreSQL and Trino). */
-export function sqlLiteral(value: Value, type: FieldType): string {
+/** A safely quoted SQL literal of a field type (valid in DuckDB, PostgreSQL and Trino; MySQL escapes backslashes). */
+export function sqlLiteral(value: Value, type: FieldType, dialect: SqlDialect = 'duckdb'): string {
   if (value === null) return 'NULL';
   const mismatch = (): Error => new Error(`${JSON.stringify(value)} is not a ${type}`);
   switch (type) {
     case 'string':
       if (typeof value !== 'string') throw mismatch();
-      return quoteString(value);
+      return quoteString(value, dialect);
     case 'integer':
       if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw mismatch();
       return String(value);
@@ -1152,7 +1153,9 @@ export function sqlLiteral(value: Value, type: FieldType): string {
 function sqlType(type: FieldType, dialect: SqlDialect): string {
   switch (type) {
     case 'string':
-      // Code-unit ordering, as in DuckDB and in the oracle, whatever the database's locale.
+      // Code-unit ordering, as in DuckDB and in the oracle, whatever the database's locale
+      // (and, on MySQL, case-sensitive comparisons without trailing-space padding).
+      if (dialect === 'mysql') return 'VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin';
       return dialect === 'postgres' ? 'VARCHAR COLLATE "C"' : 'VARCHAR';
     case 'integer':
       return 'BIGINT';
@@ -1165,7 +1168,7 @@ function sqlType(type: FieldType, dialect: SqlDialect): string {
     case 'date':
       return 'DATE';
     case 'timestamp':
-      return 'TIMESTAMP';
+      return dialect === 'mysql' ? 'DATETIME(6)' : 'TIMESTAMP';
   }
 }
 
@@ -1193,17 +1196,17 @@ function tableColumns(source: RefSource, rows: Row[]): RefField[] {
 export function toCreateTableSql(source: RefSource, rows: Row[], dialect: SqlDialect): string[] {
   const parts = source.table.split('.');
   if (parts.length > 2) throw new Error(`toCreateTableSql supports schema.table, not ${source.table}`);
-  const table = parts.map(quoteIdentifier).join('.');
+  const quote = (name: string) => quoteIdentifier(name, dialect);
+  const table = parts.map(quote).join('.');
   const columns = tableColumns(source, rows);
-  const statements =
-    parts.length === 2 ? [`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(parts[0] ?? '')}`] : [];
+  const statements = parts.length === 2 ? [`CREATE SCHEMA IF NOT EXISTS ${quote(parts[0] ?? '')}`] : [];
   statements.push(`DROP TABLE IF EXISTS ${table}`);
-  const definitions = columns.map((c) => `  ${quoteIdentifier(c.name)} ${sqlType(c.type, dialect)}`);
+  const definitions = columns.map((c) => `  ${quote(c.name)} ${sqlType(c.type, dialect)}`);
   statements.push(`CREATE TABLE ${table} (\n${definitions.join(',\n')}\n)`);
   if (rows.length > 0) {
-    const names = columns.map((c) => quoteIdentifier(c.name)).join(', ');
+    const names = columns.map((c) => quote(c.name)).join(', ');
     const tuples = rows.map(
-      (row) => `  (${columns.map((c) => sqlLiteral(row[c.name] ?? null, c.type)).join(', ')})`,
+      (row) => `  (${columns.map((c) => sqlLiteral(row[c.name] ?? null, c.type, dialect)).join(', ')})`,
     );
     statements.push(`INSERT INTO ${table} (${names}) VALUES\n${tuples.join(',\n')}`);
   }

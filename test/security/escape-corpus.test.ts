@@ -15,8 +15,11 @@ import { formatDiagnostic } from '../../src/core/diagnostics.js';
 import { buildModel, type DefinitionFile } from '../../src/core/model/build.js';
 import { DuckDbEngine } from '../../src/engines/duckdb.js';
 import { collect, type Engine } from '../../src/engines/engine.js';
+import { MySqlEngine } from '../../src/engines/mysql.js';
 import { PostgresEngine } from '../../src/engines/postgres.js';
-import { POSTGRES_URL, uniqueSchema } from '../support/databases.js';
+import { MYSQL_URL, POSTGRES_URL, toMySqlDdl, uniqueSchema } from '../support/databases.js';
+
+const toDdl = (engine: Engine, sql: string) => (engine.dialect === 'mysql' ? toMySqlDdl(sql) : sql);
 
 const OUT = mkdtempSync(join(tmpdir(), 'strata-escape-'));
 const target = (name: string) => join(OUT, name).replaceAll("'", "''");
@@ -89,6 +92,8 @@ const CONTAINED: readonly { name: string; sql: string }[] = [
   { name: 'payload inside a string', sql: `'x''); COPY (SELECT 1) TO ''${target('string.csv')}''; --'` },
   { name: 'a backslash at the end of a string', sql: `'\\' || title` },
   { name: 'payload inside a quoted name', sql: `"title""; COPY (SELECT 1) TO '${target('ident.csv')}'; --"` },
+  { name: 'a backtick inside a quoted name', sql: '"title`; DROP TABLE movie; --"' },
+  { name: 'a backslash before a quote', sql: `'\\''' || title` },
 ];
 
 /** Where a fragment can sit: a source file with the payload on one known line. */
@@ -291,24 +296,31 @@ fields:
   let duckdb: DuckDbEngine;
   let pg: PostgresEngine;
   let pgAdmin: PostgresEngine;
+  let maria: MySqlEngine;
+  let mariaAdmin: MySqlEngine;
 
   beforeAll(async () => {
     duckdb = await DuckDbEngine.open({ path: ':memory:' });
     pgAdmin = await PostgresEngine.connect(POSTGRES_URL);
-    for (const engine of [duckdb, pgAdmin]) {
+    mariaAdmin = await MySqlEngine.connect(MYSQL_URL);
+    for (const engine of [duckdb, pgAdmin, mariaAdmin]) {
       await engine.execute(`CREATE SCHEMA ${schema}`);
-      await engine.execute(`CREATE TABLE ${schema}.movie (movie_id VARCHAR, title VARCHAR)`);
+      await engine.execute(toDdl(engine, `CREATE TABLE ${schema}.movie (movie_id VARCHAR, title VARCHAR)`));
       await engine.execute(`INSERT INTO ${schema}.movie VALUES ('m1', 'It''s here')`);
     }
     await duckdb.lockDown({ directories: [] });
     pg = await PostgresEngine.connect(POSTGRES_URL, { readOnly: true });
+    maria = await MySqlEngine.connect(MYSQL_URL, { readOnly: true });
   });
 
   afterAll(async () => {
     await duckdb?.close();
     await pg?.close();
+    await maria?.close();
     await pgAdmin?.execute(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await pgAdmin?.close();
+    await mariaAdmin?.execute(`DROP DATABASE IF EXISTS ${schema}`);
+    await mariaAdmin?.close();
     rmSync(OUT, { recursive: true, force: true });
   });
 
@@ -319,7 +331,7 @@ fields:
     ]);
     expect(diagnostics.map(formatDiagnostic)).toEqual([]);
     const compiler = new Compiler(model);
-    const engines: Engine[] = [duckdb, pg];
+    const engines: Engine[] = [duckdb, pg, maria];
     for (const engine of engines) {
       const compiled = compiler.compile('shown', { dialect: engine.dialect });
       // A string payload comes back as the text it is; a quoted name is an unknown column.
@@ -339,5 +351,6 @@ fields:
     expect(rows).toEqual([[false]]);
     const readOnly = await pg.query(`SHOW default_transaction_read_only`);
     expect(readOnly.rows).toEqual([['on']]);
+    expect((await maria.query('SELECT @@session.tx_read_only')).rows).toEqual([[1]]);
   });
 });

@@ -11,7 +11,7 @@ import { Compiler } from '../../src/core/compile.js';
 import { compareDiagnostics, StrataError } from '../../src/core/diagnostics.js';
 import { buildModel, type DefinitionFile } from '../../src/core/model/build.js';
 import type { Engine } from '../../src/engines/engine.js';
-import { memoryDuckDb, postgres, uniqueSchema } from '../support/databases.js';
+import { memoryDuckDb, mysql, postgres, uniqueSchema } from '../support/databases.js';
 import { fixtureFiles, loadFixtureData, runCase, type SemanticCase } from './harness.js';
 
 /** Policies added to the fixture's sources. */
@@ -153,6 +153,11 @@ const CASES: SemanticCase[] = [
           WHERE o.ship_region = 'EU' AND c2.region_code IS NOT DISTINCT FROM c.region_code)
         / NULLIF(count(*), 0)
       FROM sem.customer c GROUP BY c.region_code`,
+    expectedOnMySql: `SELECT c.region_code,
+        (SELECT sum(o.amount) FROM sem.orders o JOIN sem.customer c2 ON c2.id = o.customer_id
+          WHERE o.ship_region = 'EU' AND c2.region_code <=> c.region_code)
+        / NULLIF(count(*), 0)
+      FROM sem.customer c GROUP BY c.region_code`,
   },
   {
     name: 'cdc_rows_filtered_on_the_latest_version',
@@ -176,6 +181,7 @@ const CASES: SemanticCase[] = [
 const engines: [string, () => Promise<Engine>][] = [
   ['duckdb', memoryDuckDb],
   ['postgres', postgres],
+  ['mysql', mysql],
 ];
 
 describe.each(engines)('row filters on %s', (name, open) => {
@@ -187,6 +193,7 @@ describe.each(engines)('row filters on %s', (name, open) => {
   });
   afterAll(async () => {
     if (name === 'postgres') await engine.execute(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    if (name === 'mysql') await engine.execute(`DROP DATABASE IF EXISTS ${schema}`);
     await engine.close();
   });
   it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) =>

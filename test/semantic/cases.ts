@@ -50,6 +50,16 @@ fields: [orders.status, product.category, customer.total_credit, orders.total_am
         (SELECT sum(x.credit_limit) FROM (SELECT DISTINCT cid, credit_limit FROM j WHERE j.status IS NOT DISTINCT FROM g.status AND j.category IS NOT DISTINCT FROM g.category) x),
         (SELECT sum(x.amount) FROM (SELECT DISTINCT oid, amount FROM j WHERE oid IS NOT NULL AND j.status IS NOT DISTINCT FROM g.status AND j.category IS NOT DISTINCT FROM g.category) x)
       FROM (SELECT DISTINCT status, category FROM j) g`,
+    expectedOnMySql: `WITH j AS (
+        SELECT o.status, pr.category, c.id AS cid, c.credit_limit, o.id AS oid, o.amount
+        FROM sem.customer c LEFT JOIN sem.orders o ON o.customer_id = c.id
+        LEFT JOIN sem.order_item i ON i.order_id = o.id LEFT JOIN sem.product pr ON pr.id = i.product_id),
+      credit AS (SELECT status, category, sum(credit_limit) AS total
+        FROM (SELECT DISTINCT status, category, cid, credit_limit FROM j) x GROUP BY status, category),
+      amount AS (SELECT status, category, sum(amount) AS total
+        FROM (SELECT DISTINCT status, category, oid, amount FROM j WHERE oid IS NOT NULL) x GROUP BY status, category)
+      SELECT credit.status, credit.category, credit.total, amount.total FROM credit
+      LEFT JOIN amount ON amount.status <=> credit.status AND amount.category <=> credit.category`,
   },
   {
     name: 'derived_measure_across_sources',
@@ -166,6 +176,8 @@ sort:
   - { field: orders.id, direction: asc }`,
     expected: `SELECT o.id, o.status FROM sem.orders o WHERE o.status <> 'open' AND o.id <> 16
       ORDER BY o.status DESC NULLS LAST, o.id ASC`,
+    expectedOnMySql: `SELECT o.id, o.status FROM sem.orders o WHERE o.status <> 'open' AND o.id <> 16
+      ORDER BY o.status DESC, o.id ASC`,
     ordered: true,
   },
   {
@@ -174,6 +186,7 @@ sort:
 fields: [customer.id, customer.region_code]
 sort: [customer.region_code, customer.id]`,
     expected: `SELECT c.id, c.region_code FROM sem.customer c ORDER BY c.region_code ASC NULLS LAST, c.id ASC`,
+    expectedOnMySql: `SELECT c.id, c.region_code FROM sem.customer c ORDER BY c.region_code IS NULL, c.region_code, c.id`,
     ordered: true,
   },
   {
@@ -240,6 +253,7 @@ fields:
   - { field: orders.ordered_at, granularity: week, as: week }
   - orders.order_count`,
     expected: `SELECT date_trunc('week', ordered_at), count(*) FROM sem.orders GROUP BY 1`,
+    expectedOnMySql: `SELECT TIMESTAMP(DATE(ordered_at) - INTERVAL WEEKDAY(ordered_at) DAY), count(*) FROM sem.orders GROUP BY 1`,
   },
   {
     name: 'granularity_on_dates_keeps_date_type',
@@ -251,6 +265,9 @@ fields:
   - orders.total_amount`,
     expected: `SELECT CAST(date_trunc('month', shipped_date) AS DATE), CAST(date_trunc('quarter', shipped_date) AS DATE),
         CAST(date_trunc('year', shipped_date) AS DATE), sum(amount) FROM sem.orders GROUP BY 1, 2, 3`,
+    expectedOnMySql: `SELECT CAST(DATE_FORMAT(shipped_date, '%Y-%m-01') AS DATE),
+        MAKEDATE(YEAR(shipped_date), 1) + INTERVAL (QUARTER(shipped_date) - 1) * 3 MONTH,
+        CAST(DATE_FORMAT(shipped_date, '%Y-01-01') AS DATE), sum(amount) FROM sem.orders GROUP BY 1, 2, 3`,
   },
   {
     name: 'param_default',
@@ -372,6 +389,8 @@ sort:
   - orders.id`,
     expected: `SELECT o.id FROM sem.orders o LEFT JOIN sem.customer c ON c.id = o.customer_id
       ORDER BY c.name DESC NULLS LAST, o.id ASC`,
+    expectedOnMySql: `SELECT o.id FROM sem.orders o LEFT JOIN sem.customer c ON c.id = o.customer_id
+      ORDER BY c.name DESC, o.id ASC`,
     ordered: true,
   },
   {
@@ -382,6 +401,8 @@ sort: [{ field: orders.total_amount, direction: desc }]
 limit: 2`,
     expected: `SELECT c.name, sum(o.amount) FROM sem.customer c LEFT JOIN sem.orders o ON o.customer_id = c.id
       GROUP BY c.name ORDER BY sum(o.amount) DESC NULLS LAST LIMIT 2`,
+    expectedOnMySql: `SELECT c.name, sum(o.amount) FROM sem.customer c LEFT JOIN sem.orders o ON o.customer_id = c.id
+      GROUP BY c.name ORDER BY sum(o.amount) DESC LIMIT 2`,
     ordered: true,
   },
 ];

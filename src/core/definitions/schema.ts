@@ -24,7 +24,7 @@ export const FIELD_TYPES = [
 export const FieldType = z.enum(FIELD_TYPES);
 export type FieldType = z.infer<typeof FieldType>;
 
-export const DIALECTS = ['trino', 'duckdb', 'postgres'] as const;
+export const DIALECTS = ['trino', 'duckdb', 'postgres', 'mysql'] as const;
 export const Dialect = z.enum(DIALECTS);
 export type Dialect = z.infer<typeof Dialect>;
 
@@ -33,6 +33,7 @@ export const ENGINE_DIALECTS = {
   duckdb: 'duckdb',
   postgres: 'postgres',
   trino: 'trino',
+  mysql: 'mysql',
 } as const satisfies Record<string, Dialect>;
 export const ENGINES = Object.keys(ENGINE_DIALECTS) as (keyof typeof ENGINE_DIALECTS)[];
 export const EngineName = z.enum(
@@ -44,13 +45,14 @@ export type EngineName = z.infer<typeof EngineName>;
 export const DialectSql = z.union([
   z.string().min(1),
   z
-    .strictObject({
-      trino: z.string().min(1).optional(),
-      duckdb: z.string().min(1).optional(),
-      postgres: z.string().min(1).optional(),
-    })
+    .strictObject(
+      Object.fromEntries(DIALECTS.map((d) => [d, z.string().min(1).optional()])) as Record<
+        Dialect,
+        z.ZodOptional<z.ZodString>
+      >,
+    )
     .refine((o) => Object.keys(o).length > 0, {
-      error: 'give the SQL for at least one dialect (trino, duckdb, postgres)',
+      error: `give the SQL for at least one dialect (${DIALECTS.join(', ')})`,
     }),
 ]);
 export type DialectSql = z.infer<typeof DialectSql>;
@@ -441,6 +443,14 @@ export const ProjectConfig = z.strictObject({
       schema: z.string().min(1).optional(),
       /** `SET ROLE` after connecting: queries run with that role's privileges only. */
       role: z.string().min(1).optional(),
+      /** Statements running longer are cancelled (default 10m). */
+      statementTimeout: Duration.optional(),
+    })
+    .optional(),
+  /** MySQL 8 or MariaDB 10.6+ (`engine: mysql`): `connection` names the variable holding a mysql:// URL. */
+  mysql: z
+    .strictObject({
+      connection: SecretReference.optional(),
       /** Statements running longer are cancelled (default 10m). */
       statementTimeout: Duration.optional(),
     })

@@ -5,7 +5,7 @@
  */
 import type { Granularity } from '../definitions/schema.js';
 import type { FieldModel, MeasureModel, SourceModel } from '../model/types.js';
-import { LIKE_ESCAPE } from '../sql/render.js';
+import { LIKE_ESCAPE, type DialectCapabilities } from '../sql/dialect.js';
 import {
   and,
   call,
@@ -103,6 +103,8 @@ export class SqlBuilder {
     private readonly timezone: string,
     /** The rows of a source the caller may see (access policies), applied wherever it is read. */
     private readonly rowCondition: (source: SourceModel) => Expr | undefined = () => undefined,
+    /** What the target dialect can say, where the SQL takes another shape without it. */
+    private readonly capabilities: Pick<DialectCapabilities, 'lateral'> = { lateral: true },
   ) {}
 
   build(plan: LogicalPlan, shape: FinalShape): { select: Select; materialize: Set<string> } {
@@ -333,7 +335,10 @@ export class SqlBuilder {
       return this.semiJoin(group, top);
     const filters = group.conjuncts.map((c) => this.rowFilter(c));
     const one = [{ expr: lit({ type: 'integer', value: 1 }) }];
-    if (group.whenNoRow === 'general') return this.lateralExists(group, filters);
+    if (group.whenNoRow === 'general')
+      return this.capabilities.lateral
+        ? this.lateralExists(group, filters)
+        : this.leftJoinExists(group, filters);
     const related: Expr = {
       kind: 'exists',
       query: {
@@ -398,6 +403,30 @@ export class SqlBuilder {
         columns: [{ expr: lit({ type: 'integer', value: 1 }) }],
         from: first!.item,
         joins: rest,
+        where: and(filters)!,
+      },
+    };
+  }
+
+  /**
+   * lateralExists without LATERAL: left joins from a one-row anchor give each node's related
+   * rows, or one NULL row when there are none, as the LATERAL subqueries do. Their ON clauses
+   * refer to the outer query, which engines without LATERAL (MariaDB, MySQL 5.7) accept.
+   */
+  private leftJoinExists(group: ExistsGroup, filters: Expr[]): Expr {
+    const one = lit({ type: 'integer', value: 1 });
+    const anchor = this.names.allocate('anchor');
+    const joins: Join[] = group.nodes.map((node) => ({
+      type: 'left',
+      item: this.scanRef(node),
+      on: this.joinCondition(node, (f) => this.fieldRef(node.parent!, f)),
+    }));
+    return {
+      kind: 'exists',
+      query: {
+        columns: [{ expr: one }],
+        from: { kind: 'subquery', query: { columns: [{ expr: one, alias: 'one' }] }, alias: anchor },
+        joins,
         where: and(filters)!,
       },
     };

@@ -1,114 +1,15 @@
 /**
- * The SQL printer. One class holds what the dialects share; each dialect overrides only
- * what differs (types, date functions, "now", string escaping). Output is deterministic
- * and laid out for review: one clause per line, one CTE per plan step.
+ * The SQL printer: lays out the syntax tree for review (one clause per line, one CTE per
+ * plan step) and asks the dialect for every construct whose spelling differs. Output is
+ * deterministic.
  */
-import { StrataError, error } from '../diagnostics.js';
-import type { Dialect, FieldType } from '../definitions/schema.js';
-import type { RelativeSpan, TypedValue } from '../values/typed-value.js';
-import type { DialectFragment } from '../model/types.js';
 import type { Cte, Expr, FromItem, OrderItem, Select } from './ast.js';
+import type { SqlDialect } from './dialect.js';
 import { printFragment, type SqlFragment } from './fragments/fragment.js';
-import { quoteIdentifier } from './identifiers.js';
 
 const INDENT = '  ';
-/** Not a backslash: its meaning in string literals differs between engines and settings. */
-export const LIKE_ESCAPE = '!';
 
-export abstract class SqlDialect {
-  abstract readonly name: Dialect;
-  /** Whether `WITH x AS MATERIALIZED (...)` is understood. */
-  protected abstract readonly supportsMaterialized: boolean;
-
-  abstract castType(type: FieldType): string;
-  /** Today's date in a time zone. */
-  protected abstract today(timezone: string): string;
-  /** The current instant as a UTC timestamp without time zone. */
-  protected abstract nowUtc(): string;
-
-  /** Prints a query; `depth` indents it for embedding in a larger statement. */
-  render(select: Select, materialize: ReadonlySet<string> = new Set(), depth = 0): string {
-    return new Printer(this, materialize).select(select, depth);
-  }
-
-  identifier(name: string): string {
-    return quoteIdentifier(name);
-  }
-
-  stringLiteral(value: string): string {
-    return `'${value.replaceAll("'", "''")}'`;
-  }
-
-  literal(value: TypedValue | null): string {
-    if (value === null) return 'NULL';
-    switch (value.type) {
-      case 'string':
-        return this.stringLiteral(value.value);
-      case 'integer':
-      case 'decimal':
-      case 'number':
-        return numberLiteral(value.value);
-      case 'boolean':
-        return value.value ? 'TRUE' : 'FALSE';
-      case 'date':
-        return `DATE '${value.value}'`;
-      case 'timestamp':
-        return `TIMESTAMP '${value.value}'`;
-    }
-  }
-
-  truncate(unit: string, operand: string, type: 'date' | 'timestamp'): string {
-    const truncated = `date_trunc('${unit}', ${operand})`;
-    return type === 'date' ? `CAST(${truncated} AS DATE)` : truncated;
-  }
-
-  interval(span: RelativeSpan): string {
-    const [amount, unit] =
-      span.unit === 'week' ? [span.amount * 7, 'DAY'] : [span.amount, span.unit.toUpperCase()];
-    return `INTERVAL '${amount}' ${unit}`;
-  }
-
-  relativeTime(
-    anchor: 'today' | 'now',
-    shift: RelativeSpan | null,
-    direction: 1 | -1,
-    timezone: string,
-  ): string {
-    const base = anchor === 'today' ? this.today(timezone) : this.nowUtc();
-    if (!shift) return base;
-    const shifted = `${base} ${direction === 1 ? '+' : '-'} ${this.interval(shift)}`;
-    return anchor === 'today' ? `CAST(${shifted} AS DATE)` : shifted;
-  }
-
-  materializedKeyword(): string {
-    return this.supportsMaterialized ? ' MATERIALIZED' : '';
-  }
-
-  /** The fragment written for this dialect (or for all). */
-  fragmentFor(sql: DialectFragment, owner: string): SqlFragment {
-    if (sql.kind === 'shared') return sql.fragment;
-    const chosen = sql.fragments[this.name];
-    if (chosen === undefined) {
-      throw new StrataError([
-        error(
-          'missing_dialect_sql',
-          `${owner} has no SQL for dialect ${this.name}`,
-          undefined,
-          `add sql.${this.name}: ... to it`,
-        ),
-      ]);
-    }
-    return chosen;
-  }
-}
-
-function numberLiteral(n: number): string {
-  if (Number.isInteger(n) && Math.abs(n) < 1e21) return n.toString();
-  const text = n.toString();
-  return text.startsWith('.') ? `0${text}` : text;
-}
-
-class Printer {
+export class Printer {
   constructor(
     private readonly dialect: SqlDialect,
     private readonly materialize: ReadonlySet<string>,
@@ -134,9 +35,12 @@ class Printer {
       lines.push(`${pad}GROUP BY ${s.groupBy.map((e) => this.expr(e, depth)).join(', ')}`);
     if (s.having) lines.push(this.clauseWithConjuncts('HAVING', s.having, depth));
     if (s.orderBy && s.orderBy.length > 0)
-      lines.push(`${pad}ORDER BY ${s.orderBy.map((o) => this.orderItem(o, depth)).join(', ')}`);
-    if (s.limit !== undefined) lines.push(`${pad}LIMIT ${s.limit}`);
-    if (s.offset !== undefined) lines.push(`${pad}OFFSET ${s.offset}`);
+      lines.push(
+        `${pad}ORDER BY ${this.orderItems(s)
+          .map((o) => this.orderItem(o, depth))
+          .join(', ')}`,
+      );
+    for (const clause of this.dialect.limitOffset(s.limit, s.offset)) lines.push(`${pad}${clause}`);
     if (s.unionAll) lines.push(`${pad}UNION ALL`, this.select(s.unionAll, depth));
     return lines.join('\n');
   }
@@ -191,8 +95,24 @@ class Printer {
     }
   }
 
+  /**
+   * Without NULLS LAST a dialect spells NULL placement as an expression over the sort key,
+   * and an output name inside an expression may not resolve to the output column (MySQL
+   * reads it as a table column): such keys are replaced by the expressions they name.
+   */
+  private orderItems(s: Select): OrderItem[] {
+    const orderBy = s.orderBy ?? [];
+    if (this.dialect.capabilities.nullsOrdering) return orderBy;
+    const outputs = new Map(s.columns.filter((c) => c.alias !== undefined).map((c) => [c.alias!, c.expr]));
+    return orderBy.map((o) =>
+      o.expr.kind === 'column' && o.expr.table === undefined && outputs.has(o.expr.name)
+        ? { ...o, expr: outputs.get(o.expr.name)! }
+        : o,
+    );
+  }
+
   private orderItem(o: OrderItem, depth: number): string {
-    return `${this.expr(o.expr, depth)} ${o.direction === 'asc' ? 'ASC' : 'DESC'} NULLS LAST`;
+    return this.dialect.orderItem(this.expr(o.expr, depth), o.direction);
   }
 
   private wrapOr(e: Expr, depth: number): string {
@@ -236,16 +156,18 @@ class Printer {
       case 'between':
         return `${this.operand(e.operand, depth)} BETWEEN ${this.operand(e.low, depth)} AND ${this.operand(e.high, depth)}`;
       case 'like':
-        return `lower(${this.expr(e.operand, depth)}) LIKE lower(${d.stringLiteral(e.pattern)}) ESCAPE '${LIKE_ESCAPE}'`;
-      case 'call': {
-        const args = e.args.map((a) => this.expr(a, depth)).join(', ');
-        const filter = e.filter ? ` FILTER (WHERE ${this.expr(e.filter, depth)})` : '';
-        return `${e.name}(${e.distinct ? 'DISTINCT ' : ''}${args})${filter}`;
-      }
+        return d.like(this.expr(e.operand, depth), e.pattern);
+      case 'call':
+        return d.functionCall(
+          e.name,
+          e.args.map((a) => this.expr(a, depth)),
+          e.distinct ?? false,
+          e.filter ? this.expr(e.filter, depth) : undefined,
+        );
       case 'star':
         return '*';
       case 'cast':
-        return `CAST(${this.expr(e.operand, depth)} AS ${d.castType(e.type)})`;
+        return d.cast(this.expr(e.operand, depth), e.type);
       case 'truncate':
         return d.truncate(e.unit, this.expr(e.operand, depth), e.type);
       case 'relativeTime':

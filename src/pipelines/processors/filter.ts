@@ -10,7 +10,7 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { parseFragment, printFragment, type SqlFragment } from '../../core/sql/fragments/fragment.js';
-import { dialectFor } from '../../core/sql/dialects.js';
+import { dialectFor } from '../../core/sql/dialects/index.js';
 import { DuckDbEngine } from '../../engines/duckdb.js';
 import { duckDbType, quoteIdent } from '../../warehouse/schema.js';
 import type { ChangeEvent, ColumnType, TableSchema } from '../events.js';
