@@ -67,7 +67,8 @@ callerOptions(
           '--views',
           'compile CREATE OR REPLACE VIEW statements for the latest view of every CDC source',
         )
-        .option('--out <dir>', 'with --all: write one <name>.sql per input into DIR'),
+        .option('--out <dir>', 'with --all: write one <name>.sql per input into DIR')
+        .option('--explain', 'print the plan before and after the optimizer passes, then the SQL'),
     ),
   ),
 ).action((input: string | undefined, flags) =>

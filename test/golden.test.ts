@@ -35,6 +35,16 @@ describe('generated Trino SQL parses with an independent Trino grammar', () => {
   });
 });
 
+describe('golden plans: every example input before and after the passes', () => {
+  it.each([...project.model.inputs.keys()])('%s', (name) => {
+    const { before, after } = compiler.explain(name, { dialect: 'duckdb' });
+    expectGolden(
+      join('plans', `${name}.txt`),
+      `-- before the passes\n${before}\n\n-- after the passes\n${after}\n`,
+    );
+  });
+});
+
 describe('determinism', () => {
   it.each([...project.model.inputs.keys()])('%s compiles to the same SQL twice', (name) => {
     for (const dialect of DIALECTS)

@@ -66,6 +66,7 @@ export interface CompileFlags extends EngineChoice, CallerFlags {
   all?: boolean;
   views?: boolean;
   out?: string;
+  explain?: boolean;
 }
 
 function writeStatements(
@@ -132,12 +133,13 @@ export function compileCommand(projectDir: string, input: string | undefined, fl
   }
   if (!input) throw new UsageError('compile needs an input name (or --all)');
   const caller = parseCaller(flags);
-  const compiled = compiler.compile(findInput(project, input), {
-    dialect,
-    params: parseParams(flags.param),
-    ...(caller ? { caller } : {}),
-  });
-  process.stdout.write(`${compiled.sql}\n`);
+  const options = { dialect, params: parseParams(flags.param), ...(caller ? { caller } : {}) };
+  const model = findInput(project, input);
+  if (flags.explain) {
+    const { before, after } = compiler.explain(model, options);
+    process.stdout.write(`-- plan before the passes\n${before}\n\n-- plan after the passes\n${after}\n\n`);
+  }
+  process.stdout.write(`${compiler.compile(model, options).sql}\n`);
   return 0;
 }
 

@@ -13,7 +13,8 @@ import { plan } from './plan/planner.js';
 import { resolveInput, type ResolveOptions } from './plan/resolve.js';
 import type { Atom, ColumnSpec, MeasureUse, QuerySpec } from './plan/spec.js';
 import { leafUses } from './plan/spec.js';
-import { dialectFor } from './sql/dialects.js';
+import { dialectFor } from './sql/dialects/index.js';
+import { explainOperators, naiveOperators, planOperators } from './plan/operators.js';
 
 export interface CompileOptions extends ResolveOptions {
   dialect: Dialect;
@@ -70,19 +71,20 @@ export class Compiler {
   }
 
   compile(nameOrModel: string | InputModel, options: CompileOptions): CompiledQuery {
-    const input = this.input(nameOrModel);
-    const policy = options.caller ? new AccessPolicy(options.caller, this.model.sources) : undefined;
-    const { spec, diagnostics } = resolveInput(this.model, input, options, this.finder, policy);
-    if (!spec) throw new StrataError(diagnostics);
-    const names = new NameAllocator(this.reserved);
-    const { plannerInput, shape } = prepare(spec, names);
+    const { input, spec, policy, plannerInput, shape, names } = this.resolve(nameOrModel, options);
     const logical = plan(plannerInput);
     const rowCondition = (source: SourceModel) => {
       const access = policy?.rowAccess(source);
       return access?.kind === 'filtered' ? access.condition : undefined;
     };
-    const { select, materialize } = new SqlBuilder(names, spec.timezone, rowCondition).build(logical, shape);
-    const sql = dialectFor(options.dialect).render(select, materialize);
+    const dialect = dialectFor(options.dialect);
+    const { select, materialize } = new SqlBuilder(
+      names,
+      spec.timezone,
+      rowCondition,
+      dialect.capabilities,
+    ).build(logical, shape);
+    const sql = dialect.render(select, materialize);
     return {
       input: input.name,
       dialect: options.dialect,
@@ -91,6 +93,24 @@ export class Compiler {
       plan: logical,
       tables: tablesRead(logical),
     };
+  }
+
+  /** The query as operators, before the planner's passes and after them (`strata compile --explain`). */
+  explain(nameOrModel: string | InputModel, options: CompileOptions): { before: string; after: string } {
+    const { plannerInput, shape } = this.resolve(nameOrModel, options);
+    return {
+      before: explainOperators(naiveOperators(plannerInput, shape)),
+      after: explainOperators(planOperators(plan(plannerInput), shape)),
+    };
+  }
+
+  private resolve(nameOrModel: string | InputModel, options: CompileOptions) {
+    const input = this.input(nameOrModel);
+    const policy = options.caller ? new AccessPolicy(options.caller, this.model.sources) : undefined;
+    const { spec, diagnostics } = resolveInput(this.model, input, options, this.finder, policy);
+    if (!spec) throw new StrataError(diagnostics);
+    const names = new NameAllocator(this.reserved);
+    return { input, spec, policy, names, ...prepare(spec, names) };
   }
 }
 

@@ -56,6 +56,16 @@ describe('strata compile', () => {
     );
   });
 
+  it('--explain prints the golden plans before and after the passes, then the SQL', () => {
+    const r = strata(['compile', 'movies_in_production', '--dialect', 'mysql', '--explain']);
+    expect(r.status).toBe(0);
+    const plans = readFileSync(join(REPO_ROOT, 'test/golden/plans/movies_in_production.txt'), 'utf8');
+    const sql = readFileSync(join(REPO_ROOT, 'test/golden/mysql/movies_in_production.sql'), 'utf8');
+    expect(r.stdout).toBe(
+      `${plans.replace('-- before the passes', '-- plan before the passes').replace('-- after the passes', '-- plan after the passes')}\n${sql}`,
+    );
+  });
+
   it('--all --out writes one file per input', () => {
     const out = join(dir, 'sql');
     const r = strata(['compile', '--all', '--dialect', 'postgres', '--out', out]);
@@ -148,7 +158,12 @@ describe('exit codes and errors', () => {
     ['unknown command', ['explode'], 2, /unknown command/],
     ['unknown format', ['run', 'movie_catalog', '--format', 'xml'], 2, /unknown format 'xml'/],
     ['unknown input', ['run', 'nope'], 2, /unknown input 'nope'/],
-    ['unknown dialect', ['compile', 'movie_catalog', '--dialect', 'mysql'], 2, /unknown dialect 'mysql'/],
+    [
+      'unknown dialect',
+      ['compile', 'movie_catalog', '--dialect', 'oracle'],
+      2,
+      /unknown dialect 'oracle' \(expected trino, duckdb, postgres, mysql\)/,
+    ],
     [
       'bad --param',
       ['compile', 'movies_in_production', '--param', 'country'],

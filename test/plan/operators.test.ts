@@ -1,0 +1,90 @@
+/**
+ * The plan as operators (`strata compile --explain`): before the passes, the query as
+ * written; after them, each pass's decision is visible as an operator. One case per pass,
+ * on the semantic fixture shop.
+ */
+import { describe, expect, it } from 'vitest';
+import { Compiler } from '../../src/core/compile.js';
+import { buildModel } from '../../src/core/model/build.js';
+import { fixtureFiles } from '../semantic/harness.js';
+
+function explain(input: string) {
+  const { model, diagnostics } = buildModel([
+    ...fixtureFiles('sem'),
+    { path: 'q.yaml', kind: 'input', text: `name: q\n${input}` },
+  ]);
+  expect(diagnostics).toEqual([]);
+  return new Compiler(model).explain('q', { dialect: 'duckdb' });
+}
+
+describe('before the passes', () => {
+  it('every source is left joined, every filter sits above the joins, one aggregate on top', () => {
+    const { before } = explain(`from: customer
+fields: [customer.name, orders.total_amount]
+filters:
+  - { field: orders.status, op: equals, value: shipped }
+  - { field: orders.total_amount, op: gt, value: 100 }
+sort: [{ field: orders.total_amount, direction: desc }]
+limit: 2`);
+    expect(before.split('\n')).toEqual([
+      'Project customer.name, total_amount',
+      '  -> Limit 2',
+      '    -> Sort total_amount DESC NULLS LAST',
+      '      -> Having orders.total_amount > 100',
+      '        -> Aggregate by customer.name: sum(orders.total_amount) AS total_amount',
+      "          -> Filter orders.status = 'shipped'",
+      '            -> Left Join on orders.customer_id = customer.id',
+      '              -> Scan customer sem.customer',
+      '              -> Scan orders sem.orders',
+    ]);
+  });
+});
+
+describe('after the passes', () => {
+  it('filter pushdown and inner-join inference: a filter on a joined source moves into its scan, the join becomes inner', () => {
+    const { after } = explain(`from: orders
+fields: [orders.id, customer.name]
+filters: [{ field: customer.region_code, op: equals, value: EU }]`);
+    expect(after).toContain('-> Inner Join on customer.id = orders.customer_id');
+    expect(after).toContain("-> Scan customer sem.customer filter: customer.region_code = 'EU'");
+    expect(after).not.toContain('Filter');
+  });
+
+  it('join pruning: a source that only filters is not joined, it is a semi join', () => {
+    const { after } = explain(`from: customer
+fields: [customer.name]
+filters: [{ field: orders.status, op: equals, value: cancelled }]`);
+    expect(after).toContain(
+      "-> Semi Join on orders.customer_id = customer.id where orders.status = 'cancelled'",
+    );
+    expect(after).not.toContain('Left Join');
+  });
+
+  it('anti-join selection: is_null on a related primary key asks for no related row', () => {
+    const { after } = explain(`from: customer
+fields: [customer.name]
+filters: [{ field: orders.id, op: is_null }]`);
+    expect(after).toContain('-> Anti Join on orders.customer_id = customer.id');
+  });
+
+  it('pre-aggregation at the grain of a fan-out: child measures are aggregated per join key, then joined', () => {
+    const { after } = explain(`from: customer
+fields: [customer.name, orders.total_amount]`);
+    const lines = after.split('\n').map((l) => l.trim());
+    const join = lines.findIndex((l) =>
+      l.startsWith('-> Left Join on orders_per_customer.customer_id = customer.id'),
+    );
+    expect(join).toBeGreaterThan(0);
+    expect(lines[join + 2]).toBe(
+      '-> Aggregate by orders_per_customer.customer_id: sum(orders.total_amount) AS total_amount',
+    );
+  });
+
+  it('fan-out safety: a parent measure grouped by a child dimension counts each parent row once', () => {
+    const { after } = explain(`from: customer
+fields: [orders.status, customer.total_credit]`);
+    expect(after).toMatch(
+      /-> Window row_number\(\) = 1 per orders\.status, customer\.id \(each customer row once for total_credit\)/,
+    );
+  });
+});
