@@ -30,7 +30,8 @@ describe.each(DIALECTS)('golden SQL for %s', (dialect) => {
 describe('generated Trino SQL parses with an independent Trino grammar', () => {
   const parser = new Parser();
   it.each([...project.model.inputs.keys()])('%s', (name) => {
-    const sql = compiler.compile(name, { dialect: 'trino' }).sql;
+    // node-sql-parser's Trino grammar lacks IS NOT DISTINCT FROM (Trino has it): read it as =.
+    const sql = compiler.compile(name, { dialect: 'trino' }).sql.replaceAll(' IS NOT DISTINCT FROM ', ' = ');
     expect(() => parser.astify(sql, { database: 'trino' })).not.toThrow();
   });
 });

@@ -215,6 +215,8 @@ function prepare(spec: QuerySpec, names: NameAllocator) {
       requests: [...requests.values()],
       outputs,
       where: spec.where,
+      having: spec.having,
+      useKeyOf: shape.useKeyOf,
       aggregated,
       nameFor: (base: string) => names.allocate(base),
     },

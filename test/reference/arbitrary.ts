@@ -722,6 +722,8 @@ function upTo<T>(arb: fc.Arbitrary<T> | null, min: number, max: number): fc.Arbi
 interface Selection {
   picked: Selectable[];
   focus: string[];
+  /** Measures a HAVING filter should often be on (the first filter, three times in four). */
+  havingOn?: Selectable[];
 }
 
 /** Any 1-4 selectables, uniformly (the original, unbiased selection). */
@@ -830,6 +832,43 @@ function filterOnlyFanOutSelection(items: Selectable[], topo: Topology): fc.Arbi
     .map((picked) => ({ picked, focus: fanned }));
 }
 
+/**
+ * Measures of the root only, grouped by fields of sources it reaches without fan-out: the
+ * shape the planner aggregates before joining those lookups (eager aggregation).
+ */
+function lookupRollupSelection(items: Selectable[], topo: Topology): fc.Arbitrary<Selection> | null {
+  const rootMeasures = items.filter((i) => i.kind === 'measure' && i.source === topo.root);
+  const lookups = items.filter(
+    (i) => i.kind === 'dimension' && i.source !== topo.root && !topo.fannedOut(i.source),
+  );
+  if (rootMeasures.length === 0 || lookups.length === 0) return null;
+  return fc
+    .tuple(
+      fc.array(fc.constantFrom(...lookups), { minLength: 1, maxLength: 2 }),
+      fc.array(fc.constantFrom(...rootMeasures), { minLength: 1, maxLength: 2 }),
+    )
+    .map(([dims, measures]) => ({ picked: [...dims, ...measures], focus: [] }));
+}
+
+/**
+ * The root's key and measures of sources it fans out to: one group per root row, where a
+ * HAVING on such a measure can filter inside its per-key aggregate.
+ */
+function perRootRowSelection(
+  items: Selectable[],
+  topo: Topology,
+  rootKey: string[],
+): fc.Arbitrary<Selection> | null {
+  const keys = rootKey.map((k) => items.find((i) => i.ref === `${topo.root}.${k}`));
+  const fanned = items.filter((i) => i.kind === 'measure' && topo.fannedOut(i.source));
+  if (keys.length === 0 || keys.some((k) => k === undefined) || fanned.length === 0) return null;
+  return fc.array(fc.constantFrom(...fanned), { minLength: 1, maxLength: 2 }).map((measures) => ({
+    picked: [...(keys as Selectable[]), ...measures],
+    focus: [],
+    havingOn: measures.filter((m) => m.type !== null && isNumericType(m.type)),
+  }));
+}
+
 interface SelectionSeed {
   item: Selectable;
   granularity: Granularity | undefined;
@@ -840,15 +879,22 @@ interface SelectionSeed {
 function selectionArb(
   items: Selectable[],
   topo: Topology,
-): fc.Arbitrary<{ seeds: SelectionSeed[]; focus: string[] }> {
-  const strategies = [{ arbitrary: anySelection(items), weight: 3 }];
+  rootKey: string[],
+): fc.Arbitrary<{ seeds: SelectionSeed[]; focus: string[]; havingOn: Selectable[] }> {
+  const strategies: { arbitrary: fc.Arbitrary<Selection>; weight: number }[] = [
+    { arbitrary: anySelection(items), weight: 3 },
+  ];
+  const rollup = lookupRollupSelection(items, topo);
+  if (rollup) strategies.push({ arbitrary: rollup, weight: 2 });
+  const perRootRow = perRootRowSelection(items, topo, rootKey);
+  if (perRootRow) strategies.push({ arbitrary: perRootRow, weight: 2 });
   const dimensionFirst = fanOutDimensionSelection(items, topo);
   if (dimensionFirst) strategies.push({ arbitrary: dimensionFirst, weight: 4 });
   const measureFirst = fanOutMeasureSelection(items, topo);
   if (measureFirst) strategies.push({ arbitrary: measureFirst, weight: 4 });
   const filterFirst = filterOnlyFanOutSelection(items, topo);
   if (filterFirst) strategies.push({ arbitrary: filterFirst, weight: 2 });
-  return fc.oneof(...strategies).chain(({ picked, focus }) =>
+  return fc.oneof(...strategies).chain(({ picked, focus, havingOn }) =>
     fc
       .tuple(
         ...picked.map((item) =>
@@ -859,7 +905,7 @@ function selectionArb(
           }),
         ),
       )
-      .map((seeds) => ({ seeds, focus })),
+      .map((seeds) => ({ seeds, focus, havingOn: havingOn ?? [] })),
   );
 }
 
@@ -1066,9 +1112,22 @@ function inputArb(sources: RefSource[], edges: EdgePlan[]): fc.Arbitrary<RefInpu
   );
   return from.chain((root) => {
     const topo = new Topology(sourceName(root), edges);
-    return selectionArb(items, topo).chain(({ seeds, focus }) => {
+    return selectionArb(items, topo, sources[root]?.primaryKey ?? []).chain(({ seeds, focus, havingOn }) => {
       const fields = withDistinctNames(resolveSelection(seeds));
-      return filtersArb(items, fields, topo, focus).map((filters): RefInput => ({
+      const filters = filtersArb(items, fields, topo, focus);
+      const havingFirst =
+        havingOn.length > 0
+          ? fc.oneof(
+              {
+                arbitrary: fc
+                  .tuple(leafFilterArb(havingOn, havingOp), filters)
+                  .map(([having, rest]) => [having, ...rest].slice(0, 3)),
+                weight: 3,
+              },
+              { arbitrary: filters, weight: 1 },
+            )
+          : filters;
+      return havingFirst.map((filters): RefInput => ({
         from: sourceName(root),
         fields,
         filters,

@@ -405,4 +405,63 @@ limit: 2`,
       GROUP BY c.name ORDER BY sum(o.amount) DESC LIMIT 2`,
     ordered: true,
   },
+  {
+    name: 'having_on_a_pre_aggregated_measure_moves_into_the_per_key_aggregate',
+    input: `from: customer
+fields: [customer.id, customer.name, order_item.total_qty]
+filters:
+  - { field: order_item.total_qty, op: gt, value: 5 }`,
+    expected: `SELECT c.id, c.name, sum(i.qty) FROM sem.customer c
+      JOIN sem.orders o ON o.customer_id = c.id JOIN sem.order_item i ON i.order_id = o.id
+      GROUP BY c.id, c.name HAVING sum(i.qty) > 5`,
+  },
+  {
+    name: 'having_that_holds_without_related_rows_keeps_those_rows',
+    input: `from: customer
+fields: [customer.id, orders.order_count, orders.total_amount]
+filters:
+  - { field: orders.order_count, op: lt, value: 1 }`,
+    expected: `SELECT c.id, 0, NULL FROM sem.customer c WHERE NOT EXISTS (SELECT 1 FROM sem.orders o WHERE o.customer_id = c.id)`,
+  },
+  {
+    name: 'having_is_null_on_a_pre_aggregated_measure_keeps_rows_without_related_rows',
+    input: `from: customer
+fields: [customer.id, orders.total_amount]
+filters:
+  - { field: orders.total_amount, op: is_null }`,
+    expected: `SELECT c.id, NULL FROM sem.customer c LEFT JOIN sem.orders o ON o.customer_id = c.id
+      GROUP BY c.id HAVING sum(o.amount) IS NULL`,
+  },
+  {
+    name: 'measures_of_the_root_aggregated_before_joining_lookups',
+    input: `from: orders
+fields:
+  - { field: customer.name, as: customer }
+  - { field: region.name, as: region }
+  - orders.order_count
+  - orders.shipped_orders
+  - orders.total_amount
+  - orders.avg_amount
+  - orders.max_amount
+filters:
+  - { field: orders.amount, op: is_not_null }`,
+    expected: `SELECT c.name, r.name, count(*), count(*) FILTER (WHERE o.status = 'shipped'), sum(o.amount), avg(o.amount), max(o.amount)
+      FROM sem.orders o LEFT JOIN sem.customer c ON c.id = o.customer_id LEFT JOIN sem.region r ON r.code = o.ship_region
+      WHERE o.amount IS NOT NULL GROUP BY c.name, r.name`,
+    expectedOnMySql: `SELECT c.name, r.name, count(*), count(CASE WHEN o.status = 'shipped' THEN 1 END), sum(o.amount), avg(o.amount), max(o.amount)
+      FROM sem.orders o LEFT JOIN sem.customer c ON c.id = o.customer_id LEFT JOIN sem.region r ON r.code = o.ship_region
+      WHERE o.amount IS NOT NULL GROUP BY c.name, r.name`,
+  },
+  {
+    name: 'root_aggregated_before_lookups_with_a_filter_across_them',
+    input: `from: orders
+fields: [region.name, orders.order_count, orders.avg_amount]
+filters:
+  - any:
+      - { field: customer.region_code, op: equals, value: EU }
+      - { field: orders.status, op: equals, value: cancelled }`,
+    expected: `SELECT r.name, count(*), avg(o.amount)
+      FROM sem.orders o LEFT JOIN sem.customer c ON c.id = o.customer_id LEFT JOIN sem.region r ON r.code = o.ship_region
+      WHERE c.region_code = 'EU' OR o.status = 'cancelled' GROUP BY r.name`,
+  },
 ];

@@ -3,7 +3,7 @@
  * reads, its own filters applied), one per pre-aggregated subtree, and for queries whose
  * measures need de-duplication one `joined` step; then the final SELECT.
  */
-import type { Granularity } from '../definitions/schema.js';
+import type { Aggregate, Granularity } from '../definitions/schema.js';
 import type { FieldModel, MeasureModel, SourceModel } from '../model/types.js';
 import { LIKE_ESCAPE, type DialectCapabilities } from '../sql/dialect.js';
 import {
@@ -52,6 +52,8 @@ export class NameAllocator {
 interface ScanColumn {
   name: string;
   expr: Expr;
+  /** A partial aggregate of a grouped scan (the other columns are its GROUP BY). */
+  aggregate?: boolean;
 }
 
 /** The CTE that reads one node's source. */
@@ -60,16 +62,18 @@ class Scan {
   readonly filters: Conjunct[] = [];
   private readonly names = new NameAllocator([VERSION_COLUMN, DELETED_COLUMN, VISIBLE_COLUMN]);
   references = 0;
+  /** Aggregated per its other columns (the plan's eagerRoot). */
+  grouped = false;
 
   constructor(
     readonly node: TreeNode,
     readonly alias: string,
   ) {}
 
-  column(key: string, preferred: string, expr: () => Expr): string {
+  column(key: string, preferred: string, expr: () => Expr, aggregate = false): string {
     let c = this.columns.get(key);
     if (!c) {
-      c = { name: this.names.allocate(preferred), expr: expr() };
+      c = { name: this.names.allocate(preferred), expr: expr(), ...(aggregate ? { aggregate } : {}) };
       this.columns.set(key, c);
     }
     return c.name;
@@ -97,6 +101,8 @@ export interface FinalShape {
 export class SqlBuilder {
   private readonly scans = new Map<TreeNode, Scan>();
   private readonly steps: Cte[] = [];
+  /** Steps read by more than one other step: computed once. */
+  private readonly sharedSteps = new Set<string>();
 
   constructor(
     private readonly names: NameAllocator,
@@ -108,9 +114,12 @@ export class SqlBuilder {
   ) {}
 
   build(plan: LogicalPlan, shape: FinalShape): { select: Select; materialize: Set<string> } {
-    const body = this.planSelect(plan, shape);
+    const body = this.planSelect(plan, { ...shape, having: plan.having });
     const ctes = [...[...this.scans.values()].map((s) => this.scanCte(s)), ...this.steps];
-    const materialize = new Set([...this.scans.values()].filter((s) => s.references > 1).map((s) => s.alias));
+    const materialize = new Set([
+      ...[...this.scans.values()].filter((s) => s.references > 1).map((s) => s.alias),
+      ...this.sharedSteps,
+    ]);
     return { select: { ...body, ctes }, materialize };
   }
 
@@ -155,20 +164,53 @@ export class SqlBuilder {
 
   /** A measure's `sql` (the value it aggregates) or `filter`, computed in its source's scan. */
   private measureInputRef(node: TreeNode, measure: MeasureModel, part: 'sql' | 'filter'): Expr | undefined {
-    const def = measure.definition;
-    const sql = def.kind === 'aggregate' ? def[part] : undefined;
-    if (sql === undefined) return undefined;
+    const input = measureInput(measure, part);
+    if (input === undefined) return undefined;
     const s = this.scan(node);
     const suffix = part === 'sql' ? 'value' : 'filter';
-    const owner = `${part === 'sql' ? 'measure' : 'filter of measure'} ${measure.source}.${measure.name}`;
     return col(
       s.alias,
-      s.column(`${suffix}:${measure.name}`, `${measure.name}_${suffix}`, () => ({
-        kind: 'fragment',
-        sql,
-        owner,
-      })),
+      s.column(`${suffix}:${measure.name}`, `${measure.name}_${suffix}`, () => input),
     );
+  }
+
+  /**
+   * An aggregate of the root computed in its grouped scan (aggregateBeforeLookups), and how
+   * the query combines those partials: counts add up (0 without rows), sums add, minima and
+   * maxima stay, an average is its partial sums over its partial counts.
+   */
+  private eagerAggregate(r: AggregateRequest): Expr {
+    const s = this.scan(r.node);
+    const partial = (aggregate: Aggregate, suffix: string): Expr => {
+      const inScan = aggregateCall(
+        { ...r, aggregate },
+        {
+          value: () => (r.input.kind === 'value' ? measureInput(r.input.measure, 'sql') : undefined),
+          filter: () => (r.filter ? measureInput(r.filter, 'filter') : undefined),
+          countRows: () => ({ kind: 'star' }),
+        },
+      );
+      const name = s.column(
+        `partial:${r.id}:${suffix}`,
+        `${r.id.replaceAll('.', '_')}_${suffix}`,
+        () => inScan,
+        true,
+      );
+      return col(s.alias, name);
+    };
+    switch (r.aggregate) {
+      case 'count':
+        return call('coalesce', [
+          call('sum', [partial('count', 'count')]),
+          lit({ type: 'integer', value: 0 }),
+        ]);
+      case 'avg':
+        return measureOutputExpr({ kind: 'ratio', numerator: 'sum', denominator: 'count' }, (part) =>
+          call('sum', [partial(part === 'sum' ? 'sum' : 'count', part)]),
+        );
+      default:
+        return call(r.aggregate, [partial(r.aggregate, r.aggregate)]);
+    }
   }
 
   private scanCte(s: Scan): Cte {
@@ -193,10 +235,18 @@ export class SqlBuilder {
         ...(visible ? [visible] : []),
         ...s.filters.map((c) => this.conjunctExpr(c, inScan, () => FALSE)),
       ]);
+      const groupBy = s.grouped ? [...s.columns.values()].filter((c) => !c.aggregate).map((c) => c.expr) : [];
       return {
         name: s.alias,
-        comment,
-        query: { columns: items, from: relation, ...(where ? { where } : {}) },
+        comment: s.grouped
+          ? `${comment}, aggregated per the columns the query reads before joining`
+          : comment,
+        query: {
+          columns: items,
+          from: relation,
+          ...(where ? { where } : {}),
+          ...(groupBy.length > 0 ? { groupBy } : {}),
+        },
       };
     }
     return { name: s.alias, comment, query: this.latestRowsQuery(s, items, relation, visible) };
@@ -491,6 +541,7 @@ export class SqlBuilder {
 
   private fromAndJoins(plan: LogicalPlan): { from: FromItem; joins: Join[] } {
     for (const [node, conjuncts] of plan.pushed) this.scan(node).filters.push(...conjuncts);
+    if (plan.eagerRoot) this.scan(plan.root).grouped = true;
     const from = this.scanRef(plan.root);
     const joins: Join[] = plan.joinOrder.map((node) => ({
       type: plan.innerJoins.has(node) ? 'inner' : 'left',
@@ -527,9 +578,9 @@ export class SqlBuilder {
               useKey: id,
             }))),
       ],
-      having: [],
+      having: pre.having ?? [],
       sort: [],
-      useKeyOf: () => '',
+      useKeyOf: (atom) => pre.havingKeys.get(atom)!,
     };
     return {
       name: pre.name,
@@ -587,6 +638,8 @@ export class SqlBuilder {
     base: Pick<Select, 'from' | 'joins' | 'where'>,
     dimension: (d: Dimension) => Expr,
     request: (r: AggregateRequest) => Expr,
+    /** False when the parts are aggregated already (one row per group): HAVING is then a WHERE. */
+    grouped = true,
   ): Select {
     const requests = new Map(plan.requests.map((r) => [r.id, r]));
     const output = (o: MeasureOutput): Expr => measureOutputExpr(o, (id) => request(requests.get(id)!));
@@ -610,11 +663,15 @@ export class SqlBuilder {
       expr: this.sortExpr(s.key, dimension, outputOf),
       direction: s.direction,
     }));
+    const where = grouped
+      ? base.where
+      : and([...(base.where ? [base.where] : []), ...(having ? [having] : [])]);
     return {
       columns,
       ...base,
-      ...(groupBy.length > 0 ? { groupBy } : {}),
-      ...(having ? { having } : {}),
+      ...(where ? { where } : {}),
+      ...(grouped && groupBy.length > 0 ? { groupBy } : {}),
+      ...(grouped && having ? { having } : {}),
       ...(orderBy.length > 0 ? { orderBy } : {}),
       ...(shape.limit !== undefined ? { limit: shape.limit } : {}),
       ...(shape.offset !== undefined ? { offset: shape.offset } : {}),
@@ -627,6 +684,8 @@ export class SqlBuilder {
     base: Pick<Select, 'from' | 'joins' | 'where'>,
   ): Select {
     const dimension = (d: Dimension) => this.fieldRef(d.node, d.field, d.granularity);
+    if (plan.eagerRoot)
+      return this.finishAggregate(plan, shape, base, dimension, (r) => this.eagerAggregate(r));
     return this.finishAggregate(plan, shape, base, dimension, (r) =>
       aggregateCall(r, {
         value: () => this.requestValue(r),
@@ -643,8 +702,12 @@ export class SqlBuilder {
   }
 
   /**
-   * Some measure's rows repeat in the join: a `joined` step numbers each source row within
-   * its group (by primary key) and the aggregate reads only the first of each.
+   * Some measure's rows repeat in the join. A `joined` step holds the joined rows (group
+   * columns, each aggregate's inputs, the keys of the sources read once per key); each such
+   * source's aggregates read the distinct rows of the group, its key and its inputs (each of
+   * its rows once per group), the others read every row. With one such source and nothing
+   * else that is the whole aggregate; otherwise each part is aggregated per group on its own
+   * and the parts are joined on the group columns (NULL equal to NULL).
    */
   private deduplicatedAggregate(
     plan: LogicalPlan,
@@ -653,32 +716,38 @@ export class SqlBuilder {
   ): Select {
     const names = new NameAllocator();
     const items: SelectItem[] = [];
-    const project = (expr: Expr, preferred: string): Expr => {
+    const projected = new Map<string, string>();
+    /** A column of `joined` (the same expression once), by name. */
+    const project = (expr: Expr, preferred: string): string => {
+      const key = JSON.stringify(expr);
+      const known = projected.get(key);
+      if (known) return known;
       const alias = names.allocate(preferred);
       items.push({ expr, alias });
-      return col('joined', alias);
+      projected.set(key, alias);
+      return alias;
     };
-    const dims = new Map(
+    const dimColumns = new Map(
       plan.dimensions.map((d) => [d, project(this.fieldRef(d.node, d.field, d.granularity), d.name)]),
     );
-    const partition = plan.dimensions.map((d) => this.fieldRef(d.node, d.field, d.granularity));
-    const firstRows = new Map<TreeNode, Expr>();
-    const firstRowOf = (node: TreeNode): Expr => {
-      let e = firstRows.get(node);
-      if (!e) {
-        const keys = node.source.primaryKey.map((k) => this.fieldRef(node, node.source.fields.get(k)!));
-        const rowNumber = project(
-          { kind: 'rowNumber', partitionBy: distinctExprs([...partition, ...keys]), orderBy: [] },
-          `${this.scan(node).alias}_row`,
-        );
-        e = { kind: 'compare', op: '=', left: rowNumber, right: lit({ type: 'integer', value: 1 }) };
-        firstRows.set(node, e);
+    // Each part: the requests reading one source once per key (or all rows: undefined), and its columns.
+    const parts = new Map<TreeNode | undefined, { requests: AggregateRequest[]; columns: Set<string> }>();
+    const partOf = (node: TreeNode | undefined) => {
+      let part = parts.get(node);
+      if (!part) {
+        const keys = node
+          ? node.source.primaryKey.map((k) =>
+              project(this.fieldRef(node, node.source.fields.get(k)!), `${this.scan(node).alias}_${k}`),
+            )
+          : [];
+        part = { requests: [], columns: new Set([...dimColumns.values(), ...keys]) };
+        parts.set(node, part);
       }
-      return e;
+      return part;
     };
-    const requestExprs = new Map<string, Expr>();
+    const requestCalls = new Map<string, (from: string) => Expr>();
     for (const r of plan.requests) {
-      const keyNode = plan.keyNodes.get(r.id);
+      const part = partOf(plan.keyNodes.get(r.id));
       const value = this.requestValue(r);
       const filter = r.filter ? this.measureInputRef(r.node, r.filter, 'filter') : undefined;
       const valueCol = value ? project(value, `${r.id.replaceAll('.', '_')}_value`) : undefined;
@@ -687,31 +756,89 @@ export class SqlBuilder {
         !value && r.aggregate === 'count'
           ? project(this.keyRef(r.node), `${this.scan(r.node).alias}_key`)
           : undefined;
-      const first = keyNode ? firstRowOf(keyNode) : undefined;
-      requestExprs.set(
-        r.id,
+      for (const c of [valueCol, filterCol, rowsCol]) if (c) part.columns.add(c);
+      part.requests.push(r);
+      requestCalls.set(r.id, (from) =>
         aggregateCall(r, {
-          value: () => valueCol,
-          filter: () => and([first, filterCol].filter((e): e is Expr => e !== undefined)),
-          countRows: () => rowsCol!,
+          value: () => (valueCol ? col(from, valueCol) : undefined),
+          filter: () => (filterCol ? col(from, filterCol) : undefined),
+          countRows: () => col(from, rowsCol!),
         }),
       );
     }
+    const joined = this.names.allocate('joined');
     this.steps.push({
-      name: this.names.allocate('joined'),
-      comment:
-        'the joined rows; *_row numbers each measure source row within its group so it is aggregated once',
+      name: joined,
+      comment: 'the joined rows: group columns, measure inputs, and the keys of sources read once per key',
       query: { columns: items, ...base },
     });
-    const joinedName = this.steps[this.steps.length - 1]!.name;
-    const rename = (e: Expr): Expr =>
-      e.kind === 'column' && e.table === 'joined' ? col(joinedName, e.name) : e;
+    /** A part's rows: every joined row, or the distinct rows of its columns (each source row once per group). */
+    const rowsOf = (node: TreeNode | undefined, columns: Set<string>): FromItem =>
+      node
+        ? {
+            kind: 'subquery',
+            alias: joined,
+            query: {
+              distinct: true,
+              columns: [...columns].map((c) => ({ expr: col(joined, c), alias: c })),
+              from: { kind: 'ref', name: joined },
+            },
+          }
+        : { kind: 'ref', name: joined };
+    if (parts.size === 1) {
+      const [[node, part]] = [...parts] as [
+        [TreeNode | undefined, { requests: AggregateRequest[]; columns: Set<string> }],
+      ];
+      return this.finishAggregate(
+        plan,
+        shape,
+        { from: rowsOf(node, part.columns) },
+        (d) => col(joined, dimColumns.get(d)!),
+        (r) => requestCalls.get(r.id)!(joined),
+      );
+    }
+    this.sharedSteps.add(joined);
+    const partNames = new Map<string, string>();
+    const ctes = [...parts].map(([node, part]) => {
+      const name = this.names.allocate(node ? `${this.scan(node).alias}_once` : 'all_rows');
+      const dims = [...dimColumns.values()];
+      for (const r of part.requests) partNames.set(r.id, name);
+      this.steps.push({
+        name,
+        comment: node
+          ? `${node.source.name} measures per group, each ${node.source.name} row once`
+          : 'measures per group over every joined row',
+        query: {
+          columns: [
+            ...dims.map((c) => ({ expr: col(joined, c), alias: c })),
+            ...part.requests.map((r) => ({ expr: requestCalls.get(r.id)!(joined), alias: requestAlias(r) })),
+          ],
+          from: rowsOf(node, part.columns),
+          ...(dims.length > 0 ? { groupBy: dims.map((c) => col(joined, c)) } : {}),
+        },
+      });
+      return name;
+    });
+    const [first, ...rest] = ctes as [string, ...string[]];
+    const joins: Join[] = rest.map((name) => {
+      const on = and(
+        [...dimColumns.values()].map((c) => ({
+          kind: 'notDistinct' as const,
+          left: col(name, c),
+          right: col(first, c),
+        })),
+      );
+      return on
+        ? { type: 'inner', item: { kind: 'ref', name }, on }
+        : { type: 'cross', item: { kind: 'ref', name } };
+    });
     return this.finishAggregate(
       plan,
       shape,
-      { from: { kind: 'ref', name: joinedName } },
-      (d) => rename(dims.get(d)!),
-      (r) => renameColumns(requestExprs.get(r.id)!, rename),
+      { from: { kind: 'ref', name: first }, ...(joins.length > 0 ? { joins } : {}) },
+      (d) => col(first, dimColumns.get(d)!),
+      (r) => col(partNames.get(r.id)!, requestAlias(r)),
+      false,
     );
   }
 }
@@ -721,19 +848,18 @@ function derivedDefinition(measure: MeasureModel) {
   return measure.definition;
 }
 
-function renameColumns(e: Expr, rename: (c: Expr) => Expr): Expr {
-  if (e.kind === 'column') return rename(e);
-  if (e.kind === 'call') {
-    return {
-      ...e,
-      args: e.args.map((a) => renameColumns(a, rename)),
-      ...(e.filter ? { filter: renameColumns(e.filter, rename) } : {}),
-    };
-  }
-  if (e.kind === 'logical') return { ...e, operands: e.operands.map((o) => renameColumns(o, rename)) };
-  if (e.kind === 'compare')
-    return { ...e, left: renameColumns(e.left, rename), right: renameColumns(e.right, rename) };
-  return e;
+/** A measure's `sql` or `filter` as an expression over its source's columns. */
+function measureInput(measure: MeasureModel, part: 'sql' | 'filter'): Expr | undefined {
+  const def = measure.definition;
+  const sql = def.kind === 'aggregate' ? def[part] : undefined;
+  if (sql === undefined) return undefined;
+  const owner = `${part === 'sql' ? 'measure' : 'filter of measure'} ${measure.source}.${measure.name}`;
+  return { kind: 'fragment', sql, owner };
+}
+
+/** A request's output column in a per-source part. */
+function requestAlias(r: AggregateRequest): string {
+  return r.id.replaceAll('.', '_');
 }
 
 function aggregateCall(
@@ -778,20 +904,6 @@ function measureOutputExpr(o: MeasureOutput, request: (id: string) => Expr): Exp
       };
     }
   }
-}
-
-/**
- * The same expression twice in a PARTITION BY changes nothing, except in DuckDB 1.5, where
- * it can number rows wrongly next to another window; so each appears once.
- */
-function distinctExprs(exprs: Expr[]): Expr[] {
-  const seen = new Set<string>();
-  return exprs.filter((e) => {
-    const key = JSON.stringify(e);
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
 }
 
 function escapeLike(text: string): string {

@@ -9,8 +9,14 @@
  *   pushDownFilters      single-source filters move into that source's scan
  *   collapseFanOuts      measure-only fan-out subtrees are aggregated at their own grain,
  *                        by the join key, before joining (they then join one-to-one)
+ *   pushDownHaving       a HAVING on measures of one pre-aggregate, when each group is one
+ *                        root row, filters inside that aggregate and makes its join inner
+ *   aggregateBeforeLookups  measures of the root only, grouped by lookups' fields: the root
+ *                        is aggregated per join key first, then joined (eager aggregation)
  *   chooseStrategies     each remaining aggregate reads joined rows directly when no join
- *                        can repeat its source's rows, else once per primary key per group
+ *                        can repeat its source's rows, else once per primary key per group:
+ *                        over DISTINCT rows of the group, key and inputs (a hash distinct),
+ *                        each such source aggregated on its own and the parts joined
  */
 import type { Aggregate } from '../definitions/schema.js';
 import type { FieldModel, MeasureModel } from '../model/types.js';
@@ -87,9 +93,20 @@ export interface Preaggregate {
   plan: LogicalPlan;
   /** Output columns holding the join key, in `top.edge.on` order. */
   keyColumns: string[];
+  /** HAVING conditions moved into this aggregate (pushDownHaving), its measure atoms' output columns. */
+  having?: Conjunct[];
+  havingKeys: Map<Atom, string>;
 }
 
 export type Strategy = 'direct' | 'once_per_key';
+
+/**
+ * How `once_per_key` aggregates see each source row once per group: `distinct_rows` when
+ * they all read one source (the joined rows reduced to distinct group, key and input
+ * values, then aggregated), else `aggregate_per_source` (each source's aggregates over its
+ * own distinct rows, the others over all rows, per group, joined on the group columns).
+ */
+export type Deduplication = 'distinct_rows' | 'aggregate_per_source';
 
 export interface LogicalPlan {
   root: TreeNode;
@@ -110,6 +127,16 @@ export interface LogicalPlan {
   strategies: Map<string, Strategy>;
   /** For `once_per_key` requests: the node whose primary key identifies a row. */
   keyNodes: Map<string, TreeNode>;
+  /** Set when some request is `once_per_key`. */
+  deduplication?: Deduplication;
+  /** The query's HAVING conditions left after pushDownHaving. */
+  having: Conjunct[];
+  /**
+   * aggregateBeforeLookups: the root's rows are aggregated in its scan, per the root columns
+   * the rest of the query reads (`columns`: dimensions, join keys, filters), into partial
+   * aggregates that the query combines after joining its lookups (fewer rows to join).
+   */
+  eagerRoot?: { columns: string[] };
 }
 
 export function atomNode(atom: Atom): TreeNode | undefined {

@@ -1,11 +1,11 @@
 /**
- * The plan as an operator tree (scan, filter, join, semi/anti join, aggregate, window,
+ * The plan as an operator tree (scan, filter, join, semi/anti join, aggregate, distinct,
  * project, sort, limit), for `strata compile --explain` and the plan snapshots beside the
  * golden SQL. `naiveOperators` is the query as written, before any pass: every source left
  * joined, every filter over the joined rows, one aggregation over them; `planOperators` is
  * what the passes decided (logical-plan.ts): filters pushed into scans, inner joins,
- * filter-only sources as semi/anti joins, fan-outs pre-aggregated at their own grain, and
- * de-duplication where a measure's rows can repeat.
+ * filter-only sources as semi/anti joins, fan-outs pre-aggregated at their own grain,
+ * aggregation before lookups, and distinct rows where a measure's rows can repeat.
  */
 import type { FieldModel } from '../model/types.js';
 import type { TypedValue } from '../values/typed-value.js';
@@ -39,8 +39,10 @@ export type PlanOperator =
       right: PlanOperator;
     }
   | { op: 'aggregate'; groupBy: string[]; aggregates: string[]; input: PlanOperator }
-  /** One row per key of `partitionBy` (row_number() = 1): what keeps a measure from counting a row twice. */
-  | { op: 'window'; partitionBy: string[]; purpose: string; input: PlanOperator }
+  /** Rows computed once and read again by another part of the plan. */
+  | { op: 'shared'; name: string }
+  /** Distinct rows of the group and key columns (and the inputs they determine): the same, by hashing. */
+  | { op: 'distinct'; columns: string[]; purpose: string; input: PlanOperator }
   | { op: 'project'; columns: string[]; input: PlanOperator }
   | { op: 'sort'; keys: string[]; input: PlanOperator }
   | { op: 'limit'; count?: number; offset?: number; input: PlanOperator };
@@ -199,14 +201,17 @@ function finish(
   text: PlanText,
   shape: FinalShape,
   outputs: Map<string, MeasureOutput>,
-  aggregate: { groupBy: string[]; aggregates: string[] } | undefined,
+  aggregate: { groupBy: string[]; aggregates: string[]; having: Conjunct[] } | undefined,
 ): PlanOperator {
-  let top = aggregate ? { op: 'aggregate' as const, ...aggregate, input: rows } : rows;
-  top = filtered(
-    top,
-    shape.having.map((c) => text.conjunct(c)),
-    true,
-  );
+  let top: PlanOperator = rows;
+  if (aggregate) {
+    const { having, ...grouping } = aggregate;
+    top = filtered(
+      { op: 'aggregate', ...grouping, input: rows },
+      having.map((c) => text.conjunct(c)),
+      true,
+    );
+  }
   if (shape.sort.length > 0) top = { op: 'sort', keys: text.sortKeys(), input: top };
   if (shape.limit !== undefined || shape.offset !== undefined)
     top = {
@@ -237,6 +242,7 @@ export function naiveOperators(input: PlannerInput, shape: FinalShape): PlanOper
     ? {
         groupBy: input.dimensions.map((d) => text.dimension(d)),
         aggregates: input.requests.map((r) => text.request(r)),
+        having: input.having,
       }
     : undefined;
   return finish(rows, text, shape, input.outputs, aggregate);
@@ -246,17 +252,78 @@ export function naiveOperators(input: PlannerInput, shape: FinalShape): PlanOper
 export function planOperators(plan: LogicalPlan, shape: FinalShape): PlanOperator {
   const text = new PlanText(new NodeNames(plan.root), shape);
   const rows = joinedRows(plan, text);
-  const aggregate = plan.aggregated
-    ? {
-        groupBy: plan.dimensions.map((d) => text.dimension(d)),
-        aggregates: plan.requests.map((r) => text.request(r)),
-      }
-    : undefined;
-  return finish(rows, text, shape, plan.outputs, aggregate);
+  if (!plan.aggregated) return finish(rows, text, shape, plan.outputs, undefined);
+  const groupBy = plan.dimensions.map((d) => text.dimension(d));
+  const parts = aggregateParts(plan);
+  const partOperator = (
+    [node, requests]: [TreeNode | undefined, AggregateRequest[]],
+    i: number,
+  ): PlanOperator => {
+    const input: PlanOperator = i === 0 ? rows : { op: 'shared', name: 'the joined rows above' };
+    const once: PlanOperator = node
+      ? {
+          op: 'distinct',
+          columns: [...groupBy, ...node.source.primaryKey.map((k) => `${text.names.of(node)}.${k}`)],
+          purpose: `each ${text.names.of(node)} row once for ${requests.map((r) => r.id).join(', ')}`,
+          input,
+        }
+      : input;
+    return { op: 'aggregate', groupBy, aggregates: requests.map((r) => text.request(r)), input: once };
+  };
+  if (parts.length <= 1) {
+    const [node, requests] = parts[0] ?? [undefined, plan.requests];
+    const input = node ? (partOperator([node, requests], 0) as { input: PlanOperator }).input : rows;
+    return finish(input, text, shape, plan.outputs, {
+      groupBy,
+      aggregates: plan.requests.map((r) => text.request(r)),
+      having: plan.having,
+    });
+  }
+  const [first, ...rest] = parts.map(partOperator) as [PlanOperator, ...PlanOperator[]];
+  const joined = rest.reduce<PlanOperator>(
+    (left, right) => ({
+      op: 'join',
+      kind: 'inner',
+      on: groupBy.map((g) => `${g} IS NOT DISTINCT FROM ${g}`),
+      left,
+      right,
+    }),
+    first,
+  );
+  return finish(
+    filtered(
+      joined,
+      plan.having.map((c) => text.conjunct(c)),
+    ),
+    text,
+    shape,
+    plan.outputs,
+    undefined,
+  );
+}
+
+/** The requests of each source read once per key (and, under undefined, those reading every row), when some are. */
+function aggregateParts(plan: LogicalPlan): [TreeNode | undefined, AggregateRequest[]][] {
+  if (![...plan.strategies.values()].includes('once_per_key')) return [];
+  const parts = new Map<TreeNode | undefined, AggregateRequest[]>();
+  for (const r of plan.requests) {
+    const node = plan.keyNodes.get(r.id);
+    parts.set(node, [...(parts.get(node) ?? []), r]);
+  }
+  return [...parts];
 }
 
 function joinedRows(plan: LogicalPlan, text: PlanText): PlanOperator {
   let rows = scan(plan.root, text, plan.pushed.get(plan.root));
+  if (plan.eagerRoot) {
+    const root = text.names.of(plan.root);
+    rows = {
+      op: 'aggregate',
+      groupBy: plan.eagerRoot.columns.map((c) => `${root}.${c}`),
+      aggregates: plan.requests.map((r) => `partial ${text.request(r)}`),
+      input: rows,
+    };
+  }
   for (const node of plan.joinOrder) {
     const kind: JoinKind = plan.innerJoins.has(node) ? 'inner' : 'left';
     rows = {
@@ -273,31 +340,21 @@ function joinedRows(plan: LogicalPlan, text: PlanText): PlanOperator {
     rows,
     plan.residual.map((c) => text.conjunct(c)),
   );
-  const keyed = [...plan.keyNodes.entries()].filter(([id]) => plan.strategies.get(id) === 'once_per_key');
-  const keyNodes = [...new Set(keyed.map(([, node]) => node))];
-  for (const node of keyNodes) {
-    const measures = keyed.filter(([, n]) => n === node).map(([id]) => id);
-    rows = {
-      op: 'window',
-      partitionBy: [
-        ...plan.dimensions.map((d) => text.dimension(d)),
-        ...node.source.primaryKey.map((k) => `${text.names.of(node)}.${k}`),
-      ],
-      purpose: `each ${text.names.of(node)} row once for ${measures.join(', ')}`,
-      input: rows,
-    };
-  }
   return rows;
 }
 
 function joinPreaggregate(rows: PlanOperator, pre: Preaggregate, text: PlanText): PlanOperator {
   const inner = joinedRows(pre.plan, new PlanText(new NodeNames(pre.plan.root), emptyShape));
-  const aggregate: PlanOperator = {
-    op: 'aggregate',
-    groupBy: pre.keyColumns.map((k) => `${pre.name}.${k}`),
-    aggregates: pre.plan.requests.map((r) => text.request(r)),
-    input: inner,
-  };
+  const aggregate = filtered(
+    {
+      op: 'aggregate',
+      groupBy: pre.keyColumns.map((k) => `${pre.name}.${k}`),
+      aggregates: pre.plan.requests.map((r) => text.request(r)),
+      input: inner,
+    },
+    (pre.having ?? []).map((c) => text.conjunct(c)),
+    true,
+  );
   const on = pre.top.edge!.on.map(
     (pair, i) => `${pre.name}.${pre.keyColumns[i]} = ${text.names.of(pre.parent)}.${pair.from}`,
   );
@@ -374,8 +431,10 @@ function describe(op: PlanOperator): string {
       return `${EXISTS_NAMES[op.mode]} on ${op.on.join(' AND ')}${op.conditions.length ? ` where ${op.conditions.join(' AND ')}` : ''}`;
     case 'aggregate':
       return `Aggregate${op.groupBy.length ? ` by ${list(op.groupBy)}` : ''}: ${list(op.aggregates)}`;
-    case 'window':
-      return `Window row_number() = 1 per ${list(op.partitionBy)} (${op.purpose})`;
+    case 'shared':
+      return `Reuse ${op.name}`;
+    case 'distinct':
+      return `Distinct ${list(op.columns)} (${op.purpose})`;
     case 'project':
       return `Project ${list(op.columns)}`;
     case 'sort':
@@ -388,6 +447,7 @@ function describe(op: PlanOperator): string {
 function children(op: PlanOperator): PlanOperator[] {
   switch (op.op) {
     case 'scan':
+    case 'shared':
       return [];
     case 'join':
     case 'exists':

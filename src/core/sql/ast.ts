@@ -26,6 +26,8 @@ export type Expr =
     }
   | { kind: 'literal'; value: TypedValue | null }
   | { kind: 'compare'; op: ComparisonOp; left: Expr; right: Expr }
+  /** Equal, NULL equal to NULL (`IS NOT DISTINCT FROM`). */
+  | { kind: 'notDistinct'; left: Expr; right: Expr }
   | { kind: 'arithmetic'; op: ArithmeticOp; left: Expr; right: Expr }
   | { kind: 'logical'; op: 'AND' | 'OR'; operands: Expr[] }
   | { kind: 'not'; operand: Expr }
@@ -87,6 +89,8 @@ export interface Cte {
 
 export interface Select {
   ctes?: Cte[];
+  /** SELECT DISTINCT: one row per distinct combination of the columns. */
+  distinct?: boolean;
   columns: SelectItem[];
   from?: FromItem;
   joins?: Join[];

@@ -138,6 +138,11 @@ export abstract class SqlDialect {
     return anchor === 'today' ? `CAST(${shifted} AS DATE)` : shifted;
   }
 
+  /** Equality where NULL equals NULL (joining per-group parts on group columns that may be NULL). */
+  nullSafeEquals(left: string, right: string): string {
+    return `${left} IS NOT DISTINCT FROM ${right}`;
+  }
+
   /** Case-insensitive LIKE; `pattern` is already escaped with LIKE_ESCAPE. */
   like(operand: string, pattern: string): string {
     return `lower(${operand}) LIKE lower(${this.stringLiteral(pattern)}) ESCAPE '${LIKE_ESCAPE}'`;

@@ -59,8 +59,9 @@ export class Printer {
       const sameName = c.expr.kind === 'column' && c.expr.name === c.alias;
       return c.alias === undefined || sameName ? text : `${text} AS ${this.dialect.identifier(c.alias)}`;
     });
-    if (items.length === 1 && !items[0]!.includes('\n')) return `${pad}SELECT ${items[0]}`;
-    return `${pad}SELECT\n${items.map((i) => `${pad}${INDENT}${i}`).join(',\n')}`;
+    const select = s.distinct ? 'SELECT DISTINCT' : 'SELECT';
+    if (items.length === 1 && !items[0]!.includes('\n')) return `${pad}${select} ${items[0]}`;
+    return `${pad}${select}\n${items.map((i) => `${pad}${INDENT}${i}`).join(',\n')}`;
   }
 
   private clauseWithConjuncts(keyword: string, e: Expr, depth: number): string {
@@ -140,6 +141,8 @@ export class Printer {
       }
       case 'literal':
         return d.literal(e.value);
+      case 'notDistinct':
+        return d.nullSafeEquals(this.operand(e.left, depth), this.operand(e.right, depth));
       case 'compare':
       case 'arithmetic':
         return `${this.operand(e.left, depth)} ${e.op} ${this.operand(e.right, depth)}`;

@@ -1,12 +1,14 @@
 WITH
-  -- purchase_order
+  -- purchase_order, aggregated per the columns the query reads before joining
   purchase_order AS (
     SELECT
       vendor_id,
       CAST(DATE_SUB(CAST(issued_at AS DATE), INTERVAL (DAYOFMONTH(issued_at) - 1) DAY) AS DATETIME(6)) AS issued_at_month,
-      amount_usd AS total_amount_usd_value
+      count(*) AS po_count_count,
+      sum(amount_usd) AS total_amount_usd_sum
     FROM studio.purchase_order
     WHERE status <> 'void'
+    GROUP BY vendor_id, CAST(DATE_SUB(CAST(issued_at AS DATE), INTERVAL (DAYOFMONTH(issued_at) - 1) DAY) AS DATETIME(6))
   ),
   -- vendor (via purchase_order -> vendor)
   vendor AS (
@@ -18,8 +20,8 @@ WITH
 SELECT
   purchase_order.issued_at_month AS issued_month,
   vendor.category,
-  count(*) AS po_count,
-  sum(purchase_order.total_amount_usd_value) AS total_amount_usd
+  coalesce(sum(purchase_order.po_count_count), 0) AS po_count,
+  sum(purchase_order.total_amount_usd_sum) AS total_amount_usd
 FROM purchase_order
 LEFT JOIN vendor ON vendor.vendor_id = purchase_order.vendor_id
 GROUP BY purchase_order.issued_at_month, vendor.category

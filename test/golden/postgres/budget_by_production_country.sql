@@ -17,20 +17,25 @@ WITH
       country
     FROM studio.production
   ),
-  -- the joined rows; *_row numbers each measure source row within its group so it is aggregated once
+  -- the joined rows: group columns, measure inputs, and the keys of sources read once per key
   joined AS (
     SELECT
       production.country,
-      movie.movie_id AS movie_key,
-      row_number() OVER (PARTITION BY production.country, movie.movie_id) AS movie_row,
+      movie.movie_id AS movie_movie_id,
       movie.total_budget_value
     FROM movie
     LEFT JOIN production ON production.movie_id = movie.movie_id
   )
 SELECT
   joined.country,
-  count(joined.movie_key) FILTER (WHERE joined.movie_row = 1) AS movie_count,
-  sum(joined.total_budget_value) FILTER (WHERE joined.movie_row = 1) AS total_budget
-FROM joined
+  count(joined.movie_movie_id) AS movie_count,
+  sum(joined.total_budget_value) AS total_budget
+FROM (
+  SELECT DISTINCT
+    joined.country,
+    joined.movie_movie_id,
+    joined.total_budget_value
+  FROM joined
+) AS joined
 GROUP BY joined.country
 ORDER BY total_budget DESC NULLS LAST

@@ -53,6 +53,10 @@ export class MySqlDialect extends SqlDialect {
     return direction === 'asc' ? `${expr} IS NULL, ${expr} ASC` : `${expr} DESC`;
   }
 
+  override nullSafeEquals(left: string, right: string): string {
+    return `${left} <=> ${right}`;
+  }
+
   override limitOffset(limit: number | undefined, offset: number | undefined): string[] {
     if (offset === undefined) return super.limitOffset(limit, undefined);
     return [`LIMIT ${limit ?? NO_LIMIT} OFFSET ${offset}`];

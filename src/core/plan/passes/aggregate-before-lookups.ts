@@ -1,0 +1,60 @@
+/**
+ * Aggregation before lookups (eager aggregation): when every measure reads the root's own
+ * rows once each and the query joins lookups (to-one sources) only to group or filter, the
+ * root's rows are aggregated first, per the root columns the query reads (dimensions, join
+ * keys, filter columns), and the lookups joined to those groups. Only worth it when those
+ * columns do not include the root's key (else every row is its own group), and when every
+ * lookup is left joined (an inner join filters rows, which is better done before).
+ */
+import { atomNode, type ExistsGroup } from '../logical-plan.js';
+import type { Conjunct } from '../spec.js';
+import { DECOMPOSABLE, type PlanState } from './state.js';
+
+export function aggregateBeforeLookups(state: PlanState): PlanState {
+  const { root, aggregated, nested, dimensions, sortOnly } = state.input;
+  if (!aggregated || nested || root.source.cdc) return state;
+  if (state.joinOrder.length === 0 || state.preaggregates.length > 0 || state.requests.length === 0)
+    return state;
+  // An inner join filters: rows it removes are better removed before aggregating them.
+  if (state.joinOrder.some((n) => state.inner.has(n))) return state;
+  const rootOnly = state.requests.every(
+    (r) =>
+      r.node === root &&
+      r.input.kind !== 'partial' &&
+      state.strategies.get(r.id) === 'direct' &&
+      DECOMPOSABLE.has(r.aggregate),
+  );
+  if (!rootOnly) return state;
+  const read = new Set<string>();
+  for (const d of [...dimensions, ...sortOnly])
+    if (d.node === root)
+      read.add(
+        d.granularity
+          ? `${d.granularity}(${d.field.name})`
+          : d.field.sql
+            ? `${d.field.name} (computed)`
+            : d.field.name,
+      );
+  const existsTops = state.existsGroups.flatMap((g) => [
+    ...g.tops,
+    ...(g.alternatives ?? []).flatMap((a) => a.tops),
+  ]);
+  for (const child of [...state.joinOrder, ...existsTops].filter((n) => n.parent === root))
+    for (const pair of child.edge!.on) read.add(pair.from);
+  for (const atom of [...state.residual, ...state.existsGroups.flatMap(groupConjuncts)].flat())
+    if (atomNode(atom) === root && atom.target.kind === 'field') read.add(atom.target.field.name);
+  const key = root.source.primaryKey;
+  if (key.length > 0 && key.every((k) => read.has(k))) return state;
+  return { ...state, eagerRoot: { columns: [...read].sort() } };
+}
+
+/** Every condition of an EXISTS group, on related and on joined rows. */
+function groupConjuncts(group: ExistsGroup): Conjunct[] {
+  const noRow = Array.isArray(group.whenNoRow) ? group.whenNoRow : [];
+  return [
+    ...group.conjuncts,
+    ...(group.orElse ? [group.orElse] : []),
+    ...noRow,
+    ...(group.alternatives ?? []).flatMap(groupConjuncts),
+  ];
+}

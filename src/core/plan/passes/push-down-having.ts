@@ -1,0 +1,41 @@
+/**
+ * HAVING pushdown into per-key aggregates: a condition on measures of one pre-aggregate
+ * moves into it when each group of the query is one row of the root (its key is grouped by)
+ * and the pre-aggregate hangs off the root: the group's value is then that root row's
+ * pre-aggregated value. A condition that NULL fails (not `is_null`; counts, which are 0
+ * without rows, stay) also turns that join inner. The pre-aggregate records the condition;
+ * what is left is the query's own HAVING.
+ */
+import type { Preaggregate } from '../logical-plan.js';
+import type { Atom, Conjunct } from '../spec.js';
+import type { PlanState } from './state.js';
+
+export function pushDownHaving(state: PlanState): PlanState {
+  const { root, dimensions, useKeyOf } = state.input;
+  const grouped = new Set(
+    dimensions.filter((d) => d.node === root && !d.granularity && !d.field.sql).map((d) => d.field.name),
+  );
+  const key = root.source.primaryKey;
+  if (key.length === 0 || !key.every((k) => grouped.has(k))) return state;
+  const byId = new Map(state.requests.map((r) => [r.id, r]));
+  const preaggregateOf = (atom: Atom): { pre: Preaggregate; column: string } | undefined => {
+    if (atom.op === 'is_null') return undefined;
+    const output = state.outputs.get(useKeyOf(atom));
+    const input = output?.kind === 'request' ? byId.get(output.id)?.input : undefined;
+    if (input?.kind !== 'partial' || input.preaggregate.parent !== root) return undefined;
+    return { pre: input.preaggregate, column: input.column };
+  };
+  const having: Conjunct[] = [];
+  for (const conjunct of state.having) {
+    const targets = conjunct.map(preaggregateOf);
+    const pre = targets[0]?.pre;
+    if (!pre || targets.some((t) => t?.pre !== pre)) {
+      having.push(conjunct);
+      continue;
+    }
+    pre.inner = true;
+    pre.having = [...(pre.having ?? []), conjunct];
+    conjunct.forEach((atom, i) => pre.havingKeys.set(atom, targets[i]!.column));
+  }
+  return { ...state, having };
+}
