@@ -6,10 +6,17 @@ import { StrataError, error, internalError, type Diagnostic } from './diagnostic
 import type { Dialect, FieldType } from './definitions/schema.js';
 import type { InputModel, SemanticModel, SourceModel } from './model/types.js';
 import { AccessPolicy } from './access/policy.js';
-import { NameAllocator, SqlBuilder, type FinalShape, type SortKey } from './plan/emit.js';
-import type { AggregateRequest, Dimension, LogicalPlan, MeasureOutput } from './plan/logical-plan.js';
+import { NameAllocator, SqlBuilder } from './plan/emit.js';
+import type {
+  AggregateRequest,
+  Dimension,
+  LogicalPlan,
+  MeasureOutput,
+  QueryShape,
+  SortKey,
+} from './plan/logical-plan.js';
 import { JoinPathFinder } from './plan/paths.js';
-import { plan } from './plan/planner.js';
+import { plan, type PlannerInput } from './plan/planner.js';
 import { resolveInput, type ResolveOptions } from './plan/resolve.js';
 import type { Atom, ColumnSpec, MeasureUse, QuerySpec } from './plan/spec.js';
 import { leafUses } from './plan/spec.js';
@@ -71,7 +78,7 @@ export class Compiler {
   }
 
   compile(nameOrModel: string | InputModel, options: CompileOptions): CompiledQuery {
-    const { input, spec, policy, plannerInput, shape, names } = this.resolve(nameOrModel, options);
+    const { input, spec, policy, plannerInput, names } = this.resolve(nameOrModel, options);
     const logical = plan(plannerInput);
     const rowCondition = (source: SourceModel) => {
       const access = policy?.rowAccess(source);
@@ -83,7 +90,7 @@ export class Compiler {
       spec.timezone,
       rowCondition,
       dialect.capabilities,
-    ).build(logical, shape);
+    ).build(logical);
     const sql = dialect.render(select, materialize);
     return {
       input: input.name,
@@ -97,11 +104,16 @@ export class Compiler {
 
   /** The query as operators, before the planner's passes and after them (`strata compile --explain`). */
   explain(nameOrModel: string | InputModel, options: CompileOptions): { before: string; after: string } {
-    const { plannerInput, shape } = this.resolve(nameOrModel, options);
+    const { plannerInput } = this.resolve(nameOrModel, options);
     return {
-      before: explainOperators(naiveOperators(plannerInput, shape)),
-      after: explainOperators(planOperators(plan(plannerInput), shape)),
+      before: explainOperators(naiveOperators(plannerInput)),
+      after: explainOperators(planOperators(plan(plannerInput))),
     };
+  }
+
+  /** What the planner takes for an input: for running its passes one by one (tests, tools). */
+  plannerInput(nameOrModel: string | InputModel, options: CompileOptions): PlannerInput {
+    return this.resolve(nameOrModel, options).plannerInput;
   }
 
   private resolve(nameOrModel: string | InputModel, options: CompileOptions) {
@@ -141,7 +153,7 @@ function outputColumn(c: ColumnSpec): OutputColumn {
 
 const useKey = (use: MeasureUse) => `${use.node.id}:${use.measure.source}.${use.measure.name}`;
 
-/** QuerySpec -> what the planner and the SQL builder take. */
+/** QuerySpec -> what the planner takes: the whole query, its shape included. */
 function prepare(spec: QuerySpec, names: NameAllocator) {
   const requestIds = new NameAllocator();
   const requests = new Map<string, AggregateRequest>();
@@ -195,7 +207,7 @@ function prepare(spec: QuerySpec, names: NameAllocator) {
       : c.kind === 'dimension'
         ? { kind: 'dimension', dimension: dimensionOf.get(c)! }
         : { kind: 'measure', useKey: useKey(c.use) };
-  const shape: FinalShape = {
+  const shape: QueryShape = {
     columns: spec.columns.map((c) =>
       c.kind === 'dimension'
         ? { kind: 'dimension', dimension: dimensionOf.get(c)! }
@@ -215,12 +227,10 @@ function prepare(spec: QuerySpec, names: NameAllocator) {
       requests: [...requests.values()],
       outputs,
       where: spec.where,
-      having: spec.having,
-      useKeyOf: shape.useKeyOf,
+      shape,
       aggregated,
       nameFor: (base: string) => names.allocate(base),
     },
-    shape,
   };
 }
 

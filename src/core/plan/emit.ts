@@ -28,8 +28,9 @@ import type {
   LogicalPlan,
   MeasureOutput,
   Preaggregate,
+  QueryShape,
+  SortKey,
 } from './logical-plan.js';
-import { atomNode } from './logical-plan.js';
 import { DELETED_COLUMN, latestRowsSelect, VERSION_COLUMN, VISIBLE_COLUMN } from './latest-rows.js';
 import { fieldExpr } from './field-expr.js';
 import type { Atom, Conjunct, TreeNode } from './spec.js';
@@ -80,24 +81,6 @@ class Scan {
   }
 }
 
-export type SortKey =
-  | { kind: 'output'; name: string }
-  | { kind: 'dimension'; dimension: Dimension }
-  | { kind: 'measure'; useKey: string };
-
-export interface FinalShape {
-  /** Output columns in order: a dimension's name, or a measure use key. */
-  columns: (
-    { kind: 'dimension'; dimension: Dimension } | { kind: 'measure'; name: string; useKey: string }
-  )[];
-  having: Conjunct[];
-  sort: { key: SortKey; direction: 'asc' | 'desc' }[];
-  limit?: number;
-  offset?: number;
-  /** The key of a measure atom's use, to find its output. */
-  useKeyOf(atom: Atom): string;
-}
-
 export class SqlBuilder {
   private readonly scans = new Map<TreeNode, Scan>();
   private readonly steps: Cte[] = [];
@@ -113,8 +96,8 @@ export class SqlBuilder {
     private readonly capabilities: Pick<DialectCapabilities, 'lateral'> = { lateral: true },
   ) {}
 
-  build(plan: LogicalPlan, shape: FinalShape): { select: Select; materialize: Set<string> } {
-    const body = this.planSelect(plan, { ...shape, having: plan.having });
+  build(plan: LogicalPlan): { select: Select; materialize: Set<string> } {
+    const body = this.planSelect(plan, plan.shape);
     const ctes = [...[...this.scans.values()].map((s) => this.scanCte(s)), ...this.steps];
     const materialize = new Set([
       ...[...this.scans.values()].filter((s) => s.references > 1).map((s) => s.alias),
@@ -378,11 +361,8 @@ export class SqlBuilder {
   }
 
   private relatedRowExpr(group: ExistsGroup): Expr {
-    const inGroup = new Set(group.nodes);
     const top = group.tops[0]!;
-    const uncorrelated = group.conjuncts.every((c) => c.every((a) => inGroup.has(atomNode(a)!)));
-    if (group.whenNoRow !== 'general' && top.edge!.on.length === 1 && uncorrelated)
-      return this.semiJoin(group, top);
+    if (group.form === 'in_subquery') return this.semiJoin(group, top);
     const filters = group.conjuncts.map((c) => this.rowFilter(c));
     const one = [{ expr: lit({ type: 'integer', value: 1 }) }];
     if (group.whenNoRow === 'general')
@@ -567,21 +547,7 @@ export class SqlBuilder {
   }
 
   private preaggregateCte(pre: Preaggregate): Cte {
-    const shape: FinalShape = {
-      columns: [
-        ...pre.plan.dimensions.map((dimension) => ({ kind: 'dimension' as const, dimension })),
-        ...(pre.plan.requests.length === 0
-          ? []
-          : [...pre.plan.outputs.keys()].map((id) => ({
-              kind: 'measure' as const,
-              name: id.slice(id.lastIndexOf('.') + 1),
-              useKey: id,
-            }))),
-      ],
-      having: pre.having ?? [],
-      sort: [],
-      useKeyOf: (atom) => pre.havingKeys.get(atom)!,
-    };
+    const shape: QueryShape = { ...pre.plan.shape, having: pre.having ?? [] };
     return {
       name: pre.name,
       comment: `${pre.top.source.name} aggregated per ${pre.parent.source.name} row before joining (one row per join key)`,
@@ -596,7 +562,7 @@ export class SqlBuilder {
     ]);
   }
 
-  private planSelect(plan: LogicalPlan, shape: FinalShape): Select {
+  private planSelect(plan: LogicalPlan, shape: QueryShape): Select {
     const { from, joins } = this.fromAndJoins(plan);
     const where = this.whereOf(plan);
     const base = { from, ...(joins.length > 0 ? { joins } : {}), ...(where ? { where } : {}) };
@@ -634,7 +600,7 @@ export class SqlBuilder {
 
   private finishAggregate(
     plan: LogicalPlan,
-    shape: FinalShape,
+    shape: QueryShape,
     base: Pick<Select, 'from' | 'joins' | 'where'>,
     dimension: (d: Dimension) => Expr,
     request: (r: AggregateRequest) => Expr,
@@ -680,7 +646,7 @@ export class SqlBuilder {
 
   private directAggregate(
     plan: LogicalPlan,
-    shape: FinalShape,
+    shape: QueryShape,
     base: Pick<Select, 'from' | 'joins' | 'where'>,
   ): Select {
     const dimension = (d: Dimension) => this.fieldRef(d.node, d.field, d.granularity);
@@ -711,7 +677,7 @@ export class SqlBuilder {
    */
   private deduplicatedAggregate(
     plan: LogicalPlan,
-    shape: FinalShape,
+    shape: QueryShape,
     base: Pick<Select, 'from' | 'joins' | 'where'>,
   ): Select {
     const names = new NameAllocator();

@@ -1,22 +1,26 @@
 /**
  * The logical plan: the decisions the optimizer passes take about a query, before any SQL.
+ * The passes run in this order (planner.ts), one file each in ./passes/:
  *
- *   classifyNodes        which sources define the grain, which are one-valued lookups, and
- *                        which are filter-only fan-outs (checked with EXISTS, never joined)
- *   groupExistsFilters   which filters belong to which EXISTS, and what such a filter means
- *                        when there is no related row at all (left-join semantics)
- *   inferInnerJoins      left joins become inner where a filter already rejects the NULL row
- *   pushDownFilters      single-source filters move into that source's scan
- *   collapseFanOuts      measure-only fan-out subtrees are aggregated at their own grain,
- *                        by the join key, before joining (they then join one-to-one)
- *   pushDownHaving       a HAVING on measures of one pre-aggregate, when each group is one
- *                        root row, filters inside that aggregate and makes its join inner
- *   aggregateBeforeLookups  measures of the root only, grouped by lookups' fields: the root
- *                        is aggregated per join key first, then joined (eager aggregation)
- *   chooseStrategies     each remaining aggregate reads joined rows directly when no join
- *                        can repeat its source's rows, else once per primary key per group:
- *                        over DISTINCT rows of the group, key and inputs (a hash distinct),
- *                        each such source aggregated on its own and the parts joined
+ *   pruneJoins             only the sources the query names, and the paths to them
+ *   classifyNodes          which sources define the grain, which are one-valued lookups, and
+ *                          which are filter-only fan-outs (checked with EXISTS, never joined)
+ *   selectExists           which filters belong to which EXISTS (semi join), what such a
+ *                          filter means without any related row (left-join semantics), and
+ *                          where only "no related row" is left (anti join)
+ *   inferInnerJoins        left joins become inner where a filter already rejects the NULL row
+ *   preaggregateFanOuts    measure-only fan-out subtrees are aggregated at their own grain,
+ *                          by the join key, before joining (they then join one-to-one)
+ *   chooseStrategies       each remaining aggregate reads joined rows directly when no join
+ *                          can repeat its source's rows, else once per primary key per group:
+ *                          over DISTINCT rows of the group, key and inputs (a hash distinct),
+ *                          each such source aggregated on its own and the parts joined
+ *   pushDownHaving         a HAVING on measures of one pre-aggregate, when each group is one
+ *                          root row, filters inside that aggregate and makes its join inner
+ *   pushDownFilters        single-source filters move into that source's scan
+ *   orderJoins             filtered inner joins first, then other inner joins, then left joins
+ *   aggregateBeforeLookups measures of the root only, grouped by left-joined lookups: the root
+ *                          is aggregated per join key first, then joined (eager aggregation)
  */
 import type { Aggregate } from '../definitions/schema.js';
 import type { FieldModel, MeasureModel } from '../model/types.js';
@@ -82,6 +86,12 @@ export interface ExistsGroup {
    * an anti-join instead of a semi-join ORed with one.
    */
   relatedNeverMatches?: boolean;
+  /**
+   * How related rows are asked for: `key IN (SELECT ...)` (a single-column key, filters only
+   * on the related rows: an uncorrelated semi-join), or a correlated `EXISTS` (over every
+   * combination of related rows, for `general`).
+   */
+  form: 'in_subquery' | 'exists';
 }
 
 export interface Preaggregate {
@@ -108,8 +118,29 @@ export type Strategy = 'direct' | 'once_per_key';
  */
 export type Deduplication = 'distinct_rows' | 'aggregate_per_source';
 
+export type SortKey =
+  | { kind: 'output'; name: string }
+  | { kind: 'dimension'; dimension: Dimension }
+  | { kind: 'measure'; useKey: string };
+
+/** What the query returns: its columns, HAVING, order and row window. */
+export interface QueryShape {
+  /** Output columns in order: a dimension's name, or a measure use key. */
+  columns: (
+    { kind: 'dimension'; dimension: Dimension } | { kind: 'measure'; name: string; useKey: string }
+  )[];
+  having: Conjunct[];
+  sort: { key: SortKey; direction: 'asc' | 'desc' }[];
+  limit?: number;
+  offset?: number;
+  /** The key of a measure atom's use, to find its output. */
+  useKeyOf(atom: Atom): string;
+}
+
 export interface LogicalPlan {
   root: TreeNode;
+  /** The query's columns, order and row window, and the HAVING left after pushDownHaving. */
+  shape: QueryShape;
   dimensions: Dimension[];
   /** Hidden sort keys of a non-aggregated query. */
   sortOnly: Dimension[];
@@ -129,8 +160,6 @@ export interface LogicalPlan {
   keyNodes: Map<string, TreeNode>;
   /** Set when some request is `once_per_key`. */
   deduplication?: Deduplication;
-  /** The query's HAVING conditions left after pushDownHaving. */
-  having: Conjunct[];
   /**
    * aggregateBeforeLookups: the root's rows are aggregated in its scan, per the root columns
    * the rest of the query reads (`columns`: dimensions, join keys, filters), into partial

@@ -9,7 +9,6 @@
  */
 import type { FieldModel } from '../model/types.js';
 import type { TypedValue } from '../values/typed-value.js';
-import type { FinalShape } from './emit.js';
 import type {
   AggregateRequest,
   Dimension,
@@ -17,6 +16,7 @@ import type {
   LogicalPlan,
   MeasureOutput,
   Preaggregate,
+  QueryShape,
 } from './logical-plan.js';
 import type { PlannerInput } from './planner.js';
 import type { Atom, Conjunct, TreeNode } from './spec.js';
@@ -90,7 +90,7 @@ function valueText(value: TypedValue): string {
 class PlanText {
   constructor(
     readonly names: NodeNames,
-    private readonly shape: FinalShape,
+    private readonly shape: QueryShape,
   ) {}
 
   atom(atom: Atom): string {
@@ -199,7 +199,7 @@ function filtered(input: PlanOperator, conditions: string[], having = false): Pl
 function finish(
   rows: PlanOperator,
   text: PlanText,
-  shape: FinalShape,
+  shape: QueryShape,
   outputs: Map<string, MeasureOutput>,
   aggregate: { groupBy: string[]; aggregates: string[]; having: Conjunct[] } | undefined,
 ): PlanOperator {
@@ -224,7 +224,8 @@ function finish(
 }
 
 /** The query before any pass: every source left joined, every filter above the joins. */
-export function naiveOperators(input: PlannerInput, shape: FinalShape): PlanOperator {
+export function naiveOperators(input: PlannerInput): PlanOperator {
+  const { shape } = input;
   const text = new PlanText(new NodeNames(input.root), shape);
   let rows = scan(input.root, text);
   const visit = (node: TreeNode) => {
@@ -242,14 +243,15 @@ export function naiveOperators(input: PlannerInput, shape: FinalShape): PlanOper
     ? {
         groupBy: input.dimensions.map((d) => text.dimension(d)),
         aggregates: input.requests.map((r) => text.request(r)),
-        having: input.having,
+        having: shape.having,
       }
     : undefined;
   return finish(rows, text, shape, input.outputs, aggregate);
 }
 
 /** The plan the passes chose. */
-export function planOperators(plan: LogicalPlan, shape: FinalShape): PlanOperator {
+export function planOperators(plan: LogicalPlan): PlanOperator {
+  const { shape } = plan;
   const text = new PlanText(new NodeNames(plan.root), shape);
   const rows = joinedRows(plan, text);
   if (!plan.aggregated) return finish(rows, text, shape, plan.outputs, undefined);
@@ -276,7 +278,7 @@ export function planOperators(plan: LogicalPlan, shape: FinalShape): PlanOperato
     return finish(input, text, shape, plan.outputs, {
       groupBy,
       aggregates: plan.requests.map((r) => text.request(r)),
-      having: plan.having,
+      having: plan.shape.having,
     });
   }
   const [first, ...rest] = parts.map(partOperator) as [PlanOperator, ...PlanOperator[]];
@@ -293,7 +295,7 @@ export function planOperators(plan: LogicalPlan, shape: FinalShape): PlanOperato
   return finish(
     filtered(
       joined,
-      plan.having.map((c) => text.conjunct(c)),
+      plan.shape.having.map((c) => text.conjunct(c)),
     ),
     text,
     shape,
@@ -396,7 +398,7 @@ function describeGroup(group: ExistsGroup, text: PlanText): string {
   return `EXISTS ${names} WHERE ${group.conjuncts.map((c) => text.conjunct(c)).join(' AND ')}`;
 }
 
-const emptyShape: FinalShape = { columns: [], having: [], sort: [], useKeyOf: () => '' };
+const emptyShape: QueryShape = { columns: [], having: [], sort: [], useKeyOf: () => '' };
 
 const EXISTS_NAMES: Record<ExistsMode, string> = {
   semi: 'Semi Join',

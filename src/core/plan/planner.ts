@@ -71,7 +71,7 @@ function logicalPlan(state: PlanState): LogicalPlan {
     strategies: new Map(state.strategies),
     keyNodes: new Map(state.keyNodes),
     ...(state.deduplication ? { deduplication: state.deduplication } : {}),
-    having: [...state.having],
+    shape: { ...input.shape, having: [...state.having] },
     ...(state.eagerRoot ? { eagerRoot: state.eagerRoot } : {}),
   };
 }

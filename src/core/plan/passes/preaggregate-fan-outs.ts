@@ -140,8 +140,19 @@ function preaggregate(
     requests: innerRequests,
     outputs: new Map(innerRequests.map((r) => [r.id, { kind: 'request', id: r.id }])),
     where: state.input.where.filter((c) => c.every((a) => inside.has(atomNode(a)!))),
-    having: [],
-    useKeyOf: () => '',
+    shape: {
+      columns: [
+        ...keyDimensions.map((dimension) => ({ kind: 'dimension' as const, dimension })),
+        ...innerRequests.map((r) => ({
+          kind: 'measure' as const,
+          name: r.id.slice(r.id.lastIndexOf('.') + 1),
+          useKey: r.id,
+        })),
+      ],
+      having: [],
+      sort: [],
+      useKeyOf: (atom) => preaggregate.havingKeys.get(atom)!,
+    },
     aggregated: true,
     nested: true,
     nameFor: state.input.nameFor,

@@ -11,7 +11,8 @@ import type { Atom, Conjunct } from '../spec.js';
 import type { PlanState } from './state.js';
 
 export function pushDownHaving(state: PlanState): PlanState {
-  const { root, dimensions, useKeyOf } = state.input;
+  const { root, dimensions } = state.input;
+  const { useKeyOf } = state.input.shape;
   const grouped = new Set(
     dimensions.filter((d) => d.node === root && !d.granularity && !d.field.sql).map((d) => d.field.name),
   );

@@ -36,7 +36,13 @@ export function selectExists(state: PlanState): PlanState {
   const groups = new Map<TreeNode, ExistsGroup>();
   for (const top of tops) {
     const key = find(top);
-    const group = groups.get(key) ?? { tops: [], nodes: [], conjuncts: [], whenNoRow: 'false' as const };
+    const group: ExistsGroup = groups.get(key) ?? {
+      tops: [],
+      nodes: [],
+      conjuncts: [],
+      whenNoRow: 'false',
+      form: 'exists',
+    };
     group.tops.push(top);
     group.nodes.push(...subtree(state, top));
     groups.set(key, group);
@@ -52,6 +58,7 @@ export function selectExists(state: PlanState): PlanState {
     group.whenNoRow = group.tops.length > 1 ? 'general' : whenNoRow(group);
     if (group.tops.length === 1 && group.conjuncts.some((c) => onlyNullKeysOf(group.tops[0]!, c)))
       group.relatedNeverMatches = true;
+    for (const g of [group, ...(group.alternatives ?? [])]) g.form = formOf(g);
   }
   const joinedConjuncts = state.input.where.filter((c) => c.every((a) => !isExists(atomNode(a)!)));
   return { ...state, existsGroups, joinedConjuncts };
@@ -63,7 +70,13 @@ function splitAlternatives(state: PlanState, group: ExistsGroup): void {
   const alternatives = group.tops.map((top): ExistsGroup => {
     const nodes = subtree(state, top);
     const atoms = conjunct.filter((a) => nodes.includes(atomNode(a)!));
-    const alternative: ExistsGroup = { tops: [top], nodes, conjuncts: [atoms], whenNoRow: 'false' };
+    const alternative: ExistsGroup = {
+      tops: [top],
+      nodes,
+      conjuncts: [atoms],
+      whenNoRow: 'false',
+      form: 'exists',
+    };
     alternative.whenNoRow = whenNoRow(alternative);
     if (onlyNullKeysOf(top, atoms)) alternative.relatedNeverMatches = true;
     return alternative;
@@ -72,6 +85,15 @@ function splitAlternatives(state: PlanState, group: ExistsGroup): void {
   const outer = conjunct.filter((a) => !inGroup.has(atomNode(a)!));
   if (outer.length > 0) group.orElse = outer;
   group.alternatives = alternatives;
+}
+
+/** An uncorrelated semi-join where the key is one column and the filters read only related rows. */
+function formOf(group: ExistsGroup): ExistsGroup['form'] {
+  const inGroup = new Set(group.nodes);
+  const uncorrelated = group.conjuncts.every((c) => c.every((a) => inGroup.has(atomNode(a)!)));
+  return group.whenNoRow !== 'general' && group.tops[0]!.edge!.on.length === 1 && uncorrelated
+    ? 'in_subquery'
+    : 'exists';
 }
 
 /**

@@ -12,9 +12,10 @@ import type {
   MeasureOutput,
   NodeRole,
   Preaggregate,
+  QueryShape,
   Strategy,
 } from '../logical-plan.js';
-import type { Atom, Conjunct, TreeNode } from '../spec.js';
+import type { Conjunct, TreeNode } from '../spec.js';
 import { isAncestorOrSelf } from '../grain.js';
 
 export interface PlannerInput {
@@ -24,9 +25,8 @@ export interface PlannerInput {
   requests: AggregateRequest[];
   outputs: Map<string, MeasureOutput>;
   where: Conjunct[];
-  /** Conditions on measures (HAVING), and the key of a measure atom's output in `outputs`. */
-  having: Conjunct[];
-  useKeyOf(atom: Atom): string;
+  /** The columns, HAVING (conditions on measures), order and row window of the result. */
+  shape: QueryShape;
   aggregated: boolean;
   /**
    * A pre-aggregate's own plan: it groups by the join key already, so a fan-out inside it is
@@ -102,7 +102,7 @@ export function initialState(
     collapsed: new Set(),
     strategies: new Map(),
     keyNodes: new Map(),
-    having: input.having,
+    having: input.shape.having,
     pushed: new Map(),
     residual: [],
     joinOrder: [],
