@@ -55,7 +55,7 @@ filters: [{ field: customer.region_code, op: equals, value: EU }]`);
 fields: [customer.name]
 filters: [{ field: orders.status, op: equals, value: cancelled }]`);
     expect(after).toContain(
-      "-> Semi Join on orders.customer_id = customer.id where orders.status = 'cancelled'",
+      "-> Semi Join (IN subquery) on orders.customer_id = customer.id where orders.status = 'cancelled'",
     );
     expect(after).not.toContain('Left Join');
   });
@@ -64,7 +64,7 @@ filters: [{ field: orders.status, op: equals, value: cancelled }]`);
     const { after } = explain(`from: customer
 fields: [customer.name]
 filters: [{ field: orders.id, op: is_null }]`);
-    expect(after).toContain('-> Anti Join on orders.customer_id = customer.id');
+    expect(after).toContain('-> Anti Join (NOT EXISTS) on orders.customer_id = customer.id');
   });
 
   it('pre-aggregation at the grain of a fan-out: child measures are aggregated per join key, then joined', () => {

@@ -33,6 +33,8 @@ export type PlanOperator =
   | {
       op: 'exists';
       mode: ExistsMode;
+      /** How related rows are asked for: an uncorrelated `IN (SELECT ...)` or a correlated EXISTS. */
+      form: 'in_subquery' | 'exists';
       on: string[];
       conditions: string[];
       left: PlanOperator;
@@ -385,6 +387,7 @@ function existsOperator(rows: PlanOperator, group: ExistsGroup, text: PlanText):
   const joined: PlanOperator = {
     op: 'exists',
     mode,
+    form: group.relatedNeverMatches ? 'exists' : group.form,
     on: text.joinOn(top),
     conditions,
     left: rows,
@@ -430,7 +433,7 @@ function describe(op: PlanOperator): string {
     case 'join':
       return `${op.kind === 'inner' ? 'Inner' : 'Left'} Join on ${op.on.join(' AND ')}`;
     case 'exists':
-      return `${EXISTS_NAMES[op.mode]} on ${op.on.join(' AND ')}${op.conditions.length ? ` where ${op.conditions.join(' AND ')}` : ''}`;
+      return `${EXISTS_NAMES[op.mode]} (${op.form === 'in_subquery' ? 'IN subquery' : op.mode === 'anti' ? 'NOT EXISTS' : 'EXISTS'}) on ${op.on.join(' AND ')}${op.conditions.length ? ` where ${op.conditions.join(' AND ')}` : ''}`;
     case 'aggregate':
       return `Aggregate${op.groupBy.length ? ` by ${list(op.groupBy)}` : ''}: ${list(op.aggregates)}`;
     case 'shared':

@@ -3,7 +3,7 @@
  * row (and then its ancestors' too), and where a plain EXISTS needs a row to hang off.
  */
 import { atomNode } from '../logical-plan.js';
-import { isAncestorOrSelf } from '../grain.js';
+import { ancestorsOrSelf, isAncestorOrSelf } from '../grain.js';
 import type { TreeNode } from '../spec.js';
 import { parentOf, type PlanState } from './state.js';
 
@@ -11,13 +11,10 @@ export function inferInnerJoins(state: PlanState): PlanState {
   const root = state.input.root;
   const inner = new Set<TreeNode>();
   const reject = (node: TreeNode) => {
-    for (let n: TreeNode | undefined = node; n && n !== root; n = parentOf(state, n)) inner.add(n);
+    for (const n of ancestorsOrSelf(node, root)) if (n !== root) inner.add(n);
   };
-  const commonAncestor = (a: TreeNode, b: TreeNode): TreeNode | undefined => {
-    for (let n: TreeNode | undefined = a; n; n = parentOf(state, n))
-      if (isAncestorOrSelf(n, b, root)) return n;
-    return undefined;
-  };
+  const commonAncestor = (a: TreeNode, b: TreeNode): TreeNode | undefined =>
+    ancestorsOrSelf(a, root).find((n) => isAncestorOrSelf(n, b, root));
   for (const conjunct of state.joinedConjuncts) {
     if (conjunct.some((a) => a.op === 'is_null')) continue;
     const nodes = conjunct.map((a) => atomNode(a)!);

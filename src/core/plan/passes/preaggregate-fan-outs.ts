@@ -13,6 +13,7 @@ import {
   type MeasureOutput,
   type Preaggregate,
 } from '../logical-plan.js';
+import { ancestorsOrSelf } from '../grain.js';
 import type { TreeNode } from '../spec.js';
 import { DECOMPOSABLE, DUPLICATE_INSENSITIVE, parentOf, subtree, type PlanState } from './state.js';
 
@@ -58,7 +59,7 @@ function canCollapse(state: PlanState, top: TreeNode): boolean {
   if (input.nested && !repeatedOutside) return false;
   // Partial aggregates add up per parent row only if each measure row belongs to one parent:
   // a many_to_one step below the top would let parents share a row (and count it twice).
-  if (requests.some((r) => sharedBelow(state, top, r.node))) return false;
+  if (requests.some((r) => sharedBelow(top, r.node))) return false;
   const local = input.where.filter((c) => c.some((a) => inside.has(atomNode(a)!)));
   if (local.some((c) => c.some((a) => !inside.has(atomNode(a)!)))) return false;
   if (state.existsGroups.some((g) => g.tops.some((t) => inside.has(t)) && g.tops.some((t) => !inside.has(t))))
@@ -67,11 +68,8 @@ function canCollapse(state: PlanState, top: TreeNode): boolean {
 }
 
 /** True when the path from `top` down to `node` has a many_to_one join. */
-function sharedBelow(state: PlanState, top: TreeNode, node: TreeNode): boolean {
-  for (let n: TreeNode | undefined = node; n && n !== top; n = parentOf(state, n)) {
-    if (n.edge!.relationship === 'many_to_one') return true;
-  }
-  return false;
+function sharedBelow(top: TreeNode, node: TreeNode): boolean {
+  return ancestorsOrSelf(node, top).some((n) => n !== top && n.edge!.relationship === 'many_to_one');
 }
 
 function preaggregate(
