@@ -190,6 +190,20 @@ describe('aggregateBeforeLookups', () => {
   });
 });
 
+describe('oneRowPerGroup', () => {
+  it('leaves the aggregation out when the root key is grouped by and no join repeats a root row', () => {
+    expect(
+      after('oneRowPerGroup', `from: customer\nfields: [customer.id, region.name, orders.total_amount]`)
+        .oneRowPerGroup,
+    ).toBe(true);
+    for (const input of [
+      `from: customer\nfields: [customer.name, orders.total_amount]`,
+      `from: customer\nfields: [customer.id, orders.status, customer.total_credit]`,
+    ])
+      expect(after('oneRowPerGroup', input).oneRowPerGroup).toBeUndefined();
+  });
+});
+
 describe('the pass list', () => {
   it('names every pass once, in the order logical-plan.ts documents', () => {
     expect(PASSES.map((p) => p.name)).toEqual([
@@ -203,6 +217,7 @@ describe('the pass list', () => {
       'pushDownFilters',
       'orderJoins',
       'aggregateBeforeLookups',
+      'oneRowPerGroup',
     ]);
   });
 });

@@ -464,4 +464,26 @@ filters:
       FROM sem.orders o LEFT JOIN sem.customer c ON c.id = o.customer_id LEFT JOIN sem.region r ON r.code = o.ship_region
       WHERE c.region_code = 'EU' OR o.status = 'cancelled' GROUP BY r.name`,
   },
+  {
+    name: 'one_row_per_root_key_needs_no_aggregation',
+    input: `from: customer
+fields:
+  - customer.id
+  - region.name
+  - customer.customer_count
+  - customer.eu_customers
+  - customer.total_credit
+  - customer.avg_credit
+  - orders.order_count
+  - orders.shipped_orders
+  - orders.total_amount
+filters:
+  - { field: orders.order_count, op: lt, value: 2 }`,
+    expected: `SELECT c.id, r.name, 1, CASE WHEN c.region_code = 'EU' THEN 1 ELSE 0 END, c.credit_limit, c.credit_limit,
+        (SELECT count(*) FROM sem.orders o WHERE o.customer_id = c.id),
+        (SELECT count(*) FROM sem.orders o WHERE o.customer_id = c.id AND o.status = 'shipped'),
+        (SELECT sum(o.amount) FROM sem.orders o WHERE o.customer_id = c.id)
+      FROM sem.customer c LEFT JOIN sem.region r ON r.code = c.region_code
+      WHERE (SELECT count(*) FROM sem.orders o WHERE o.customer_id = c.id) < 2`,
+  },
 ];

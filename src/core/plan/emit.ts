@@ -362,6 +362,8 @@ export class SqlBuilder {
 
   private relatedRowExpr(group: ExistsGroup): Expr {
     const top = group.tops[0]!;
+    // An anti-join: the related rows themselves are never read (nor scanned twice).
+    if (group.relatedNeverMatches) return and([this.noRelatedRow(top), ...this.noRowConditions(group)])!;
     if (group.form === 'in_subquery') return this.semiJoin(group, top);
     const filters = group.conjuncts.map((c) => this.rowFilter(c));
     const one = [{ expr: lit({ type: 'integer', value: 1 }) }];
@@ -379,8 +381,7 @@ export class SqlBuilder {
       },
     };
     if (group.whenNoRow === 'false') return related;
-    const nothingRelated = and([this.noRelatedRow(top), ...this.noRowConditions(group)])!;
-    return group.relatedNeverMatches ? nothingRelated : or([related, nothingRelated]);
+    return or([related, and([this.noRelatedRow(top), ...this.noRowConditions(group)])!]);
   }
 
   /**
@@ -492,7 +493,6 @@ export class SqlBuilder {
         },
       },
     ]);
-    if (group.relatedNeverMatches) return and([this.noRelatedRow(top), ...this.noRowConditions(group)])!;
     return or([related, and([nothingRelated, ...this.noRowConditions(group)])!]);
   }
 
@@ -652,6 +652,8 @@ export class SqlBuilder {
     const dimension = (d: Dimension) => this.fieldRef(d.node, d.field, d.granularity);
     if (plan.eagerRoot)
       return this.finishAggregate(plan, shape, base, dimension, (r) => this.eagerAggregate(r));
+    if (plan.oneRowPerGroup)
+      return this.finishAggregate(plan, shape, base, dimension, (r) => this.singleRowValue(r, plan), false);
     return this.finishAggregate(plan, shape, base, dimension, (r) =>
       aggregateCall(r, {
         value: () => this.requestValue(r),
@@ -659,6 +661,29 @@ export class SqlBuilder {
         countRows: () => (r.node === plan.root ? { kind: 'star' } : this.keyRef(r.node)),
       }),
     );
+  }
+
+  /**
+   * An aggregate over a group of exactly one row (oneRowPerGroup): the row's value where the
+   * measure's filter holds; a count is 1 when that value (or the source's row) is there, else 0.
+   */
+  private singleRowValue(r: AggregateRequest, plan: LogicalPlan): Expr {
+    const filter = r.filter ? this.measureInputRef(r.node, r.filter, 'filter') : undefined;
+    const value = this.requestValue(r);
+    const zero = lit({ type: 'integer', value: 0 });
+    const one = lit({ type: 'integer', value: 1 });
+    const where = (when: Expr | undefined, then: Expr, otherwise?: Expr): Expr =>
+      when ? { kind: 'case', when, then, ...(otherwise ? { else: otherwise } : {}) } : then;
+    if (r.aggregate === 'count' || r.aggregate === 'count_distinct') {
+      const counted = value ?? (r.node === plan.root ? undefined : this.keyRef(r.node));
+      const present: Expr | undefined = counted
+        ? { kind: 'isNull', operand: counted, negated: true }
+        : undefined;
+      const condition = and([...(present ? [present] : []), ...(filter ? [filter] : [])]);
+      return where(condition, one, zero);
+    }
+    const selected = where(filter, value!);
+    return r.aggregate === 'avg' ? { kind: 'cast', operand: selected, type: 'number' } : selected;
   }
 
   private requestValue(r: AggregateRequest): Expr | undefined {

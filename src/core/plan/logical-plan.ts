@@ -21,6 +21,8 @@
  *   orderJoins             filtered inner joins first, then other inner joins, then left joins
  *   aggregateBeforeLookups measures of the root only, grouped by left-joined lookups: the root
  *                          is aggregated per join key first, then joined (eager aggregation)
+ *   oneRowPerGroup         grouped by the root's key with no root row repeated: each group is
+ *                          one row, so the aggregation is left out (HAVING becomes WHERE)
  */
 import type { Aggregate } from '../definitions/schema.js';
 import type { FieldModel, MeasureModel } from '../model/types.js';
@@ -166,6 +168,8 @@ export interface LogicalPlan {
    * aggregates that the query combines after joining its lookups (fewer rows to join).
    */
   eagerRoot?: { columns: string[] };
+  /** oneRowPerGroup: each group is one joined row, so nothing is aggregated. */
+  oneRowPerGroup?: boolean;
 }
 
 export function atomNode(atom: Atom): TreeNode | undefined {

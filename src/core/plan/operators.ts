@@ -257,6 +257,14 @@ export function planOperators(plan: LogicalPlan): PlanOperator {
   const text = new PlanText(new NodeNames(plan.root), shape);
   const rows = joinedRows(plan, text);
   if (!plan.aggregated) return finish(rows, text, shape, plan.outputs, undefined);
+  if (plan.oneRowPerGroup) {
+    // Each group is one row: the aggregates are that row's values, HAVING a filter.
+    const values = filtered(
+      rows,
+      shape.having.map((c) => text.conjunct(c)),
+    );
+    return finish(values, text, shape, plan.outputs, undefined);
+  }
   const groupBy = plan.dimensions.map((d) => text.dimension(d));
   const parts = aggregateParts(plan);
   const partOperator = (

@@ -8,6 +8,7 @@ import { aggregateBeforeLookups } from './passes/aggregate-before-lookups.js';
 import { chooseStrategies } from './passes/choose-strategies.js';
 import { classifyNodes } from './passes/classify-nodes.js';
 import { inferInnerJoins } from './passes/infer-inner-joins.js';
+import { oneRowPerGroup } from './passes/one-row-per-group.js';
 import { orderJoins } from './passes/order-joins.js';
 import { preaggregateFanOuts } from './passes/preaggregate-fan-outs.js';
 import { pruneJoins } from './passes/prune-joins.js';
@@ -31,6 +32,7 @@ export const PASSES: readonly { name: string; run: Pass }[] = [
   { name: 'pushDownFilters', run: pushDownFilters },
   { name: 'orderJoins', run: orderJoins },
   { name: 'aggregateBeforeLookups', run: aggregateBeforeLookups },
+  { name: 'oneRowPerGroup', run: oneRowPerGroup },
 ];
 
 export function plan(input: PlannerInput): LogicalPlan {
@@ -73,5 +75,6 @@ function logicalPlan(state: PlanState): LogicalPlan {
     ...(state.deduplication ? { deduplication: state.deduplication } : {}),
     shape: { ...input.shape, having: [...state.having] },
     ...(state.eagerRoot ? { eagerRoot: state.eagerRoot } : {}),
+    ...(state.oneRowPerGroup ? { oneRowPerGroup: true } : {}),
   };
 }

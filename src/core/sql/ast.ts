@@ -50,6 +50,7 @@ export type Expr =
     }
   | { kind: 'rowNumber'; partitionBy: Expr[]; orderBy: OrderItem[] }
   | { kind: 'exists'; query: Select }
+  | { kind: 'case'; when: Expr; then: Expr; else?: Expr }
   | { kind: 'inSubquery'; operand: Expr; query: Select; negated: boolean };
 
 export interface OrderItem {

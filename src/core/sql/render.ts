@@ -124,7 +124,17 @@ export class Printer {
   /** An operand inside a larger expression: parenthesised unless it is atomic. */
   private operand(e: Expr, depth: number): string {
     const text = this.expr(e, depth);
-    const atomic = ['column', 'literal', 'call', 'star', 'cast', 'truncate', 'rowNumber'].includes(e.kind);
+    const atomic = [
+      'column',
+      'literal',
+      'call',
+      'star',
+      'cast',
+      'truncate',
+      'rowNumber',
+      'exists',
+      'case',
+    ].includes(e.kind);
     return atomic ? text : `(${text})`;
   }
 
@@ -184,6 +194,8 @@ export class Printer {
         ].filter(Boolean);
         return `row_number() OVER (${parts.join(' ')})`;
       }
+      case 'case':
+        return `CASE WHEN ${this.expr(e.when, depth)} THEN ${this.expr(e.then, depth)}${e.else ? ` ELSE ${this.expr(e.else, depth)}` : ''} END`;
       case 'exists':
         return `EXISTS (\n${this.select(e.query, depth + 1)}\n${INDENT.repeat(depth)})`;
       case 'inSubquery':

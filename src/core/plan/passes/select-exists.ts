@@ -56,7 +56,13 @@ export function selectExists(state: PlanState): PlanState {
     if (group.tops.length > 1 && group.conjuncts.length === 1) splitAlternatives(state, group);
     else if (group.tops.length === 1) splitOuterAtoms(group);
     group.whenNoRow = group.tops.length > 1 ? 'general' : whenNoRow(group);
-    if (group.tops.length === 1 && group.conjuncts.some((c) => onlyNullKeysOf(group.tops[0]!, c)))
+    // No related row passes: only "no related row" is left to ask, unless the filters fail on
+    // it too (whenNoRow false), where the plain EXISTS (never true) stays.
+    if (
+      group.tops.length === 1 &&
+      group.whenNoRow !== 'false' &&
+      group.conjuncts.some((c) => onlyNullKeysOf(group.tops[0]!, c))
+    )
       group.relatedNeverMatches = true;
     for (const g of [group, ...(group.alternatives ?? [])]) g.form = formOf(g);
   }
@@ -78,7 +84,8 @@ function splitAlternatives(state: PlanState, group: ExistsGroup): void {
       form: 'exists',
     };
     alternative.whenNoRow = whenNoRow(alternative);
-    if (onlyNullKeysOf(top, atoms)) alternative.relatedNeverMatches = true;
+    if (alternative.whenNoRow !== 'false' && onlyNullKeysOf(top, atoms))
+      alternative.relatedNeverMatches = true;
     return alternative;
   });
   const inGroup = new Set(group.nodes);

@@ -72,6 +72,8 @@ export interface PlanState {
   readonly joinOrder: readonly TreeNode[];
   /** aggregateBeforeLookups */
   readonly eagerRoot?: { columns: string[] };
+  /** oneRowPerGroup */
+  readonly oneRowPerGroup?: boolean;
 }
 
 export type Pass = (state: PlanState) => PlanState;
