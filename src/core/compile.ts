@@ -43,6 +43,12 @@ export interface CompiledQuery {
   plan: LogicalPlan;
   /** The tables the SQL reads (`table:` sources and those a source's `sql:` names), for change detection and lineage. */
   tables: string[];
+  /**
+   * What the answer moves with besides the data: `today` when a filter is relative to the
+   * current date (in `timezone`), `now` when relative to the current instant.
+   */
+  relativeTo?: 'today' | 'now';
+  timezone: string;
 }
 
 export class Compiler {
@@ -99,6 +105,8 @@ export class Compiler {
       columns: spec.columns.map(outputColumn),
       plan: logical,
       tables: tablesRead(logical),
+      ...relativeTo(spec),
+      timezone: spec.timezone,
     };
   }
 
@@ -124,6 +132,16 @@ export class Compiler {
     const names = new NameAllocator(this.reserved);
     return { input, spec, policy, names, ...prepare(spec, names) };
   }
+}
+
+/** Whether the query's filters are relative to today or to now (now wins: it moves more often). */
+function relativeTo(spec: QuerySpec): { relativeTo?: 'today' | 'now' } {
+  const anchors = [...spec.where, ...spec.having]
+    .flat()
+    .filter((a) => a.op === 'in_last' || a.op === 'in_next')
+    .map((a) => (a.target.kind === 'field' && a.target.field.type === 'date' ? 'today' : 'now'));
+  if (anchors.includes('now')) return { relativeTo: 'now' };
+  return anchors.length > 0 ? { relativeTo: 'today' } : {};
 }
 
 function tablesRead(plan: LogicalPlan): string[] {

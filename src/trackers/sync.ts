@@ -3,7 +3,7 @@
  * it once, and hand the typed result to every destination. A destination that fails, or
  * lacks credentials, does not stop the others; every run is recorded.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Compiler, CompiledQuery } from '../core/compile.js';
 import { trackerCompileOptions } from '../core/trackers.js';
 import type { TrackerModel } from '../core/model/types.js';
@@ -82,7 +82,7 @@ function context(
   };
 }
 
-/** A destination that cannot be used: skipped (missing credentials) or failed (could not be built). */
+/** A destination that cannot be used: its credentials are missing, or it could not be built. A failure either way. */
 interface Unusable {
   destination: string;
   status: 'skipped' | 'failed';
@@ -93,7 +93,8 @@ type DestinationEntry = { destination: Destination } | Unusable;
 
 /**
  * The destinations of a tracker, each on its own: one that lacks credentials or cannot be
- * built (an extract whose format the code cannot tell) is reported, and the others still run.
+ * built (an extract whose format the code cannot tell) is a failure with its reason (never a
+ * silent skip: its data would go stale unnoticed), and the others still run.
  */
 async function destinationsOf(tracker: TrackerModel, deps: SyncDependencies): Promise<DestinationEntry[]> {
   const env = deps.env ?? process.env;
@@ -101,7 +102,11 @@ async function destinationsOf(tracker: TrackerModel, deps: SyncDependencies): Pr
     tracker.definition.destinations.map(async (definition): Promise<DestinationEntry> => {
       const missing = missingCredentials(definition, env);
       if (missing.length > 0)
-        return { destination: definition.type, status: 'skipped', reason: `needs ${missing.join(', ')}` };
+        return {
+          destination: definition.type,
+          status: 'failed',
+          reason: `missing credentials: needs ${missing.join(', ')} in the environment`,
+        };
       try {
         return { destination: await createDestination(definition, { env, projectDir: deps.projectDir }) };
       } catch (e) {
@@ -168,15 +173,16 @@ export async function syncTracker(
   try {
     const engine = await deps.openEngine();
     try {
-      const tables = deps.compiler.compile(
+      const compiled = deps.compiler.compile(
         tracker.definition.input,
         trackerCompileOptions(tracker, engine.dialect),
-      ).tables;
-      const fingerprint = engine.fingerprint ? await engine.fingerprint(tables) : undefined;
+      );
+      const fingerprint = await resultFingerprint(tracker, compiled, engine, now());
       if (fingerprint) run.fingerprint = fingerprint;
       if (await unchangedSinceLastSuccess(tracker, deps, fingerprint, request.trigger)) {
         run.status = 'skipped';
-        run.error = 'no table the input reads changed since the last successful run';
+        run.error =
+          'nothing that determines the result changed since the last successful run (the SQL, its parameters, the destinations, the tables it reads)';
         return await finish(run, deps, now);
       }
       const { table } = await resultOf(tracker, deps, engine);
@@ -221,6 +227,29 @@ async function finish(run: TrackerRun, deps: SyncDependencies, now: () => Date):
   const ended = secrets.redactDeep({ ...run, endedAt: now().toISOString() });
   await deps.history?.record(ended);
   return ended;
+}
+
+/**
+ * One value for everything that determines what a run writes: the compiled SQL (the input,
+ * its sources, the tracker's params), the destinations' configuration, the version of every
+ * table the SQL reads, and the date when a filter is relative to today. Undefined (the run
+ * always happens) when the engine cannot tell table versions or a filter is relative to now.
+ */
+async function resultFingerprint(
+  tracker: TrackerModel,
+  compiled: CompiledQuery,
+  engine: Engine,
+  now: Date,
+): Promise<string | undefined> {
+  if (compiled.relativeTo === 'now' || !engine.fingerprint) return undefined;
+  const tables = await engine.fingerprint(compiled.tables);
+  if (!tables) return undefined;
+  const day =
+    compiled.relativeTo === 'today'
+      ? new Intl.DateTimeFormat('en-CA', { timeZone: compiled.timezone }).format(now)
+      : undefined;
+  const determinants = { sql: compiled.sql, destinations: tracker.definition.destinations, tables, day };
+  return createHash('sha256').update(JSON.stringify(determinants)).digest('hex');
 }
 
 async function unchangedSinceLastSuccess(

@@ -118,9 +118,11 @@ describe('example trackers', () => {
     expect(lines.slice(1).every((l) => / manual +succeeded /.test(l))).toBe(true);
   });
 
-  it('without credentials a destination is skipped with one clear line', () => {
+  it('without credentials a destination fails, with one clear line and exit 1 (never a silent skip)', () => {
     const r = strata(['sync', 'talent-roster', '--project', dir], { env: { STRATA_AIRTABLE_TOKEN: '' } });
-    expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/airtable: skipped: needs STRATA_DEMO_AIRTABLE_BASE, STRATA_AIRTABLE_TOKEN/);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(
+      /airtable: failed: missing credentials: needs STRATA_DEMO_AIRTABLE_BASE, STRATA_AIRTABLE_TOKEN in the environment/,
+    );
   });
 });

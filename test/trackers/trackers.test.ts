@@ -126,8 +126,10 @@ destinations:
       );
       expect(run.status).toBe('partial');
       expect(run.rows).toBe(2);
-      expect(run.destinations.map((d) => d.status)).toEqual(['failed', 'succeeded', 'skipped']);
-      expect(run.destinations[2]!.error).toBe('needs STRATA_AIRTABLE_TOKEN');
+      expect(run.destinations.map((d) => d.status)).toEqual(['failed', 'succeeded', 'failed']);
+      expect(run.destinations[2]!.error).toBe(
+        'missing credentials: needs STRATA_AIRTABLE_TOKEN in the environment',
+      );
       expect(JSON.parse(readFileSync(join(dir, 'items.json'), 'utf8'))).toEqual([
         { id: 1, name: 'a', day: '2026-01-01' },
         { id: 2, name: 'b', day: null },
@@ -175,6 +177,67 @@ destinations:
         '2,b,',
         'id,name,day',
       ]);
+    } finally {
+      await history.close();
+      await catalog.close();
+      await duck.close();
+    }
+  });
+
+  it('refresh: on_change runs again when the input, params, destinations or the day of a relative filter change', async () => {
+    const root = join(dir, 'warehouse3');
+    const catalogPath = join(dir, 'catalog3.db');
+    const duck = await DuckDbEngine.open({ path: ':memory:' });
+    const catalog = SqliteCatalog.open(catalogPath);
+    const warehouse = new Warehouse({ root, catalog, duckdb: duck.rawConnection });
+    const id = { namespace: 'shop', name: 'item' };
+    await warehouse.createTable(id, [
+      { name: 'id', type: 'long' },
+      { name: 'name', type: 'string' },
+      { name: 'day', type: 'date' },
+    ]);
+    await warehouse.appendRows(id, [{ id: 1, name: 'a', day: '2026-01-01' }]);
+    const history = await RunHistory.open({ client: 'sqlite', filename: join(dir, 'runs3.db') });
+    let today = new Date('2026-03-01T12:00:00Z');
+    /** A scheduled run of the tracker `t` as these definitions say it, a minute after the last. */
+    const scheduled = async (definitions: DefinitionFile[]) => {
+      today = new Date(today.getTime() + 60_000);
+      const { model, diagnostics } = buildModel(definitions);
+      expect(diagnostics).toEqual([]);
+      const deps = {
+        compiler: new Compiler(model),
+        projectDir: dir,
+        history,
+        now: () => today,
+        openEngine: () => IcebergDuckDbEngine.open({ root, catalog: SqliteCatalog.open(catalogPath) }),
+      };
+      return (await syncTracker(model.trackers.get('t')!, deps, { trigger: 'schedule' })).status;
+    };
+    const tracker = (extra = '', path = 'out.csv') =>
+      `name: t\ninput: items\nrefresh: on_change\n${extra}destinations:\n  - { type: file, path: ${join(dir, path)} }\n`;
+    const withInput = (text: string, trackerText = tracker()) =>
+      files(trackerText).map((f) => (f.kind === 'input' ? { ...f, text } : f));
+    try {
+      expect(await scheduled(files(tracker()))).toBe('succeeded');
+      expect(await scheduled(files(tracker()))).toBe('skipped');
+      // The tracker's params, a destination, the input itself: each changes the decision.
+      expect(await scheduled(files(tracker('params: { hidden: a }\n')))).toBe('succeeded');
+      expect(await scheduled(files(tracker('params: { hidden: a }\n')))).toBe('skipped');
+      expect(await scheduled(files(tracker('params: { hidden: a }\n', 'other.csv')))).toBe('succeeded');
+      const fewer = input.replace('fields: [item.id, item.name, item.day]', 'fields: [item.id, item.name]');
+      expect(await scheduled(withInput(fewer, tracker('params: { hidden: a }\n', 'other.csv')))).toBe(
+        'succeeded',
+      );
+      // Relative to today: runs again when the day moves, not within it.
+      const recent = `${input}  recent: { type: integer, default: 1 }\n`.replace(
+        'filters:\n',
+        'filters:\n  - { field: item.day, op: in_last, value: 30 days }\n',
+      );
+      expect(await scheduled(withInput(recent))).toBe('succeeded');
+      today = new Date('2026-03-01T20:00:00Z');
+      expect(await scheduled(withInput(recent))).toBe('skipped');
+      today = new Date('2026-03-02T08:00:00Z');
+      expect(await scheduled(withInput(recent))).toBe('succeeded');
     } finally {
       await history.close();
       await catalog.close();
