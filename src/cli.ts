@@ -129,6 +129,7 @@ program
   .command('runs [tracker]')
   .description('the recorded tracker runs, newest first')
   .option('--limit <n>', 'how many runs', '20')
+  .option('--format <format>', 'table | json (every field, per-destination calls and errors)', 'table')
   .action((tracker: string | undefined, flags) =>
     runCommand(globals(), async () => runsCommand(globals().project, tracker, flags)),
   );

@@ -77,8 +77,11 @@ function printRun(run: TrackerRun): void {
 export async function runsCommand(
   projectDir: string,
   name: string | undefined,
-  flags: { limit?: string },
+  flags: { limit?: string; format?: string },
 ): Promise<number> {
+  const format = flags.format ?? 'table';
+  if (format !== 'table' && format !== 'json')
+    throw new UsageError(`unknown format '${format}' for runs (expected table, json)`);
   const project = loadValidProject(projectDir);
   if (name) findTracker(project, name);
   const history = await RunHistory.open(historyLocation(projectDir, project.config));
@@ -87,6 +90,11 @@ export async function runsCommand(
       ...(name ? { tracker: name } : {}),
       limit: flags.limit ? Number(flags.limit) : 20,
     });
+    if (format === 'json') {
+      // Every recorded field: per-destination counts, calls, bytes and errors included.
+      print(`${JSON.stringify(runs, null, 2)}\n`);
+      return 0;
+    }
     if (runs.length === 0) {
       print('no runs recorded yet\n');
       return 0;

@@ -118,6 +118,22 @@ describe('example trackers', () => {
     expect(lines.slice(1).every((l) => / manual +succeeded /.test(l))).toBe(true);
   });
 
+  it('strata runs --format json gives every field, per-destination calls and errors included', () => {
+    const r = strata(['runs', 'movie-status', '--project', dir, '--format', 'json']);
+    expect(r.status, r.stderr).toBe(0);
+    const runs = JSON.parse(r.stdout) as {
+      tracker: string;
+      status: string;
+      rows: number;
+      destinations: { destination: string; status: string; apiCalls: number }[];
+    }[];
+    expect(runs.map((run) => run.tracker)).toEqual(['movie-status', 'movie-status']);
+    expect(runs[0]).toMatchObject({ status: 'succeeded', trigger: 'manual' });
+    expect(runs[0]!.destinations[0]).toMatchObject({ status: 'succeeded' });
+    expect(runs.every((run) => run.destinations.every((d) => typeof d.apiCalls === 'number'))).toBe(true);
+    expect(strata(['runs', '--project', dir, '--format', 'yaml']).status).toBe(2);
+  });
+
   it('without credentials a destination fails, with one clear line and exit 1 (never a silent skip)', () => {
     const r = strata(['sync', 'talent-roster', '--project', dir], { env: { STRATA_AIRTABLE_TOKEN: '' } });
     expect(r.status).toBe(1);
