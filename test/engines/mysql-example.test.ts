@@ -23,9 +23,16 @@ const schemas: Record<string, string> = { studio: schema, studio_raw: `${schema}
 const rename = (text: string) =>
   text.replaceAll('studio_raw.', `${schema}_raw.`).replaceAll('studio.', `${schema}.`);
 
-const { model, diagnostics } = buildModel(
-  readDefinitionFiles(REPO_ROOT).map((f) => ({ ...f, text: rename(f.text) })),
-);
+/** Besides the example inputs: one reading every field a source computes per dialect. */
+const perDialectFields = {
+  path: 'per_dialect_fields.yaml',
+  kind: 'input' as const,
+  text: 'name: per_dialect_fields\nfrom: production\nfields: [production.production_id, production.duration_days, movie.title_initial]\n',
+};
+const { model, diagnostics } = buildModel([
+  ...readDefinitionFiles(REPO_ROOT).map((f) => ({ ...f, text: rename(f.text) })),
+  perDialectFields,
+]);
 const compiler = new Compiler(model);
 const inputs = [...model.inputs.keys()];
 

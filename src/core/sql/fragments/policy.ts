@@ -26,6 +26,20 @@ const DENIED_FUNCTIONS = new Set([
   'sniff_csv',
   'lo_import',
   'lo_export',
+  // MySQL / MariaDB: server files, stalling the server, locks, UDFs that run commands
+  'load_file',
+  'sleep',
+  'benchmark',
+  'get_lock',
+  'release_lock',
+  'release_all_locks',
+  'is_free_lock',
+  'is_used_lock',
+  'master_pos_wait',
+  'source_pos_wait',
+  'master_gtid_wait',
+  'sys_exec',
+  'sys_eval',
 ]);
 
 /** Families of functions refused by prefix: files, other databases, server administration. */
