@@ -36,8 +36,12 @@ export interface TrackerRun {
   error?: string;
 }
 
-export type HistoryLocation =
-  { client: 'sqlite'; filename: string } | { client: 'postgres'; connection: string };
+export type HistoryLocation = (
+  { client: 'sqlite'; filename: string } | { client: 'postgres'; connection: string }
+) & {
+  /** Runs older than this (ms) are deleted as new ones are recorded. */
+  retentionMs?: number;
+};
 
 const TABLE = 'strata_tracker_runs';
 
@@ -80,12 +84,18 @@ export async function createTableOnce(
   }
 }
 
+/** How long runs are kept unless strata.yaml `runs.retention` says otherwise. */
+export const DEFAULT_RUN_RETENTION_MS = 90 * 86_400_000;
+
 export class RunHistory {
-  private constructor(private readonly db: Knex) {}
+  private constructor(
+    private readonly db: Knex,
+    private readonly retentionMs: number,
+  ) {}
 
   static async open(location: HistoryLocation): Promise<RunHistory> {
     const db = await openHistoryDatabase(location);
-    const history = new RunHistory(db);
+    const history = new RunHistory(db, location.retentionMs ?? DEFAULT_RUN_RETENTION_MS);
     await history.ensureSchema();
     return history;
   }
@@ -128,6 +138,13 @@ export class RunHistory {
       error: run.error ?? null,
     };
     await this.db(TABLE).insert(row).onConflict('id').merge();
+    await this.deleteOlderThan(Date.parse(run.startedAt) - this.retentionMs);
+  }
+
+  /** Retention: runs that started before `cutoff` (ms since the epoch) are deleted. */
+  private async deleteOlderThan(cutoff: number): Promise<void> {
+    if (!Number.isFinite(cutoff)) return;
+    await this.db(TABLE).where('started_at', '<', new Date(cutoff).toISOString()).delete();
   }
 
   async list(options: { tracker?: string; limit?: number } = {}): Promise<TrackerRun[]> {

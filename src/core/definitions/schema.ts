@@ -292,12 +292,14 @@ const UrlOrSecretReference = z
   });
 
 /** `5m`, `30s`, `1h`, `500ms`: a statement timeout. */
-export const DURATION_PATTERN = /^([0-9]+)(ms|s|m|h)$/;
-const Duration = z.string().regex(DURATION_PATTERN, { error: 'a duration such as 30s, 5m or 1h' });
+export const DURATION_PATTERN = /^([0-9]+)(ms|s|m|h|d)$/;
+const Duration = z.string().regex(DURATION_PATTERN, { error: 'a duration such as 30s, 5m, 1h or 90d' });
 
 export function durationMs(text: string): number {
   const [, amount, unit] = DURATION_PATTERN.exec(text)!;
-  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'];
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+    unit as 'ms' | 's' | 'm' | 'h' | 'd'
+  ];
   return Number(amount) * factor;
 }
 
@@ -402,6 +404,8 @@ export const ProjectConfig = z.strictObject({
       store: z.enum(['sqlite', 'postgres']).optional(),
       path: z.string().min(1).optional(),
       connection: SecretReference.optional(),
+      /** Runs older than this are deleted as new ones are recorded (default 90d). */
+      retention: Duration.optional(),
     })
     .optional(),
   /** `strata serve`: where it listens (127.0.0.1 unless said otherwise). */
