@@ -7,6 +7,7 @@ import { openEngine, UsageError, type EngineChoice } from '../engines/open-engin
 import { redact } from '../engines/secrets.js';
 import { RunHistory, type TrackerRun } from '../trackers/history.js';
 import { historyLocation } from '../trackers/locations.js';
+import { sharedLimits } from '../trackers/shared-limits.js';
 import { planTracker, syncTracker } from '../trackers/sync.js';
 import type { LoadedProject } from '../project/load-project.js';
 import { loadValidProject } from './context.js';
@@ -53,11 +54,17 @@ export async function syncCommand(projectDir: string, name: string, flags: SyncF
     return plans.some((p) => 'status' in p && p.status === 'failed') ? 1 : 0;
   }
   const history = await RunHistory.open(historyLocation(projectDir, project.config));
+  const limits = await sharedLimits(project.config);
   try {
-    const run = await syncTracker(tracker, { ...deps, history }, { trigger: 'manual' });
+    const run = await syncTracker(
+      tracker,
+      { ...deps, history, limiter: limits.limiter },
+      { trigger: 'manual' },
+    );
     printRun(run);
     return run.status === 'failed' || run.status === 'partial' ? 1 : 0;
   } finally {
+    await limits.close();
     await history.close();
   }
 }
