@@ -51,17 +51,13 @@ export interface SyncRequest {
 const silent: Logger = { info: () => undefined, warn: () => undefined };
 
 /** Compiles, runs, and returns the result as destinations take it. */
-async function resultOf(
-  tracker: TrackerModel,
-  deps: SyncDependencies,
-  engine: Engine,
-): Promise<{ compiled: CompiledQuery; table: SyncTable }> {
-  const compiled = deps.compiler.compile(
-    tracker.definition.input,
-    trackerCompileOptions(tracker, engine.dialect),
-  );
+function compileFor(tracker: TrackerModel, deps: SyncDependencies, engine: Engine): CompiledQuery {
+  return deps.compiler.compile(tracker.definition.input, trackerCompileOptions(tracker, engine.dialect));
+}
+
+async function resultOf(compiled: CompiledQuery, engine: Engine): Promise<SyncTable> {
   const rows = await collect(engine.stream(compiled.sql));
-  return { compiled, table: { columns: compiled.columns, rows } };
+  return { columns: compiled.columns, rows };
 }
 
 function context(
@@ -126,7 +122,7 @@ export async function planTracker(
 ): Promise<{ rows: number; plans: DestinationPlan[] }> {
   const engine = await deps.openEngine();
   try {
-    const { table } = await resultOf(tracker, deps, engine);
+    const table = await resultOf(compileFor(tracker, deps, engine), engine);
     const ctx = context(tracker, deps, `dry-run-${randomUUID()}`);
     const plans: DestinationPlan[] = [];
     for (const entry of await destinationsOf(tracker, deps)) {
@@ -173,10 +169,7 @@ export async function syncTracker(
   try {
     const engine = await deps.openEngine();
     try {
-      const compiled = deps.compiler.compile(
-        tracker.definition.input,
-        trackerCompileOptions(tracker, engine.dialect),
-      );
+      const compiled = compileFor(tracker, deps, engine);
       const fingerprint = await resultFingerprint(tracker, compiled, engine, now());
       if (fingerprint) run.fingerprint = fingerprint;
       if (await unchangedSinceLastSuccess(tracker, deps, fingerprint, request.trigger)) {
@@ -185,7 +178,7 @@ export async function syncTracker(
           'nothing that determines the result changed since the last successful run (the SQL, its parameters, the destinations, the tables it reads)';
         return await finish(run, deps, now);
       }
-      const { table } = await resultOf(tracker, deps, engine);
+      const table = await resultOf(compiled, engine);
       run.rows = table.rows.length;
       const ctx = context(tracker, deps, run.id, request.signal);
       for (const entry of await destinationsOf(tracker, deps)) {

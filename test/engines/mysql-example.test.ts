@@ -17,6 +17,7 @@ import { MySqlEngine } from '../../src/engines/mysql.js';
 import { readDefinitionFiles } from '../../src/project/load-project.js';
 import { memoryDuckDb, MYSQL_URL, uniqueSchema } from '../support/databases.js';
 import { REPO_ROOT } from '../support/example-project.js';
+import { MYSQL_TEXT } from '../support/mysql-text.js';
 
 const schema = uniqueSchema('studio');
 const schemas: Record<string, string> = { studio: schema, studio_raw: `${schema}_raw` };
@@ -38,7 +39,7 @@ const inputs = [...model.inputs.keys()];
 
 /** MariaDB column types for the demo's: text compared byte by byte, as in DuckDB (docs/dialects.md). */
 const MYSQL_TYPES: Record<DemoColumnType, string> = {
-  VARCHAR: 'VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin',
+  VARCHAR: MYSQL_TEXT,
   BIGINT: 'BIGINT',
   INTEGER: 'INTEGER',
   DOUBLE: 'DOUBLE',

@@ -34,6 +34,7 @@ import {
   type Tables,
   type Value,
 } from './model.js';
+import { MYSQL_TEXT } from '../support/mysql-text.js';
 
 export type { Scenario } from './model.js';
 
@@ -1214,7 +1215,7 @@ function sqlType(type: FieldType, dialect: SqlDialect): string {
     case 'string':
       // Code-unit ordering, as in DuckDB and in the oracle, whatever the database's locale
       // (and, on MySQL, case-sensitive comparisons without trailing-space padding).
-      if (dialect === 'mysql') return 'VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin';
+      if (dialect === 'mysql') return MYSQL_TEXT;
       return dialect === 'postgres' ? 'VARCHAR COLLATE "C"' : 'VARCHAR';
     case 'integer':
       return 'BIGINT';

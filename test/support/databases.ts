@@ -2,6 +2,7 @@
 import { DuckDbEngine } from '../../src/engines/duckdb.js';
 import { MySqlEngine } from '../../src/engines/mysql.js';
 import { PostgresEngine } from '../../src/engines/postgres.js';
+import { MYSQL_TEXT } from './mysql-text.js';
 
 export const POSTGRES_URL = process.env.STRATA_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -33,10 +34,7 @@ export async function mysql(): Promise<MySqlEngine> {
  */
 export function toMySqlDdl(sql: string): string {
   return sql
-    .replace(
-      /\bVARCHAR\b(?!\s*\()(\s+COLLATE\s+"C")?/g,
-      'VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin',
-    )
+    .replace(/\bVARCHAR\b(?!\s*\()(\s+COLLATE\s+"C")?/g, MYSQL_TEXT)
     .replace(/\bDOUBLE PRECISION\b/g, 'DOUBLE')
     .replace(/\bTIMESTAMP\b(?!\s*')/g, 'DATETIME(6)')
     .replace(/"([^"]+)"/g, '`$1`')

@@ -4,16 +4,11 @@
  * group is exactly one joined row. The aggregation is then left out: each aggregate is the
  * row's own value (a count is 0 or 1), and HAVING is a WHERE.
  */
-import { DECOMPOSABLE, DUPLICATE_INSENSITIVE, type PlanState } from './state.js';
+import { DECOMPOSABLE, DUPLICATE_INSENSITIVE, groupsByRootKey, type PlanState } from './state.js';
 
 export function oneRowPerGroup(state: PlanState): PlanState {
-  const { root, dimensions, aggregated } = state.input;
-  if (!aggregated || state.requests.length === 0) return state;
-  const key = root.source.primaryKey;
-  const grouped = new Set(
-    dimensions.filter((d) => d.node === root && !d.granularity && !d.field.sql).map((d) => d.field.name),
-  );
-  if (key.length === 0 || !key.every((k) => grouped.has(k))) return state;
+  const { root, aggregated } = state.input;
+  if (!aggregated || state.requests.length === 0 || !groupsByRootKey(state.input)) return state;
   const rootRepeats = state.nodes.some(
     (n) =>
       n !== root &&

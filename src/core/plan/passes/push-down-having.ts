@@ -8,16 +8,12 @@
  */
 import type { Preaggregate } from '../logical-plan.js';
 import type { Atom, Conjunct } from '../spec.js';
-import type { PlanState } from './state.js';
+import { groupsByRootKey, type PlanState } from './state.js';
 
 export function pushDownHaving(state: PlanState): PlanState {
-  const { root, dimensions } = state.input;
+  const { root } = state.input;
   const { useKeyOf } = state.input.shape;
-  const grouped = new Set(
-    dimensions.filter((d) => d.node === root && !d.granularity && !d.field.sql).map((d) => d.field.name),
-  );
-  const key = root.source.primaryKey;
-  if (key.length === 0 || !key.every((k) => grouped.has(k))) return state;
+  if (!groupsByRootKey(state.input)) return state;
   const byId = new Map(state.requests.map((r) => [r.id, r]));
   const preaggregateOf = (atom: Atom): { pre: Preaggregate; column: string } | undefined => {
     if (atom.op === 'is_null') return undefined;

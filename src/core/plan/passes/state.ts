@@ -119,3 +119,13 @@ export function parentOf(state: PlanState, node: TreeNode): TreeNode | undefined
 export function subtree(state: PlanState, top: TreeNode): TreeNode[] {
   return state.nodes.filter((n) => isAncestorOrSelf(top, n, state.input.root));
 }
+
+/** Whether the query groups by the root's whole primary key (plain fields, no granularity). */
+export function groupsByRootKey(input: PlannerInput): boolean {
+  const { root, dimensions } = input;
+  const key = root.source.primaryKey;
+  const grouped = new Set(
+    dimensions.filter((d) => d.node === root && !d.granularity && !d.field.sql).map((d) => d.field.name),
+  );
+  return key.length > 0 && key.every((k) => grouped.has(k));
+}
