@@ -1,5 +1,5 @@
 /**
- * MySQL 8 and MariaDB 10.6+ through `mysql2`, rows streamed. The session is pinned so the
+ * MySQL 8 and MariaDB 10.11+ through `mysql2`, rows streamed. The session is pinned so the
  * mysql dialect's SQL means one thing whatever the server's defaults: UTC, backslash
  * escapes in strings, `||` as concatenation (as in the other dialects), full-precision
  * division and averages, read-only

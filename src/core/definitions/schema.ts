@@ -451,7 +451,7 @@ export const ProjectConfig = z.strictObject({
       statementTimeout: Duration.optional(),
     })
     .optional(),
-  /** MySQL 8 or MariaDB 10.6+ (`engine: mysql`): `connection` names the variable holding a mysql:// URL. */
+  /** MySQL 8 or MariaDB 10.11+ (`engine: mysql`): `connection` names the variable holding a mysql:// URL. */
   mysql: z
     .strictObject({
       connection: SecretReference.optional(),

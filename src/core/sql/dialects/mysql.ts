@@ -1,5 +1,5 @@
 /**
- * MySQL 8 and MariaDB 10.6+: no FILTER clause, no NULLS LAST, no LATERAL in MariaDB, no
+ * MySQL 8 and MariaDB 10.11+: no FILTER clause, no NULLS LAST, no LATERAL in MariaDB, no
  * date_trunc, no MATERIALIZED, backtick-quoted names, backslash escapes in strings, and
  * CAST targets of their own. The engine pins the session's sql_mode (backslash escapes on,
  * ANSI_QUOTES off) and time zone (UTC), so this SQL means one thing.
