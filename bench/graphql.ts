@@ -256,7 +256,7 @@ function latencyCases(f: Fixture): Case[] {
     { name: CASES.rateLimit, run: () => f.limiter.tryAcquire(rateLimit) },
     { name: CASES.validate, run: async () => validate(schema, parse(TYPED), rules) },
     { name: CASES.compile, run: async () => f.compiler.compile(apiInput(TYPED_DEFINITION), TYPED_OPTIONS) },
-    { name: CASES.fingerprint, run: async () => f.engine.fingerprint?.(f.compiled.typed.tables) },
+    { name: CASES.fingerprint, run: async () => f.engine.tableVersions?.(f.compiled.typed.tables) },
   ];
 }
 

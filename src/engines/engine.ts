@@ -18,13 +18,13 @@ export interface Engine {
   /** Runs one query and collects every row. */
   query(sql: string): Promise<{ columns: ResultColumn[]; rows: Row[] }>;
   /**
-   * A cheap value that changes when any of `tables` (`schema.table`) changes, for
-   * `refresh: on_change`; undefined when the engine cannot tell (the tracker then always runs).
+   * The versions of `tables` (`schema.table`), for `refresh: on_change` and the data age of a
+   * tracker; undefined when the engine cannot tell (an on_change tracker then always runs).
    */
-  fingerprint?(tables: readonly string[]): Promise<string | undefined>;
+  tableVersions?(tables: readonly string[]): Promise<TableVersions | undefined>;
   /**
-   * True when `fingerprint` names exact table versions (Iceberg metadata files): an answer
-   * cached under it can never be stale. Counters that lag (PostgreSQL's) are not exact.
+   * True when `tableVersions` names exact table versions (Iceberg metadata files or snapshots):
+   * an answer cached under it can never be stale. Counters that lag (PostgreSQL's) are not exact.
    */
   readonly exactVersions?: boolean;
   /** Stops what the engine is running now (a request's time is up): that query then fails. */
@@ -32,6 +32,23 @@ export interface Engine {
   /** Runs a statement that returns nothing useful (DDL, loading). */
   execute(sql: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/** How an engine tells that a table changed (recorded with each on_change run). */
+export type VersionSource =
+  /** The table's current Iceberg metadata file in the catalog (the embedded warehouse). */
+  | 'iceberg_metadata'
+  /** The newest snapshot in Iceberg's `$snapshots` table (Trino). */
+  | 'iceberg_snapshots'
+  /** PostgreSQL's row-change counters (pg_stat_user_tables), which lag commits by up to ~10 s. */
+  | 'table_statistics';
+
+export interface TableVersions {
+  /** Changes whenever any of the tables changes. */
+  fingerprint: string;
+  source: VersionSource;
+  /** When the newest of the tables last received data (ISO), when the engine knows. */
+  changedAt?: string;
 }
 
 /** A failure the engine reported about a query (bad SQL, missing table...). */

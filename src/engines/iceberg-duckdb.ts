@@ -6,9 +6,10 @@
  */
 import type { Row } from '../core/values/cell.js';
 import type { IcebergCatalog, TableIdentifier } from '../warehouse/catalog.js';
+import { lastDataChangeMs } from '../warehouse/data-change.js';
 import { readParquetSql, Warehouse } from '../warehouse/table.js';
 import { DuckDbEngine } from './duckdb.js';
-import { QueryError, type Engine, type ResultColumn } from './engine.js';
+import { QueryError, type Engine, type ResultColumn, type TableVersions } from './engine.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 const keyOf = (id: TableIdentifier) => `${id.namespace}.${id.name}`;
@@ -99,14 +100,31 @@ export class IcebergDuckDbEngine implements Engine {
     return e;
   }
 
-  /** The tables' current metadata files: a new commit anywhere changes it. */
-  async fingerprint(tables: readonly string[]): Promise<string | undefined> {
+  /**
+   * The tables' current metadata files: a new commit anywhere changes them. Undefined when a
+   * table is not an Iceberg table of the catalog (a DuckDB file's table): its changes cannot be
+   * seen. Names of one part are a source query's CTEs, which no catalog holds.
+   */
+  async tableVersions(tables: readonly string[]): Promise<TableVersions | undefined> {
     const parts: string[] = [];
+    let changedAt: number | undefined;
     for (const table of tables) {
-      const [namespace, name] = table.split('.').slice(-2) as [string, string];
-      parts.push(`${table}=${(await this.catalog.currentMetadataLocation({ namespace, name })) ?? 'none'}`);
+      const path = table.split('.');
+      if (path.length < 2) continue;
+      const [namespace, name] = path.slice(-2) as [string, string];
+      const location = await this.catalog.currentMetadataLocation({ namespace, name });
+      if (location === undefined) return undefined;
+      parts.push(`${table}=${location}`);
+      const state = await this.warehouse.load({ namespace, name });
+      const at = lastDataChangeMs(state);
+      if (at !== undefined) changedAt = Math.max(changedAt ?? at, at);
     }
-    return parts.join(';');
+    if (parts.length === 0) return undefined;
+    return {
+      fingerprint: parts.join(';'),
+      source: 'iceberg_metadata',
+      ...(changedAt !== undefined ? { changedAt: new Date(changedAt).toISOString() } : {}),
+    };
   }
 
   async *stream(sql: string): AsyncIterable<Row[]> {

@@ -2,7 +2,7 @@
 import pg from 'pg';
 import Cursor from 'pg-cursor';
 import { isoFromNaiveTimestamp, type Cell, type Row } from '../core/values/cell.js';
-import { QueryError, type Engine, type ResultColumn } from './engine.js';
+import { QueryError, type Engine, type ResultColumn, type TableVersions } from './engine.js';
 
 const { Client, types } = pg;
 
@@ -124,15 +124,26 @@ export class PostgresEngine implements Engine {
     }
   }
 
-  /** Row-change counters from pg_stat_user_tables: cheap, and they only grow while the server runs. */
-  async fingerprint(tables: readonly string[]): Promise<string | undefined> {
-    if (tables.length === 0) return undefined;
+  /**
+   * Row-change counters from pg_stat_user_tables: cheap, and they only grow while the server
+   * runs; a writer's counts arrive up to ~10 s after its commit (PostgreSQL flushes them when
+   * idle), so a change that recent may be seen only by the next run. PostgreSQL keeps no time
+   * of the last change, so `changedAt` stays unknown. Undefined when a table is not a table
+   * here (a view: its changes cannot be seen).
+   */
+  async tableVersions(tables: readonly string[]): Promise<TableVersions | undefined> {
+    const named = tables.filter((t) => t.split('.').length >= 2);
+    if (named.length === 0) return undefined;
     const result = await this.client.query<{ name: string; changes: string }>(
       `SELECT schemaname || '.' || relname AS name, (n_tup_ins + n_tup_upd + n_tup_del)::text AS changes
          FROM pg_stat_user_tables WHERE schemaname || '.' || relname = ANY($1) ORDER BY 1`,
-      [tables],
+      [named],
     );
-    return result.rows.map((r) => `${r.name}=${r.changes}`).join(';') || undefined;
+    if (result.rows.length < new Set(named).size) return undefined;
+    return {
+      fingerprint: result.rows.map((r) => `${r.name}=${r.changes}`).join(';'),
+      source: 'table_statistics',
+    };
   }
 
   async execute(sql: string): Promise<void> {

@@ -4,7 +4,8 @@
  */
 import { BasicAuth, Trino, type Iterator as PageIterator, type QueryResult } from 'trino-client';
 import type { Cell, Row } from '../core/values/cell.js';
-import { QueryError, type Engine, type ResultColumn } from './engine.js';
+import { dialectFor } from '../core/sql/dialects/index.js';
+import { QueryError, type Engine, type ResultColumn, type TableVersions } from './engine.js';
 import { resolveSecret } from './secrets.js';
 
 export interface TrinoOptions {
@@ -136,6 +137,36 @@ export class TrinoEngine implements Engine {
       for (const row of page.rows) rows.push(row);
     }
     return { columns, rows };
+  }
+
+  /**
+   * The newest snapshot of each table from Iceberg's `$snapshots` metadata table (one query
+   * for all of them). Undefined when a table is not an Iceberg table (the query fails): the
+   * tracker then always runs. Names of one part are a source query's CTEs.
+   */
+  async tableVersions(tables: readonly string[]): Promise<TableVersions | undefined> {
+    const named = tables.filter((t) => t.split('.').length >= 2);
+    if (named.length === 0) return undefined;
+    let rows: Row[];
+    try {
+      ({ rows } = await this.query(named.map(newestSnapshotSql).join('\nUNION ALL\n')));
+    } catch (e) {
+      if (e instanceof QueryError) return undefined;
+      throw e;
+    }
+    const byTable = new Map(rows.map((r) => [String(r[0]), r]));
+    const parts: string[] = [];
+    let changedAt: string | undefined;
+    for (const table of named) {
+      const [, snapshot, dataAt] = byTable.get(table) ?? [];
+      parts.push(`${table}=${snapshot ?? 'none'}`);
+      if (typeof dataAt === 'string' && (changedAt === undefined || dataAt > changedAt)) changedAt = dataAt;
+    }
+    return {
+      fingerprint: parts.join(';'),
+      source: 'iceberg_snapshots',
+      ...(changedAt ? { changedAt } : {}),
+    };
   }
 
   async execute(sql: string, options: TrinoStreamOptions = {}): Promise<void> {
@@ -492,4 +523,19 @@ function redact(url: string): string {
   } catch {
     return '<invalid URL>';
   }
+}
+
+/**
+ * One row for a table: its name, its newest snapshot, and when it last received data (the
+ * newest snapshot that is not a `replace`: those only reorganise files).
+ */
+function newestSnapshotSql(table: string): string {
+  const trino = dialectFor('trino');
+  const path = table.split('.');
+  const name = [...path.slice(0, -1), `${path.at(-1)!}$snapshots`].map((p) => trino.identifier(p)).join('.');
+  return (
+    `SELECT ${trino.stringLiteral(table)} AS table_name,` +
+    ` CAST(max_by(snapshot_id, committed_at) AS varchar) AS snapshot,` +
+    ` max(committed_at) FILTER (WHERE operation <> 'replace') AS data_changed_at FROM ${name}`
+  );
 }

@@ -31,8 +31,12 @@ export interface TrackerRun {
   destinations: DestinationOutcome[];
   apiCalls: number;
   bytes: number;
-  /** The input's tables' versions when it ran: `refresh: on_change` compares with the last success. */
+  /** Everything that determines the result when it ran: `refresh: on_change` compares with the last success. */
   fingerprint?: string;
+  /** `refresh: on_change`: what the fingerprint covers, or why the run could not be skipped. */
+  changeCheck?: string;
+  /** When the newest data the run read arrived (its tables' newest commit), when the engine tells. */
+  dataChangedAt?: string;
   error?: string;
 }
 
@@ -44,6 +48,8 @@ export type HistoryLocation = (
 };
 
 const TABLE = 'strata_tracker_runs';
+/** When each tracker was first seen: the freshness clock of one that never succeeded. */
+const SEEN_TABLE = 'strata_trackers_seen';
 
 /**
  * The database of the run history (a SQLite file, or PostgreSQL): tracker runs, and what lives
@@ -84,6 +90,25 @@ export async function createTableOnce(
   }
 }
 
+/**
+ * Adds the columns a table made by an older Strata lacks (a history outlives upgrades);
+ * another process adding one at the same moment is fine.
+ */
+export async function addMissingColumns(
+  db: Knex,
+  name: string,
+  columns: Record<string, (table: Knex.AlterTableBuilder) => void>,
+): Promise<void> {
+  for (const [column, add] of Object.entries(columns)) {
+    if (await db.schema.hasColumn(name, column)) continue;
+    try {
+      await db.schema.alterTable(name, add);
+    } catch (e) {
+      if (!(await db.schema.hasColumn(name, column))) throw e;
+    }
+  }
+}
+
 /** How long runs are kept unless strata.yaml `runs.retention` says otherwise. */
 export const DEFAULT_RUN_RETENTION_MS = 90 * 86_400_000;
 
@@ -115,6 +140,14 @@ export class RunHistory {
       t.text('fingerprint');
       t.text('error');
     });
+    await createTableOnce(this.db, SEEN_TABLE, (t) => {
+      t.string('tracker').primary();
+      t.string('first_seen').notNullable();
+    });
+    await addMissingColumns(this.db, TABLE, {
+      change_check: (t) => t.text('change_check'),
+      data_changed_at: (t) => t.string('data_changed_at'),
+    });
   }
 
   /**
@@ -135,6 +168,8 @@ export class RunHistory {
       bytes: run.bytes,
       destinations: JSON.stringify(run.destinations),
       fingerprint: run.fingerprint ?? null,
+      change_check: run.changeCheck ?? null,
+      data_changed_at: run.dataChangedAt ?? null,
       error: run.error ?? null,
     };
     await this.db(TABLE).insert(row).onConflict('id').merge();
@@ -172,6 +207,18 @@ export class RunHistory {
     return row ? fromRow(row) : undefined;
   }
 
+  /**
+   * When the tracker was first seen (`now` the first time it is asked, or its oldest recorded
+   * run if older): a scheduled tracker that never runs turns stale from there.
+   */
+  async firstSeen(tracker: string, now: Date): Promise<Date> {
+    const oldest = await this.db(TABLE).min({ at: 'started_at' }).where({ tracker }).first();
+    const candidate = [now.toISOString(), ...(oldest?.at ? [String(oldest.at)] : [])].sort()[0]!;
+    await this.db(SEEN_TABLE).insert({ tracker, first_seen: candidate }).onConflict('tracker').ignore();
+    const row = await this.db(SEEN_TABLE).select('first_seen').where({ tracker }).first();
+    return new Date(String(row?.first_seen ?? candidate));
+  }
+
   async close(): Promise<void> {
     await this.db.destroy();
   }
@@ -189,6 +236,8 @@ interface RunRow {
   bytes: number | string;
   destinations: string;
   fingerprint: string | null;
+  change_check?: string | null;
+  data_changed_at?: string | null;
   error: string | null;
 }
 
@@ -205,6 +254,8 @@ function fromRow(row: RunRow): TrackerRun {
     bytes: Number(row.bytes),
     destinations: JSON.parse(row.destinations) as DestinationOutcome[],
     ...(row.fingerprint ? { fingerprint: row.fingerprint } : {}),
+    ...(row.change_check ? { changeCheck: row.change_check } : {}),
+    ...(row.data_changed_at ? { dataChangedAt: row.data_changed_at } : {}),
     ...(row.error ? { error: row.error } : {}),
   };
 }

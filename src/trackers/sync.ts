@@ -7,7 +7,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Compiler, CompiledQuery } from '../core/compile.js';
 import { trackerCompileOptions } from '../core/trackers.js';
 import type { TrackerModel } from '../core/model/types.js';
-import { collect, type Engine } from '../engines/engine.js';
+import { collect, type Engine, type VersionSource } from '../engines/engine.js';
 import { registerConfiguredSecrets, secrets } from '../engines/secrets.js';
 import { createDestination, missingCredentials } from '../destinations/create.js';
 import {
@@ -170,12 +170,15 @@ export async function syncTracker(
     const engine = await deps.openEngine();
     try {
       const compiled = compileFor(tracker, deps, engine);
-      const fingerprint = await resultFingerprint(tracker, compiled, engine, now());
-      if (fingerprint) run.fingerprint = fingerprint;
-      if (await unchangedSinceLastSuccess(tracker, deps, fingerprint, request.trigger)) {
+      const change = await changeCheck(tracker, compiled, engine, now());
+      Object.assign(run, change.recorded);
+      if (await unchangedSinceLastSuccess(tracker, deps, change.recorded.fingerprint, request.trigger)) {
         run.status = 'skipped';
         run.error =
           'nothing that determines the result changed since the last successful run (the SQL, its parameters, the destinations, the tables it reads)';
+        // The data is the same as the last success's: so is its age.
+        const last = await deps.history?.lastSuccess(tracker.name);
+        if (last?.dataChangedAt) run.dataChangedAt = last.dataChangedAt;
         return await finish(run, deps, now);
       }
       const table = await resultOf(compiled, engine);
@@ -222,28 +225,60 @@ async function finish(run: TrackerRun, deps: SyncDependencies, now: () => Date):
   return ended;
 }
 
+/** What a run records of its inputs' versions: the fingerprint, how it was told, and the data's age. */
+interface ChangeCheck {
+  recorded: Pick<TrackerRun, 'fingerprint' | 'changeCheck' | 'dataChangedAt'>;
+}
+
 /**
  * One value for everything that determines what a run writes: the compiled SQL (the input,
  * its sources, the tracker's params), the destinations' configuration, the version of every
- * table the SQL reads, and the date when a filter is relative to today. Undefined (the run
- * always happens) when the engine cannot tell table versions or a filter is relative to now.
+ * table the SQL reads, and the date when a filter is relative to today. No fingerprint (the
+ * run always happens, and `changeCheck` says why) when a filter is relative to now or the
+ * engine cannot tell the tables' versions.
  */
-async function resultFingerprint(
+async function changeCheck(
   tracker: TrackerModel,
   compiled: CompiledQuery,
   engine: Engine,
   now: Date,
-): Promise<string | undefined> {
-  if (compiled.relativeTo === 'now' || !engine.fingerprint) return undefined;
-  const tables = await engine.fingerprint(compiled.tables);
-  if (!tables) return undefined;
+): Promise<ChangeCheck> {
+  const versions = engine.tableVersions ? await engine.tableVersions(compiled.tables) : undefined;
+  const dataAge = versions?.changedAt ? { dataChangedAt: versions.changedAt } : {};
+  if (tracker.definition.refresh !== 'on_change') return { recorded: dataAge };
+  if (compiled.relativeTo === 'now')
+    return { recorded: { ...dataAge, changeCheck: 'always runs: a filter is relative to the current time' } };
+  if (!versions)
+    return {
+      recorded: {
+        ...dataAge,
+        changeCheck: `always runs: the ${engine.name} engine cannot tell the versions of ${compiled.tables.join(', ') || 'what the query reads'}`,
+      },
+    };
   const day =
     compiled.relativeTo === 'today'
       ? new Intl.DateTimeFormat('en-CA', { timeZone: compiled.timezone }).format(now)
       : undefined;
-  const determinants = { sql: compiled.sql, destinations: tracker.definition.destinations, tables, day };
-  return createHash('sha256').update(JSON.stringify(determinants)).digest('hex');
+  const determinants = {
+    sql: compiled.sql,
+    destinations: tracker.definition.destinations,
+    tables: versions.fingerprint,
+    day,
+  };
+  return {
+    recorded: {
+      ...dataAge,
+      fingerprint: createHash('sha256').update(JSON.stringify(determinants)).digest('hex'),
+      changeCheck: `compared: the SQL, its parameters, the destinations and the tables' versions (${VERSION_SOURCES[versions.source]})${day ? `, and the date (${day})` : ''}`,
+    },
+  };
 }
+
+const VERSION_SOURCES: Record<VersionSource, string> = {
+  iceberg_metadata: 'Iceberg metadata files',
+  iceberg_snapshots: 'Iceberg $snapshots',
+  table_statistics: "PostgreSQL's row-change counters",
+};
 
 async function unchangedSinceLastSuccess(
   tracker: TrackerModel,

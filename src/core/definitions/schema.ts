@@ -393,6 +393,14 @@ export const AuthConfig = z.strictObject({
 });
 export type AuthConfig = z.infer<typeof AuthConfig>;
 
+/**
+ * When a tracker is stale: no successful run within `staleAfter` intervals of its schedule
+ * (default 2). Per tracker, or for every tracker in strata.yaml.
+ */
+export const Freshness = z.strictObject({
+  staleAfter: z.number().positive().max(1000).optional(),
+});
+
 /** `strata.yaml`: how to reach the engines. Everything optional: the embedded DuckDB is the default. */
 export const ProjectConfig = z.strictObject({
   engine: EngineName.optional(),
@@ -408,6 +416,8 @@ export const ProjectConfig = z.strictObject({
       retention: Duration.optional(),
     })
     .optional(),
+  /** Trackers' freshness: `staleAfter` schedule intervals without a successful run (default 2). */
+  freshness: Freshness.optional(),
   /** `strata serve`: where it listens (127.0.0.1 unless said otherwise). */
   serve: z.strictObject({ host: z.string().min(1).optional() }).optional(),
   /** The GraphQL API's protections and resources (docs/graphql.md). */
@@ -562,6 +572,7 @@ export const TrackerDefinition = z.strictObject({
   schedule: z.string().min(1).optional(),
   timezone: z.string().min(1).optional(),
   refresh: z.enum(['always', 'on_change']).optional(),
+  freshness: Freshness.optional(),
   runAs: RunAs.optional(),
   destinations: z.array(DestinationDefinition).min(1),
 });

@@ -131,8 +131,8 @@ export class QueryRunner {
   }
 
   private async versionsOf(engine: Engine, compiled: CompiledQuery): Promise<string | undefined> {
-    if (!engine.exactVersions || !engine.fingerprint || compiled.tables.length === 0) return undefined;
-    return engine.fingerprint(compiled.tables);
+    if (!engine.exactVersions || !engine.tableVersions || compiled.tables.length === 0) return undefined;
+    return (await engine.tableVersions(compiled.tables))?.fingerprint;
   }
 
   private async execute(engine: Engine, sql: string, options: RunOptions): Promise<Row[]> {
