@@ -32,7 +32,8 @@ import { PipelineStateStore, type AuditRecord, type PipelineState } from '../pip
 import { describePosition } from '../pipelines/sources/describe.js';
 import { loadProject, type LoadedProject } from '../project/load-project.js';
 import { historyLocation } from '../trackers/locations.js';
-import { DEFAULT_QUEUE_PREFIX } from '../trackers/scheduler.js';
+import { DEFAULT_QUEUE_PREFIX, openSyncQueue } from '../trackers/scheduler.js';
+import { ChangeTrigger, currentChangeProject } from '../trackers/change-trigger.js';
 import { settlesWithin } from '../trackers/settles.js';
 import { loadValidProject } from './context.js';
 import { redisUrl } from './service-commands.js';
@@ -162,18 +163,39 @@ export async function pipelineRunCommand(
   const prefix = flags.queuePrefix ?? env.STRATA_QUEUE_PREFIX ?? DEFAULT_QUEUE_PREFIX;
   const owner = `${hostname()}:${process.pid}`;
   const redis = await connectRedis(url);
+  // Commits queue the runs of the on_change trackers that read the tables, as under a worker.
+  const queue = openSyncQueue({ redis: url, prefix });
+  const changes = new ChangeTrigger({
+    queue,
+    project: () => currentChangeProject(projectDir),
+    log: { info: () => undefined, warn: (_, message) => err(`warning: ${message}\n`) },
+  });
   try {
     const lease = await takeLease(new PipelineLeases(redis, { prefix, owner }), name);
     const stop = deps.signal ? { signal: deps.signal, dispose: () => undefined } : stopOnSignals(err);
     try {
       return await withStore(projectDir, project.config, (store) =>
-        runHeld({ project, pipeline, lease, store, owner, env, signal: stop.signal, deps, out, err }),
+        runHeld({
+          project,
+          pipeline,
+          lease,
+          store,
+          owner,
+          env,
+          signal: stop.signal,
+          deps,
+          out,
+          err,
+          changes,
+        }),
       );
     } finally {
       stop.dispose();
       await settlesWithin(lease.release(), 3_000);
     }
   } finally {
+    await settlesWithin(changes.close(), 3_000);
+    if (!(await settlesWithin(queue.close(), 3_000))) await settlesWithin(queue.disconnect(), 1_000);
     redis.disconnect();
   }
 }
@@ -251,6 +273,7 @@ interface HeldRun {
   deps: PipelineCommandDeps;
   out: (text: string) => void;
   err: (text: string) => void;
+  changes: ChangeTrigger;
 }
 
 /** Conflicts in a row before giving up: another runner keeps committing, which a lease should prevent. */
@@ -321,6 +344,7 @@ async function runUntilSettled(run: HeldRun): Promise<RunOutcome> {
             worker: run.owner,
             logger,
             enrich: { env: run.env, ...run.deps.enrich },
+            onTablesChanged: (tables) => run.changes.notify(tables),
           }),
       );
     } catch (e) {

@@ -7,11 +7,12 @@ import { resolve } from 'node:path';
 import type { ProjectConfig } from '../core/definitions/schema.js';
 import { error as diagnostic, StrataError } from '../core/diagnostics.js';
 import { UsageError, type EngineChoice } from '../engines/open-engine.js';
-import { registerSecrets, resolveSecret } from '../engines/secrets.js';
+import { registerSecrets } from '../engines/secrets.js';
 import { readConfig } from '../project/load-project.js';
 import { createAuthenticator } from '../service/auth/authenticator.js';
 import { AuthConfigError } from '../service/auth/jwt.js';
 import { DEFAULT_HOST } from '../service/options.js';
+import { configuredRedisUrl } from '../trackers/scheduler.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -57,8 +58,7 @@ export function redisUrl(
   config: ProjectConfig,
   env: NodeJS.ProcessEnv = process.env,
 ): string {
-  const configured = config.redis?.url ? resolveSecret(config.redis.url, env) : undefined;
-  const url = flag ?? configured ?? env.REDIS_URL ?? DEFAULT_REDIS_URL;
+  const url = flag ?? configuredRedisUrl(config, env) ?? DEFAULT_REDIS_URL;
   let protocol: string;
   try {
     protocol = new URL(url).protocol;

@@ -229,3 +229,32 @@ function checkFileFormat(
     ),
   ];
 }
+
+/** `schema.table` as change notices compare it: its last two parts, lower-case (a catalog prefix does not matter). */
+export function tableKey(table: string): string {
+  return table.split('.').slice(-2).join('.').toLowerCase();
+}
+
+/**
+ * The `refresh: on_change` trackers whose input reads any of `tables`: the ones a change to
+ * those tables makes due. A tracker whose input does not compile is left out (its scheduled
+ * run reports why).
+ */
+export function onChangeTrackersReading(
+  trackers: Iterable<TrackerModel>,
+  compiler: Compiler,
+  tables: readonly string[],
+): TrackerModel[] {
+  const changed = new Set(tables.map(tableKey));
+  const due: TrackerModel[] = [];
+  for (const tracker of trackers) {
+    if (tracker.definition.refresh !== 'on_change') continue;
+    try {
+      const compiled = compiler.compile(tracker.definition.input, trackerCompileOptions(tracker, 'duckdb'));
+      if (compiled.tables.some((t) => changed.has(tableKey(t)))) due.push(tracker);
+    } catch {
+      continue;
+    }
+  }
+  return due;
+}

@@ -72,10 +72,17 @@ export interface PipelineRunOptions {
   enrich?: EnrichOptions;
   /** Test hook: after a commit, before the source is acknowledged. */
   afterCommit?: (info: CommitInfo) => void | Promise<void>;
+  /**
+   * After a commit that changed rows: the raw tables (`namespace.table`) it changed, so the
+   * trackers reading them run (change triggers). Must not throw or wait: the runner goes on.
+   */
+  onTablesChanged?: (tables: string[]) => void;
 }
 
 export interface CommitInfo {
   events: number;
+  /** The raw tables (`namespace.table`) that received rows. */
+  tables: string[];
   deadLetters: number;
   position: Position;
   committedAt: number;
@@ -425,6 +432,7 @@ class PipelineRun {
     this.pending = { changes: [], heartbeats: [] };
     const changes: { event: ChangeEvent; row: Record<string, unknown> }[] = [];
     const deadLetters: DeadLetter[] = [];
+    const changedTables = new Set<string>();
     for (const [table, events] of groupByTable(batch.changes)) {
       const runtime = this.tables.get(table)!;
       const processed = await this.processors.chains.get(table)!.process(events, runtime.upstream);
@@ -437,6 +445,7 @@ class PipelineRun {
         (keys, columns) => this.reader.latestValues(raw, runtime.upstream.primaryKey, keys, columns),
       );
       for (const event of complete) changes.push({ event, row: rawRow(event, runtime.written) });
+      if (complete.length > 0) changedTables.add(`${raw.namespace}.${raw.name}`);
     }
     const outcome = await this.sink.commit({
       changes,
@@ -450,6 +459,7 @@ class PipelineRun {
     this.committed = batch.last;
     const info: CommitInfo = {
       events: batch.changes.length,
+      tables: [...changedTables].sort(),
       deadLetters: deadLetters.length,
       position: batch.last,
       committedAt: outcome.at,
@@ -457,6 +467,7 @@ class PipelineRun {
     await this.options.afterCommit?.(info);
     await this.options.source.acknowledge(batch.last);
     await this.recordCommit(batch, info);
+    if (info.tables.length > 0) this.options.onTablesChanged?.(info.tables);
   }
 
   private async recordCommit(batch: Pending, info: CommitInfo): Promise<void> {

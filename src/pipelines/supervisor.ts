@@ -89,6 +89,8 @@ export interface SupervisorOptions {
   /** An audit's wait for the pipeline to commit past the source's position (default 60 s). */
   auditCatchUpMs?: number;
   enrich?: EnrichOptions;
+  /** After a commit that changed rows: the raw tables it changed (change-triggered tracker runs). */
+  onTablesChanged?: (tables: string[]) => void;
 }
 
 /** What a held pipeline is doing. */
@@ -384,6 +386,7 @@ export class PipelineSupervisor {
           worker: this.owner,
           logger,
           enrich: { env: this.env, ...this.options.enrich },
+          ...(this.options.onTablesChanged ? { onTablesChanged: this.options.onTablesChanged } : {}),
         }),
     );
   }

@@ -86,13 +86,13 @@ export function assessFreshness(facts: FreshnessFacts): TrackerFreshness {
   if (!schedule) return { ...base, state: 'unscheduled', reason: 'no schedule: runs on demand only' };
   const since = lastSuccess ? new Date(lastSuccess.startedAt) : earliest(facts.firstSeen, lastRun);
   if (!since) return { ...base, state: 'pending', reason: 'scheduled, and has not run yet' };
-  const interval = intervalAfter(schedule, facts.timezone, since);
   const lastDuration = lastSuccess
     ? Math.max(0, Date.parse(lastSuccess.endedAt) - Date.parse(lastSuccess.startedAt))
     : 0;
-  const staleAt = new Date(since.getTime() + staleAfter * interval + lastDuration + RUN_ALLOWANCE_MS);
+  const due = intervalsAfter(schedule, facts.timezone, since, staleAfter);
+  const staleAt = new Date(due + lastDuration + RUN_ALLOWANCE_MS);
   const withDeadline = { ...base, staleAt: staleAt.toISOString() };
-  const window = `${staleAfter} schedule interval${staleAfter === 1 ? '' : 's'} (${describeMs(staleAfter * interval)})`;
+  const window = `${staleAfter} schedule interval${staleAfter === 1 ? '' : 's'} (${describeMs(due - since.getTime())})`;
   if (now < staleAt)
     return lastSuccess
       ? {
@@ -125,15 +125,26 @@ function earliest(firstSeen: Date | undefined, lastRun: TrackerRun | undefined):
   return times.length > 0 ? new Date(Math.min(...times)) : undefined;
 }
 
-/** The schedule's interval where it matters: between its two firings after `from` (weekends stay weekends). */
-export function intervalAfter(schedule: string, timezone: string | undefined, from: Date): number {
+/**
+ * When `intervals` of the schedule have passed after `from`: its n-th firing after `from` (a
+ * fraction goes part of the way to the next). Firings, not a fixed length, so a weekday
+ * schedule's interval over a weekend is the weekend.
+ */
+export function intervalsAfter(
+  schedule: string,
+  timezone: string | undefined,
+  from: Date,
+  intervals: number,
+): number {
   const cron = CronExpressionParser.parse(schedule, {
     currentDate: from,
     ...(timezone ? { tz: timezone } : {}),
   });
-  const first = cron.next().getTime();
-  const second = cron.next().getTime();
-  return second - first;
+  let at = from.getTime();
+  for (let i = 0; i < Math.floor(intervals); i++) at = cron.next().getTime();
+  const fraction = intervals - Math.floor(intervals);
+  if (fraction > 0) at += fraction * (cron.next().getTime() - at);
+  return at;
 }
 
 const UNITS: [string, number][] = [

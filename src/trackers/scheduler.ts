@@ -5,7 +5,8 @@
  * `enqueueSync` queues a run now. Workers (worker.ts) take the jobs.
  */
 import { Queue, type ConnectionOptions, type JobsOptions, type JobSchedulerJson } from 'bullmq';
-import type { TrackerDefinition } from '../core/definitions/schema.js';
+import type { ProjectConfig, TrackerDefinition } from '../core/definitions/schema.js';
+import { resolveSecret } from '../engines/secrets.js';
 import type { RunTrigger } from './history.js';
 
 /** The queue every `strata serve` and `strata worker` of one Redis (and prefix) shares. */
@@ -47,6 +48,14 @@ export interface QueueConnection {
   redis: string;
   /** Key prefix of the queue (default `strata`): several projects can share one Redis. */
   prefix?: string;
+}
+
+/** The Redis strata.yaml (`redis.url`) or the environment (`REDIS_URL`) names, if any. */
+export function configuredRedisUrl(
+  config: Pick<ProjectConfig, 'redis'>,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  return config.redis?.url ? resolveSecret(config.redis.url, env) : env.REDIS_URL;
 }
 
 /** Connection options BullMQ accepts for a URL (it creates and closes its own clients). */

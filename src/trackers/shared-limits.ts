@@ -8,8 +8,8 @@ import { Redis } from 'ioredis';
 import type { ProjectConfig } from '../core/definitions/schema.js';
 import { InMemoryRateLimiter, type RateLimiter } from '../destinations/limiter.js';
 import { RedisRateLimiter } from '../destinations/redis-limiter.js';
-import { redact, resolveSecret } from '../engines/secrets.js';
-import { DEFAULT_QUEUE_PREFIX } from './scheduler.js';
+import { redact } from '../engines/secrets.js';
+import { configuredRedisUrl, DEFAULT_QUEUE_PREFIX } from './scheduler.js';
 
 export interface SharedLimits {
   limiter: RateLimiter;
@@ -23,7 +23,7 @@ export async function sharedLimits(
   env: NodeJS.ProcessEnv = process.env,
   warn: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
 ): Promise<SharedLimits> {
-  const url = config.redis?.url ? resolveSecret(config.redis.url, env) : env.REDIS_URL;
+  const url = configuredRedisUrl(config, env);
   const local: SharedLimits = {
     limiter: new InMemoryRateLimiter(),
     where: 'this process',

@@ -26,7 +26,15 @@ import { PipelineSupervisor, type SupervisorOptions } from '../pipelines/supervi
 import { loadProject } from '../project/load-project.js';
 import { RunHistory, type HistoryLocation, type RunStatus, type TrackerRun } from './history.js';
 import { historyLocation } from './locations.js';
-import { bullConnection, DEFAULT_QUEUE_PREFIX, SYNC_JOB, SYNC_QUEUE, type SyncJobData } from './scheduler.js';
+import { ChangeTrigger, currentChangeProject } from './change-trigger.js';
+import {
+  bullConnection,
+  DEFAULT_QUEUE_PREFIX,
+  openSyncQueue,
+  SYNC_JOB,
+  SYNC_QUEUE,
+  type SyncJobData,
+} from './scheduler.js';
 import { settlesWithin } from './settles.js';
 import { syncTracker } from './sync.js';
 
@@ -93,6 +101,8 @@ export interface StrataWorker {
   readonly worker: Worker<SyncJobData, SyncJobSummary>;
   /** The pipeline supervisor (undefined with `pipelines: false`). */
   readonly pipelines: PipelineSupervisor | undefined;
+  /** Where this process reports changed tables: the on_change trackers reading them are queued. */
+  readonly changes: ChangeTrigger;
   /** Resolves once the worker takes jobs (not while Redis is unreachable). */
   readonly ready: Promise<void>;
   /** Resolves once the worker has closed (after `close()` or a signal). */
@@ -304,7 +314,13 @@ export function createWorker(options: WorkerOptions): StrataWorker {
   );
 
   const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
-  const pipelines = startPipelines(options, prefix, env, graceMs, rootLog);
+  const changeQueue = openSyncQueue({ redis: options.redis, prefix });
+  const changes = new ChangeTrigger({
+    queue: changeQueue,
+    project: () => currentChangeProject(options.projectDir),
+    log: rootLog.child({ component: 'change-trigger' }),
+  });
+  const pipelines = startPipelines(options, prefix, env, graceMs, rootLog, changes);
 
   let closing: Promise<void> | undefined;
   let resolveClosed!: () => void;
@@ -346,6 +362,10 @@ export function createWorker(options: WorkerOptions): StrataWorker {
     } finally {
       if (!(await settlesWithin(pipelinesStopped, HAND_BACK_MS + DISCONNECT_MS)))
         log.warn('pipelines did not stop in time: their leases expire and other workers take them over');
+      // The last commits' notices are queued before the queue closes.
+      await settlesWithin(changes.close(), DISCONNECT_MS);
+      if (!(await settlesWithin(changeQueue.close(), DISCONNECT_MS)))
+        await settlesWithin(changeQueue.disconnect(), DISCONNECT_MS);
       await settlesWithin(histories.close(), DISCONNECT_MS);
       limiterRedis.disconnect();
       if (options.handleSignals) {
@@ -375,7 +395,7 @@ export function createWorker(options: WorkerOptions): StrataWorker {
   });
   // Closing before Redis answered rejects it: that is no failure of its own.
   ready.catch(() => undefined);
-  return { worker, pipelines, ready, closed, close };
+  return { worker, pipelines, changes, ready, closed, close };
 }
 
 /** The pipeline supervisor of this worker, started (unless `pipelines: false`). */
@@ -385,12 +405,14 @@ function startPipelines(
   env: NodeJS.ProcessEnv,
   graceMs: number,
   log: PinoLogger,
+  changes: ChangeTrigger,
 ): PipelineSupervisor | undefined {
   if (options.pipelines === false) return undefined;
   const supervisor = new PipelineSupervisor({
     ...(options.name ? { owner: options.name } : {}),
     stopGraceMs: graceMs,
     env,
+    onTablesChanged: (tables) => changes.notify(tables),
     ...options.pipelineOptions,
     projectDir: options.projectDir,
     redis: options.redis,

@@ -229,6 +229,45 @@ describe('session', () => {
   });
 });
 
+describe('table versions', () => {
+  it("reads each table's newest snapshot from Iceberg $snapshots in one statement, and when data last arrived", async () => {
+    server = await startTrinoServer();
+    await server.duckdb.run(`
+      CREATE SCHEMA studio;
+      CREATE TABLE studio."movie$snapshots" AS SELECT * FROM (VALUES
+        (TIMESTAMPTZ '2026-03-01 10:00:00+00', 1001::BIGINT, 'append'),
+        (TIMESTAMPTZ '2026-03-01 11:00:00+00', 1002::BIGINT, 'overwrite'),
+        (TIMESTAMPTZ '2026-03-01 12:00:00+00', 9007199254740993::BIGINT, 'replace')
+      ) v(committed_at, snapshot_id, operation);
+      CREATE TABLE studio."crew$snapshots" AS SELECT * FROM (VALUES
+        (TIMESTAMPTZ '2026-03-01 10:30:00+00', 2001::BIGINT, 'append')
+      ) v(committed_at, snapshot_id, operation);
+      CREATE TABLE studio.plain AS SELECT 1 AS one`);
+    const trino = await open();
+    const before = posts().length;
+    // A name of one part is a source query's CTE: not asked about.
+    expect(await trino.tableVersions(['studio.movie', 'studio.crew', 'recent'])).toEqual({
+      // Snapshot ids are 64-bit: read as text, never rounded.
+      fingerprint: 'studio.movie=9007199254740993;studio.crew=2001',
+      source: 'iceberg_snapshots',
+      // A `replace` only reorganises files: the data last arrived at 11:00.
+      changedAt: '2026-03-01T11:00:00.000Z',
+    });
+    expect(posts().length - before).toBe(1);
+    expect(posts().at(-1)!.body).toContain('FROM studio."movie$snapshots"');
+
+    await server.duckdb.run(
+      `INSERT INTO studio."crew$snapshots" VALUES (TIMESTAMPTZ '2026-03-01 13:00:00+00', 2002, 'append')`,
+    );
+    expect(await trino.tableVersions(['studio.movie', 'studio.crew'])).toMatchObject({
+      fingerprint: 'studio.movie=9007199254740993;studio.crew=2002',
+      changedAt: '2026-03-01T13:00:00.000Z',
+    });
+    // Not an Iceberg table (no $snapshots): versions unknown, so an on_change tracker always runs.
+    expect(await trino.tableVersions(['studio.plain'])).toBeUndefined();
+  });
+});
+
 describe('basic auth', () => {
   beforeEach(async () => {
     server = await startTrinoServer({ password: 's3cret' });

@@ -96,7 +96,7 @@ describe('tracker runs', () => {
   const dir = mkdtempSync(join(tmpdir(), 'strata-trackers-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('a failing destination does not stop the others; missing credentials skip with a reason; runs are recorded', async () => {
+  it('a failing destination does not stop the others; missing credentials fail with a reason; runs are recorded', async () => {
     const database = join(dir, 'shop.duckdb');
     const duck = await DuckDbEngine.open({ path: database, readOnly: false });
     await duck.execute(
@@ -166,12 +166,21 @@ destinations:
     };
     try {
       const t = model.trackers.get('t')!;
-      expect((await syncTracker(t, deps, { trigger: 'schedule' })).status).toBe('succeeded');
-      expect((await syncTracker(t, deps, { trigger: 'schedule' })).status).toBe('skipped');
+      const first = await syncTracker(t, deps, { trigger: 'schedule' });
+      expect(first.status).toBe('succeeded');
+      expect(first.changeCheck).toBe(
+        "compared: the SQL, its parameters, the destinations and the tables' versions (Iceberg metadata files)",
+      );
+      const appended = (await warehouse.load(id)).snapshot!.timestampMs;
+      expect(first.dataChangedAt).toBe(new Date(appended).toISOString());
+      const skipped = await syncTracker(t, deps, { trigger: 'schedule' });
+      expect(skipped).toMatchObject({ status: 'skipped', dataChangedAt: first.dataChangedAt });
+      expect((await history.get(skipped.id))?.changeCheck).toBe(first.changeCheck);
       expect((await syncTracker(t, deps, { trigger: 'manual' })).status).toBe('succeeded');
       await warehouse.appendRows(id, [{ id: 2, name: 'b', day: null }]);
       const changed = await syncTracker(t, deps, { trigger: 'schedule' });
       expect(changed).toMatchObject({ status: 'succeeded', rows: 2 });
+      expect(Date.parse(changed.dataChangedAt!)).toBeGreaterThanOrEqual(appended);
       expect(readFileSync(join(dir, 'changes.csv'), 'utf8').trim().split('\n').sort()).toEqual([
         '1,a,2026-01-01',
         '2,b,',
@@ -242,6 +251,38 @@ destinations:
       await history.close();
       await catalog.close();
       await duck.close();
+    }
+  });
+
+  it('refresh: on_change always runs where table versions cannot be told, and the history says why', async () => {
+    const database = join(dir, 'plain.duckdb');
+    const duck = await DuckDbEngine.open({ path: database, readOnly: false });
+    await duck.execute(
+      `CREATE SCHEMA shop; CREATE TABLE shop.item AS SELECT * FROM (VALUES (1, 'a', DATE '2026-01-01')) v(id, name, day)`,
+    );
+    await duck.close();
+    const tracker = `name: t\ninput: items\nrefresh: on_change\ndestinations:\n  - { type: file, path: ${join(dir, 'plain.csv')} }\n`;
+    const { model } = buildModel(files(tracker));
+    const history = await RunHistory.open({ client: 'sqlite', filename: join(dir, 'runs4.db') });
+    const deps = {
+      compiler: new Compiler(model),
+      projectDir: dir,
+      history,
+      openEngine: () => DuckDbEngine.open({ path: database }),
+    };
+    try {
+      const t = model.trackers.get('t')!;
+      for (let i = 0; i < 2; i++) {
+        const run = await syncTracker(t, deps, { trigger: 'schedule' });
+        expect(run).toMatchObject({
+          status: 'succeeded',
+          changeCheck: 'always runs: the duckdb engine cannot tell the versions of shop.item',
+        });
+        expect(run.fingerprint).toBeUndefined();
+        expect((await history.get(run.id))?.changeCheck).toBe(run.changeCheck);
+      }
+    } finally {
+      await history.close();
     }
   });
 });

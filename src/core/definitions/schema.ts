@@ -394,11 +394,13 @@ export const AuthConfig = z.strictObject({
 export type AuthConfig = z.infer<typeof AuthConfig>;
 
 /**
- * When a tracker is stale: no successful run within `staleAfter` intervals of its schedule
- * (default 2). Per tracker, or for every tracker in strata.yaml.
+ * How fresh a tracker stays. `staleAfter`: schedule intervals without a successful run after
+ * which it is stale (default 2). `debounce`: the least time between the runs a change to its
+ * tables triggers (`refresh: on_change`; default 5s). Per tracker, or for all in strata.yaml.
  */
 export const Freshness = z.strictObject({
   staleAfter: z.number().positive().max(1000).optional(),
+  debounce: Duration.optional(),
 });
 
 /** `strata.yaml`: how to reach the engines. Everything optional: the embedded DuckDB is the default. */
@@ -416,7 +418,7 @@ export const ProjectConfig = z.strictObject({
       retention: Duration.optional(),
     })
     .optional(),
-  /** Trackers' freshness: `staleAfter` schedule intervals without a successful run (default 2). */
+  /** Trackers' freshness: when one is stale, and how quickly on_change ones follow changes. */
   freshness: Freshness.optional(),
   /** `strata serve`: where it listens (127.0.0.1 unless said otherwise). */
   serve: z.strictObject({ host: z.string().min(1).optional() }).optional(),
