@@ -11,7 +11,7 @@ import {
   validateCommand,
 } from './cli/commands.js';
 import { collectRepeated, runCommand, type GlobalOptions } from './cli/context.js';
-import { runsCommand, syncCommand } from './cli/tracker-commands.js';
+import { freshnessCommand, runsCommand, syncCommand } from './cli/tracker-commands.js';
 import { diffCommand, impactCommand } from './cli/review-commands.js';
 import { serveCommand, workerCommand } from './cli/service-commands.js';
 import {
@@ -132,6 +132,17 @@ program
   .option('--format <format>', 'table | json (every field, per-destination calls and errors)', 'table')
   .action((tracker: string | undefined, flags) =>
     runCommand(globals(), async () => runsCommand(globals().project, tracker, flags)),
+  );
+
+program
+  .command('freshness [tracker]')
+  .description(
+    "each tracker's freshness: fresh, stale (no successful run within staleAfter schedule intervals), pending or unscheduled; its data's age",
+  )
+  .option('--format <format>', 'table | json', 'table')
+  .option('--check', 'exit 1 when a tracker is stale (for monitoring scripts)')
+  .action((tracker: string | undefined, flags) =>
+    runCommand(globals(), async () => freshnessCommand(globals().project, tracker, flags)),
   );
 
 const redisOptions = (cmd: Command) =>

@@ -6,6 +6,7 @@ import type { TrackerModel } from '../core/model/types.js';
 import { openEngine, UsageError, type EngineChoice } from '../engines/open-engine.js';
 import { redact } from '../engines/secrets.js';
 import { RunHistory, type TrackerRun } from '../trackers/history.js';
+import { describeMs, trackerFreshness, type TrackerFreshness } from '../trackers/freshness.js';
 import { historyLocation } from '../trackers/locations.js';
 import { sharedLimits } from '../trackers/shared-limits.js';
 import { planTracker, syncTracker } from '../trackers/sync.js';
@@ -79,6 +80,7 @@ function printRun(run: TrackerRun): void {
   }
   // A run that failed before reaching its destinations (or skipped them all) says why here.
   if (run.error && run.destinations.every((d) => !d.error)) print(`  ${run.error}\n`);
+  if (run.changeCheck) print(`  on_change: ${run.changeCheck}\n`);
 }
 
 export async function runsCommand(
@@ -108,7 +110,7 @@ export async function runsCommand(
     }
     const header = ['started', 'tracker', 'trigger', 'status', 'rows', 'seconds', 'calls', 'destinations'];
     const lines = runs.map((r) => [
-      r.startedAt.replace('T', ' ').slice(0, 19),
+      shortTime(r.startedAt),
       r.tracker,
       r.trigger,
       r.status,
@@ -118,11 +120,61 @@ export async function runsCommand(
       r.destinations.map((d) => `${d.destination} ${d.status}`).join('; ') +
         (r.error && r.status !== 'succeeded' ? ` (${r.error})` : ''),
     ]);
-    const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-    for (const line of [header, ...lines])
-      print(`${line.map((v, i) => (i === line.length - 1 ? v : v.padEnd(widths[i]!))).join('  ')}\n`);
+    printTable(header, lines);
     return 0;
   } finally {
     await history.close();
   }
+}
+
+/** `strata freshness [tracker]`: each tracker's freshness from the run history. */
+export async function freshnessCommand(
+  projectDir: string,
+  name: string | undefined,
+  flags: { format?: string; check?: boolean },
+): Promise<number> {
+  const format = flags.format ?? 'table';
+  if (format !== 'table' && format !== 'json')
+    throw new UsageError(`unknown format '${format}' for freshness (expected table, json)`);
+  const project = loadValidProject(projectDir);
+  const trackers = name ? [findTracker(project, name)] : [...project.model.trackers.values()];
+  const history = await RunHistory.open(historyLocation(projectDir, project.config));
+  try {
+    const now = new Date();
+    const staleAfter = project.config.freshness?.staleAfter;
+    const all: TrackerFreshness[] = [];
+    for (const tracker of trackers)
+      all.push(await trackerFreshness(tracker, history, { now, ...(staleAfter ? { staleAfter } : {}) }));
+    if (format === 'json') print(`${JSON.stringify(all, null, 2)}\n`);
+    else
+      printTable(
+        ['tracker', 'state', 'last success', 'data age', 'stale at', 'why'],
+        all.map((f) => [
+          f.tracker,
+          f.state,
+          f.lastSuccessAt ? shortTime(f.lastSuccessAt) : '-',
+          f.dataAgeSeconds !== undefined ? describeMs(f.dataAgeSeconds * 1000) : '-',
+          f.staleAt ? shortTime(f.staleAt) : '-',
+          f.reason,
+        ]),
+      );
+    return flags.check && all.some((f) => f.state === 'stale') ? 1 : 0;
+  } finally {
+    await history.close();
+  }
+}
+
+function shortTime(iso: string): string {
+  return iso.replace('T', ' ').slice(0, 19);
+}
+
+/** Columns padded to their widest value; the last one left as it is. */
+function printTable(header: string[], lines: string[][]): void {
+  if (lines.length === 0) {
+    print('no trackers\n');
+    return;
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  for (const line of [header, ...lines])
+    print(`${line.map((v, i) => (i === line.length - 1 ? v : v.padEnd(widths[i]!))).join('  ')}\n`);
 }

@@ -134,6 +134,34 @@ describe('example trackers', () => {
     expect(strata(['runs', '--project', dir, '--format', 'yaml']).status).toBe(2);
   });
 
+  it('strata freshness tells each tracker fresh after its successful runs, with its data age', () => {
+    const r = strata(['freshness', '--project', dir, '--format', 'json', '--check']);
+    expect(r.status, r.stderr).toBe(0);
+    const all = JSON.parse(r.stdout) as {
+      tracker: string;
+      state: string;
+      dataAgeSeconds?: number;
+      lastSuccessAt?: string;
+      staleAt?: string;
+    }[];
+    expect(all.map((f) => [f.tracker, f.state])).toEqual([
+      ['movie-status', 'fresh'],
+      ['shoot-days-extract', 'fresh'],
+      ['talent-roster', 'fresh'],
+      ['vendor-spend', 'fresh'],
+    ]);
+    // The demo warehouse is Iceberg: the data's age is known.
+    expect(all.every((f) => typeof f.dataAgeSeconds === 'number' && f.lastSuccessAt && f.staleAt)).toBe(true);
+    const table = strata(['freshness', 'movie-status', '--project', dir]);
+    expect(table.stdout.split('\n')[0]).toMatch(
+      /^tracker\s+state\s+last success\s+data age\s+stale at\s+why$/,
+    );
+    expect(table.stdout.split('\n')[1]).toMatch(/^movie-status\s+fresh\s+\d{4}-\d\d-\d\d .* last succeeded/);
+    expect(strata(['freshness', 'movie-statu', '--project', dir]).stderr).toMatch(
+      /did you mean movie-status/,
+    );
+  });
+
   it('without credentials a destination fails, with one clear line and exit 1 (never a silent skip)', () => {
     const r = strata(['sync', 'talent-roster', '--project', dir], { env: { STRATA_AIRTABLE_TOKEN: '' } });
     expect(r.status).toBe(1);
