@@ -8,6 +8,7 @@ import type { CompiledQuery } from '../core/compile.js';
 import type { SemanticModel } from '../core/model/types.js';
 import type { Row } from '../core/values/cell.js';
 import type { EngineName } from '../engines/engine.js';
+import type { TrackerFreshness } from '../trackers/freshness.js';
 import type { TrackerRun } from '../trackers/history.js';
 import type { ApiCompiler } from './compile-cache.js';
 
@@ -35,6 +36,8 @@ export interface ApiContext {
   run(compiled: CompiledQuery): Promise<QueryOutcome>;
   /** The most recent runs of a tracker, newest first. */
   trackerRuns(tracker: string, limit: number): Promise<TrackerRun[]>;
+  /** A tracker's freshness now, from its run history. */
+  trackerFreshness(tracker: string): Promise<TrackerFreshness>;
   /** Runs a tracker now (trigger manual), or plans it (dry run: no write API called). */
   syncTracker(name: string, dryRun: boolean): Promise<TrackerRun>;
 }

@@ -27,6 +27,7 @@ import {
   type DestinationDefinition,
 } from '../core/definitions/schema.js';
 import type { InputModel, JoinEdge, MemberModel, SourceModel, TrackerModel } from '../core/model/types.js';
+import type { TrackerFreshness } from '../trackers/freshness.js';
 import type { TrackerRun } from '../trackers/history.js';
 import type { ApiContext } from './context.js';
 import { apiInput, compileForApi } from './run-input.js';
@@ -179,8 +180,36 @@ const TrackerRunType = new GraphQLObjectType<TrackerRun>({
     endedAt: { type: GraphQLString },
     rows: { type: nonNull(GraphQLInt) },
     apiCalls: { type: nonNull(GraphQLInt) },
+    bytes: { type: nonNull(GraphQLFloat) },
     error: { type: GraphQLString },
+    changeCheck: {
+      type: GraphQLString,
+      description: 'refresh: on_change: what the run compared to decide, or why it could not be skipped.',
+    },
+    dataChangedAt: {
+      type: GraphQLString,
+      description: 'When the newest data the run read arrived (when known).',
+    },
     destinations: { type: listOf(DestinationOutcome) },
+  },
+});
+
+const Freshness = new GraphQLObjectType<TrackerFreshness>({
+  name: 'TrackerFreshness',
+  description:
+    "A tracker's freshness: stale when no run succeeded within staleAfter intervals of its schedule.",
+  fields: {
+    state: { type: nonNull(GraphQLString), description: 'fresh | stale | pending | unscheduled' },
+    reason: { type: nonNull(GraphQLString) },
+    staleAfter: { type: nonNull(GraphQLFloat) },
+    lastSuccessAt: { type: GraphQLString },
+    successAgeSeconds: { type: GraphQLFloat },
+    dataChangedAt: { type: GraphQLString },
+    dataAgeSeconds: { type: GraphQLFloat },
+    staleAt: {
+      type: GraphQLString,
+      description: 'When it is (or became) stale without another successful run.',
+    },
   },
 });
 
@@ -201,6 +230,7 @@ const Tracker = new GraphQLObjectType<TrackerModel, ApiContext>({
       resolve: (t, args: { limit: number }, context) =>
         context.trackerRuns(t.name, Math.max(1, Math.min(args.limit, 100))),
     },
+    freshness: { type: nonNull(Freshness), resolve: (t, _args, context) => context.trackerFreshness(t.name) },
   },
 });
 

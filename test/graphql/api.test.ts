@@ -304,6 +304,23 @@ describe('the generic API', () => {
     expect(compiled.compile.dialect).toBe('trino');
     expect(compiled.compile.sql).toContain("'ES'");
   });
+
+  it("tells each tracker's freshness", async () => {
+    const data = await client(keys.studio).request<{
+      trackers: {
+        name: string;
+        schedule: string | null;
+        freshness: { state: string; reason: string; staleAfter: number };
+      }[];
+    }>('{ trackers { name schedule freshness { state reason staleAfter } } }');
+    expect(data.trackers.length).toBeGreaterThan(0);
+    for (const t of data.trackers) {
+      // No successful run yet here: scheduled ones wait for their first, the others are on demand.
+      expect(t.freshness.state).toBe(t.schedule ? 'pending' : 'unscheduled');
+      expect(t.freshness.reason).not.toBe('');
+      expect(t.freshness.staleAfter).toBe(2);
+    }
+  });
 });
 
 describe('definitions reloading', () => {

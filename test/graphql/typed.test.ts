@@ -51,6 +51,9 @@ function context(engine: Engine, model: SemanticModel, statements: string[]): Ap
       return { rows, durationMs: 0, cached: false };
     },
     trackerRuns: async () => [],
+    trackerFreshness: async () => {
+      throw new Error('not in this test');
+    },
     syncTracker: async () => {
       throw new Error('not in this test');
     },

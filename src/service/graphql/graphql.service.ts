@@ -174,6 +174,7 @@ export class GraphqlService implements OnApplicationShutdown {
       signal,
       run: (compiled) => runner.run(compiled, { signal, timeoutMs }),
       trackerRuns: (tracker, limit) => this.runs.recent(state, tracker, limit),
+      trackerFreshness: (tracker) => this.runs.freshness(state, tracker),
       syncTracker: (name, dryRun) => this.runs.sync(state, name, dryRun, timeoutMs),
     };
   }

@@ -13,6 +13,7 @@ import {
   type HistoryLocation,
   type TrackerRun,
 } from '../../trackers/history.js';
+import { trackerFreshness, type TrackerFreshness } from '../../trackers/freshness.js';
 import { historyLocation } from '../../trackers/locations.js';
 import {
   bullConnection,
@@ -36,6 +37,16 @@ export class TrackerRuns {
   async recent(state: ProjectState, tracker: string, limit: number): Promise<TrackerRun[]> {
     const history = await this.history(state);
     return history.list({ tracker, limit });
+  }
+
+  async freshness(state: ProjectState, tracker: string): Promise<TrackerFreshness> {
+    const history = await this.history(state);
+    const staleAfter = state.project.config.freshness?.staleAfter;
+    return trackerFreshness(
+      state.project.model.trackers.get(tracker)!,
+      history,
+      staleAfter ? { staleAfter } : {},
+    );
   }
 
   async sync(state: ProjectState, name: string, dryRun: boolean, timeoutMs: number): Promise<TrackerRun> {
