@@ -236,25 +236,32 @@ export function tableKey(table: string): string {
 }
 
 /**
- * The `refresh: on_change` trackers whose input reads any of `tables`: the ones a change to
- * those tables makes due. A tracker whose input does not compile is left out (its scheduled
- * run reports why).
+ * The tables each `refresh: on_change` tracker's input reads (as `tableKey`s): the trackers a
+ * change to those tables makes due. A tracker whose input does not compile is left out (its
+ * scheduled run reports why).
  */
-export function onChangeTrackersReading(
+export function onChangeTrackerTables(
   trackers: Iterable<TrackerModel>,
   compiler: Compiler,
-  tables: readonly string[],
-): TrackerModel[] {
-  const changed = new Set(tables.map(tableKey));
-  const due: TrackerModel[] = [];
+): Map<TrackerModel, Set<string>> {
+  const tables = new Map<TrackerModel, Set<string>>();
   for (const tracker of trackers) {
     if (tracker.definition.refresh !== 'on_change') continue;
     try {
       const compiled = compiler.compile(tracker.definition.input, trackerCompileOptions(tracker, 'duckdb'));
-      if (compiled.tables.some((t) => changed.has(tableKey(t)))) due.push(tracker);
+      tables.set(tracker, new Set(compiled.tables.map(tableKey)));
     } catch {
       continue;
     }
   }
-  return due;
+  return tables;
+}
+
+/** The trackers of `reading` (from onChangeTrackerTables) that read any of `changed`. */
+export function trackersReading(
+  reading: Map<TrackerModel, Set<string>>,
+  changed: readonly string[],
+): TrackerModel[] {
+  const keys = changed.map(tableKey);
+  return [...reading].filter(([, tables]) => keys.some((k) => tables.has(k))).map(([tracker]) => tracker);
 }

@@ -9,7 +9,7 @@
 import type { Queue } from 'bullmq';
 import { durationMs, type ProjectConfig } from '../core/definitions/schema.js';
 import type { TrackerModel } from '../core/model/types.js';
-import { onChangeTrackersReading } from '../core/trackers.js';
+import { onChangeTrackerTables, trackersReading } from '../core/trackers.js';
 import { Compiler as ProjectCompiler } from '../core/compile.js';
 import { loadProject } from '../project/load-project.js';
 import { Redis } from 'ioredis';
@@ -25,6 +25,8 @@ import {
 export const DEFAULT_CHANGE_DEBOUNCE_MS = 5_000;
 /** Notices arriving this close together are matched against the trackers once. */
 const COALESCE_MS = 200;
+/** How long the definitions read for matching are reused (a commit a second must not reload them each time). */
+export const PROJECT_REUSE_MS = 5_000;
 
 export function changeDebounceMs(tracker: TrackerModel, config: ProjectConfig): number {
   const text = tracker.definition.freshness?.debounce ?? config.freshness?.debounce;
@@ -90,8 +92,20 @@ export class ChangeTrigger {
   private pending = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  /** The project last read, until PROJECT_REUSE_MS passed, with what its trackers read. */
+  private cached: { at: number; project: ChangeProject; reading: Map<TrackerModel, Set<string>> } | undefined;
 
   constructor(private readonly options: ChangeTriggerOptions) {}
+
+  /** The project and what its on_change trackers read; reread from the definitions every few seconds. */
+  private current(): { project: ChangeProject; reading: Map<TrackerModel, Set<string>> } | undefined {
+    const now = Date.now();
+    if (this.cached && now - this.cached.at < PROJECT_REUSE_MS) return this.cached;
+    const project = this.options.project();
+    if (!project) return undefined;
+    this.cached = { at: now, project, reading: onChangeTrackerTables(project.trackers, project.compiler) };
+    return this.cached;
+  }
 
   notify(tables: readonly string[]): void {
     if (tables.length === 0) return;
@@ -116,11 +130,11 @@ export class ChangeTrigger {
     const tables = [...this.pending];
     this.pending = new Set();
     try {
-      const project = this.options.project();
-      if (!project) return;
-      const due = onChangeTrackersReading(project.trackers, project.compiler, tables);
+      const current = this.current();
+      if (!current) return;
+      const due = trackersReading(current.reading, tables);
       if (due.length === 0) return;
-      const queued = await enqueueChangeRuns(this.options.queue, due, project.config);
+      const queued = await enqueueChangeRuns(this.options.queue, due, current.project.config);
       this.options.log.info({ tables, trackers: queued }, 'tables changed: tracker runs queued');
     } catch (e) {
       this.options.log.warn(

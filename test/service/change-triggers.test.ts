@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Compiler } from '../../src/core/compile.js';
-import { onChangeTrackersReading } from '../../src/core/trackers.js';
+import { onChangeTrackerTables, trackersReading } from '../../src/core/trackers.js';
 import { loadProject } from '../../src/project/load-project.js';
 import { ChangeTrigger, changeRunId, currentChangeProject } from '../../src/trackers/change-trigger.js';
 import { RunHistory, type TrackerRun } from '../../src/trackers/history.js';
@@ -79,7 +79,9 @@ describe('change-triggered runs', () => {
     expect(loaded.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
     const compiler = new Compiler(loaded.model);
     const due = (tables: string[]) =>
-      onChangeTrackersReading(loaded.model.trackers.values(), compiler, tables).map((t) => t.name);
+      trackersReading(onChangeTrackerTables(loaded.model.trackers.values(), compiler), tables).map(
+        (t) => t.name,
+      );
     expect(due(['raw.p1_item'])).toEqual(['live']);
     expect(due(['iceberg.RAW.p1_item', 'raw.unrelated'])).toEqual(['live']);
     expect(due(['raw.other_item'])).toEqual(['elsewhere']);
