@@ -192,6 +192,8 @@ export class StrataMetrics {
       labelNames: ['source'],
       registers,
     });
+    // Known from the start, so that rate() and alerts see 0 rather than nothing.
+    for (const source of ['queues', 'trackers', 'pipelines'] as const) this.scrapeErrors.inc({ source }, 0);
 
     this.queueJobs = new Gauge({
       name: 'strata_queue_jobs',
