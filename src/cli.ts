@@ -190,7 +190,15 @@ redisOptions(
         'how long a job stays with a worker that stopped answering before another takes it',
         '30000',
       )
-      .option('--no-pipelines', 'run tracker jobs only: no CDC pipelines, no pipeline audits'),
+      .option('--no-pipelines', 'run tracker jobs only: no CDC pipelines, no pipeline audits')
+      .option(
+        '--metrics-port <port>',
+        'serve GET /metrics (Prometheus) on this port (default: strata.yaml metrics.port; off when neither is set)',
+      )
+      .option(
+        '--metrics-host <host>',
+        'interface of the metrics server (default: metrics.host, else 127.0.0.1)',
+      ),
   ),
 ).action((flags) => runCommand(globals(), async () => workerCommand(globals().project, flags)));
 

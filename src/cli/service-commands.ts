@@ -8,6 +8,7 @@ import type { ProjectConfig } from '../core/definitions/schema.js';
 import { error as diagnostic, StrataError } from '../core/diagnostics.js';
 import { UsageError, type EngineChoice } from '../engines/open-engine.js';
 import { registerSecrets } from '../engines/secrets.js';
+import { metricsToken } from '../metrics/access.js';
 import { readConfig } from '../project/load-project.js';
 import { createAuthenticator } from '../service/auth/authenticator.js';
 import { AuthConfigError } from '../service/auth/jwt.js';
@@ -50,6 +51,33 @@ export interface WorkerFlags extends ServiceFlags {
   lockDuration?: string;
   /** False with `--no-pipelines`: tracker jobs only. */
   pipelines?: boolean;
+  metricsPort?: string;
+  metricsHost?: string;
+}
+
+/**
+ * The worker's metrics server: `--metrics-port`, then strata.yaml `metrics.port`; none when
+ * neither is set (many workers on one machine would otherwise fight over one port).
+ */
+export function workerMetricsSettings(
+  flags: Pick<WorkerFlags, 'metricsPort' | 'metricsHost'>,
+  config: ProjectConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): { metricsPort?: number; metricsHost?: string; metricsToken?: string } {
+  const port =
+    flags.metricsPort === undefined
+      ? config.metrics?.port
+      : positiveInteger('--metrics-port', flags.metricsPort, 0, 0);
+  if (port === undefined) return {};
+  if (port > 65535)
+    throw new UsageError(`--metrics-port expects a port number (0-65535), got '${flags.metricsPort}'`);
+  const host = flags.metricsHost ?? config.metrics?.host;
+  const token = checkedMetricsToken(config, env);
+  return {
+    metricsPort: port,
+    ...(host ? { metricsHost: host } : {}),
+    ...(token ? { metricsToken: token } : {}),
+  };
 }
 
 /** `--redis`, then strata.yaml `redis.url`, then `REDIS_URL`, then the local default. */
@@ -128,6 +156,27 @@ function checkAuthSettings(config: ProjectConfig, dir: string): void {
   }
 }
 
+/** strata.yaml `metrics.token`, resolved now: a token that cannot be read stops the command before it starts. */
+function checkedMetricsToken(
+  config: ProjectConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  try {
+    const token = metricsToken(config, env);
+    if (token) registerSecrets([token]);
+    return token;
+  } catch (e) {
+    throw new StrataError([
+      diagnostic(
+        'metrics_config',
+        `metrics.token: ${(e as Error).message}`,
+        undefined,
+        'see docs/metrics.md',
+      ),
+    ]);
+  }
+}
+
 export async function serveCommand(projectDir: string, flags: ServeFlags): Promise<number> {
   const dir = resolve(projectDir);
   // Invalid definitions do not stop the service (it logs them and keeps the last good state);
@@ -138,6 +187,7 @@ export async function serveCommand(projectDir: string, flags: ServeFlags): Promi
   const redis = redisUrl(flags.redis, config);
   registerSecrets([redis]);
   checkAuthSettings(config, dir);
+  const scrapeToken = checkedMetricsToken(config);
   const prefix = queuePrefix(flags, process.env);
   const host = serveHost(flags.host, process.env, config);
   const { createService } = await import('../service/create-service.js');
@@ -165,6 +215,11 @@ export async function serveCommand(projectDir: string, flags: ServeFlags): Promi
     logger.warn(
       { host },
       'listening beyond this machine over plain HTTP: put a TLS-terminating proxy in front (credentials travel in headers)',
+    );
+  if (!isLoopback(host) && !scrapeToken)
+    logger.warn(
+      { host },
+      'GET /metrics is open to anyone who reaches this service (it names trackers and pipelines): set metrics.token in strata.yaml',
     );
   const signal = await untilSignal();
   logger.info({ signal, graceMs }, 'shutting down (signal again to hand running jobs back now)');
@@ -197,7 +252,15 @@ export async function workerCommand(projectDir: string, flags: WorkerFlags): Pro
     engine: engineChoice(flags),
     handleSignals: true,
     pipelines: flags.pipelines !== false,
+    ...workerMetricsSettings(flags, config),
   });
+  // Asked for metrics that cannot be served (the port is taken): say so rather than run without.
+  try {
+    await worker.metricsServer;
+  } catch (e) {
+    await worker.close();
+    throw new StrataError([diagnostic('metrics_port', `cannot serve /metrics: ${(e as Error).message}`)]);
+  }
   await worker.closed;
   exitSoon();
   return 0;

@@ -4,11 +4,11 @@
  * `write` (make the destination match). The sync orchestrator runs them; they never run
  * queries themselves.
  */
-import type { FieldType } from '../core/definitions/schema.js';
+import type { DestinationDefinition, FieldType } from '../core/definitions/schema.js';
 import type { Cell } from '../core/values/cell.js';
 import type { RunLedger } from './ledger.js';
 import type { RateLimiter } from './limiter.js';
-import type { RetryOptions } from './http.js';
+import { HttpError, type RetryObserver, type RetryOptions } from './http.js';
 
 export interface SyncColumn {
   /** Output column name: the column of a BI table or file, the `key` tracker authors write. */
@@ -79,6 +79,43 @@ export interface DestinationContext {
   env: NodeJS.ProcessEnv;
   log: Logger;
   signal?: AbortSignal;
+  /** Told of every API request, 429 and retry (metrics: src/metrics); none when nobody counts. */
+  observer?: DestinationObserver;
+}
+
+export type DestinationKind = DestinationDefinition['type'];
+
+/** Why a request was tried again. */
+export type RetryReason = 'rate_limited' | 'server_error' | 'network' | 'unknown_outcome';
+
+/** What destinations report as their requests happen, by destination kind (for metrics). */
+export interface DestinationObserver {
+  /** One request sent (reads, and each attempt of a retried request). */
+  apiCall(kind: DestinationKind): void;
+  /** A request answered 429 Too Many Requests. */
+  rateLimited(kind: DestinationKind): void;
+  /** A failed request (or write whose outcome is unknown) is tried again after backoff. */
+  retried(kind: DestinationKind, reason: RetryReason): void;
+}
+
+export function retryReason(error: unknown): RetryReason {
+  if (error instanceof HttpError) return error.status === 429 ? 'rate_limited' : 'server_error';
+  return 'network';
+}
+
+/**
+ * The context's retry options for a destination of `kind`, with withRetry's failures (every
+ * 429, retried or not, and every retry) reported to the context's observer, when there is one.
+ */
+export function observedRetry(ctx: DestinationContext, kind: DestinationKind): RetryOptions {
+  const observer = ctx.observer;
+  if (!observer) return ctx.retry;
+  const failed: RetryObserver['failed'] = (info) => {
+    if (info.error instanceof HttpError && info.error.status === 429) observer.rateLimited(kind);
+    if (info.retrying) observer.retried(kind, retryReason(info.error));
+    ctx.retry.observer?.failed(info);
+  };
+  return { ...ctx.retry, observer: { failed } };
 }
 
 export interface Destination {

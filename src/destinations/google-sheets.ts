@@ -36,7 +36,7 @@ import type {
   WritePlan,
   WriteResult,
 } from './destination.js';
-import { DestinationError, withUsage } from './destination.js';
+import { DestinationError, observedRetry, withUsage } from './destination.js';
 import { HttpError, backoffDelay, parseRetryAfter, withRetry, type RetryOptions } from './http.js';
 import { columnLetter, quoteTitle, readValue, type SheetValue } from './google-sheets/cells.js';
 import {
@@ -167,6 +167,7 @@ export class GoogleSheetsDestination implements Destination {
         if (!(error instanceof UnknownOutcome)) throw error;
         if (attempt > ctx.retry.retries) throw error.error;
         const delayMs = backoffDelay(attempt, ctx.retry, error.error);
+        ctx.observer?.retried('google_sheets', 'unknown_outcome');
         ctx.log.warn('google_sheets: write outcome unknown; reading the tab again', {
           destination: this.describe(),
           attempt,
@@ -413,6 +414,7 @@ export class GoogleSheetsDestination implements Destination {
       );
       session.calls++;
       session.bytes += bytes;
+      ctx.observer?.apiCall('google_sheets');
       try {
         const res = await send(ctx.signal ? { signal: ctx.signal } : {});
         return res.data;
@@ -452,7 +454,7 @@ export class GoogleSheetsDestination implements Destination {
     });
     const describe = this.describe();
     const retry: RetryOptions = {
-      ...ctx.retry,
+      ...observedRetry(ctx, 'google_sheets'),
       onRetry: (info) => {
         const status = info.error instanceof HttpError ? info.error.status : undefined;
         ctx.log.warn('google_sheets: API call failed; retrying', {

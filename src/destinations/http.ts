@@ -23,6 +23,12 @@ export interface RetryOptions {
   random: () => number;
   /** Called before each retry: for logs and tests. */
   onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
+  /** Told of every failed attempt, retried or not (metrics count 429s and retries). */
+  observer?: RetryObserver;
+}
+
+export interface RetryObserver {
+  failed(info: { attempt: number; error: unknown; retrying: boolean }): void;
 }
 
 export const DEFAULT_RETRY: RetryOptions = {
@@ -63,7 +69,9 @@ export async function withRetry<T>(call: () => Promise<T>, options: RetryOptions
     try {
       return await call();
     } catch (error) {
-      if (attempt > options.retries || !isRetryable(error)) throw error;
+      const retrying = attempt <= options.retries && isRetryable(error);
+      options.observer?.failed({ attempt, error, retrying });
+      if (!retrying) throw error;
       const delayMs = backoffDelay(attempt, options, error);
       options.onRetry?.({ attempt, delayMs, error });
       await options.sleep(delayMs);

@@ -134,6 +134,8 @@ export class TableDestination implements Destination {
           : this.mode === 'upsert'
             ? await this.upsert(db, table)
             : await this.append(db, table, ctx.runId);
+      // One transaction is this destination's one call, as the run records it.
+      ctx.observer?.apiCall('table');
       return {
         destination: this.describe(),
         ...counts,

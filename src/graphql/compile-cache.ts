@@ -3,6 +3,7 @@
  * identical requests keeps what it compiled (per state of the definitions, bounded), keyed by
  * the input definition and every compile option, the caller's roles and attributes included.
  */
+import { performance } from 'node:perf_hooks';
 import type { CompileOptions, CompiledQuery, Compiler } from '../core/compile.js';
 import type { InputModel } from '../core/model/types.js';
 
@@ -15,6 +16,8 @@ export class CompileCache implements ApiCompiler {
   constructor(
     private readonly compiler: Compiler,
     private readonly capacity = 1000,
+    /** Told how long each real compile took (answers from the cache are not compiles). */
+    private readonly onCompiled?: (seconds: number) => void,
   ) {}
 
   get model() {
@@ -32,7 +35,9 @@ export class CompileCache implements ApiCompiler {
     const known = this.compiled.get(key);
     if (known) return known;
     // Problems are thrown (StrataError) and never kept: they are cheap to find again.
+    const started = performance.now();
     const result = this.compiler.compile(input, options);
+    this.onCompiled?.((performance.now() - started) / 1000);
     this.compiled.set(key, result);
     if (this.compiled.size > this.capacity) this.compiled.delete(this.compiled.keys().next().value!);
     return result;

@@ -1,15 +1,18 @@
 /**
  * The `strata serve` application. Modules by concern: health (this file's controllers),
  * definitions (ProjectService: the last good project, shared), authentication (AuthModule: a
- * global guard on every route but GET /health), scheduling (SchedulerService) and the optional
- * in-process worker, and the GraphQL API (GraphqlModule: POST /graphql, spec §11), which
- * serves ProjectService's state to the caller AuthModule authenticated.
+ * global guard on every route but GET /health and GET /metrics), scheduling (SchedulerService)
+ * and the optional in-process worker, metrics (MetricsService: GET /metrics, docs/metrics.md),
+ * and the GraphQL API (GraphqlModule: POST /graphql, spec §11), which serves ProjectService's
+ * state to the caller AuthModule authenticated.
  */
 import 'reflect-metadata';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { AuthModule } from './auth/auth.module.js';
 import { GraphqlModule } from './graphql/graphql.module.js';
 import { HealthController } from './health/health.controller.js';
+import { MetricsController } from './metrics/metrics.controller.js';
+import { MetricsService } from './metrics/metrics.service.js';
 import { SERVICE_OPTIONS, type ResolvedServiceOptions } from './options.js';
 import { ProjectService } from './project/project.service.js';
 import { RedisService } from './redis.service.js';
@@ -23,15 +26,16 @@ export class AppModule {
       module: AppModule,
       global: true,
       imports: [AuthModule, GraphqlModule],
-      controllers: [HealthController],
+      controllers: [HealthController, MetricsController],
       providers: [
         { provide: SERVICE_OPTIONS, useValue: options },
         RedisService,
         ProjectService,
         SchedulerService,
+        MetricsService,
         WorkerService,
       ],
-      exports: [SERVICE_OPTIONS, RedisService, ProjectService, SchedulerService],
+      exports: [SERVICE_OPTIONS, RedisService, ProjectService, SchedulerService, MetricsService],
     };
   }
 }

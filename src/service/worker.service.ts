@@ -1,6 +1,7 @@
 /** `strata serve --with-worker`: a tracker worker in the service's process (one process on a laptop). */
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { createWorker, type StrataWorker } from '../trackers/worker.js';
+import { MetricsService } from './metrics/metrics.service.js';
 import { SERVICE_OPTIONS, type ResolvedServiceOptions } from './options.js';
 
 export type WorkerState = 'off' | 'starting' | 'running' | 'failed';
@@ -10,7 +11,10 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
   private handle: StrataWorker | undefined;
   private stateNow: WorkerState = 'off';
 
-  constructor(@Inject(SERVICE_OPTIONS) private readonly options: ResolvedServiceOptions) {}
+  constructor(
+    @Inject(SERVICE_OPTIONS) private readonly options: ResolvedServiceOptions,
+    @Inject(MetricsService) private readonly metrics: MetricsService,
+  ) {}
 
   get state(): WorkerState {
     return this.stateNow;
@@ -32,6 +36,8 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       prefix: this.options.prefix,
       ...(this.options.engine ? { engine: this.options.engine } : {}),
       logger: this.options.logger,
+      // Its runs are counted on the service's /metrics.
+      metrics: this.metrics.metrics,
     });
     this.handle.ready.then(
       () => {

@@ -4,8 +4,10 @@
  * lacks credentials, does not stop the others; every run is recorded.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Compiler, CompiledQuery } from '../core/compile.js';
 import { trackerCompileOptions } from '../core/trackers.js';
+import type { EngineName } from '../core/definitions/schema.js';
 import type { TrackerModel } from '../core/model/types.js';
 import { collect, type Engine, type VersionSource } from '../engines/engine.js';
 import { registerConfiguredSecrets, secrets } from '../engines/secrets.js';
@@ -16,6 +18,7 @@ import {
   usageOf,
   type Destination,
   type DestinationContext,
+  type DestinationObserver,
   type Logger,
   type SyncTable,
   type Usage,
@@ -39,6 +42,14 @@ export interface SyncDependencies {
   env?: NodeJS.ProcessEnv;
   log?: Logger;
   now?: () => Date;
+  /** Told how long compiling and querying took, and of the destinations' requests (metrics). */
+  observer?: SyncObserver;
+}
+
+/** What a run reports as it goes (src/metrics implements it). */
+export interface SyncObserver extends DestinationObserver {
+  compiled(seconds: number): void;
+  queried(seconds: number, engine: EngineName): void;
 }
 
 export interface SyncRequest {
@@ -52,11 +63,23 @@ const silent: Logger = { info: () => undefined, warn: () => undefined };
 
 /** Compiles, runs, and returns the result as destinations take it. */
 function compileFor(tracker: TrackerModel, deps: SyncDependencies, engine: Engine): CompiledQuery {
-  return deps.compiler.compile(tracker.definition.input, trackerCompileOptions(tracker, engine.dialect));
+  const started = performance.now();
+  const compiled = deps.compiler.compile(
+    tracker.definition.input,
+    trackerCompileOptions(tracker, engine.dialect),
+  );
+  deps.observer?.compiled((performance.now() - started) / 1000);
+  return compiled;
 }
 
-async function resultOf(compiled: CompiledQuery, engine: Engine): Promise<SyncTable> {
+async function resultOf(
+  compiled: CompiledQuery,
+  engine: Engine,
+  observer?: SyncObserver,
+): Promise<SyncTable> {
+  const started = performance.now();
   const rows = await collect(engine.stream(compiled.sql));
+  observer?.queried((performance.now() - started) / 1000, engine.name);
   return { columns: compiled.columns, rows };
 }
 
@@ -75,6 +98,7 @@ function context(
     env: deps.env ?? process.env,
     log: deps.log ?? silent,
     ...(signal ? { signal } : {}),
+    ...(deps.observer ? { observer: deps.observer } : {}),
   };
 }
 
@@ -181,7 +205,7 @@ export async function syncTracker(
         if (last?.dataChangedAt) run.dataChangedAt = last.dataChangedAt;
         return await finish(run, deps, now);
       }
-      const table = await resultOf(compiled, engine);
+      const table = await resultOf(compiled, engine, deps.observer);
       run.rows = table.rows.length;
       const ctx = context(tracker, deps, run.id, request.signal);
       for (const entry of await destinationsOf(tracker, deps)) {

@@ -23,6 +23,10 @@ import { RedisRateLimiter } from '../destinations/redis-limiter.js';
 import { openEngine, type EngineChoice } from '../engines/open-engine.js';
 import { registerConfiguredSecrets, registerSecrets, secrets } from '../engines/secrets.js';
 import { PipelineSupervisor, type SupervisorOptions } from '../pipelines/supervisor.js';
+import { StrataMetrics } from '../metrics/metrics.js';
+import { scheduleLagSeconds } from '../metrics/schedule-lag.js';
+import type { MetricsServer } from '../metrics/server.js';
+import { startWorkerMetrics } from '../metrics/worker-metrics.js';
 import { loadProject } from '../project/load-project.js';
 import { RunHistory, type HistoryLocation, type RunStatus, type TrackerRun } from './history.js';
 import { historyLocation } from './locations.js';
@@ -74,6 +78,14 @@ export interface WorkerOptions {
   pipelines?: boolean;
   /** Tuning of the pipeline supervisor (scan interval, lease TTL, source factory: tests). */
   pipelineOptions?: Partial<Omit<SupervisorOptions, 'projectDir' | 'redis' | 'prefix' | 'logger'>>;
+  /** Where this worker counts (`serve --with-worker` shares the service's); its own by default. */
+  metrics?: StrataMetrics;
+  /** Serve GET /metrics on this port (0: any free one); no metrics server when undefined. */
+  metricsPort?: number;
+  /** Where that server listens (default 127.0.0.1). */
+  metricsHost?: string;
+  /** Scrapers must send `Authorization: Bearer <token>` when set (strata.yaml `metrics.token`). */
+  metricsToken?: string;
 }
 
 /** How long running jobs may finish when a worker closes, by default. */
@@ -107,6 +119,9 @@ export interface StrataWorker {
   readonly ready: Promise<void>;
   /** Resolves once the worker has closed (after `close()` or a signal). */
   readonly closed: Promise<void>;
+  readonly metrics: StrataMetrics;
+  /** The /metrics server (undefined without `metricsPort`); rejects when its port cannot be had. */
+  readonly metricsServer: Promise<MetricsServer | undefined>;
   /**
    * Stops taking jobs, lets running ones finish within the grace period, then hands them back;
    * `force` hands them back at once. Resolves within the grace period and HAND_BACK_MS +
@@ -213,6 +228,7 @@ export function createWorker(options: WorkerOptions): StrataWorker {
   const ledger = new RedisRunLedger(limiterRedis, { prefix: `${prefix}:ledger:` });
   const histories = new Histories();
   const lockDuration = options.lockDuration ?? 30_000;
+  const metrics = options.metrics ?? new StrataMetrics({ role: 'worker' });
 
   /** Set when closing aborts the running jobs: they move back to waiting instead of failing. */
   let handingBack = false;
@@ -227,6 +243,8 @@ export function createWorker(options: WorkerOptions): StrataWorker {
     const name = job.data.tracker;
     const trigger = job.data.trigger ?? 'schedule';
     const runId = runIdForJob(job);
+    const lag = scheduleLagSeconds(job);
+    if (lag !== undefined) metrics.observeScheduleLag(SYNC_QUEUE, lag);
     const jobLog = log.child({ job: job.id, tracker: name, runId, attempt: job.attemptsMade + 1 });
     // Definitions may have changed since the job was queued: always run the current ones.
     const project = loadProject(options.projectDir);
@@ -249,6 +267,7 @@ export function createWorker(options: WorkerOptions): StrataWorker {
     if (problems.length > 0) {
       const message = `invalid definitions: ${problems.map(formatDiagnostic).join('; ')}`;
       if (tracker) await history.record(failedRun(runId, name, trigger, message));
+      if (tracker) metrics.recordRun(failedRun(runId, name, trigger, message));
       jobLog.error({ problems: problems.map(formatDiagnostic) }, 'cannot run: invalid definitions');
       throw new Error(message);
     }
@@ -264,8 +283,13 @@ export function createWorker(options: WorkerOptions): StrataWorker {
         ledger,
         env,
         log: destinationLogger(jobLog),
+        observer: metrics.syncObserver(),
       },
       { trigger, runId, ...(signal ? { signal } : {}) },
+    );
+    metrics.recordRun(
+      run,
+      tracker!.definition.destinations.map((d) => d.type),
     );
     if (handingBack && signal?.aborted) {
       jobLog.info('sync job handed back to the queue: the worker is shutting down');
@@ -321,6 +345,7 @@ export function createWorker(options: WorkerOptions): StrataWorker {
     log: rootLog.child({ component: 'change-trigger' }),
   });
   const pipelines = startPipelines(options, prefix, env, graceMs, rootLog, changes);
+  const metricsServer = serveMetrics(options, metrics, prefix, log);
 
   let closing: Promise<void> | undefined;
   let resolveClosed!: () => void;
@@ -367,6 +392,10 @@ export function createWorker(options: WorkerOptions): StrataWorker {
       if (!(await settlesWithin(changeQueue.close(), DISCONNECT_MS)))
         await settlesWithin(changeQueue.disconnect(), DISCONNECT_MS);
       await settlesWithin(histories.close(), DISCONNECT_MS);
+      await settlesWithin(
+        metricsServer.then((server) => server?.close()),
+        DISCONNECT_MS,
+      );
       limiterRedis.disconnect();
       if (options.handleSignals) {
         process.off('SIGINT', onSignal);
@@ -395,7 +424,29 @@ export function createWorker(options: WorkerOptions): StrataWorker {
   });
   // Closing before Redis answered rejects it: that is no failure of its own.
   ready.catch(() => undefined);
-  return { worker, pipelines, changes, ready, closed, close };
+  return { worker, pipelines, changes, ready, closed, close, metrics, metricsServer };
+}
+
+/** The worker's /metrics server, when a port is given; failing to listen is logged, not fatal to the jobs. */
+function serveMetrics(
+  options: WorkerOptions,
+  metrics: StrataMetrics,
+  prefix: string,
+  log: PinoLogger,
+): Promise<MetricsServer | undefined> {
+  if (options.metricsPort === undefined) return Promise.resolve(undefined);
+  const server = startWorkerMetrics(metrics, {
+    port: options.metricsPort,
+    ...(options.metricsHost ? { host: options.metricsHost } : {}),
+    ...(options.metricsToken ? { token: options.metricsToken } : {}),
+    redis: options.redis,
+    prefix,
+  });
+  server.then(
+    (s) => log.info({ url: s.url }, 'metrics served'),
+    (e: Error) => log.error({ error: e.message }, 'cannot serve metrics'),
+  );
+  return server;
 }
 
 /** The pipeline supervisor of this worker, started (unless `pipelines: false`). */

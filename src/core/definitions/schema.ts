@@ -422,6 +422,17 @@ export const ProjectConfig = z.strictObject({
   freshness: Freshness.optional(),
   /** `strata serve`: where it listens (127.0.0.1 unless said otherwise). */
   serve: z.strictObject({ host: z.string().min(1).optional() }).optional(),
+  /** `GET /metrics` of `strata serve` and `strata worker` (docs/metrics.md). */
+  metrics: z
+    .strictObject({
+      /** Scrapers must send `Authorization: Bearer <token>` (always env:NAME); without it /metrics is open. */
+      token: SecretReference.optional(),
+      /** `strata worker`: serve /metrics on this port (off unless set here or by `--metrics-port`). */
+      port: z.number().int().min(0).max(65535).optional(),
+      /** `strata worker`: where its metrics server listens (default 127.0.0.1). */
+      host: z.string().min(1).optional(),
+    })
+    .optional(),
   /** The GraphQL API's protections and resources (docs/graphql.md). */
   graphql: z
     .strictObject({

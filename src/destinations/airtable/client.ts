@@ -8,8 +8,8 @@
  * 429 and 5xx are retried by `withRetry`; other errors surface Airtable's own message.
  * The token goes in the Authorization header only, never in a URL, log line or error.
  */
-import type { DestinationContext } from '../destination.js';
-import { HttpError, isRetryable, parseRetryAfter, withRetry } from '../http.js';
+import { observedRetry, type DestinationContext } from '../destination.js';
+import { HttpError, isRetryable, parseRetryAfter, withRetry, type RetryOptions } from '../http.js';
 import type { RateLimit } from '../limiter.js';
 
 export const AIRTABLE_ENDPOINT = 'https://api.airtable.com';
@@ -74,11 +74,14 @@ export class AirtableClient {
   /** List requests. */
   reads = 0;
   private warned429 = false;
+  private readonly retry: RetryOptions;
 
   constructor(
     private readonly config: ClientConfig,
     private readonly ctx: DestinationContext,
-  ) {}
+  ) {
+    this.retry = observedRetry(ctx, 'airtable');
+  }
 
   get rateLimit(): RateLimit {
     // 5 per 1,050 ms, not 1,000: a request landing a few ms late must not make 6 in Airtable's second (a 429 costs 30 s).
@@ -127,7 +130,7 @@ export class AirtableClient {
 
   /** Sends one request through the limiter, with retries. */
   async request<T>(request: AirtableRequest): Promise<T> {
-    return withRetry(() => this.once<T>(request), this.ctx.retry);
+    return withRetry(() => this.once<T>(request), this.retry);
   }
 
   /** A write request, with retries that first check whether an ambiguous failure was applied. */
@@ -150,7 +153,7 @@ export class AirtableClient {
         lastError = error;
         throw error;
       }
-    }, this.ctx.retry);
+    }, this.retry);
   }
 
   private async once<T>(request: AirtableRequest): Promise<T> {
@@ -159,6 +162,7 @@ export class AirtableClient {
     const target = query ? `${request.path}?${query}` : request.path;
     const body = request.body === undefined ? undefined : JSON.stringify(request.body);
     this.apiCalls++;
+    this.ctx.observer?.apiCall('airtable');
     this.bytes += Buffer.byteLength(target) + (body ? Buffer.byteLength(body) : 0);
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(), this.config.timeoutMs);

@@ -1,6 +1,7 @@
 /**
  * The global guard: every route needs a credential, except those marked `@Public()` (GET
- * /health). The authenticated principal is attached to the request (see principal.ts).
+ * /health, and GET /metrics with its own optional token). The authenticated principal is
+ * attached to the request (see principal.ts).
  */
 import type { ServerResponse } from 'node:http';
 import {
@@ -18,7 +19,7 @@ import { attachPrincipal } from './principal.js';
 
 const PUBLIC_ROUTE = 'strata:public-route';
 
-/** Marks a route (or a controller) as open to anyone: only GET /health should be. */
+/** Marks a route as open to anyone: only GET /health, and GET /metrics (which checks its own token). */
 export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Authentication for `strata serve` (docs/auth.md): API keys and JWTs, checked by a global
- * guard on every route but GET /health. Handlers read the caller with `callerOf(request)` or
- * `@CurrentCaller()`; `GET /auth/whoami` shows callers who they are to the service.
+ * guard on every route but GET /health and GET /metrics. Handlers read the caller with
+ * `callerOf(request)` or `@CurrentCaller()`; `GET /auth/whoami` shows callers who they are to the service.
  * ProjectService and SERVICE_OPTIONS come from the (global) AppModule.
  */
 import { Module } from '@nestjs/common';

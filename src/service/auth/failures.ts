@@ -6,7 +6,7 @@ export const FAILURES = {
   auth_not_configured: {
     status: 401,
     message:
-      'this service has no authentication configured, so it serves nothing but GET /health: ' +
+      'this service has no authentication configured, so it serves nothing but GET /health and GET /metrics: ' +
       'add an auth: block (API keys or JWT) to strata.yaml, see docs/auth.md',
   },
   missing_credential: {

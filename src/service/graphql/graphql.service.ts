@@ -31,6 +31,7 @@ import { SERVICE_OPTIONS, type ResolvedServiceOptions } from '../options.js';
 import { ProjectService, type ProjectState } from '../project/project.service.js';
 import { RedisService } from '../redis.service.js';
 import { TrackerRuns } from './tracker-runs.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { EnginePool, QueryRunner, QueryTimeoutError, ResultCache } from './query-runner.js';
 
 /** Who is asking: the caller for access policies, and the credential that is rate-limited. */
@@ -96,6 +97,7 @@ export class GraphqlService implements OnApplicationShutdown {
     @Inject(SERVICE_OPTIONS) private readonly options: ResolvedServiceOptions,
     @Inject(ProjectService) private readonly project: ProjectService,
     @Inject(RedisService) private readonly redis: RedisService,
+    @Inject(MetricsService) private readonly metrics: MetricsService,
   ) {
     this.limiter = new RedisRateLimiter(redis.client, { prefix: `${options.prefix}:api-limit:` });
     this.runs = new TrackerRuns(options);
@@ -165,14 +167,19 @@ export class GraphqlService implements OnApplicationShutdown {
     const { state } = serving;
     const limits: ApiLimits = { maxRows: settings.maxRows };
     const runner = this.runnerFor(state, settings);
+    const engine = engineName(this.options.engine ?? {}, state.project.config);
     return {
       caller,
       model: state.project.model,
       compiler: serving.compiler,
-      engine: engineName(this.options.engine ?? {}, state.project.config),
+      engine,
       limits,
       signal,
-      run: (compiled) => runner.run(compiled, { signal, timeoutMs }),
+      run: async (compiled) => {
+        const outcome = await runner.run(compiled, { signal, timeoutMs });
+        if (!outcome.cached) this.metrics.metrics.observeQuery('api', engine, outcome.durationMs / 1000);
+        return outcome;
+      },
       trackerRuns: (tracker, limit) => this.runs.recent(state, tracker, limit),
       trackerFreshness: (tracker) => this.runs.freshness(state, tracker),
       syncTracker: (name, dryRun) => this.runs.sync(state, name, dryRun, timeoutMs),
@@ -182,7 +189,13 @@ export class GraphqlService implements OnApplicationShutdown {
   /** New definitions: new schemas, compiled queries and checked documents. */
   private servingFor(state: ProjectState): Serving {
     if (this.serving?.state !== state)
-      this.serving = { state, schemas: new Map(), compiler: new CompileCache(state.compiler) };
+      this.serving = {
+        state,
+        schemas: new Map(),
+        compiler: new CompileCache(state.compiler, undefined, (seconds) =>
+          this.metrics.metrics.observeCompile('api', seconds),
+        ),
+      };
     return this.serving;
   }
 
