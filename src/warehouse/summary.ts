@@ -4,6 +4,8 @@ import type { Operation, SnapshotJson } from './metadata.js';
 
 /** Summary properties under this prefix are Strata's, carried from snapshot to snapshot. */
 export const STRATA_PROPERTY = 'strata.';
+/** The pipeline whose committed position a snapshot records (pipelines/sink.ts writes it). */
+export const PIPELINE_PROPERTY = 'strata.pipeline';
 
 function sum(values: number[]): number {
   return values.reduce((a, b) => a + b, 0);
