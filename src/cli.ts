@@ -116,6 +116,27 @@ engineOptions(
   runCommand(globals(), async () => compactCommand(globals().project, tables, flags)),
 );
 
+program
+  .command('maintain [tables...]')
+  .description(
+    'warehouse maintenance of CDC tables (all when none named): compaction, manifest rewriting, snapshot expiry, orphan-file removal',
+  )
+  .option(
+    '--retention <age>',
+    'snapshots and orphan files older than this go (default: strata.yaml maintenance, else 7d; at least 1h)',
+  )
+  .option(
+    '--tombstone-retention <age>',
+    'deletes younger than this stay in compacted files (default: strata.yaml maintenance, else 30d)',
+  )
+  .option('--json', 'one JSON object per table')
+  .action((tables: string[], flags) =>
+    runCommand(globals(), async () => {
+      const { maintainCommand } = await import('./cli/maintain-commands.js');
+      return maintainCommand(globals().project, tables, flags);
+    }),
+  );
+
 engineOptions(
   program
     .command('sync <tracker>')
@@ -156,7 +177,7 @@ redisOptions(
     program
       .command('serve')
       .description(
-        'the service: health, tracker scheduling and (with strata.yaml auth:) authenticated routes, until SIGINT/SIGTERM',
+        'the service: health, tracker and maintenance scheduling and (with strata.yaml auth:) authenticated routes, until SIGINT/SIGTERM',
       )
       .option('--port <port>', 'HTTP port', '3000')
       .option(
@@ -172,14 +193,15 @@ redisOptions(
     program
       .command('worker')
       .description(
-        'a worker for tracker runs and CDC pipelines (scale out on one Redis), until SIGINT/SIGTERM',
+        'a worker for tracker runs, CDC pipelines and warehouse maintenance (scale out on one Redis), until SIGINT/SIGTERM',
       )
       .option(
         '--lock-duration <ms>',
         'how long a job stays with a worker that stopped answering before another takes it',
         '30000',
       )
-      .option('--no-pipelines', 'run tracker jobs only: no CDC pipelines, no pipeline audits'),
+      .option('--no-pipelines', 'no CDC pipelines, no pipeline audits')
+      .option('--no-maintenance', 'no scheduled warehouse maintenance jobs'),
   ),
 ).action((flags) => runCommand(globals(), async () => workerCommand(globals().project, flags)));
 

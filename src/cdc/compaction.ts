@@ -14,8 +14,15 @@ import { CHANGE_TIME_COLUMN, compactedRowsSelect, type TombstonePolicy } from '.
 import type { SourceModel } from '../core/model/types.js';
 import { dialectFor } from '../core/sql/dialects/index.js';
 import type { TableIdentifier } from '../warehouse/catalog.js';
+import { findSnapshot } from '../warehouse/metadata.js';
 import type { IcebergSchema } from '../warehouse/schema.js';
-import { CommitConflictError, readParquetSql, type Warehouse } from '../warehouse/table.js';
+import {
+  CommitConflictError,
+  readParquetSql,
+  type DataFile,
+  type TableState,
+  type Warehouse,
+} from '../warehouse/table.js';
 
 export interface CompactionResult {
   table: string;
@@ -74,6 +81,17 @@ export function tombstonePolicy(schema: IcebergSchema, options: CompactionOption
   return { since: cutoff.toISOString().replace('T', ' ').replace('Z', '') };
 }
 
+/**
+ * Whether a data file was written by a compaction (an `overwrite` snapshot added it). The
+ * current snapshot may be a later manifest rewrite (`replace`), so the snapshot that added
+ * the file is asked; when it was expired, the answer is no and the table is compacted again
+ * (harmless: the same rows).
+ */
+function writtenByCompaction(state: TableState, file: DataFile): boolean {
+  if (file.snapshotId === undefined) return false;
+  return findSnapshot(state.metadata, file.snapshotId)?.summary.operation === 'overwrite';
+}
+
 async function compactOnce(
   warehouse: Warehouse,
   source: SourceModel,
@@ -84,7 +102,7 @@ async function compactOnce(
   const { files, schema } = await warehouse.planFiles(state);
   const rowsBefore = files.reduce((n, f) => n + f.recordCount, 0);
   const name = `${id.namespace}.${id.name}`;
-  const alreadyCompact = files.length === 1 && state.snapshot?.operation === 'overwrite';
+  const alreadyCompact = files.length === 1 && writtenByCompaction(state, files[0]!);
   if (!state.snapshot || files.length === 0 || alreadyCompact) {
     return {
       table: name,

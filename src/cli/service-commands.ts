@@ -47,8 +47,10 @@ function isLoopback(host: string): boolean {
 
 export interface WorkerFlags extends ServiceFlags {
   lockDuration?: string;
-  /** False with `--no-pipelines`: tracker jobs only. */
+  /** False with `--no-pipelines`: no CDC pipelines. */
   pipelines?: boolean;
+  /** False with `--no-maintenance`: no warehouse maintenance jobs. */
+  maintenance?: boolean;
 }
 
 /** `--redis`, then strata.yaml `redis.url`, then `REDIS_URL`, then the local default. */
@@ -197,6 +199,7 @@ export async function workerCommand(projectDir: string, flags: WorkerFlags): Pro
     engine: engineChoice(flags),
     handleSignals: true,
     pipelines: flags.pipelines !== false,
+    maintenance: flags.maintenance !== false,
   });
   await worker.closed;
   exitSoon();

@@ -893,7 +893,9 @@ export class Warehouse {
     const target = Number(base.metadata.properties['commit.manifest.target-size-bytes'] ?? 8 * 1024 * 1024);
     const manifests = await this.manifestList(base.snapshot.manifestList);
     const small = manifests.filter((m) => m.content === 0 && Number(m.manifest_length) < target);
-    if (small.length < 2) return undefined;
+    const groups = binPack(small, target);
+    // Fewer manifests or nothing: rewriting into as many as before would only churn.
+    if (groups.length >= small.length) return undefined;
     const keptAsIs = manifests.filter((m) => !small.includes(m));
     const snapshotId = newSnapshotId();
     const commitId = randomUUID();
@@ -901,7 +903,7 @@ export class Warehouse {
     const sequenceNumber = base.metadata['last-sequence-number'] + 1;
     const files: string[] = [];
     const written: WrittenManifest[] = [];
-    for (const group of binPack(small, target)) {
+    for (const group of groups) {
       const live = (await Promise.all(group.map((m) => this.manifestEntries(m)))).flat().filter(isLive);
       if (live.length === 0) continue;
       const path = join(metadataDir, `${commitId}-m${attempt + 1}-${written.length}.avro`);
