@@ -14,7 +14,6 @@ import { CHANGE_TIME_COLUMN, compactedRowsSelect, type TombstonePolicy } from '.
 import type { SourceModel } from '../core/model/types.js';
 import { dialectFor } from '../core/sql/dialects/index.js';
 import type { TableIdentifier } from '../warehouse/catalog.js';
-import { findSnapshot } from '../warehouse/metadata.js';
 import type { IcebergSchema } from '../warehouse/schema.js';
 import {
   CommitConflictError,
@@ -82,14 +81,15 @@ export function tombstonePolicy(schema: IcebergSchema, options: CompactionOption
 }
 
 /**
- * Whether a data file was written by a compaction (an `overwrite` snapshot added it). The
- * current snapshot may be a later manifest rewrite (`replace`), so the snapshot that added
- * the file is asked; when it was expired, the answer is no and the table is compacted again
- * (harmless: the same rows).
+ * The summary property naming the file the last compaction wrote. Strata's `strata.`
+ * properties are carried into every later snapshot (a manifest rewrite, an append), so it
+ * survives the expiry of the compaction's own snapshot.
  */
+export const COMPACTED_FILE_PROPERTY = 'strata.compaction.file';
+
+/** Whether a data file is the one the last compaction wrote (then there is nothing to compact). */
 function writtenByCompaction(state: TableState, file: DataFile): boolean {
-  if (file.snapshotId === undefined) return false;
-  return findSnapshot(state.metadata, file.snapshotId)?.summary.operation === 'overwrite';
+  return state.snapshot?.summary[COMPACTED_FILE_PROPERTY] === file.path;
 }
 
 async function compactOnce(
@@ -120,7 +120,9 @@ async function compactOnce(
     pinned,
     tombstonePolicy(schema, options),
   );
-  await warehouse.overwrite(id, files, dialectFor('duckdb').render(keep), state.snapshot);
+  await warehouse.overwrite(id, files, dialectFor('duckdb').render(keep), state.snapshot, {
+    properties: (added) => ({ [COMPACTED_FILE_PROPERTY]: added.length === 1 ? added[0]!.path : '' }),
+  });
   const after = await warehouse.planFiles(await warehouse.load(id));
   return {
     table: name,

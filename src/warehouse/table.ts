@@ -392,18 +392,26 @@ export class Warehouse {
    * Atomically replaces `replaces` (data files live at `basedOn`) with the rows of `sql`, as
    * one `overwrite` snapshot. Files appended concurrently are kept; if a replaced file is no
    * longer live (someone else rewrote it), throws CommitConflictError and commits nothing.
+   * `properties` (from the files written) go into the snapshot's summary.
    */
   async overwrite(
     id: TableIdentifier,
     replaces: DataFile[],
     sql: string,
     basedOn: Snapshot,
+    options: { properties?: (added: readonly DataFile[]) => Record<string, string> } = {},
   ): Promise<Snapshot> {
     const state = await this.load(id);
     const added = await this.writeData(state, sql);
     const removed = [...new Set(replaces.map((f) => f.path))];
+    const properties = options.properties?.(added);
     try {
-      return await this.commitFiles(id, { operation: 'overwrite', added, removed });
+      return await this.commitFiles(id, {
+        operation: 'overwrite',
+        added,
+        removed,
+        ...(properties ? { properties } : {}),
+      });
     } catch (error) {
       if (error instanceof CommitConflictError && error.reason === 'conflict') {
         error.message = `${error.message} (overwrite based on snapshot ${basedOn.snapshotId})`;
@@ -745,8 +753,8 @@ export class Warehouse {
         nextVersion(base.metadata, base.metadataLocation, this.clock()),
         options.olderThanMs,
       );
-      // A version that only drops log entries is still worth committing when files can go.
-      if (expired.length === 0 && trimmed.dropped.length === 0) return undefined;
+      // Trimming the log rides along with an expiry: alone it would commit a version per run.
+      if (expired.length === 0) return undefined;
       const ids = new Set(expired.map((s) => String(s['snapshot-id'])));
       const metadata = withoutSnapshots(trimmed.metadata, ids);
       return { metadata, result: { expired, droppedMetadata: trimmed.dropped }, files: [] };
