@@ -23,6 +23,7 @@ const splitKey = (key: string): [string, string] => {
 };
 /** Re-pinning after a snapshot vanished is retried this often; then the query runs and may fail as before. */
 const PIN_ATTEMPTS = 5;
+const UNPINNED: PinHandle = { path: '', release: async () => undefined };
 
 export interface IcebergDuckDbOptions {
   root: string;
@@ -118,7 +119,9 @@ export class IcebergDuckDbEngine implements Engine {
     for (let attempt = 0; ; attempt++) {
       await this.pinSnapshots();
       const pinned = [...this.viewSnapshots.values()];
-      const handle = await pinSnapshots(this.warehouse.root, pinned);
+      const handle = await pinSnapshots(this.warehouse.root, pinned).catch(() => undefined);
+      // A reader that cannot write to the warehouse (a read-only mount) runs unpinned, as before pins.
+      if (!handle) return UNPINNED;
       if (attempt >= PIN_ATTEMPTS || (await this.stillListed(pinned))) return handle;
       await handle.release();
     }

@@ -17,6 +17,7 @@ import {
 } from '../../src/cdc/maintenance-queue.js';
 import type { TableMaintenance } from '../../src/cdc/maintenance.js';
 import { loadProject } from '../../src/project/load-project.js';
+import { createService } from '../../src/service/create-service.js';
 import { startWorker, type StrataWorker } from '../../src/trackers/worker.js';
 import { createCdcProject, RAW_COLUMNS, TABLE, type CdcProject } from '../cdc/support.js';
 import { capturingLogger, deleteKeys, REDIS_URL, uniquePrefix } from './support.js';
@@ -175,5 +176,31 @@ describe('scheduled maintenance', () => {
     const next = completion(worker, 'raw.other');
     await queue.add(MAINTENANCE_JOB, { table: 'raw.other' }, MAINTENANCE_JOB_OPTIONS);
     expect((await next).summary.table).toBe('raw.other');
+  });
+
+  it('strata serve keeps the maintenance schedulers in Redis', async () => {
+    const servePrefix = uniquePrefix('maintenance-serve');
+    const serveQueue = openMaintenanceQueue({ redis: REDIS_URL, prefix: servePrefix });
+    project.writeConfig({ maintenance: { tables: { thing: { schedule: '15 1 * * *' } } } });
+    const app = await createService({
+      projectDir: project.dir,
+      port: 0,
+      host: '127.0.0.1',
+      redisUrl: REDIS_URL,
+      prefix: servePrefix,
+      logger: capturingLogger().logger,
+      debounceMs: 50,
+      reloadIntervalMs: 0,
+    });
+    try {
+      const all = await serveQueue.getJobSchedulers(0, -1, true);
+      expect(all.map((s) => [s.key, s.pattern, s.tz])).toEqual([
+        [maintenanceSchedulerId('raw.thing_changes'), '15 1 * * *', 'UTC'],
+      ]);
+    } finally {
+      await app.close();
+      await serveQueue.close();
+      await deleteKeys(servePrefix);
+    }
   });
 });
