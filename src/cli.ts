@@ -116,6 +116,27 @@ engineOptions(
   runCommand(globals(), async () => compactCommand(globals().project, tables, flags)),
 );
 
+program
+  .command('maintain [tables...]')
+  .description(
+    'warehouse maintenance of CDC tables (all when none named): compaction, manifest rewriting, snapshot expiry, orphan-file removal',
+  )
+  .option(
+    '--retention <age>',
+    'snapshots and orphan files older than this go (default: strata.yaml maintenance, else 7d; at least 1h)',
+  )
+  .option(
+    '--tombstone-retention <age>',
+    'deletes younger than this stay in compacted files (default: strata.yaml maintenance, else 30d)',
+  )
+  .option('--json', 'one JSON object per table')
+  .action((tables: string[], flags) =>
+    runCommand(globals(), async () => {
+      const { maintainCommand } = await import('./cli/maintain-commands.js');
+      return maintainCommand(globals().project, tables, flags);
+    }),
+  );
+
 engineOptions(
   program
     .command('sync <tracker>')
@@ -167,7 +188,7 @@ redisOptions(
     program
       .command('serve')
       .description(
-        'the service: health, tracker scheduling and (with strata.yaml auth:) authenticated routes, until SIGINT/SIGTERM',
+        'the service: health, tracker and maintenance scheduling and (with strata.yaml auth:) authenticated routes, until SIGINT/SIGTERM',
       )
       .option('--port <port>', 'HTTP port', '3000')
       .option(
@@ -183,7 +204,7 @@ redisOptions(
     program
       .command('worker')
       .description(
-        'a worker for tracker runs and CDC pipelines (scale out on one Redis), until SIGINT/SIGTERM',
+        'a worker for tracker runs, CDC pipelines and warehouse maintenance (scale out on one Redis), until SIGINT/SIGTERM',
       )
       .option(
         '--lock-duration <ms>',
@@ -198,7 +219,8 @@ redisOptions(
       .option(
         '--metrics-host <host>',
         'interface of the metrics server (default: metrics.host, else 127.0.0.1)',
-      ),
+      )
+      .option('--no-maintenance', 'no scheduled warehouse maintenance jobs'),
   ),
 ).action((flags) => runCommand(globals(), async () => workerCommand(globals().project, flags)));
 

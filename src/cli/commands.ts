@@ -248,6 +248,13 @@ function sourcesToCompact(model: SemanticModel, names: readonly string[]): Sourc
   });
 }
 
+/** What `maintenance.tables` settings are looked up by: the source's table path and the source. */
+function settingsTarget(source: SourceModel) {
+  const path = source.relation.kind === 'table' ? source.relation.path : [];
+  const [namespace = '', name = ''] = path.slice(-2);
+  return { id: { namespace, name }, table: path.slice(-2).join('.'), source };
+}
+
 export async function compactCommand(
   projectDir: string,
   tables: string[],
@@ -257,7 +264,15 @@ export async function compactCommand(
   const sources = sourcesToCompact(project.model, tables);
   const engine = engineName(flags, project.config);
   if (engine === 'trino' || flags.dryRun) {
-    const statements = sources.flatMap((s) => trinoMaintenanceStatements(s, flags.retention));
+    const { settingsFor } = await import('../cdc/maintenance.js');
+    const statements = sources.flatMap((s) => {
+      const { tombstoneRetentionMs } = settingsFor(settingsTarget(s), project.config);
+      const since = new Date(Date.now() - tombstoneRetentionMs)
+        .toISOString()
+        .replace('T', ' ')
+        .replace('Z', '');
+      return trinoMaintenanceStatements(s, flags.retention, { since });
+    });
     if (flags.dryRun || engine !== 'trino') {
       process.stdout.write(statements.map((s) => `${s};\n`).join('\n'));
       return 0;
@@ -277,9 +292,13 @@ export async function compactCommand(
     throw new UsageError('no warehouse yet: build the demo with `strata demo`');
   }
   const { compactSource } = await import('../cdc/compaction.js');
+  const { settingsFor } = await import('../cdc/maintenance.js');
   const results = await withWarehouse(projectDir, project.config, async (warehouse) => {
     const done = [];
-    for (const source of sources) done.push(await compactSource(warehouse, source));
+    for (const source of sources) {
+      const { tombstoneRetentionMs } = settingsFor(settingsTarget(source), project.config);
+      done.push(await compactSource(warehouse, source, { tombstoneRetentionMs }));
+    }
     return done;
   });
   for (const r of results) {
@@ -289,6 +308,12 @@ export async function compactCommand(
         : `${r.table}: already compact (${plural(r.filesBefore, 'file')}, ${plural(r.rowsBefore, 'row')})\n`,
     );
   }
+  const { announceTableChanges } = await import('../trackers/change-trigger.js');
+  await announceTableChanges(
+    projectDir,
+    project.config,
+    results.filter((r) => r.committed).map((r) => r.table),
+  );
   return 0;
 }
 

@@ -49,10 +49,12 @@ function isLoopback(host: string): boolean {
 
 export interface WorkerFlags extends ServiceFlags {
   lockDuration?: string;
-  /** False with `--no-pipelines`: tracker jobs only. */
+  /** False with `--no-pipelines`: no CDC pipelines. */
   pipelines?: boolean;
   metricsPort?: string;
   metricsHost?: string;
+  /** False with `--no-maintenance`: no warehouse maintenance jobs. */
+  maintenance?: boolean;
 }
 
 /**
@@ -253,6 +255,7 @@ export async function workerCommand(projectDir: string, flags: WorkerFlags): Pro
     handleSignals: true,
     pipelines: flags.pipelines !== false,
     ...workerMetricsSettings(flags, config),
+    maintenance: flags.maintenance !== false,
   });
   // Asked for metrics that cannot be served (the port is taken): say so rather than run without.
   try {

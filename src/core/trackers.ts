@@ -3,7 +3,7 @@
  * destination's mode, key and `env:` references, checked against the input's real output
  * columns. Pure: cron expressions are parsed, nothing is scheduled.
  */
-import { CronExpressionParser } from 'cron-parser';
+import { cronProblem, isValidTimeZone } from './cron.js';
 import { UNPRIVILEGED } from './access/policy.js';
 import type { CompileOptions, Compiler, OutputColumn } from './compile.js';
 import { StrataError, error, internalError, type Diagnostic } from './diagnostics.js';
@@ -14,27 +14,7 @@ import { closest } from './suggest.js';
 
 const ENV_REFERENCE = /^env:[A-Za-z_][A-Za-z0-9_]*$/;
 
-export function isValidTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Five fields (minute hour day month weekday) or six (with seconds first), in the tracker's zone. */
-export function cronProblem(expression: string, timezone?: string): string | undefined {
-  const fields = expression.trim().split(/\s+/).length;
-  if (fields !== 5 && fields !== 6)
-    return `expected 5 cron fields (minute hour day month weekday), got ${fields}`;
-  try {
-    CronExpressionParser.parse(expression, timezone ? { tz: timezone } : {});
-    return undefined;
-  } catch (e) {
-    return (e as Error).message;
-  }
-}
+export { cronProblem, isValidTimeZone } from './cron.js';
 
 /** Which destination fields may hold a credential, and must then come from the environment. */
 const CREDENTIAL_FIELDS: Partial<Record<DestinationDefinition['type'], string[]>> = { table: ['connection'] };

@@ -2,17 +2,29 @@
  * The embedded default engine: DuckDB over the local Iceberg warehouse. Before each query
  * every catalog table becomes a view over the live Parquet files of its current snapshot,
  * read by Iceberg field id; so each query sees one snapshot per table, pinned for its
- * whole run, and evolved schemas read right.
+ * whole run, and evolved schemas read right. While a query runs, the snapshots its views read
+ * are pinned in the warehouse (warehouse/pins.ts), so maintenance in any process keeps their
+ * files until it ends.
  */
 import type { Row } from '../core/values/cell.js';
 import type { IcebergCatalog, TableIdentifier } from '../warehouse/catalog.js';
 import { lastDataChangeMs } from '../warehouse/data-change.js';
+import { findSnapshot } from '../warehouse/metadata.js';
+import { pinSnapshots, type PinHandle, type PinnedSnapshot } from '../warehouse/pins.js';
 import { readParquetSql, Warehouse } from '../warehouse/table.js';
 import { DuckDbEngine } from './duckdb.js';
 import { QueryError, type Engine, type ResultColumn, type TableVersions } from './engine.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 const keyOf = (id: TableIdentifier) => `${id.namespace}.${id.name}`;
+/** `namespace.table` back to its parts (namespaces hold no dot in Strata's warehouse). */
+const splitKey = (key: string): [string, string] => {
+  const dot = key.indexOf('.');
+  return [key.slice(0, dot), key.slice(dot + 1)];
+};
+/** Re-pinning after a snapshot vanished is retried this often; then the query runs and may fail as before. */
+const PIN_ATTEMPTS = 5;
+const UNPINNED: PinHandle = { path: '', release: async () => undefined };
 
 export interface IcebergDuckDbOptions {
   root: string;
@@ -27,6 +39,8 @@ export class IcebergDuckDbEngine implements Engine {
   readonly exactVersions = true;
   /** The metadata file each view was built from: an unchanged table keeps its view. */
   private readonly views = new Map<string, string>();
+  /** The snapshot each view reads (tables without one have none): what a running query pins. */
+  private readonly viewSnapshots = new Map<string, PinnedSnapshot>();
   /**
    * Tables that cannot be read (a corrupt or missing metadata file), with the reason. They get
    * no view, so only the queries that read them fail, and with this reason.
@@ -78,13 +92,54 @@ export class IcebergDuckDbEngine implements Engine {
         const { files, schema } = await this.warehouse.planFiles(state);
         await this.duckdb.execute(`CREATE OR REPLACE VIEW ${view} AS ${readParquetSql(files, schema)}`);
         this.views.set(keyOf(id), state.metadataLocation);
+        if (state.snapshot)
+          this.viewSnapshots.set(keyOf(id), {
+            table: keyOf(id),
+            snapshotId: String(state.snapshot.snapshotId),
+            manifestList: state.snapshot.manifestList,
+          });
+        else this.viewSnapshots.delete(keyOf(id));
         this.unreadable.delete(keyOf(id));
       } catch (e) {
         await this.duckdb.execute(`DROP VIEW IF EXISTS ${view}`);
         this.views.delete(keyOf(id));
+        this.viewSnapshots.delete(keyOf(id));
         this.unreadable.set(keyOf(id), `${location}: ${firstLine(e)}`);
       }
     }
+  }
+
+  /**
+   * Points the views at the current snapshots and pins those for the query about to run. The
+   * pin is written before it is checked: a snapshot that left its table's metadata between
+   * building the view and writing the pin (a commit and an expiry meanwhile) may already be
+   * losing its files, so the views are rebuilt on the new versions and pinned again. Once a
+   * pin is written and its snapshots are still listed, expiry sees it (pins.ts).
+   */
+  private async pinForQuery(): Promise<PinHandle> {
+    for (let attempt = 0; ; attempt++) {
+      await this.pinSnapshots();
+      const pinned = [...this.viewSnapshots.values()];
+      const handle = await pinSnapshots(this.warehouse.root, pinned).catch(() => undefined);
+      // A reader that cannot write to the warehouse (a read-only mount) runs unpinned, as before pins.
+      if (!handle) return UNPINNED;
+      if (attempt >= PIN_ATTEMPTS || (await this.stillListed(pinned))) return handle;
+      await handle.release();
+    }
+  }
+
+  /** Whether every pinned snapshot is still in its table's current metadata. */
+  private async stillListed(pinned: readonly PinnedSnapshot[]): Promise<boolean> {
+    for (const pin of pinned) {
+      const [namespace, name] = splitKey(pin.table);
+      const location = await this.catalog.currentMetadataLocation({ namespace, name });
+      // The version the view was built from is still current: its snapshot is current, never expired.
+      if (location === this.views.get(pin.table)) continue;
+      if (location === undefined) return false;
+      const state = await this.warehouse.load({ namespace, name });
+      if (!findSnapshot(state.metadata, BigInt(pin.snapshotId))) return false;
+    }
+    return true;
   }
 
   /** A failure to find a table that exists but cannot be read, told as that. */
@@ -128,26 +183,36 @@ export class IcebergDuckDbEngine implements Engine {
   }
 
   async *stream(sql: string): AsyncIterable<Row[]> {
-    await this.pinSnapshots();
+    const pin = await this.pinForQuery();
     try {
       yield* this.duckdb.stream(sql);
     } catch (e) {
       throw this.explain(e);
+    } finally {
+      await pin.release();
     }
   }
 
   async query(sql: string): Promise<{ columns: ResultColumn[]; rows: Row[] }> {
-    await this.pinSnapshots();
-    return this.duckdb.query(sql).catch((e: unknown) => {
-      throw this.explain(e);
-    });
+    const pin = await this.pinForQuery();
+    try {
+      return await this.duckdb.query(sql).catch((e: unknown) => {
+        throw this.explain(e);
+      });
+    } finally {
+      await pin.release();
+    }
   }
 
   async execute(sql: string): Promise<void> {
-    await this.pinSnapshots();
-    await this.duckdb.execute(sql).catch((e: unknown) => {
-      throw this.explain(e);
-    });
+    const pin = await this.pinForQuery();
+    try {
+      await this.duckdb.execute(sql).catch((e: unknown) => {
+        throw this.explain(e);
+      });
+    } finally {
+      await pin.release();
+    }
   }
 
   async interrupt(): Promise<void> {

@@ -196,3 +196,15 @@ async function redisAnswers(url: string): Promise<boolean> {
     redis.disconnect();
   }
 }
+
+/** A command's changed tables, announced once (see openChangeAnnouncer); nothing when none changed. */
+export async function announceTableChanges(
+  projectDir: string,
+  config: ProjectConfig,
+  tables: readonly string[],
+): Promise<void> {
+  if (tables.length === 0) return;
+  const announcer = await openChangeAnnouncer(projectDir, config);
+  announcer.notify(tables);
+  await announcer.close();
+}

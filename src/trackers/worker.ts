@@ -7,7 +7,8 @@
  * job, so a retried or recovered job (a worker that died mid-run) keeps it and destinations
  * stay idempotent; a `failed` or `partial` run throws, and BullMQ retries it with backoff.
  * Unless told not to, a worker also runs its share of the project's CDC pipelines (a
- * PipelineSupervisor), stopped within the same grace period on close.
+ * PipelineSupervisor), stopped within the same grace period on close, and takes warehouse
+ * maintenance jobs from their own queue (cdc/maintenance-queue.ts).
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -22,6 +23,7 @@ import { RedisRunLedger } from '../destinations/redis-ledger.js';
 import { RedisRateLimiter } from '../destinations/redis-limiter.js';
 import { openEngine, type EngineChoice } from '../engines/open-engine.js';
 import { registerConfiguredSecrets, registerSecrets, secrets } from '../engines/secrets.js';
+import { MaintenanceWorker, type MaintenanceWorkerOptions } from '../cdc/maintenance-queue.js';
 import { PipelineSupervisor, type SupervisorOptions } from '../pipelines/supervisor.js';
 import { StrataMetrics } from '../metrics/metrics.js';
 import { scheduleLagSeconds } from '../metrics/schedule-lag.js';
@@ -76,6 +78,10 @@ export interface WorkerOptions {
    * `strata worker --no-pipelines` turns it off.
    */
   pipelines?: boolean;
+  /** Also run scheduled warehouse maintenance jobs (default true; `strata worker --no-maintenance` turns it off). */
+  maintenance?: boolean;
+  /** Runs one maintenance job (default: the real one; tests make it fail). */
+  maintenanceRun?: MaintenanceWorkerOptions['run'];
   /** Tuning of the pipeline supervisor (scan interval, lease TTL, source factory: tests). */
   pipelineOptions?: Partial<Omit<SupervisorOptions, 'projectDir' | 'redis' | 'prefix' | 'logger'>>;
   /** Where this worker counts (`serve --with-worker` shares the service's); its own by default. */
@@ -115,6 +121,8 @@ export interface StrataWorker {
   readonly pipelines: PipelineSupervisor | undefined;
   /** Where this process reports changed tables: the on_change trackers reading them are queued. */
   readonly changes: ChangeTrigger;
+  /** The maintenance job worker (undefined with `maintenance: false`). */
+  readonly maintenance: MaintenanceWorker | undefined;
   /** Resolves once the worker takes jobs (not while Redis is unreachable). */
   readonly ready: Promise<void>;
   /** Resolves once the worker has closed (after `close()` or a signal). */
@@ -346,6 +354,18 @@ export function createWorker(options: WorkerOptions): StrataWorker {
   });
   const pipelines = startPipelines(options, prefix, env, graceMs, rootLog, changes);
   const metricsServer = serveMetrics(options, metrics, prefix, log);
+  const maintenance =
+    options.maintenance === false
+      ? undefined
+      : new MaintenanceWorker({
+          projectDir: options.projectDir,
+          redis: options.redis,
+          prefix,
+          logger: rootLog,
+          name: options.name ?? `${hostname()}:${process.pid}`,
+          ...(options.maintenanceRun ? { run: options.maintenanceRun } : {}),
+          onTablesChanged: (tables) => changes.notify(tables),
+        });
 
   let closing: Promise<void> | undefined;
   let resolveClosed!: () => void;
@@ -368,6 +388,7 @@ export function createWorker(options: WorkerOptions): StrataWorker {
   const shutDown = async (): Promise<void> => {
     // Pipelines stop beside the jobs, within the same grace (runners commit what they read).
     const pipelinesStopped = pipelines?.stop() ?? Promise.resolve();
+    const maintenanceStopped = maintenance?.close(graceMs) ?? Promise.resolve();
     try {
       // Takes no more jobs from here on; BullMQ's close also waits for the running ones.
       const bullClosed = worker.close();
@@ -387,6 +408,8 @@ export function createWorker(options: WorkerOptions): StrataWorker {
     } finally {
       if (!(await settlesWithin(pipelinesStopped, HAND_BACK_MS + DISCONNECT_MS)))
         log.warn('pipelines did not stop in time: their leases expire and other workers take them over');
+      if (!(await settlesWithin(maintenanceStopped, HAND_BACK_MS + DISCONNECT_MS)))
+        log.warn('a maintenance job did not finish in time: it runs again once its lock expires');
       // The last commits' notices are queued before the queue closes.
       await settlesWithin(changes.close(), DISCONNECT_MS);
       if (!(await settlesWithin(changeQueue.close(), DISCONNECT_MS)))
@@ -424,7 +447,7 @@ export function createWorker(options: WorkerOptions): StrataWorker {
   });
   // Closing before Redis answered rejects it: that is no failure of its own.
   ready.catch(() => undefined);
-  return { worker, pipelines, changes, ready, closed, close, metrics, metricsServer };
+  return { worker, pipelines, changes, maintenance, ready, closed, close, metrics, metricsServer };
 }
 
 /** The worker's /metrics server, when a port is given; failing to listen is logged, not fatal to the jobs. */

@@ -267,13 +267,19 @@ export function withoutSnapshots(metadata: TableMetadataV2, removed: ReadonlySet
   };
 }
 
-/** Snapshots to expire: older than the cutoff and neither current, referenced, nor among the last `retainLast`. */
+/**
+ * Snapshots to expire: older than the cutoff and neither current, referenced by a branch or
+ * tag, among the last `retainLast` of the current history, nor in `protect` (ids as strings:
+ * pinned by a running query, or holding a pipeline's committed position).
+ */
 export function expiredSnapshots(
   metadata: TableMetadataV2,
   olderThanMs: number,
   retainLast: number,
+  protect: ReadonlySet<string> = new Set(),
 ): SnapshotJson[] {
   const keep = new Set<string>(Object.values(metadata.refs).map((r) => String(r['snapshot-id'])));
+  for (const id of protect) keep.add(id);
   let cursor = currentSnapshotJson(metadata);
   for (let n = 0; cursor && n < retainLast; n++) {
     keep.add(String(cursor['snapshot-id']));
@@ -283,4 +289,37 @@ export function expiredSnapshots(
   return metadata.snapshots.filter(
     (s) => !keep.has(String(s['snapshot-id'])) && s['timestamp-ms'] < olderThanMs,
   );
+}
+
+/**
+ * Previous metadata files older than the cutoff leave the metadata log (Java's
+ * `write.metadata.delete-after-commit` does the same by count): they describe versions whose
+ * snapshots are being expired, and keeping them listed would keep them from being deleted.
+ */
+export function withoutOldMetadataLog(
+  metadata: TableMetadataV2,
+  olderThanMs: number,
+): { metadata: TableMetadataV2; dropped: string[] } {
+  const log = metadata['metadata-log'];
+  const kept = log.filter((e) => e['timestamp-ms'] >= olderThanMs);
+  const dropped = log.filter((e) => e['timestamp-ms'] < olderThanMs).map((e) => e['metadata-file']);
+  return { metadata: { ...metadata, 'metadata-log': kept }, dropped };
+}
+
+/**
+ * For each pipeline whose committed position some snapshot summary records
+ * (`strata.pipeline`), the newest such snapshot: expiry keeps it, so the position stays
+ * readable whatever else is expired. (Strata carries the position forward into every later
+ * snapshot, so this is normally the current one; a snapshot written by another writer that
+ * did not carry it is why this rule exists.)
+ */
+export function positionSnapshots(metadata: TableMetadataV2, pipelineKey: string): Set<string> {
+  const newest = new Map<string, SnapshotJson>();
+  for (const snapshot of metadata.snapshots) {
+    const pipeline = snapshot.summary[pipelineKey];
+    if (pipeline === undefined) continue;
+    const seen = newest.get(pipeline);
+    if (!seen || snapshot['sequence-number'] > seen['sequence-number']) newest.set(pipeline, snapshot);
+  }
+  return new Set([...newest.values()].map((s) => String(s['snapshot-id'])));
 }

@@ -5,6 +5,16 @@ import type { Operation, SnapshotJson } from './metadata.js';
 /** Summary properties under this prefix are Strata's, carried from snapshot to snapshot. */
 export const STRATA_PROPERTY = 'strata.';
 
+/**
+ * The summary property naming the file the last compaction wrote. Strata's `strata.`
+ * properties are carried into every later snapshot (a manifest rewrite, an append), so it
+ * survives the expiry of the compaction's own snapshot; a snapshot that sets a new value is a
+ * compaction.
+ */
+export const COMPACTED_FILE_PROPERTY = 'strata.compaction.file';
+/** The pipeline whose committed position a snapshot records (pipelines/sink.ts writes it). */
+export const PIPELINE_PROPERTY = 'strata.pipeline';
+
 function sum(values: number[]): number {
   return values.reduce((a, b) => a + b, 0);
 }

@@ -42,7 +42,9 @@ import {
   stringifyMetadata,
   withSchema,
   withSnapshot,
+  withoutOldMetadataLog,
   withoutSnapshots,
+  positionSnapshots,
   type Operation,
   type SnapshotId,
   type SnapshotJson,
@@ -59,7 +61,8 @@ import {
   type IcebergSchema,
   type IcebergType,
 } from './schema.js';
-import { snapshotSummary } from './summary.js';
+import { activePins, type PinnedSnapshot } from './pins.js';
+import { PIPELINE_PROPERTY, snapshotSummary } from './summary.js';
 
 export type { DataFile } from './manifest.js';
 export type { SnapshotId, TableMetadataV2 } from './metadata.js';
@@ -212,6 +215,41 @@ function liveFileCount(manifest: ManifestFileRecord): number {
   return manifest.added_files_count + manifest.existing_files_count;
 }
 
+/** Groups manifests, in order, into runs whose total length stays within `target` (each run at least one). */
+function binPack(manifests: ManifestFileRecord[], target: number): ManifestFileRecord[][] {
+  const groups: ManifestFileRecord[][] = [];
+  let current: ManifestFileRecord[] = [];
+  let size = 0;
+  for (const manifest of manifests) {
+    const length = Number(manifest.manifest_length);
+    if (current.length > 0 && size + length > target) {
+      groups.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(manifest);
+    size += length;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
+/** What `expireSnapshots` did. */
+export interface ExpireResult {
+  expired: number;
+  /** Ids of the expired snapshots, as decimal strings. */
+  expiredSnapshotIds: string[];
+  /** Files deleted: manifest lists, manifests and data files only expired snapshots reached, old metadata files. */
+  removedFiles: string[];
+}
+
+/** What `rewriteManifests` did: manifests replaced and written, and the `replace` snapshot when one was committed. */
+export interface RewriteManifestsResult {
+  replaced: number;
+  created: number;
+  snapshot?: Snapshot;
+}
+
 export class Warehouse {
   readonly root: string;
   readonly catalog: IcebergCatalog;
@@ -354,18 +392,26 @@ export class Warehouse {
    * Atomically replaces `replaces` (data files live at `basedOn`) with the rows of `sql`, as
    * one `overwrite` snapshot. Files appended concurrently are kept; if a replaced file is no
    * longer live (someone else rewrote it), throws CommitConflictError and commits nothing.
+   * `properties` (from the files written) go into the snapshot's summary.
    */
   async overwrite(
     id: TableIdentifier,
     replaces: DataFile[],
     sql: string,
     basedOn: Snapshot,
+    options: { properties?: (added: readonly DataFile[]) => Record<string, string> } = {},
   ): Promise<Snapshot> {
     const state = await this.load(id);
     const added = await this.writeData(state, sql);
     const removed = [...new Set(replaces.map((f) => f.path))];
+    const properties = options.properties?.(added);
     try {
-      return await this.commitFiles(id, { operation: 'overwrite', added, removed });
+      return await this.commitFiles(id, {
+        operation: 'overwrite',
+        added,
+        removed,
+        ...(properties ? { properties } : {}),
+      });
     } catch (error) {
       if (error instanceof CommitConflictError && error.reason === 'conflict') {
         error.message = `${error.message} (overwrite based on snapshot ${basedOn.snapshotId})`;
@@ -684,63 +730,116 @@ export class Warehouse {
   // ---------------------------------------------------------------- maintenance
 
   /**
-   * Removes snapshots older than `olderThanMs` from metadata, keeping the current one and the
-   * last `retainLast` (default 1) of its history, then deletes the files only they reached.
+   * Removes snapshots older than `olderThanMs` from metadata, keeping the current one, the last
+   * `retainLast` (default 1) of its history, snapshots pinned by running queries (pins.ts) and
+   * the newest snapshot recording each pipeline's committed position; trims the metadata log
+   * to the same cutoff; then deletes the files only the expired snapshots (and the dropped
+   * metadata files) reached, sparing whatever a pin taken meanwhile reads.
    */
   async expireSnapshots(
     id: TableIdentifier,
     options: { olderThanMs: number; retainLast?: number },
-  ): Promise<{ expired: number }> {
+  ): Promise<ExpireResult> {
     const retainLast = Math.max(1, options.retainLast ?? 1);
+    const table = formatIdentifier(id);
+    const pinnedBefore = await this.pinnedIn(table);
     const outcome = await this.commit(id, async (base) => {
-      const expired = expiredSnapshots(base.metadata, options.olderThanMs, retainLast);
+      const protect = new Set([
+        ...pinnedBefore.map((p) => p.snapshotId),
+        ...positionSnapshots(base.metadata, PIPELINE_PROPERTY),
+      ]);
+      const expired = expiredSnapshots(base.metadata, options.olderThanMs, retainLast, protect);
+      const trimmed = withoutOldMetadataLog(
+        nextVersion(base.metadata, base.metadataLocation, this.clock()),
+        options.olderThanMs,
+      );
+      // Trimming the log rides along with an expiry: alone it would commit a version per run.
       if (expired.length === 0) return undefined;
       const ids = new Set(expired.map((s) => String(s['snapshot-id'])));
-      const metadata = withoutSnapshots(nextVersion(base.metadata, base.metadataLocation, this.clock()), ids);
-      return { metadata, result: expired, files: [] };
+      const metadata = withoutSnapshots(trimmed.metadata, ids);
+      return { metadata, result: { expired, droppedMetadata: trimmed.dropped }, files: [] };
     });
-    if (!outcome) return { expired: 0 };
-    await this.deleteUnreachable(outcome.result, outcome.state.metadata);
-    return { expired: outcome.result.length };
+    if (!outcome) return { expired: 0, expiredSnapshotIds: [], removedFiles: [] };
+    const { expired, droppedMetadata } = outcome.result;
+    // Read again after the commit: a query may have pinned an expired snapshot just before it.
+    const pinnedAfter = await this.pinnedIn(table);
+    const removedFiles = await this.deleteUnreachable(
+      expired,
+      outcome.state.metadata,
+      pinnedAfter.map((p) => p.manifestList),
+    );
+    const metadataFiles = droppedMetadata
+      .map(fromUri)
+      .filter((p) => p !== fromUri(outcome.state.metadataLocation));
+    await removeQuietly(metadataFiles);
+    return {
+      expired: expired.length,
+      expiredSnapshotIds: expired.map((s) => String(s['snapshot-id'])),
+      removedFiles: [...removedFiles, ...metadataFiles].sort(),
+    };
   }
 
-  /** Deletes manifest lists, manifests and data files reachable from expired snapshots only. */
-  private async deleteUnreachable(expired: SnapshotJson[], retained: TableMetadataV2): Promise<void> {
-    const keptManifests = new Set<string>();
-    const keptFiles = new Set<string>();
-    for (const snapshot of retained.snapshots) {
-      const manifests = await this.manifestList(snapshot['manifest-list']);
-      for (const manifest of manifests) {
-        keptManifests.add(manifest.manifest_path);
-        for (const entry of await this.manifestEntries(manifest))
-          if (isLive(entry)) keptFiles.add(entry.file.path);
+  private async pinnedIn(table: string): Promise<PinnedSnapshot[]> {
+    return (await activePins(this.root, this.clock())).get(table) ?? [];
+  }
+
+  /** Manifest lists, manifests and live data files reachable from these manifest lists. */
+  private async reachable(
+    manifestLists: Iterable<string>,
+  ): Promise<{ manifests: Set<string>; files: Set<string> }> {
+    const manifests = new Set<string>();
+    const files = new Set<string>();
+    for (const list of manifestLists) {
+      for (const manifest of await this.manifestList(list).catch(() => [])) {
+        manifests.add(manifest.manifest_path);
+        for (const entry of await this.manifestEntries(manifest).catch(() => []))
+          if (isLive(entry)) files.add(entry.file.path);
       }
     }
-    const doomed = new Set<string>();
-    for (const snapshot of expired) {
-      const manifests = await this.manifestList(snapshot['manifest-list']).catch(() => []);
-      doomed.add(fromUri(snapshot['manifest-list']));
-      for (const manifest of manifests) {
-        if (keptManifests.has(manifest.manifest_path)) continue;
-        doomed.add(fromUri(manifest.manifest_path));
-        const entries = await this.manifestEntries(manifest).catch(() => []);
-        for (const entry of entries) if (!keptFiles.has(entry.file.path)) doomed.add(entry.file.path);
-      }
-    }
-    await removeQuietly(doomed);
+    return { manifests, files };
   }
 
   /**
-   * Deletes files under the table location older than `olderThanMs` that no reachable
-   * metadata references (leftovers of crashed or failed commits). Files younger than the
-   * cutoff are spared, since a commit in progress may be about to reference them.
+   * Deletes manifest lists, manifests and data files reachable from expired snapshots only:
+   * not from a retained snapshot, nor from a pinned manifest list. Returns the deleted paths.
+   */
+  private async deleteUnreachable(
+    expired: SnapshotJson[],
+    retained: TableMetadataV2,
+    pinnedLists: readonly string[],
+  ): Promise<string[]> {
+    const keptLists = new Set([...retained.snapshots.map((s) => s['manifest-list']), ...pinnedLists]);
+    const kept = await this.reachable(keptLists);
+    const doomed = new Set<string>();
+    for (const snapshot of expired) {
+      if (keptLists.has(snapshot['manifest-list'])) continue;
+      const manifests = await this.manifestList(snapshot['manifest-list']).catch(() => []);
+      doomed.add(fromUri(snapshot['manifest-list']));
+      for (const manifest of manifests) {
+        if (kept.manifests.has(manifest.manifest_path)) continue;
+        doomed.add(fromUri(manifest.manifest_path));
+        const entries = await this.manifestEntries(manifest).catch(() => []);
+        for (const entry of entries) if (!kept.files.has(entry.file.path)) doomed.add(entry.file.path);
+      }
+    }
+    await removeQuietly(doomed);
+    return [...doomed].sort();
+  }
+
+  /**
+   * Deletes files under the table location older than `olderThanMs` that nothing references:
+   * not the current metadata, its metadata log, any of its snapshots (manifest lists,
+   * manifests, data files), nor a snapshot a running query pinned. These are leftovers of
+   * crashed or failed commits. Files younger than the cutoff are spared, since a commit in
+   * progress may be about to reference them.
    */
   async removeOrphanFiles(
     id: TableIdentifier,
     options: { olderThanMs: number },
   ): Promise<{ removed: string[] }> {
     const state = await this.load(id);
-    const referenced = await this.referencedFiles(state);
+    const pinned = await this.pinnedIn(formatIdentifier(id));
+    const referenced = await this.referencedFiles(state, pinned);
     const candidates = await listFiles(fromUri(state.metadata.location));
     const removed = candidates
       .filter((f) => f.mtimeMs < options.olderThanMs && !referenced.has(f.path))
@@ -750,18 +849,118 @@ export class Warehouse {
     return { removed };
   }
 
-  private async referencedFiles(state: TableState): Promise<Set<string>> {
+  private async referencedFiles(state: TableState, pinned: readonly PinnedSnapshot[]): Promise<Set<string>> {
     const { metadata } = state;
     const referenced = new Set<string>([fromUri(state.metadataLocation)]);
     for (const entry of metadata['metadata-log']) referenced.add(fromUri(entry['metadata-file']));
-    for (const snapshot of metadata.snapshots) {
-      referenced.add(fromUri(snapshot['manifest-list']));
-      for (const manifest of await this.manifestList(snapshot['manifest-list'])) {
-        referenced.add(fromUri(manifest.manifest_path));
-        for (const entry of await this.manifestEntries(manifest)) referenced.add(entry.file.path);
+    const lists = [
+      ...metadata.snapshots.map((s) => s['manifest-list']),
+      ...pinned.map((p) => p.manifestList),
+    ];
+    for (const list of lists) referenced.add(fromUri(list));
+    const { manifests, files } = await this.reachableWithDeleted(lists);
+    for (const manifest of manifests) referenced.add(fromUri(manifest));
+    for (const file of files) referenced.add(file);
+    return referenced;
+  }
+
+  /** Like `reachable`, but with the files of DELETED entries too: an orphan check must not touch them. */
+  private async reachableWithDeleted(
+    manifestLists: Iterable<string>,
+  ): Promise<{ manifests: Set<string>; files: Set<string> }> {
+    const manifests = new Set<string>();
+    const files = new Set<string>();
+    for (const list of manifestLists) {
+      for (const manifest of await this.manifestList(list)) {
+        manifests.add(manifest.manifest_path);
+        for (const entry of await this.manifestEntries(manifest)) files.add(entry.file.path);
       }
     }
-    return referenced;
+    return { manifests, files };
+  }
+
+  /**
+   * Rewrites the small data manifests of the current snapshot (each under
+   * `commit.manifest.target-size-bytes`, default 8 MiB, as in Java) into as few manifests as
+   * fit that size, as one `replace` snapshot with the same live data files (entries EXISTING,
+   * their sequence numbers and snapshot ids kept). Nothing is committed when fewer than two
+   * manifests are small. Planning a table appended to every second reads one manifest instead
+   * of thousands.
+   */
+  async rewriteManifests(id: TableIdentifier): Promise<RewriteManifestsResult> {
+    const outcome = await this.commit(id, (base, attempt) => this.buildManifestRewrite(base, attempt));
+    if (!outcome) return { replaced: 0, created: 0 };
+    return { ...outcome.result, snapshot: outcome.state.snapshot! };
+  }
+
+  private async buildManifestRewrite(
+    base: TableState,
+    attempt: number,
+  ): Promise<Attempt<{ replaced: number; created: number }> | undefined> {
+    if (!base.snapshot) return undefined;
+    const target = Number(base.metadata.properties['commit.manifest.target-size-bytes'] ?? 8 * 1024 * 1024);
+    const manifests = await this.manifestList(base.snapshot.manifestList);
+    const small = manifests.filter((m) => m.content === 0 && Number(m.manifest_length) < target);
+    const groups = binPack(small, target);
+    // Fewer manifests or nothing: rewriting into as many as before would only churn.
+    if (groups.length >= small.length) return undefined;
+    const keptAsIs = manifests.filter((m) => !small.includes(m));
+    const snapshotId = newSnapshotId();
+    const commitId = randomUUID();
+    const metadataDir = join(fromUri(base.metadata.location), 'metadata');
+    const sequenceNumber = base.metadata['last-sequence-number'] + 1;
+    const files: string[] = [];
+    const written: WrittenManifest[] = [];
+    for (const group of groups) {
+      const live = (await Promise.all(group.map((m) => this.manifestEntries(m)))).flat().filter(isLive);
+      if (live.length === 0) continue;
+      const path = join(metadataDir, `${commitId}-m${attempt + 1}-${written.length}.avro`);
+      files.push(path);
+      written.push(
+        await writeManifest(path, {
+          schema: base.schema,
+          addedSnapshotId: snapshotId,
+          entries: live.map((e) => ({
+            status: EntryStatus.Existing,
+            snapshotId: e.snapshotId,
+            sequenceNumber: e.sequenceNumber,
+            fileSequenceNumber: e.fileSequenceNumber,
+            file: e.file,
+          })),
+        }),
+      );
+    }
+    const listPath = join(metadataDir, `snap-${snapshotId}-${attempt + 1}-${commitId}.avro`);
+    files.push(listPath);
+    const list = [...written.map((m) => listRow(m, sequenceNumber)), ...keptAsIs];
+    await writeManifestList(listPath, {
+      snapshotId,
+      parentSnapshotId: base.snapshot.snapshotId,
+      sequenceNumber,
+      manifests: list,
+    });
+    const metadata = nextVersion(base.metadata, base.metadataLocation, this.clock());
+    const json: SnapshotJson = {
+      'sequence-number': sequenceNumber,
+      'snapshot-id': snapshotId,
+      'parent-snapshot-id': base.snapshot.snapshotId,
+      'timestamp-ms': metadata['last-updated-ms'],
+      summary: {
+        // Same files: the totals (and Strata's carried properties) stay those of the base.
+        ...snapshotSummary('replace', base.snapshot.summary, manifests, [], []),
+        'manifests-created': String(written.length),
+        'manifests-kept': String(keptAsIs.length),
+        'manifests-replaced': String(small.length),
+        'entries-processed': String(small.reduce((n, m) => n + liveFileCount(m) + m.deleted_files_count, 0)),
+      },
+      'manifest-list': toUri(listPath),
+      'schema-id': base.schema.schemaId,
+    };
+    return {
+      metadata: withSnapshot(metadata, json),
+      result: { replaced: small.length, created: written.length },
+      files,
+    };
   }
 
   // ---------------------------------------------------------------- the commit protocol

@@ -77,6 +77,31 @@ describe('the demo warehouse', () => {
     expect(strata(['compact', '--project', project]).stdout).toMatch(/already compact/);
   });
 
+  it('strata maintain changes no answer and says what it did per table', async () => {
+    const before = await answers(project);
+    const r = strata(['maintain', '--project', project]);
+    expect(r.status, r.stderr).toBe(0);
+    // The CDC source's raw table, and the tables the studio pipeline writes (not created yet).
+    expect(r.stdout).toMatch(
+      /^studio_raw\.talent_changes: (compacted|already compact).*snapshots? expired; \d+ files? removed$/m,
+    );
+    expect(r.stdout).toMatch(/^studio_raw\.studio__heartbeats: skipped \(the table does not exist yet\)$/m);
+    expect(await answers(project)).toEqual(before);
+  });
+
+  it('strata maintain --json, and its usage errors', () => {
+    const json = strata(['maintain', 'talent', '--json', '--project', project]);
+    expect(json.status, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ table: 'studio_raw.talent_changes', newSnapshot: false });
+
+    const unknown = strata(['maintain', 'studio.movie', '--project', project]);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/'studio\.movie' is not a CDC table/);
+    const short = strata(['maintain', '--retention', '10m', '--project', project]);
+    expect(short.status).toBe(2);
+    expect(short.stderr).toMatch(/--retention must be at least 1h/);
+  });
+
   it('icebird reads every demo table with the rows our reader sees', async () => {
     const restore = serveFileUrls();
     const duckdb = await DuckDbEngine.open({ path: ':memory:' });

@@ -407,7 +407,7 @@ describe.each<CatalogKind>(['sqlite', 'postgres'])('warehouse with a %s catalog'
     const oldLists = before.metadata.snapshots.slice(0, -2).map((s) => fromUri(s['manifest-list']));
 
     const result = await warehouse.expireSnapshots(id, { olderThanMs: now, retainLast: 2 });
-    expect(result).toEqual({ expired: 3 });
+    expect(result.expired).toBe(3);
     const after = await warehouse.load(id);
     expect(after.metadata.snapshots.map((s) => s['snapshot-id'])).toEqual(
       before.metadata.snapshots.slice(-2).map((s) => s['snapshot-id']),
@@ -422,10 +422,10 @@ describe.each<CatalogKind>(['sqlite', 'postgres'])('warehouse with a %s catalog'
     for (const file of files) expect(existsSync(file.path)).toBe(true);
 
     // ...until it expires too; then nothing but the current snapshot's files is left.
-    expect(await warehouse.expireSnapshots(id, { olderThanMs: now + 1 })).toEqual({ expired: 1 });
+    expect((await warehouse.expireSnapshots(id, { olderThanMs: now + 1 })).expired).toBe(1);
     for (const file of files) expect(existsSync(file.path)).toBe(false);
     expect(await expectIcebirdAgrees()).toEqual(rows);
-    expect(await warehouse.expireSnapshots(id, { olderThanMs: now + 1 })).toEqual({ expired: 0 });
+    expect((await warehouse.expireSnapshots(id, { olderThanMs: now + 1 })).expired).toBe(0);
     expect((await warehouse.removeOrphanFiles(id, { olderThanMs: Date.now() + 60_000 })).removed).toEqual([]);
   });
 

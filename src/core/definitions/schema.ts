@@ -4,6 +4,7 @@
  * (unknown fields, join paths, cycles) are checked later, on the typed model.
  */
 import { z } from 'zod';
+import { cronProblem, isValidTimeZone } from '../cron.js';
 
 export const NAME_PATTERN = /^[a-z][a-z0-9_]*$/;
 export const TRACKER_NAME_PATTERN = /^[a-z][a-z0-9_-]*$/;
@@ -404,6 +405,60 @@ export const Freshness = z.strictObject({
 });
 
 /** `strata.yaml`: how to reach the engines. Everything optional: the embedded DuckDB is the default. */
+/** A maintenance cron (5 fields, or 6 with seconds), or `off` for no scheduled maintenance. */
+const MaintenanceSchedule = z
+  .string()
+  .min(1)
+  .superRefine((value, ctx) => {
+    if (value === 'off') return;
+    const problem = cronProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: `invalid cron schedule '${value}': ${problem}` });
+  });
+
+/** What can be set per table, and project-wide as the default. */
+const maintenanceFields = {
+  /** When `strata serve` schedules the table's maintenance (default '0 3 * * *', daily at 03:00). */
+  schedule: MaintenanceSchedule.optional(),
+  /** Snapshots and orphan files older than this are removed (default 7d; at least 1h). */
+  retention: Duration.optional(),
+  /** Deletes younger than this (by `_op_ts`) stay in compacted files as tombstones (default 30d). */
+  tombstoneRetention: Duration.optional(),
+};
+
+export const MaintenanceConfig = z
+  .strictObject({
+    ...maintenanceFields,
+    /** The schedules' time zone (default UTC). */
+    timezone: z
+      .string()
+      .min(1)
+      .refine(isValidTimeZone, { error: 'unknown time zone (an IANA name such as Europe/Paris)' })
+      .optional(),
+    /** Per table (`namespace.table`, or the name of the CDC source reading it): overrides of the above. */
+    tables: z.record(z.string().min(1), z.strictObject(maintenanceFields)).optional(),
+  })
+  .superRefine((m, ctx) => {
+    const check = (retention: string | undefined, path: (string | number)[]) => {
+      if (
+        retention !== undefined &&
+        DURATION_PATTERN.test(retention) &&
+        durationMs(retention) < MIN_MAINTENANCE_RETENTION_MS
+      )
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            'retention must be at least 1h: a shorter one could delete files a commit in progress is about to reference',
+          path,
+        });
+    };
+    check(m.retention, ['retention']);
+    for (const [table, options] of Object.entries(m.tables ?? {}))
+      check(options.retention, ['tables', table, 'retention']);
+  });
+export type MaintenanceConfig = z.infer<typeof MaintenanceConfig>;
+/** The shortest retention maintenance accepts (orphan files younger may belong to a commit in progress). */
+export const MIN_MAINTENANCE_RETENTION_MS = 3600_000;
+
 export const ProjectConfig = z.strictObject({
   engine: EngineName.optional(),
   dialect: Dialect.optional(),
@@ -495,6 +550,8 @@ export const ProjectConfig = z.strictObject({
     .optional(),
   /** `strata serve`: API keys and JWTs (docs/auth.md). Without it the service serves only /health. */
   auth: AuthConfig.optional(),
+  /** Warehouse maintenance: `strata maintain` and the schedules `strata serve` keeps (docs/warehouse.md). */
+  maintenance: MaintenanceConfig.optional(),
 });
 export type ProjectConfig = z.infer<typeof ProjectConfig>;
 

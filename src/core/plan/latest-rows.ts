@@ -10,6 +10,7 @@ import {
   col,
   FALSE,
   lit,
+  or,
   type Expr,
   type FromItem,
   type Select,
@@ -27,7 +28,9 @@ export const VISIBLE_COLUMN = '_visible';
  * `SELECT <items by name> FROM (SELECT <items>, row_number() ..., <deleted> FROM relation)
  * WHERE newest AND NOT deleted AND <conditions>`; `conditions` see the items by name.
  * `visible` (a caller's row condition, over the raw columns) is evaluated on each version and
- * must hold on the newest: an older version that passed it shows nothing.
+ * must hold on the newest: an older version that passed it shows nothing. `keepDeleted` (over
+ * the raw columns) keeps a newest version that is a delete when it holds: compaction keeps
+ * recent deletes as tombstones, so that an older change arriving late stays superseded.
  */
 export function latestRowsSelect(
   source: SourceModel,
@@ -35,6 +38,7 @@ export function latestRowsSelect(
   relation: FromItem,
   conditions: Expr[] = [],
   visible?: Expr,
+  keepDeleted?: Expr,
 ): Select {
   const cdc = source.cdc;
   if (!cdc) throw new Error(`source ${source.name} is not a CDC source`);
@@ -70,7 +74,8 @@ export function latestRowsSelect(
       ]),
       alias: DELETED_COLUMN,
     });
-    where.push({ kind: 'not', operand: col(undefined, DELETED_COLUMN) });
+    const notDeleted: Expr = { kind: 'not', operand: col(undefined, DELETED_COLUMN) };
+    where.push(keepDeleted ? or([notDeleted, keepDeleted]) : notDeleted);
   }
   if (visible) {
     versions.push({ expr: call('coalesce', [visible, FALSE]), alias: VISIBLE_COLUMN });

@@ -1,11 +1,18 @@
 /**
  * Keeps the BullMQ Job Schedulers equal to the last good definitions: applies them at start,
  * after every reload, and again after Redis comes back. Never throws: a failure is logged and
- * retried on the next reload.
+ * retried on the next reload. Two kinds: tracker syncs, and warehouse maintenance of every
+ * CDC table (strata.yaml `maintenance:`; cdc/maintenance-queue.ts).
  */
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { Logger as PinoLogger } from 'pino';
+import {
+  openMaintenanceQueue,
+  syncMaintenanceSchedules,
+  type MaintenanceJobData,
+} from '../../cdc/maintenance-queue.js';
+import { unknownTableSettings } from '../../cdc/maintenance.js';
 import {
   openSyncQueue,
   syncSchedules,
@@ -18,7 +25,7 @@ import { ProjectService, type ProjectState } from '../project/project.service.js
 import { RedisService } from '../redis.service.js';
 
 export type ApplyOutcome =
-  | { status: 'applied'; changes: ScheduleChanges; at: Date }
+  | { status: 'applied'; changes: ScheduleChanges; maintenance: ScheduleChanges; at: Date }
   | { status: 'nothing-loaded' }
   | { status: 'redis-down' }
   | { status: 'failed'; error: string };
@@ -31,6 +38,7 @@ const CLOSE_TIMEOUT_MS = 3_000;
 @Injectable()
 export class SchedulerService implements OnApplicationBootstrap, OnApplicationShutdown {
   private queueInstance: Queue<SyncJobData> | undefined;
+  private maintenanceQueueInstance: Queue<MaintenanceJobData> | undefined;
   private applied: { state: ProjectState; schedules: number; at: Date } | undefined;
   private chain: Promise<unknown> = Promise.resolve();
   /** The last apply could not reach Redis. */
@@ -50,6 +58,14 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   get queue(): Queue<SyncJobData> {
     this.queueInstance ??= openSyncQueue({ redis: this.options.redisUrl, prefix: this.options.prefix });
     return this.queueInstance;
+  }
+
+  get maintenanceQueue(): Queue<MaintenanceJobData> {
+    this.maintenanceQueueInstance ??= openMaintenanceQueue({
+      redis: this.options.redisUrl,
+      prefix: this.options.prefix,
+    });
+    return this.maintenanceQueueInstance;
   }
 
   /** How many tracker schedules the last successful apply left in Redis. */
@@ -86,9 +102,10 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   async onApplicationShutdown(): Promise<void> {
     this.unsubscribe?.();
     await settlesWithin(this.chain, CLOSE_TIMEOUT_MS);
-    const queue = this.queueInstance;
-    if (queue && !(await settlesWithin(queue.close(), CLOSE_TIMEOUT_MS)))
-      await settlesWithin(queue.disconnect(), CLOSE_TIMEOUT_MS);
+    for (const queue of [this.queueInstance, this.maintenanceQueueInstance]) {
+      if (queue && !(await settlesWithin(queue.close(), CLOSE_TIMEOUT_MS)))
+        await settlesWithin(queue.disconnect(), CLOSE_TIMEOUT_MS);
+    }
   }
 
   /** Applies the project's current state; runs one at a time, in order. */
@@ -105,6 +122,19 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     return outcome;
   }
 
+  private logMaintenanceChanges(changes: ScheduleChanges, unknown: string[]): void {
+    if (changes.added.length + changes.changed.length + changes.removed.length > 0)
+      this.log.info(
+        { added: changes.added, changed: changes.changed, removed: changes.removed },
+        'maintenance schedules updated',
+      );
+    if (unknown.length > 0)
+      this.log.warn(
+        { tables: unknown },
+        'strata.yaml maintenance.tables names tables that are not CDC tables',
+      );
+  }
+
   private async attempt(): Promise<ApplyOutcome> {
     const state = this.project.current;
     if (!state) return { status: 'nothing-loaded' };
@@ -117,10 +147,13 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
           APPLY_TIMEOUT_MS,
         );
       });
-      const changes = await Promise.race([
-        syncSchedules(this.queue, state.project.model.trackers.values()),
+      const { model, config } = state.project;
+      const changes = await Promise.race([syncSchedules(this.queue, model.trackers.values()), timeout]);
+      const maintenance = await Promise.race([
+        syncMaintenanceSchedules(this.maintenanceQueue, model, config),
         timeout,
       ]);
+      this.logMaintenanceChanges(maintenance, unknownTableSettings(model, config));
       const at = new Date();
       this.applied = {
         state,
@@ -133,7 +166,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
           'schedules updated',
         );
       }
-      return { status: 'applied', changes, at };
+      return { status: 'applied', changes, maintenance, at };
     } catch (e) {
       const error = (e as Error).message;
       this.log.error({ error }, 'could not apply the schedules; trying again on the next reload');
