@@ -8,6 +8,11 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
+import {
+  enqueueMaintenance,
+  MaintenanceWorker,
+  openMaintenanceQueue,
+} from '../../src/cdc/maintenance-queue.js';
 import { Compiler } from '../../src/core/compile.js';
 import { onChangeTrackerTables, trackersReading } from '../../src/core/trackers.js';
 import { loadProject } from '../../src/project/load-project.js';
@@ -198,6 +203,52 @@ describe('change-triggered runs', () => {
     } finally {
       release();
       await worker?.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+  });
+
+  it('a maintenance job that compacted a table reports it changed; one that did not, does not', async () => {
+    const prefix = uniquePrefix('change-maintenance');
+    prefixes.push(prefix);
+    const changed: string[][] = [];
+    const compaction = (committed: boolean) => ({
+      table: 'raw.p1_item',
+      filesBefore: 3,
+      filesAfter: committed ? 1 : 3,
+      rowsBefore: 9,
+      rowsAfter: committed ? 4 : 9,
+      committed,
+    });
+    const results = [compaction(true), compaction(false)];
+    const maintenance = new MaintenanceWorker({
+      projectDir: '/nowhere',
+      redis: REDIS_URL,
+      prefix,
+      name: 'maintenance-test',
+      logger: silent(),
+      run: async (_dir, table) => ({
+        table,
+        compaction: results.shift()!,
+        expiredSnapshots: 0,
+        removedFiles: [],
+        rewrittenManifests: 0,
+        newSnapshot: true,
+      }),
+      onTablesChanged: (tables) => changed.push(tables),
+    });
+    const queue = openMaintenanceQueue({ redis: REDIS_URL, prefix });
+    try {
+      await enqueueMaintenance(queue, 'raw.p1_item');
+      await enqueueMaintenance(queue, 'raw.p1_item');
+      await until(
+        'both jobs done',
+        async () => (await queue.getJobCounts('completed')).completed === 2,
+        20_000,
+      );
+      expect(changed).toEqual([['raw.p1_item']]);
+    } finally {
+      await maintenance.close(1_000);
       await queue.obliterate({ force: true });
       await queue.close();
     }
