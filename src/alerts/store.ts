@@ -99,13 +99,6 @@ export class AlertStore {
     return row ? fromRow(row) : undefined;
   }
 
-  /** Every condition ever opened, open ones first. */
-  async list(options: { state?: 'open' | 'closed' } = {}): Promise<AlertRecord[]> {
-    let query = this.db(TABLE).select('*').where('episodes', '>', 0).orderBy('state', 'desc').orderBy('key');
-    if (options.state) query = query.where({ state: options.state });
-    return ((await query) as AlertRow[]).map(fromRow);
-  }
-
   async close(): Promise<void> {
     await this.db.destroy();
   }
