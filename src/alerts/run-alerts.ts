@@ -77,11 +77,17 @@ export class RunAlerts {
     return store;
   }
 
-  /** Waits up to `timeoutMs` for alerts still being delivered, then closes the stores. */
+  /**
+   * Waits up to `timeoutMs` for alerts still being delivered, then closes the stores. Never
+   * rejects: it runs in a worker's shutdown, which must end.
+   */
   async close(timeoutMs = 15_000): Promise<void> {
     await settlesWithin(Promise.allSettled([...this.pending]), timeoutMs);
     const stores = [...this.stores.values()];
     this.stores.clear();
-    await Promise.all(stores.map(async (s) => (await s.catch(() => undefined))?.close()));
+    await settlesWithin(
+      Promise.allSettled(stores.map(async (s) => (await s.catch(() => undefined))?.close())),
+      timeoutMs,
+    );
   }
 }
