@@ -86,11 +86,6 @@ export class Notifier {
     registerChannelSecrets(alerts, this.env);
   }
 
-  /** The channels declared, by name. */
-  get channels(): string[] {
-    return Object.keys(this.alerts?.channels ?? {});
-  }
-
   /** Sends an event where its routing says; resolves with each channel's outcome, never rejects. */
   async notify(event: AlertEvent, routing: AlertRouting): Promise<DeliveryOutcome[]> {
     const owner = routing.owner?.address;
