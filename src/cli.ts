@@ -2,6 +2,7 @@
 /** `strata`: the stateless command line. Everything comes from --project DIR and the environment. */
 import { Command, CommanderError, Option } from 'commander';
 import { DIALECTS, ENGINES } from './core/definitions/schema.js';
+import { alertsTestCommand } from './cli/alerts-commands.js';
 import { apiKeyCreateCommand } from './cli/apikey-commands.js';
 import {
   compactCommand,
@@ -310,6 +311,17 @@ program
     [],
   )
   .action((flags) => runCommand(globals(), async () => apiKeyCreateCommand(flags)));
+
+program
+  .command('alerts')
+  .description('alert channels (docs/alerts.md)')
+  .command('test')
+  .description(
+    'send a test notification to every channel of strata.yaml alerts: (or one); exit 1 if any delivery failed',
+  )
+  .option('--channel <name>', 'only this channel')
+  .option('--to <address>', 'email channels: send to this address instead (repeatable)', collectRepeated, [])
+  .action((flags) => runCommand(globals(), async () => alertsTestCommand(globals().project, flags)));
 
 program
   .command('impact <field>')

@@ -11,6 +11,7 @@ import { historyLocation } from '../trackers/locations.js';
 import { sharedLimits } from '../trackers/shared-limits.js';
 import { planTracker, syncTracker } from '../trackers/sync.js';
 import type { LoadedProject } from '../project/load-project.js';
+import { alertAfterSync } from './alerts-commands.js';
 import { loadValidProject } from './context.js';
 import { closest } from '../core/suggest.js';
 
@@ -54,7 +55,8 @@ export async function syncCommand(projectDir: string, name: string, flags: SyncF
     }
     return plans.some((p) => 'status' in p && p.status === 'failed') ? 1 : 0;
   }
-  const history = await RunHistory.open(historyLocation(projectDir, project.config));
+  const location = historyLocation(projectDir, project.config);
+  const history = await RunHistory.open(location);
   const limits = await sharedLimits(project.config);
   try {
     const run = await syncTracker(
@@ -63,6 +65,7 @@ export async function syncCommand(projectDir: string, name: string, flags: SyncF
       { trigger: 'manual' },
     );
     printRun(run);
+    await alertAfterSync(project, tracker, history, location);
     return run.status === 'failed' || run.status === 'partial' ? 1 : 0;
   } finally {
     await limits.close();

@@ -51,6 +51,15 @@ export class Redactor {
     }
   }
 
+  /**
+   * Adds a value that is secret as a whole, even a URL: a webhook's URL is its credential
+   * (whoever knows it can post), not only a password inside it.
+   */
+  addWhole(secret: string | undefined): void {
+    if (!secret || secret.length < MIN_SECRET_LENGTH) return;
+    for (const form of encodings(secret)) this.addForm(form);
+  }
+
   /** `Authorization: Basic base64(user:password)`, as sent to Trino or echoed by a proxy. */
   addBasicAuth(user: string, password: string): void {
     if (password.length < MIN_SECRET_LENGTH) return;

@@ -4,6 +4,7 @@
  */
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { checkTrackerAlerts } from '../core/alerts.js';
 import { error, type Diagnostic } from '../core/diagnostics.js';
 import { parseYamlFile } from '../core/definitions/document.js';
 import { issuesToDiagnostics } from '../core/definitions/issues.js';
@@ -147,5 +148,15 @@ export function loadProject(dir: string): LoadedProject {
     );
   }
   const { model, diagnostics: modelProblems } = buildModel(files);
-  return { dir, config, model, diagnostics: [...diagnostics, ...configProblems, ...modelProblems] };
+  // Against an invalid strata.yaml every channel would look unknown: its own errors say enough.
+  const alertProblems =
+    configProblems.length > 0
+      ? []
+      : [...model.trackers.values()].flatMap((t) => checkTrackerAlerts(t, config.alerts));
+  return {
+    dir,
+    config,
+    model,
+    diagnostics: [...diagnostics, ...configProblems, ...modelProblems, ...alertProblems],
+  };
 }

@@ -4,10 +4,12 @@
  * global guard on every route but GET /health and GET /metrics), scheduling (SchedulerService)
  * and the optional in-process worker, metrics (MetricsService: GET /metrics, docs/metrics.md),
  * and the GraphQL API (GraphqlModule: POST /graphql, spec §11), which serves ProjectService's
- * state to the caller AuthModule authenticated.
+ * state to the caller AuthModule authenticated, and alerts (AlertsModule: the periodic check of
+ * stale trackers, paused pipelines and audits).
  */
 import 'reflect-metadata';
 import { Module, type DynamicModule } from '@nestjs/common';
+import { AlertsModule } from './alerts/alerts.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { GraphqlModule } from './graphql/graphql.module.js';
 import { HealthController } from './health/health.controller.js';
@@ -25,7 +27,7 @@ export class AppModule {
     return {
       module: AppModule,
       global: true,
-      imports: [AuthModule, GraphqlModule],
+      imports: [AuthModule, GraphqlModule, AlertsModule],
       controllers: [HealthController, MetricsController],
       providers: [
         { provide: SERVICE_OPTIONS, useValue: options },

@@ -15,6 +15,7 @@ import { hostname } from 'node:os';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
+import { RunAlerts } from '../alerts/run-alerts.js';
 import { Compiler } from '../core/compile.js';
 import { formatDiagnostic } from '../core/diagnostics.js';
 import { checkTracker } from '../core/trackers.js';
@@ -235,6 +236,7 @@ export function createWorker(options: WorkerOptions): StrataWorker {
   const limiter = new RedisRateLimiter(limiterRedis, { prefix: `${prefix}:limit:` });
   const ledger = new RedisRunLedger(limiterRedis, { prefix: `${prefix}:ledger:` });
   const histories = new Histories();
+  const alerts = new RunAlerts({ env, log: log.child({ component: 'alerts' }) });
   const lockDuration = options.lockDuration ?? 30_000;
   const metrics = options.metrics ?? new StrataMetrics({ role: 'worker' });
 
@@ -271,7 +273,8 @@ export function createWorker(options: WorkerOptions): StrataWorker {
     const problems = tracker
       ? [...errors, ...checkTracker(tracker, compiler).filter((d) => d.severity === 'error')]
       : errors;
-    const history = await histories.get(historyLocation(options.projectDir, project.config, env));
+    const location = historyLocation(options.projectDir, project.config, env);
+    const history = await histories.get(location);
     if (problems.length > 0) {
       const message = `invalid definitions: ${problems.map(formatDiagnostic).join('; ')}`;
       if (tracker) await history.record(failedRun(runId, name, trigger, message));
@@ -303,6 +306,8 @@ export function createWorker(options: WorkerOptions): StrataWorker {
       jobLog.info('sync job handed back to the queue: the worker is shutting down');
       await handBackJob(job, token);
     }
+    // Not awaited: the run is done whether or not its alerts get through (retried in the background).
+    void alerts.afterRun({ config: project.config, tracker: tracker!, history, location });
     const summary = summarize(run);
     jobLog.info({ status: run.status, rows: run.rows, apiCalls: run.apiCalls }, 'sync finished');
     if (run.status === 'failed' || run.status === 'partial') {
@@ -414,6 +419,7 @@ export function createWorker(options: WorkerOptions): StrataWorker {
       await settlesWithin(changes.close(), DISCONNECT_MS);
       if (!(await settlesWithin(changeQueue.close(), DISCONNECT_MS)))
         await settlesWithin(changeQueue.disconnect(), DISCONNECT_MS);
+      await alerts.close(DISCONNECT_MS);
       await settlesWithin(histories.close(), DISCONNECT_MS);
       await settlesWithin(
         metricsServer.then((server) => server?.close()),

@@ -404,6 +404,106 @@ export const Freshness = z.strictObject({
   debounce: Duration.optional(),
 });
 
+// ---- alerts (strata.yaml `alerts:`, a tracker's `alerts:`; docs/alerts.md) -----------------
+
+export const CHANNEL_NAME_PATTERN = /^[a-z][a-z0-9_-]*$/;
+const ChannelName = z.string().regex(CHANNEL_NAME_PATTERN, {
+  error: 'a channel name: lower case letters, digits, _ and - (for example team-slack)',
+});
+
+/** The formats a webhook channel posts: Slack's incoming-webhook JSON, or Strata's own body. */
+export const WEBHOOK_FORMATS = ['slack', 'generic'] as const;
+
+/** A webhook: its URL is the credential (whoever has it can post), so it lives in the environment. */
+export const WebhookChannel = z.strictObject({
+  type: z.literal('webhook'),
+  url: SecretReference,
+  /** `slack`: text and blocks; `generic` (default): Strata's documented JSON body. */
+  format: z.enum(WEBHOOK_FORMATS).optional(),
+});
+export type WebhookChannel = z.infer<typeof WebhookChannel>;
+
+/** Email over SMTP: the server's URL (it may hold a password) from the environment. */
+export const EmailChannel = z.strictObject({
+  type: z.literal('email'),
+  /** `smtp://user:password@host:587` (STARTTLS when offered) or `smtps://...:465`. */
+  smtp: SecretReference,
+  from: z.email({ error: 'an email address such as strata@example.com' }),
+  /** Who receives every alert of this channel; may be empty when it only emails owners. */
+  to: z.array(z.email({ error: 'an email address such as oncall@example.com' })).optional(),
+});
+export type EmailChannel = z.infer<typeof EmailChannel>;
+
+export const AlertChannel = z.discriminatedUnion('type', [WebhookChannel, EmailChannel]);
+export type AlertChannel = z.infer<typeof AlertChannel>;
+
+/** Failed runs in a row (failed or partial, skipped runs aside) that raise the consecutive-failures alert. */
+const ConsecutiveFailures = z.number().int().min(0).max(1000);
+
+export const ProjectAlerts = z
+  .strictObject({
+    /** Named channels: webhooks and email. */
+    channels: z.record(ChannelName, AlertChannel).optional(),
+    /** The channels of every tracker and pipeline that does not name its own (default: all of them). */
+    notify: z.array(ChannelName).optional(),
+    /** The email channel that emails owners (default: the first email channel); false: never. */
+    owners: z.union([ChannelName, z.literal(false)]).optional(),
+    /** Default N of the consecutive-failures alert (default 3; 0 turns it off). */
+    consecutiveFailures: ConsecutiveFailures.optional(),
+    /** A pipeline table's audits in a row that found a mismatch before it alerts (default 2). */
+    auditMismatches: z.number().int().min(1).max(100).optional(),
+    /** How often `strata serve` checks staleness, paused pipelines and audits (default 60s). */
+    evaluateEvery: Duration.optional(),
+    /** Delivery: attempts per channel (default 4, with backoff) and one request's deadline (default 10s). */
+    delivery: z
+      .strictObject({
+        attempts: z.number().int().min(1).max(10).optional(),
+        timeout: Duration.optional(),
+      })
+      .optional(),
+  })
+  .superRefine((alerts, ctx) => {
+    const channels = alerts.channels ?? {};
+    const names = Object.keys(channels);
+    for (const [i, name] of (alerts.notify ?? []).entries())
+      if (!channels[name])
+        ctx.addIssue({ code: 'custom', message: unknownChannel(name, names), path: ['notify', i] });
+    if (typeof alerts.owners === 'string') {
+      const channel = channels[alerts.owners];
+      if (!channel)
+        ctx.addIssue({ code: 'custom', message: unknownChannel(alerts.owners, names), path: ['owners'] });
+      else if (channel.type !== 'email')
+        ctx.addIssue({
+          code: 'custom',
+          message: `'${alerts.owners}' is a ${channel.type} channel: owners are emailed through an email channel`,
+          path: ['owners'],
+        });
+    }
+  });
+export type ProjectAlerts = z.infer<typeof ProjectAlerts>;
+
+/** "unknown alert channel 'x' (channels: a, b)": one message for strata.yaml and trackers alike. */
+export function unknownChannel(name: string, known: readonly string[]): string {
+  return `unknown alert channel '${name}' (${known.length > 0 ? `channels: ${known.join(', ')}` : 'strata.yaml declares no alerts.channels'})`;
+}
+
+/** A tracker's own alert settings; anything left out comes from strata.yaml `alerts:`. */
+export const TrackerAlerts = z.strictObject({
+  /** false: this tracker never alerts (default true). */
+  enabled: z.boolean().optional(),
+  /** Its channels, instead of strata.yaml `alerts.notify`. */
+  channels: z.array(ChannelName).optional(),
+  /** Email the tracker's `owner` (when it is an email address) through the owners' channel (default true). */
+  owner: z.boolean().optional(),
+  /** Alert on a failed (or partial) run (default true). */
+  failedRun: z.boolean().optional(),
+  /** Its N of the consecutive-failures alert (0: off). */
+  consecutiveFailures: ConsecutiveFailures.optional(),
+  /** Alert when it goes stale (default true). */
+  stale: z.boolean().optional(),
+});
+export type TrackerAlerts = z.infer<typeof TrackerAlerts>;
+
 /** `strata.yaml`: how to reach the engines. Everything optional: the embedded DuckDB is the default. */
 /** A maintenance cron (5 fields, or 6 with seconds), or `off` for no scheduled maintenance. */
 const MaintenanceSchedule = z
@@ -552,6 +652,8 @@ export const ProjectConfig = z.strictObject({
   auth: AuthConfig.optional(),
   /** Warehouse maintenance: `strata maintain` and the schedules `strata serve` keeps (docs/warehouse.md). */
   maintenance: MaintenanceConfig.optional(),
+  /** Alerts on failed runs, stale trackers, paused pipelines and audit mismatches (docs/alerts.md). */
+  alerts: ProjectAlerts.optional(),
 });
 export type ProjectConfig = z.infer<typeof ProjectConfig>;
 
@@ -645,6 +747,8 @@ export const TrackerDefinition = z.strictObject({
   freshness: Freshness.optional(),
   runAs: RunAs.optional(),
   destinations: z.array(DestinationDefinition).min(1),
+  /** Who hears of its failures and staleness (docs/alerts.md). */
+  alerts: TrackerAlerts.optional(),
 });
 export type TrackerDefinition = z.infer<typeof TrackerDefinition>;
 
