@@ -390,10 +390,21 @@ export function createWorker(options: WorkerOptions): StrataWorker {
     worker.cancelAllJobs('the worker is shutting down');
   };
   const jobsFinished = () => Promise.allSettled([...running]);
+  /** The pipelines' last commits' notices are queued first, then the queue lets go. */
+  const closeChangeQueue = async (redisAnswers: boolean): Promise<void> => {
+    if (redisAnswers) {
+      await settlesWithin(changes.close(), DISCONNECT_MS);
+      if (await settlesWithin(changeQueue.close(), DISCONNECT_MS)) return;
+    }
+    // Redis is gone: nothing can be queued, and waiting on its sockets would only delay the exit.
+    void changeQueue.disconnect().catch(() => undefined);
+  };
   const shutDown = async (): Promise<void> => {
     // Pipelines stop beside the jobs, within the same grace (runners commit what they read).
     const pipelinesStopped = pipelines?.stop() ?? Promise.resolve();
     const maintenanceStopped = maintenance?.close(graceMs) ?? Promise.resolve();
+    const startedAt = Date.now();
+    let redisAnswers = true;
     try {
       // Takes no more jobs from here on; BullMQ's close also waits for the running ones.
       const bullClosed = worker.close();
@@ -407,24 +418,33 @@ export function createWorker(options: WorkerOptions): StrataWorker {
       if (!(await settlesWithin(jobsFinished(), HAND_BACK_MS)))
         log.warn({ jobs: running.size }, 'jobs not handed back: they run again once their lock expires');
       if (!(await settlesWithin(bullClosed, DISCONNECT_MS))) {
+        redisAnswers = false;
         log.warn('Redis does not answer: disconnecting');
         await settlesWithin(worker.disconnect(), DISCONNECT_MS);
       }
     } finally {
-      if (!(await settlesWithin(pipelinesStopped, HAND_BACK_MS + DISCONNECT_MS)))
+      const [pipelinesDone, maintenanceDone] = await Promise.all([
+        settlesWithin(pipelinesStopped, HAND_BACK_MS + DISCONNECT_MS),
+        // A maintenance job keeps the rest of its grace period, unless Redis is gone (it cannot finish then).
+        settlesWithin(
+          maintenanceStopped,
+          redisAnswers ? Math.max(DISCONNECT_MS, startedAt + graceMs + HAND_BACK_MS - Date.now()) : 0,
+        ),
+      ]);
+      if (!pipelinesDone)
         log.warn('pipelines did not stop in time: their leases expire and other workers take them over');
-      if (!(await settlesWithin(maintenanceStopped, HAND_BACK_MS + DISCONNECT_MS)))
+      if (!maintenanceDone)
         log.warn('a maintenance job did not finish in time: it runs again once its lock expires');
-      // The last commits' notices are queued before the queue closes.
-      await settlesWithin(changes.close(), DISCONNECT_MS);
-      if (!(await settlesWithin(changeQueue.close(), DISCONNECT_MS)))
-        await settlesWithin(changeQueue.disconnect(), DISCONNECT_MS);
-      await alerts.close(DISCONNECT_MS);
-      await settlesWithin(histories.close(), DISCONNECT_MS);
-      await settlesWithin(
-        metricsServer.then((server) => server?.close()),
-        DISCONNECT_MS,
-      );
+      // Side by side, each bounded: a closing worker must not add up the waits of an unreachable Redis.
+      await Promise.all([
+        closeChangeQueue(redisAnswers),
+        alerts.close(DISCONNECT_MS),
+        settlesWithin(histories.close(), DISCONNECT_MS),
+        settlesWithin(
+          metricsServer.then((server) => server?.close()),
+          DISCONNECT_MS,
+        ),
+      ]);
       limiterRedis.disconnect();
       if (options.handleSignals) {
         process.off('SIGINT', onSignal);
