@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 /** `strata`: the stateless command line. Everything comes from --project DIR and the environment. */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { DIALECTS, ENGINES } from './core/definitions/schema.js';
 import { alertsTestCommand } from './cli/alerts-commands.js';
@@ -12,6 +14,7 @@ import {
   validateCommand,
 } from './cli/commands.js';
 import { collectRepeated, runCommand, type GlobalOptions } from './cli/context.js';
+import { addExamples } from './cli/examples.js';
 import { freshnessCommand, runsCommand, syncCommand } from './cli/tracker-commands.js';
 import { diffCommand, impactCommand } from './cli/review-commands.js';
 import { serveCommand, workerCommand } from './cli/service-commands.js';
@@ -24,6 +27,7 @@ import {
   pipelineStatusCommand,
 } from './cli/pipeline-commands.js';
 import { endQuietlyWhenOutputCloses } from './output/closed-pipe.js';
+import { strataVersion } from './version.js';
 
 endQuietlyWhenOutputCloses();
 
@@ -31,6 +35,7 @@ const program = new Command('strata')
   .description('Semantic layer for operational reporting: YAML definitions in, SQL and trackers out.')
   .option('--project <dir>', 'the project folder', '.')
   .option('--verbose', 'show stack traces on errors')
+  .version(strataVersion(), '--version', 'print the version')
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
@@ -335,10 +340,26 @@ program
   .addOption(new Option('--dialect <dialect>', DIALECTS.join(' | ')))
   .action((flags) => runCommand(globals(), async () => diffCommand(globals().project, flags)));
 
-try {
-  await program.parseAsync(process.argv);
-} catch (e) {
-  if (e instanceof CommanderError) {
-    process.exitCode = e.exitCode === 0 ? 0 : 2;
-  } else throw e;
+addExamples(program);
+
+/** The command tree, for tests (importing this module parses nothing unless it is the program run). */
+export { program };
+
+/** True when this file is the program node runs (also through an npm bin symlink). */
+function isMain(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+    } else throw e;
+  }
 }

@@ -8,7 +8,7 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { StrataMetrics, type PipelineSnapshot } from '../../metrics/metrics.js';
 import { queueCounts } from '../../metrics/queues.js';
-import { strataVersion } from '../../metrics/version.js';
+import { strataVersion } from '../../version.js';
 import { openAuditQueue } from '../../pipelines/audit-queue.js';
 import { PipelineStateStore, type AuditRecord, type PipelineState } from '../../pipelines/state.js';
 import { trackerFreshness, type TrackerFreshness } from '../../trackers/freshness.js';
