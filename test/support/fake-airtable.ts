@@ -160,6 +160,8 @@ export interface FakeAirtable {
   url: string;
   token: string;
   requests: LoggedRequest[];
+  /** The most requests the server was answering at once (more than one: the client pipelines). */
+  readonly maxInFlight: number;
   /** Requests other than reads (list GETs and POST .../listRecords). */
   writes(): LoggedRequest[];
   createTable(
@@ -238,6 +240,8 @@ export async function startFakeAirtable(options: FakeAirtableOptions = {}): Prom
   const bases = new Map<string, BaseState>();
   const iterators = new Map<string, { ids: string[]; position: number }>();
   const requests: LoggedRequest[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
   const failures: (InjectedFailure & { left: number })[] = [];
   let nextId = 1;
 
@@ -546,6 +550,9 @@ export async function startFakeAirtable(options: FakeAirtableOptions = {}): Prom
   };
 
   const server = createServer((req, res) => {
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    res.once('close', () => inFlight--);
     handle(req, res).catch((e: unknown) => {
       res.writeHead(500, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: String(e) }));
     });
@@ -557,6 +564,9 @@ export async function startFakeAirtable(options: FakeAirtableOptions = {}): Prom
     url: `http://127.0.0.1:${port}`,
     token,
     requests,
+    get maxInFlight() {
+      return maxInFlight;
+    },
     writes: () =>
       requests.filter((r) => r.method !== 'GET' && !(r.method === 'POST' && r.path.endsWith('/listRecords'))),
     createTable(baseId, table, fields, records = []) {
