@@ -79,6 +79,24 @@ describe('definition errors point at their node', () => {
     expect(lines[0]).toContain('did you mean label?');
   });
 
+  it('a malformed reference shows the value found; a misplaced indentation says so, never echoing a scalar', () => {
+    const { lines } = diagnose([
+      ...base,
+      input('i.yaml', 'name: i\nfrom: movie\nfields:\n  - movie title\n'),
+      input('j.yaml', 'name: j\nfrom: movie\nlimit:\n  value: 5\n  offset: 2\nfields: [movie.title]\n'),
+      input('k.yaml', 'name: k\nfrom: movie\nlimit: "s3cr3t-looking"\nfields: [movie.title]\n'),
+    ]);
+    expect(lines).toContain(
+      'i.yaml:4:5: error: "movie title" at fields[0] must be source.field (for example movie.title)',
+    );
+    expect(lines.find((l) => l.startsWith('j.yaml'))).toMatch(
+      /^j\.yaml:4:3: error: expected number at limit, found a mapping \(value, offset\): check the indentation$/,
+    );
+    const k = lines.find((l) => l.startsWith('k.yaml'))!;
+    expect(k).toMatch(/expected number at limit, found a string$/);
+    expect(k).not.toContain('s3cr3t');
+  });
+
   it('bad name and unknown type', () => {
     const text = movie.replace('{ name: status, type: string }', '{ name: Status, type: strin }');
     const { codes, lines } = diagnose([source('movie.yaml', text), source('production.yaml', production)]);

@@ -1,4 +1,5 @@
 /** What every command shares: loading the project, parsing --param, reporting errors. */
+import { closest } from '../core/suggest.js';
 import { existsSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { Caller } from '../core/access/policy.js';
@@ -42,7 +43,12 @@ export function findInput(project: LoadedProject, nameOrPath: string): InputMode
     nameOrPath.endsWith('.yaml') || nameOrPath.endsWith('.yml') || nameOrPath.includes('/');
   if (!looksLikePath) {
     const input = project.model.inputs.get(nameOrPath);
-    if (!input) throw new UsageError(`unknown input '${nameOrPath}' (see definitions/inputs/)`);
+    if (!input) {
+      const suggestion = closest(nameOrPath, project.model.inputs.keys());
+      throw new UsageError(
+        `unknown input '${nameOrPath}' (${suggestion ? `did you mean ${suggestion}? ` : ''}see definitions/inputs/)`,
+      );
+    }
     return input;
   }
   if (!existsSync(nameOrPath)) throw new UsageError(`input file ${nameOrPath} does not exist`);

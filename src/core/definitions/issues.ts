@@ -53,7 +53,13 @@ function describe(
           ),
         ];
       }
-      return [error('invalid_type', `expected ${issue.expected}${where}`, parsed.locate(path))];
+      return [
+        error(
+          'invalid_type',
+          `expected ${issue.expected}${where}, found ${kindOf(valueAt(parsed.value, path))}`,
+          parsed.locate(path),
+        ),
+      ];
     }
     case 'invalid_value': {
       const options = issue.values.map(String);
@@ -78,6 +84,14 @@ function describe(
         ),
       ];
     }
+    case 'invalid_format': {
+      // Shapes ('must be source.field') show the value found; other patterns may guard a
+      // credential written inline, which must never be echoed.
+      if (!issue.message.startsWith('must be'))
+        return [error('invalid_value', `${issue.message}${where}`, parsed.locate(path))];
+      const actual = valueAt(parsed.value, path);
+      return [error('invalid_value', `${found(actual)}${where} ${issue.message}`, parsed.locate(path))];
+    }
     default:
       return [error('invalid_value', `${issue.message}${where}`, parsed.locate(path))];
   }
@@ -93,6 +107,26 @@ function bestBranch(branches: readonly (readonly Issue[])[]): readonly Issue[] |
     }))
     .sort((a, b) => a.score - b.score);
   return scored[0]?.issues;
+}
+
+/**
+ * What was found instead, by kind: a scalar is not echoed (it may be a credential written
+ * inline), a mapping names its keys (the usual sign of misplaced indentation).
+ */
+function kindOf(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'an empty value';
+  if (Array.isArray(value)) return `a list of ${value.length}`;
+  if (typeof value === 'object') {
+    const keys = Object.keys(value);
+    return `a mapping (${keys.slice(0, 3).join(', ')}${keys.length > 3 ? ', ...' : ''}): check the indentation`;
+  }
+  return `a ${typeof value}`;
+}
+
+/** A value of a known shape (a name, a reference), quoted as found. */
+function found(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : kindOf(value);
 }
 
 function valueAt(value: unknown, path: ValuePath): unknown {
