@@ -73,7 +73,7 @@ export class PostgresEngine implements Engine {
     try {
       await client.connect();
     } catch (e) {
-      throw new QueryError('postgres', `cannot connect: ${(e as Error).message}`);
+      throw new QueryError('postgres', cannotConnect(client, connectionString, e as Error));
     }
     try {
       for (const statement of sessionStatements(options)) await client.query(statement);
@@ -157,4 +157,27 @@ export class PostgresEngine implements Engine {
   async close(): Promise<void> {
     await this.client.end();
   }
+}
+
+/** Driver errors that say what is wrong in the user's terms. */
+const CONNECT_PROBLEMS: [RegExp, string][] = [
+  [/ECONNREFUSED/, 'nothing listens there'],
+  [/ENOTFOUND|EAI_AGAIN/, 'the host name is unknown'],
+  [/ETIMEDOUT|timeout/i, 'no answer'],
+  [/password authentication failed|no password supplied/, 'the password was refused'],
+  [/database ".*" does not exist/, 'that database does not exist'],
+  [/role ".*" does not exist/, 'that user does not exist'],
+];
+
+/**
+ * Why a connection failed and what to do: where it tried (the URL is redacted by the
+ * caller's error path; only host, port and database are named here), and where the setting lives.
+ */
+function cannotConnect(client: pg.Client, connectionString: string | undefined, error: Error): string {
+  const target = `${client.host ?? 'localhost'}:${client.port ?? 5432}${client.database ? `/${client.database}` : ''}`;
+  const problem = CONNECT_PROBLEMS.find(([pattern]) => pattern.test(error.message))?.[1] ?? error.message;
+  const where = connectionString
+    ? 'check the URL (postgres.connection in strata.yaml, or --database)'
+    : 'no connection is configured: set postgres.connection: env:NAME in strata.yaml, DATABASE_URL, or pass --database URL';
+  return `cannot connect to PostgreSQL at ${target} (${problem}): ${where}`;
 }

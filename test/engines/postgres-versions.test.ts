@@ -49,3 +49,18 @@ describe('PostgreSQL table versions', () => {
     }
   });
 });
+
+describe('PostgreSQL connection failures', () => {
+  it('say where, why in plain words, and where the setting lives, never the password', async () => {
+    const refused = await PostgresEngine.connect('postgres://nobody:hunter2@127.0.0.1:1/x').catch(
+      (e: Error) => e,
+    );
+    expect((refused as Error).message).toBe(
+      'postgres: cannot connect to PostgreSQL at 127.0.0.1:1/x (nothing listens there): check the URL (postgres.connection in strata.yaml, or --database)',
+    );
+    const missing = await PostgresEngine.connect(URL.replace(/\/test$/, '/no_such_database')).catch(
+      (e: Error) => e,
+    );
+    expect((missing as Error).message).toMatch(/\(that database does not exist\)/);
+  });
+});
