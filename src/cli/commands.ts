@@ -1,4 +1,5 @@
 /** The commands of issue 2: validate, compile, run, demo. */
+import { progress } from '../output/progress.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cdcSources, latestViewStatements, trinoMaintenanceStatements } from '../core/cdc.js';
@@ -206,9 +207,13 @@ export async function demoCommand(projectDir: string, flags: DemoFlags): Promise
     return 0;
   }
   const { buildDemoWarehouse } = await import('../demo/build-warehouse.js');
+  const shown = progress('demo');
   const summary = await withWarehouse(projectDir, project.config, (warehouse, duckdb) =>
-    buildDemoWarehouse(warehouse, duckdb),
+    buildDemoWarehouse(warehouse, duckdb, {
+      onTable: (done, total, table) => shown.step(done, total, table),
+    }),
   );
+  shown.done();
   const root = warehouseLocation(projectDir, project.config).root;
   process.stderr.write(
     `demo warehouse: ${summary.tables} Iceberg tables, ${summary.rows} rows, ${summary.snapshots} snapshots in ${root}\n`,
@@ -295,10 +300,13 @@ export async function compactCommand(
   const { settingsFor } = await import('../cdc/maintenance.js');
   const results = await withWarehouse(projectDir, project.config, async (warehouse) => {
     const done = [];
-    for (const source of sources) {
+    const shown = progress('compact');
+    for (const [i, source] of sources.entries()) {
+      shown.step(i + 1, sources.length, source.name);
       const { tombstoneRetentionMs } = settingsFor(settingsTarget(source), project.config);
       done.push(await compactSource(warehouse, source, { tombstoneRetentionMs }));
     }
+    shown.done();
     return done;
   });
   for (const r of results) {

@@ -1,4 +1,5 @@
 /** `strata maintain [table ...]`: warehouse maintenance by hand (docs/warehouse.md#maintenance). */
+import { progress } from '../output/progress.js';
 import { DURATION_PATTERN, durationMs, MIN_MAINTENANCE_RETENTION_MS } from '../core/definitions/schema.js';
 import {
   maintainTable,
@@ -73,13 +74,16 @@ export async function maintainCommand(
   };
   const outcomes = await withWarehouse(projectDir, project.config, async (warehouse) => {
     const done: ({ ok: true; result: TableMaintenance } | { ok: false; table: string; error: string })[] = [];
-    for (const target of targets) {
+    const shown = progress('maintain');
+    for (const [i, target] of targets.entries()) {
+      shown.step(i + 1, targets.length, target.table);
       try {
         done.push({ ok: true, result: await maintainTable(warehouse, target, settings(target)) });
       } catch (e) {
         done.push({ ok: false, table: target.table, error: (e as Error).message });
       }
     }
+    shown.done();
     return done;
   });
   for (const outcome of outcomes) {

@@ -43,13 +43,14 @@ export interface DemoWarehouseSummary {
 export async function buildDemoWarehouse(
   warehouse: Warehouse,
   staging: DuckDBConnection,
-  options: StudioDataOptions = {},
+  options: StudioDataOptions & { onTable?: (done: number, total: number, table: string) => void } = {},
 ): Promise<DemoWarehouseSummary> {
   const tables = generateStudioData(options);
   await loadDemoTables(staging, tables);
   let snapshots = 0;
-  for (const table of tables) {
+  for (const [i, table] of tables.entries()) {
     const id = { namespace: table.schema, name: table.name };
+    options.onTable?.(i + 1, tables.length, `${table.schema}.${table.name}`);
     if (await warehouse.exists(id)) await warehouse.dropTable(id, { purge: true });
     await warehouse.createTable(
       id,
