@@ -340,6 +340,22 @@ program
   .addOption(new Option('--dialect <dialect>', DIALECTS.join(' | ')))
   .action((flags) => runCommand(globals(), async () => diffCommand(globals().project, flags)));
 
+program
+  .command('completion [shell]')
+  .description(
+    "a shell completion script (bash | zsh): commands, options, and the project's inputs, trackers and pipelines",
+  )
+  .addOption(new Option('--names <kind>', 'print the names of inputs, trackers or pipelines').hideHelp())
+  .action(async (shell: string | undefined, flags: { names?: string }) =>
+    runCommand(globals(), async () => {
+      const { completionNames, completionScript, shellOf } = await import('./cli/completion.js');
+      if (flags.names)
+        process.stdout.write(completionNames(globals().project, flags.names).join('\n') + '\n');
+      else process.stdout.write(completionScript(program, shellOf(shell)));
+      return 0;
+    }),
+  );
+
 addExamples(program);
 
 /** The command tree, for tests (importing this module parses nothing unless it is the program run). */

@@ -35,6 +35,10 @@ export const EXAMPLES: Record<string, string[]> = {
   'alerts test': ['strata alerts test', 'strata alerts test --channel team-slack'],
   impact: ['strata impact movie.title', 'strata impact production.country'],
   diff: ['strata diff --base origin/main', 'strata diff --base HEAD~1 --dialect duckdb'],
+  completion: [
+    'strata completion bash > ~/.local/share/bash-completion/completions/strata',
+    "echo 'source <(strata completion zsh)' >> ~/.zshrc",
+  ],
 };
 
 /** The command's path below the program: `pipeline run`. */
