@@ -59,14 +59,44 @@ export const DialectSql = z.union([
 export type DialectSql = z.infer<typeof DialectSql>;
 
 const Text = z.string();
-const FormatCode = z.string().min(1);
+const FormatCode = z
+  .string()
+  .min(1)
+  .meta({
+    description: 'Display format: a spreadsheet number-format code (as in Google Sheets and Excel)',
+    examples: ['yyyy-mm-dd', '#,##0.00', '$#,##0', '0.0%', '@'],
+  });
+
+/*
+ * Descriptions and examples below (`.meta`) feed the JSON Schemas editors use (`strata schema`);
+ * they change nothing in validation. Names that refer to another definition get their own
+ * schema object (SourceName, InputName) so that a project's schema can replace them by the
+ * project's real names.
+ */
+
+/**
+ * The name of a source (`from:` of an input, `to:` of a join). Used as is, never re-described:
+ * the project schema finds references by these objects' identity.
+ */
+export const SourceName = Name.meta({
+  description:
+    'The name of a source (definitions/sources/*.yaml); an input reads one row per its row unless measures group',
+});
+/** The name of an input (`input:` of a tracker). */
+export const InputName = Name.meta({
+  description: 'The name of an input (definitions/inputs/*.yaml) this tracker keeps fresh',
+});
 
 export const FieldDefinition = z.strictObject({
-  name: Name,
-  type: FieldType,
-  label: Text.optional(),
+  name: Name.meta({ description: 'The field name, referenced everywhere as source.field' }),
+  type: FieldType.meta({ description: 'Drives SQL casts, destination cell types and filter validation' }),
+  label: Text.meta({ description: 'Default column header (default: the humanized name)' }).optional(),
   description: Text.optional(),
-  sql: DialectSql.optional(),
+  sql: DialectSql.meta({
+    description:
+      "An SQL expression over this source's own columns (default: the column of the same name); one string, or one per dialect",
+    examples: ['runtime_seconds / 60', { duckdb: 'upper(title[1])', trino: 'upper(substr(title, 1, 1))' }],
+  }).optional(),
   format: FormatCode.optional(),
 });
 export type FieldDefinition = z.infer<typeof FieldDefinition>;
@@ -82,10 +112,25 @@ export const MeasureDefinition = z
     description: Text.optional(),
     format: FormatCode.optional(),
     type: FieldType.optional(),
-    aggregate: Aggregate.optional(),
-    sql: DialectSql.optional(),
-    filter: DialectSql.optional(),
-    expression: z.string().min(1).optional(),
+    aggregate: Aggregate.meta({
+      description: 'How the measure aggregates (or give `expression`)',
+    }).optional(),
+    sql: DialectSql.meta({
+      description: "The value to aggregate: an expression over the source's own columns",
+      examples: ['budget_usd'],
+    }).optional(),
+    filter: DialectSql.meta({
+      description: 'A conditional aggregate: only rows matching this condition count',
+      examples: ["status = 'active'"],
+    }).optional(),
+    expression: z
+      .string()
+      .min(1)
+      .meta({
+        description: 'A derived measure over other measures, computed after aggregation',
+        examples: ['{total_budget} / NULLIF({movie_count}, 0)'],
+      })
+      .optional(),
   })
   .superRefine((m, ctx) => {
     if (m.aggregate === undefined && m.expression === undefined) {
@@ -124,11 +169,17 @@ export const Relationship = z.enum(RELATIONSHIPS);
 export type Relationship = z.infer<typeof Relationship>;
 
 export const JoinDefinition = z.strictObject({
-  to: Name,
-  relationship: Relationship,
-  on: z.record(Name, Name).refine((o) => Object.keys(o).length > 0, {
-    error: 'pair at least one field: { my_field: their_field }',
-  }),
+  to: SourceName,
+  relationship: Relationship.meta({ description: 'Declared once, on either side; usable both ways' }),
+  on: z
+    .record(Name, Name)
+    .meta({
+      description: "Pairs of fields: this source's field: the other source's field",
+      examples: [{ movie_id: 'movie_id' }],
+    })
+    .refine((o) => Object.keys(o).length > 0, {
+      error: 'pair at least one field: { my_field: their_field }',
+    }),
 });
 export type JoinDefinition = z.infer<typeof JoinDefinition>;
 
@@ -147,22 +198,43 @@ export type AccessDefinition = z.infer<typeof AccessDefinition>;
 
 export const SourceDefinition = z
   .strictObject({
-    name: Name,
+    name: Name.meta({ description: 'The source name: ^[a-z][a-z0-9_]*$' }),
     description: Text.optional(),
-    owner: Text.optional(),
+    owner: Text.meta({ description: 'Who answers for it (an email)' }).optional(),
     table: z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$/, {
         error: 'must be table, schema.table or catalog.schema.table',
       })
+      .meta({
+        description: 'The table read: schema.table or catalog.schema.table (or give `sql`)',
+        examples: ['studio.movie'],
+      })
       .optional(),
-    sql: z.string().min(1).optional(),
-    primaryKey: z.union([Name, z.array(Name).min(1)]).optional(),
-    cdc: CdcDefinition.optional(),
-    fields: z.array(FieldDefinition).min(1),
-    measures: z.array(MeasureDefinition).optional(),
-    joins: z.array(JoinDefinition).optional(),
-    access: AccessDefinition.optional(),
+    sql: z
+      .string()
+      .min(1)
+      .meta({
+        description: 'Exactly one SELECT, instead of `table`',
+        examples: ['SELECT * FROM studio.movie WHERE NOT is_test'],
+      })
+      .optional(),
+    primaryKey: z
+      .union([Name, z.array(Name).min(1)])
+      .meta({
+        description: 'A field or a list of fields; required with measures and cdc',
+        examples: [['movie_id']],
+      })
+      .optional(),
+    cdc: CdcDefinition.meta({
+      description: '`table` is a raw append-only CDC table: read its latest row per primaryKey',
+    }).optional(),
+    fields: z.array(FieldDefinition).min(1).meta({ description: 'The fields (dimensions) of the source' }),
+    measures: z.array(MeasureDefinition).meta({ description: 'Aggregates over the source' }).optional(),
+    joins: z.array(JoinDefinition).meta({ description: 'Joins to other sources' }).optional(),
+    access: AccessDefinition.meta({
+      description: 'Who may read the source, its fields and rows (absent: every caller)',
+    }).optional(),
   })
   .superRefine((s, ctx) => {
     if ((s.table === undefined) === (s.sql === undefined)) {
@@ -185,7 +257,8 @@ export type SourceDefinition = z.infer<typeof SourceDefinition>;
 /** `source.field` (or `source.measure`). */
 export const FieldRef = z
   .string()
-  .regex(/^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$/, { error: 'must be source.field (for example movie.title)' });
+  .regex(/^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$/, { error: 'must be source.field (for example movie.title)' })
+  .meta({ description: 'A field or measure, as source.field', examples: ['movie.title'] });
 
 export const GRANULARITIES = ['day', 'week', 'month', 'quarter', 'year'] as const;
 export const Granularity = z.enum(GRANULARITIES);
@@ -231,9 +304,12 @@ export type Scalar = z.infer<typeof Scalar>;
 export const FilterAtom = z.strictObject({
   field: FieldRef,
   op: FilterOp,
-  value: Scalar.optional(),
-  values: z.array(Scalar).optional(),
-  param: Name.optional(),
+  value: Scalar.meta({
+    description: 'The value compared with (in_last/in_next: N day|week|month|year)',
+    examples: ['active', '90 days'],
+  }).optional(),
+  values: z.array(Scalar).meta({ description: 'in/not_in: the values; between: [low, high]' }).optional(),
+  param: Name.meta({ description: 'Compare with this parameter of the input (params:)' }).optional(),
   via: Via.optional(),
 });
 export type FilterAtom = z.infer<typeof FilterAtom>;
@@ -245,14 +321,22 @@ export type FilterDefinition = FilterAtom | AnyFilter;
 
 export const AnyFilter: z.ZodType<AnyFilter> = z.strictObject({
   get any() {
-    return z.array(FilterDefinition).min(1);
+    return z.array(FilterDefinition).min(1).meta({ description: 'A group of filters, ORed' });
   },
 });
-export const FilterDefinition: z.ZodType<FilterDefinition> = z.union([FilterAtom, AnyFilter]);
+// The id names the recursive definition in the JSON Schema (`#/definitions/Filter`).
+export const FilterDefinition: z.ZodType<FilterDefinition> = z
+  .union([FilterAtom, AnyFilter])
+  .meta({ id: 'Filter', description: 'A filter; filters are ANDed, `any:` ORs a group' });
 
+/** A sort key: `source.field` or an output column name (so not an enum in a project's schema). */
+export const SortField = z
+  .string()
+  .min(1)
+  .meta({ description: 'A source.field or an output column name', examples: ['movie.title'] });
 export const SortDefinition = z.union([
-  z.string().min(1),
-  z.strictObject({ field: z.string().min(1), direction: z.enum(['asc', 'desc']).optional() }),
+  SortField,
+  z.strictObject({ field: SortField, direction: z.enum(['asc', 'desc']).optional() }),
 ]);
 export type SortDefinition = z.infer<typeof SortDefinition>;
 
@@ -264,15 +348,24 @@ export const ParamDefinition = z.strictObject({
 export type ParamDefinition = z.infer<typeof ParamDefinition>;
 
 export const InputDefinition = z.strictObject({
-  name: Name,
+  name: Name.meta({ description: 'The input name: ^[a-z][a-z0-9_]*$' }),
   description: Text.optional(),
   owner: Text.optional(),
-  from: Name,
-  fields: z.array(FieldSelection).min(1),
-  filters: z.array(FilterDefinition).optional(),
+  from: SourceName,
+  fields: z.array(FieldSelection).min(1).meta({
+    description:
+      'The output columns, in order: source.field or { field, label, format, granularity, as, via }',
+  }),
+  filters: z.array(FilterDefinition).meta({ description: 'Filters, ANDed; on a measure: HAVING' }).optional(),
   sort: z.array(SortDefinition).optional(),
   limit: z.number().int().positive().optional(),
-  params: z.record(Name, ParamDefinition).optional(),
+  params: z
+    .record(Name, ParamDefinition)
+    .meta({
+      description: 'Parameters that filters use (param:), set with --param or a tracker',
+      examples: [{ country: { type: 'string', default: 'US' } }],
+    })
+    .optional(),
 });
 export type InputDefinition = z.infer<typeof InputDefinition>;
 
@@ -560,9 +653,17 @@ export type MaintenanceConfig = z.infer<typeof MaintenanceConfig>;
 export const MIN_MAINTENANCE_RETENTION_MS = 3600_000;
 
 export const ProjectConfig = z.strictObject({
-  engine: EngineName.optional(),
-  dialect: Dialect.optional(),
-  duckdb: z.strictObject({ database: z.string().min(1).optional() }).optional(),
+  engine: EngineName.meta({ description: 'The engine queries run on (default duckdb, embedded)' }).optional(),
+  dialect: Dialect.meta({ description: 'The default dialect of `strata compile`' }).optional(),
+  duckdb: z
+    .strictObject({
+      database: z
+        .string()
+        .min(1)
+        .meta({ description: 'A DuckDB file whose tables are readable beside the Iceberg ones' })
+        .optional(),
+    })
+    .optional(),
   /** Where tracker runs are recorded: SQLite (default `.strata/runs.db`) or PostgreSQL. */
   runs: z
     .strictObject({
@@ -739,14 +840,34 @@ export const TrackerDefinition = z.strictObject({
   name: TrackerName,
   description: z.string().optional(),
   owner: z.string().optional(),
-  input: Name,
-  params: z.record(Name, z.union([Scalar, z.array(Scalar)])).optional(),
-  schedule: z.string().min(1).optional(),
-  timezone: z.string().min(1).optional(),
-  refresh: z.enum(['always', 'on_change']).optional(),
+  input: InputName,
+  params: z
+    .record(Name, z.union([Scalar, z.array(Scalar)]))
+    .meta({ description: "Values of the input's params" })
+    .optional(),
+  schedule: z
+    .string()
+    .min(1)
+    .meta({ description: 'A cron expression; omit for on-demand only', examples: ['*/30 * * * *'] })
+    .optional(),
+  timezone: z
+    .string()
+    .min(1)
+    .meta({
+      description: 'IANA time zone of the schedule and relative filters',
+      examples: ['America/Los_Angeles'],
+    })
+    .optional(),
+  refresh: z
+    .enum(['always', 'on_change'])
+    .meta({ description: 'on_change: skip a run when nothing that determines the result changed' })
+    .optional(),
   freshness: Freshness.optional(),
   runAs: RunAs.optional(),
-  destinations: z.array(DestinationDefinition).min(1),
+  destinations: z
+    .array(DestinationDefinition)
+    .min(1)
+    .meta({ description: 'Where the result goes: google_sheets, airtable, table or file' }),
   /** Who hears of its failures and staleness (docs/alerts.md). */
   alerts: TrackerAlerts.optional(),
 });
