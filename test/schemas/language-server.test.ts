@@ -3,12 +3,15 @@
  * configured exactly as `strata init` configures VS Code, completes keys and the project's
  * names and flags wrong keys at their line.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initCommand } from '../../src/cli/init-commands.js';
 import { schemaCommand } from '../../src/cli/schema-commands.js';
+import { schemaFileName, type SchemaKind } from '../../src/core/definitions/json-schema.js';
+import { REPO_ROOT } from '../support/example-project.js';
 import { YamlLanguageServer } from '../support/yaml-language-server.js';
 
 let dir: string;
@@ -120,4 +123,33 @@ describe('modelines', () => {
     );
     expect(diagnostics.map((d) => d.range.start.line).sort()).toEqual([3, 4]);
   });
+});
+
+describe('the generic schemas', () => {
+  /** The repository's example project, each file bound by a modeline to the shipped schema. */
+  const examples: [string, SchemaKind][] = [
+    ['definitions/sources', 'source'],
+    ['definitions/inputs', 'input'],
+    ['definitions/pipelines', 'pipeline'],
+    ['trackers', 'tracker'],
+  ];
+
+  it('accept every definition of the example project', async () => {
+    // Opened together: the server debounces validation per document, so waits overlap.
+    const checks = examples.flatMap(([folder, kind]) =>
+      readdirSync(join(REPO_ROOT, folder))
+        .filter((f) => f.endsWith('.yaml'))
+        .map(async (file) => {
+          const schema = pathToFileURL(join(REPO_ROOT, 'schemas', schemaFileName(kind))).href;
+          const text = `# yaml-language-server: $schema=${schema}\n${readFileSync(join(REPO_ROOT, folder, file), 'utf8')}`;
+          return {
+            file: `${folder}/${file}`,
+            diagnostics: await server.open(join(dir, 'examples', kind, file), text),
+          };
+        }),
+    );
+    const results = await Promise.all(checks);
+    expect(results.length).toBeGreaterThan(30);
+    expect(results.filter((r) => r.diagnostics.length > 0)).toEqual([]);
+  }, 30_000);
 });
