@@ -74,7 +74,10 @@ program
     'print the JSON Schema of a kind of file (source, input, tracker, pipeline, config), or write them all',
   )
   .option('--out <dir>', 'write every schema into DIR (<kind>.schema.json)')
-  .option('--project', "narrow field, source and input names to the project's, so editors complete them")
+  .option(
+    '--project-names',
+    "narrow field, source and input references to the project's names, so editors complete them",
+  )
   .action((kind: string | undefined, flags) =>
     runCommand(globals(), async () => schemaCommand(globals().project, kind, flags)),
   );

@@ -67,7 +67,7 @@ function nextSteps(dir: string, written: string[], kept: string[]): string {
     `created a Strata project in ${dir}`,
     ...written.map((f) => `  + ${f}`),
     ...kept.map((f) => `  = ${f} (exists, kept)`),
-    `  + ${PROJECT_SCHEMA_DIR}/*.schema.json (editor schemas; \`strata schema --project --out ${PROJECT_SCHEMA_DIR}\` adds your names)`,
+    `  + ${PROJECT_SCHEMA_DIR}/*.schema.json (editor schemas; \`strata schema --project-names --out ${PROJECT_SCHEMA_DIR}\` adds your names)`,
     '',
     'next:',
     `  strata validate${project}`,

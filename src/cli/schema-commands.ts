@@ -15,14 +15,14 @@ import { loadProject } from '../project/load-project.js';
 
 export interface SchemaFlags {
   /** Narrow field, source and input references to the project's names. */
-  project?: boolean;
+  projectNames?: boolean;
   out?: string;
 }
 
 /** `strata schema <kind>` prints one schema; `--out DIR` writes every kind's file into DIR. */
 export function schemaCommand(projectDir: string, kind: string | undefined, flags: SchemaFlags): number {
   // A project that does not validate still names most of its fields: offer what parsed.
-  const names: ProjectNames | undefined = flags.project
+  const names: ProjectNames | undefined = flags.projectNames
     ? projectNames(loadProject(projectDir).model)
     : undefined;
   if (flags.out !== undefined) {

@@ -23,7 +23,7 @@ beforeAll(async () => {
   vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
   await initCommand(dir, {});
   // The project's own schema: its field, source and input names become enums.
-  schemaCommand(dir, undefined, { project: true, out: join(dir, 'schemas') });
+  schemaCommand(dir, undefined, { projectNames: true, out: join(dir, 'schemas') });
   vi.restoreAllMocks();
   const settings = JSON.parse(readFileSync(join(dir, '.vscode/settings.json'), 'utf8')) as {
     'yaml.schemas': Record<string, string[]>;

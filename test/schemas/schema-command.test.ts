@@ -16,7 +16,7 @@ function printed(kind: string, project: boolean): Record<string, unknown> {
     out += chunk.toString();
     return true;
   });
-  expect(schemaCommand(REPO_ROOT, kind, { project })).toBe(0);
+  expect(schemaCommand(REPO_ROOT, kind, { projectNames: project })).toBe(0);
   vi.restoreAllMocks();
   return JSON.parse(out) as Record<string, unknown>;
 }
