@@ -5,10 +5,15 @@
  */
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { schemaFileName, SCHEMA_GLOBS, SCHEMA_KINDS } from '../core/definitions/json-schema.js';
+import {
+  allJsonSchemas,
+  schemaFileName,
+  schemaText,
+  SCHEMA_GLOBS,
+  SCHEMA_KINDS,
+} from '../core/definitions/json-schema.js';
 import { UsageError } from '../engines/open-engine.js';
 import { openCatalog, warehouseLocation } from '../engines/warehouse-location.js';
-import { writeSchemaFiles } from './schema-commands.js';
 
 export interface InitFlags {
   /** Write into a folder that is not empty; files that exist are kept, never overwritten. */
@@ -37,10 +42,24 @@ export async function initCommand(dir: string, flags: InitFlags): Promise<number
     writeFileSync(target, text);
     written.push(path);
   }
-  writeSchemaFiles(join(dir, PROJECT_SCHEMA_DIR));
+  writeMissingSchemas(join(dir, PROJECT_SCHEMA_DIR), written, kept);
   await createEmptyWarehouse(dir);
   process.stdout.write(nextSteps(dir, written, kept));
   return 0;
+}
+
+/** The generic schemas, except files already there (perhaps narrowed by `strata schema --project-names`). */
+function writeMissingSchemas(schemaDir: string, written: string[], kept: string[]): void {
+  mkdirSync(schemaDir, { recursive: true });
+  for (const [file, schema] of Object.entries(allJsonSchemas())) {
+    const path = `${PROJECT_SCHEMA_DIR}/${file}`;
+    if (existsSync(join(schemaDir, file))) {
+      kept.push(path);
+      continue;
+    }
+    writeFileSync(join(schemaDir, file), schemaText(schema));
+    written.push(path);
+  }
 }
 
 function refuseNonEmpty(dir: string, force: boolean): void {
@@ -67,7 +86,8 @@ function nextSteps(dir: string, written: string[], kept: string[]): string {
     `created a Strata project in ${dir}`,
     ...written.map((f) => `  + ${f}`),
     ...kept.map((f) => `  = ${f} (exists, kept)`),
-    `  + ${PROJECT_SCHEMA_DIR}/*.schema.json (editor schemas; \`strata schema --project-names --out ${PROJECT_SCHEMA_DIR}\` adds your names)`,
+    '',
+    `editor schemas are in ${join(dir, PROJECT_SCHEMA_DIR)}; \`strata schema --project-names --out ${join(dir, PROJECT_SCHEMA_DIR)}${project}\` adds your names to them`,
     '',
     'next:',
     `  strata validate${project}`,

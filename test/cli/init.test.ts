@@ -93,4 +93,15 @@ describe('strata init', () => {
     expect(forced.stdout).toContain('strata.yaml (exists, kept)');
     expect(readFileSync(join(dir, 'strata.yaml'), 'utf8')).toBe('engine: duckdb\n');
   });
+
+  it('--force in a fresh clone (no .strata/) recreates the warehouse catalog and keeps narrowed schemas', async () => {
+    const dir = join(root, 'clone');
+    await captured(() => initCommand(dir, {}));
+    writeFileSync(join(dir, 'schemas/input.schema.json'), '{"narrowed": true}\n');
+    rmSync(join(dir, '.strata'), { recursive: true, force: true });
+    await captured(() => initCommand(dir, { force: true }));
+    expect(readFileSync(join(dir, 'schemas/input.schema.json'), 'utf8')).toBe('{"narrowed": true}\n');
+    const run = await captured(() => runCommand(dir, SAMPLE_INPUT, { format: 'json' }));
+    expect(run.code).toBe(0);
+  });
 });
