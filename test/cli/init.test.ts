@@ -1,5 +1,5 @@
 /** `strata init`: a skeleton that validates and runs at once, and never clobbers a folder. */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -7,6 +7,7 @@ import { initCommand, SAMPLE_INPUT } from '../../src/cli/init-commands.js';
 import { runCommand, validateCommand } from '../../src/cli/commands.js';
 import { UsageError } from '../../src/engines/open-engine.js';
 import { loadProject } from '../../src/project/load-project.js';
+import { strata } from '../support/cli.js';
 
 let root: string;
 beforeAll(() => {
@@ -103,5 +104,17 @@ describe('strata init', () => {
     expect(readFileSync(join(dir, 'schemas/input.schema.json'), 'utf8')).toBe('{"narrowed": true}\n');
     const run = await captured(() => runCommand(dir, SAMPLE_INPUT, { format: 'json' }));
     expect(run.code).toBe(0);
+  });
+
+  it('exits 2 with one clear line on a folder that is not empty (the built CLI)', () => {
+    const dir = join(root, 'occupied');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'notes.txt'), 'mine\n');
+    const r = strata(['init', dir]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(
+      `error: ${dir} is not empty: use --force to add the skeleton anyway (existing files are kept)\n`,
+    );
+    expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('mine\n');
   });
 });

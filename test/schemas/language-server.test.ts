@@ -57,6 +57,15 @@ describe('source schema', () => {
     expect(items).not.toContain('fields');
   });
 
+  it('shows what a key means on hover', async () => {
+    const file = join(dir, 'definitions/sources/hover.yaml');
+    await server.open(
+      file,
+      'name: hover\ntable: app.hover\nprimaryKey: id\nfields:\n  - { name: id, type: integer }\n',
+    );
+    expect(await server.hover(file, 2, 3)).toContain('required with measures and cdc');
+  });
+
   it('completes the keys of a field and the values of its type', async () => {
     const file = join(dir, 'definitions/sources/customer.yaml');
     await server.open(file, 'name: customer\ntable: app.customer\nfields:\n  - name: id\n    type: \n');

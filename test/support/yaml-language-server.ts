@@ -13,6 +13,7 @@ import {
   DidChangeConfigurationNotification,
   DidOpenTextDocumentNotification,
   ExitNotification,
+  HoverRequest,
   InitializedNotification,
   InitializeRequest,
   PublishDiagnosticsNotification,
@@ -100,6 +101,19 @@ export class YamlLanguageServer {
     });
     if (result === null) return [];
     return Array.isArray(result) ? result : result.items;
+  }
+
+  /** The hover text at a position (markdown), empty when there is none. */
+  async hover(path: string, line: number, character: number): Promise<string> {
+    const result = await this.connection.sendRequest(HoverRequest.type, {
+      textDocument: { uri: pathToFileURL(path).href },
+      position: { line, character },
+    });
+    const contents = result?.contents;
+    if (contents === undefined) return '';
+    if (typeof contents === 'string') return contents;
+    if (Array.isArray(contents)) return contents.map((c) => (typeof c === 'string' ? c : c.value)).join('\n');
+    return contents.value;
   }
 
   async stop(): Promise<void> {
