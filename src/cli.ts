@@ -28,6 +28,8 @@ import {
 } from './cli/pipeline-commands.js';
 import { endQuietlyWhenOutputCloses } from './output/closed-pipe.js';
 import { strataVersion } from './version.js';
+import { initCommand } from './cli/init-commands.js';
+import { schemaCommand } from './cli/schema-commands.js';
 
 endQuietlyWhenOutputCloses();
 
@@ -60,6 +62,30 @@ program
   .command('validate')
   .description('validate every definition; print each error as path:line:col')
   .action(() => runCommand(globals(), async () => validateCommand(globals().project)));
+
+program
+  .command('init [dir]')
+  .description(
+    'create a project: strata.yaml, the definition folders, a sample source and input, editor schemas (default: the current folder)',
+  )
+  .option('--force', 'write into a folder that is not empty (files of the same name are replaced)')
+  .action((dir: string | undefined, flags) =>
+    runCommand(globals(), async () => initCommand(dir ?? '.', flags)),
+  );
+
+program
+  .command('schema [kind]')
+  .description(
+    'print the JSON Schema of a kind of file (source, input, tracker, pipeline, config), or write them all',
+  )
+  .option('--out <dir>', 'write every schema into DIR (<kind>.schema.json)')
+  .option(
+    '--project-names',
+    "narrow field, source and input references to the project's names, so editors complete them",
+  )
+  .action((kind: string | undefined, flags) =>
+    runCommand(globals(), async () => schemaCommand(globals().project, kind, flags)),
+  );
 
 callerOptions(
   paramOption(

@@ -59,14 +59,44 @@ export const DialectSql = z.union([
 export type DialectSql = z.infer<typeof DialectSql>;
 
 const Text = z.string();
-const FormatCode = z.string().min(1);
+const FormatCode = z
+  .string()
+  .min(1)
+  .meta({
+    description: 'Display format: a spreadsheet number-format code (as in Google Sheets and Excel)',
+    examples: ['yyyy-mm-dd', '#,##0.00', '$#,##0', '0.0%', '@'],
+  });
+
+/*
+ * Descriptions and examples below (`.meta`) feed the JSON Schemas editors use (`strata schema`);
+ * they change nothing in validation. Names that refer to another definition get their own
+ * schema object (SourceName, InputName) so that a project's schema can replace them by the
+ * project's real names.
+ */
+
+/**
+ * The name of a source (`from:` of an input, `to:` of a join). Used as is, never re-described:
+ * the project schema finds references by these objects' identity.
+ */
+export const SourceName = Name.meta({
+  description:
+    'The name of a source (definitions/sources/*.yaml); an input reads one row per its row unless measures group',
+});
+/** The name of an input (`input:` of a tracker). */
+export const InputName = Name.meta({
+  description: 'The name of an input (definitions/inputs/*.yaml) this tracker keeps fresh',
+});
 
 export const FieldDefinition = z.strictObject({
-  name: Name,
-  type: FieldType,
-  label: Text.optional(),
+  name: Name.meta({ description: 'The field name, referenced everywhere as source.field' }),
+  type: FieldType.meta({ description: 'Drives SQL casts, destination cell types and filter validation' }),
+  label: Text.meta({ description: 'Default column header (default: the humanized name)' }).optional(),
   description: Text.optional(),
-  sql: DialectSql.optional(),
+  sql: DialectSql.meta({
+    description:
+      "An SQL expression over this source's own columns (default: the column of the same name); one string, or one per dialect",
+    examples: ['runtime_seconds / 60', { duckdb: 'upper(title[1])', trino: 'upper(substr(title, 1, 1))' }],
+  }).optional(),
   format: FormatCode.optional(),
 });
 export type FieldDefinition = z.infer<typeof FieldDefinition>;
@@ -82,10 +112,25 @@ export const MeasureDefinition = z
     description: Text.optional(),
     format: FormatCode.optional(),
     type: FieldType.optional(),
-    aggregate: Aggregate.optional(),
-    sql: DialectSql.optional(),
-    filter: DialectSql.optional(),
-    expression: z.string().min(1).optional(),
+    aggregate: Aggregate.meta({
+      description: 'How the measure aggregates (or give `expression`)',
+    }).optional(),
+    sql: DialectSql.meta({
+      description: "The value to aggregate: an expression over the source's own columns",
+      examples: ['budget_usd'],
+    }).optional(),
+    filter: DialectSql.meta({
+      description: 'A conditional aggregate: only rows matching this condition count',
+      examples: ["status = 'active'"],
+    }).optional(),
+    expression: z
+      .string()
+      .min(1)
+      .meta({
+        description: 'A derived measure over other measures, computed after aggregation',
+        examples: ['{total_budget} / NULLIF({movie_count}, 0)'],
+      })
+      .optional(),
   })
   .superRefine((m, ctx) => {
     if (m.aggregate === undefined && m.expression === undefined) {
@@ -124,11 +169,17 @@ export const Relationship = z.enum(RELATIONSHIPS);
 export type Relationship = z.infer<typeof Relationship>;
 
 export const JoinDefinition = z.strictObject({
-  to: Name,
-  relationship: Relationship,
-  on: z.record(Name, Name).refine((o) => Object.keys(o).length > 0, {
-    error: 'pair at least one field: { my_field: their_field }',
-  }),
+  to: SourceName,
+  relationship: Relationship.meta({ description: 'Declared once, on either side; usable both ways' }),
+  on: z
+    .record(Name, Name)
+    .meta({
+      description: "Pairs of fields: this source's field: the other source's field",
+      examples: [{ movie_id: 'movie_id' }],
+    })
+    .refine((o) => Object.keys(o).length > 0, {
+      error: 'pair at least one field: { my_field: their_field }',
+    }),
 });
 export type JoinDefinition = z.infer<typeof JoinDefinition>;
 
@@ -147,22 +198,43 @@ export type AccessDefinition = z.infer<typeof AccessDefinition>;
 
 export const SourceDefinition = z
   .strictObject({
-    name: Name,
+    name: Name.meta({ description: 'The source name: ^[a-z][a-z0-9_]*$' }),
     description: Text.optional(),
-    owner: Text.optional(),
+    owner: Text.meta({ description: 'Who answers for it (an email)' }).optional(),
     table: z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$/, {
         error: 'must be table, schema.table or catalog.schema.table',
       })
+      .meta({
+        description: 'The table read: schema.table or catalog.schema.table (or give `sql`)',
+        examples: ['studio.movie'],
+      })
       .optional(),
-    sql: z.string().min(1).optional(),
-    primaryKey: z.union([Name, z.array(Name).min(1)]).optional(),
-    cdc: CdcDefinition.optional(),
-    fields: z.array(FieldDefinition).min(1),
-    measures: z.array(MeasureDefinition).optional(),
-    joins: z.array(JoinDefinition).optional(),
-    access: AccessDefinition.optional(),
+    sql: z
+      .string()
+      .min(1)
+      .meta({
+        description: 'Exactly one SELECT, instead of `table`',
+        examples: ['SELECT * FROM studio.movie WHERE NOT is_test'],
+      })
+      .optional(),
+    primaryKey: z
+      .union([Name, z.array(Name).min(1)])
+      .meta({
+        description: 'A field or a list of fields; required with measures and cdc',
+        examples: [['movie_id']],
+      })
+      .optional(),
+    cdc: CdcDefinition.meta({
+      description: '`table` is a raw append-only CDC table: read its latest row per primaryKey',
+    }).optional(),
+    fields: z.array(FieldDefinition).min(1).meta({ description: 'The fields (dimensions) of the source' }),
+    measures: z.array(MeasureDefinition).meta({ description: 'Aggregates over the source' }).optional(),
+    joins: z.array(JoinDefinition).meta({ description: 'Joins to other sources' }).optional(),
+    access: AccessDefinition.meta({
+      description: 'Who may read the source, its fields and rows (absent: every caller)',
+    }).optional(),
   })
   .superRefine((s, ctx) => {
     if ((s.table === undefined) === (s.sql === undefined)) {
@@ -185,7 +257,8 @@ export type SourceDefinition = z.infer<typeof SourceDefinition>;
 /** `source.field` (or `source.measure`). */
 export const FieldRef = z
   .string()
-  .regex(/^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$/, { error: 'must be source.field (for example movie.title)' });
+  .regex(/^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$/, { error: 'must be source.field (for example movie.title)' })
+  .meta({ description: 'A field or measure, as source.field', examples: ['movie.title'] });
 
 export const GRANULARITIES = ['day', 'week', 'month', 'quarter', 'year'] as const;
 export const Granularity = z.enum(GRANULARITIES);
@@ -231,9 +304,12 @@ export type Scalar = z.infer<typeof Scalar>;
 export const FilterAtom = z.strictObject({
   field: FieldRef,
   op: FilterOp,
-  value: Scalar.optional(),
-  values: z.array(Scalar).optional(),
-  param: Name.optional(),
+  value: Scalar.meta({
+    description: 'The value compared with (in_last/in_next: N day|week|month|year)',
+    examples: ['active', '90 days'],
+  }).optional(),
+  values: z.array(Scalar).meta({ description: 'in/not_in: the values; between: [low, high]' }).optional(),
+  param: Name.meta({ description: 'Compare with this parameter of the input (params:)' }).optional(),
   via: Via.optional(),
 });
 export type FilterAtom = z.infer<typeof FilterAtom>;
@@ -245,14 +321,22 @@ export type FilterDefinition = FilterAtom | AnyFilter;
 
 export const AnyFilter: z.ZodType<AnyFilter> = z.strictObject({
   get any() {
-    return z.array(FilterDefinition).min(1);
+    return z.array(FilterDefinition).min(1).meta({ description: 'A group of filters, ORed' });
   },
 });
-export const FilterDefinition: z.ZodType<FilterDefinition> = z.union([FilterAtom, AnyFilter]);
+// The id names the recursive definition in the JSON Schema (`#/definitions/Filter`).
+export const FilterDefinition: z.ZodType<FilterDefinition> = z
+  .union([FilterAtom, AnyFilter])
+  .meta({ id: 'Filter', description: 'A filter; filters are ANDed, `any:` ORs a group' });
 
+/** A sort key: `source.field` or an output column name (so not an enum in a project's schema). */
+export const SortField = z
+  .string()
+  .min(1)
+  .meta({ description: 'A source.field or an output column name', examples: ['movie.title'] });
 export const SortDefinition = z.union([
-  z.string().min(1),
-  z.strictObject({ field: z.string().min(1), direction: z.enum(['asc', 'desc']).optional() }),
+  SortField,
+  z.strictObject({ field: SortField, direction: z.enum(['asc', 'desc']).optional() }),
 ]);
 export type SortDefinition = z.infer<typeof SortDefinition>;
 
@@ -264,15 +348,24 @@ export const ParamDefinition = z.strictObject({
 export type ParamDefinition = z.infer<typeof ParamDefinition>;
 
 export const InputDefinition = z.strictObject({
-  name: Name,
+  name: Name.meta({ description: 'The input name: ^[a-z][a-z0-9_]*$' }),
   description: Text.optional(),
   owner: Text.optional(),
-  from: Name,
-  fields: z.array(FieldSelection).min(1),
-  filters: z.array(FilterDefinition).optional(),
+  from: SourceName,
+  fields: z.array(FieldSelection).min(1).meta({
+    description:
+      'The output columns, in order: source.field or { field, label, format, granularity, as, via }',
+  }),
+  filters: z.array(FilterDefinition).meta({ description: 'Filters, ANDed; on a measure: HAVING' }).optional(),
   sort: z.array(SortDefinition).optional(),
   limit: z.number().int().positive().optional(),
-  params: z.record(Name, ParamDefinition).optional(),
+  params: z
+    .record(Name, ParamDefinition)
+    .meta({
+      description: 'Parameters that filters use (param:), set with --param or a tracker',
+      examples: [{ country: { type: 'string', default: 'US' } }],
+    })
+    .optional(),
 });
 export type InputDefinition = z.infer<typeof InputDefinition>;
 
@@ -342,22 +435,35 @@ export const MAX_CLOCK_TOLERANCE_MS = 300_000;
 export const JwtAuthConfig = z
   .strictObject({
     /** HS256: the shared secret, from the environment (at least 32 bytes). */
-    secret: SecretReference.optional(),
+    secret: SecretReference.meta({
+      description: 'HS256: the shared secret, from the environment (at least 32 bytes).',
+    }).optional(),
     /** RS256 / ES256: the identity provider's public keys. */
-    jwksUrl: JwksUrl.optional(),
+    jwksUrl: JwksUrl.meta({ description: "RS256 / ES256: the identity provider's public keys." }).optional(),
     issuer: z.string().min(1).optional(),
     audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
     /** Accepted algorithms (default HS256 with `secret`, RS256 and ES256 with `jwksUrl`). */
-    algorithms: z.array(z.enum(JWT_ALGORITHMS)).min(1).optional(),
+    algorithms: z
+      .array(z.enum(JWT_ALGORITHMS))
+      .min(1)
+      .meta({
+        description: 'Accepted algorithms (default HS256 with `secret`, RS256 and ES256 with `jwksUrl`).',
+      })
+      .optional(),
     /** Clock skew tolerated on exp and nbf (default 30s, at most 5m). */
     clockTolerance: Duration.refine(
       (d) => !DURATION_PATTERN.test(d) || durationMs(d) <= MAX_CLOCK_TOLERANCE_MS,
       { error: 'at most 5m: a larger tolerance keeps expired tokens valid' },
     ).optional(),
     /** The claim holding the caller's roles: a list, or one string of roles (default `roles`). */
-    roles: ClaimPath.optional(),
+    roles: ClaimPath.meta({
+      description: "The claim holding the caller's roles: a list, or one string of roles (default `roles`).",
+    }).optional(),
     /** Caller attributes (for row filters) and the claim each comes from. */
-    attributes: z.record(CallerAttribute, ClaimPath).optional(),
+    attributes: z
+      .record(CallerAttribute, ClaimPath)
+      .meta({ description: 'Caller attributes (for row filters) and the claim each comes from.' })
+      .optional(),
   })
   .superRefine((jwt, ctx) => {
     if ((jwt.secret === undefined) === (jwt.jwksUrl === undefined))
@@ -389,7 +495,13 @@ export type JwtAuthConfig = z.infer<typeof JwtAuthConfig>;
 
 export const AuthConfig = z.strictObject({
   /** Hashed API keys in a YAML or JSON file (relative to the project folder), re-read when it changes. */
-  apiKeys: z.strictObject({ file: z.string().min(1) }).optional(),
+  apiKeys: z
+    .strictObject({ file: z.string().min(1) })
+    .meta({
+      description:
+        'Hashed API keys in a YAML or JSON file (relative to the project folder), re-read when it changes.',
+    })
+    .optional(),
   jwt: JwtAuthConfig.optional(),
 });
 export type AuthConfig = z.infer<typeof AuthConfig>;
@@ -419,7 +531,10 @@ export const WebhookChannel = z.strictObject({
   type: z.literal('webhook'),
   url: SecretReference,
   /** `slack`: text and blocks; `generic` (default): Strata's documented JSON body. */
-  format: z.enum(WEBHOOK_FORMATS).optional(),
+  format: z
+    .enum(WEBHOOK_FORMATS)
+    .meta({ description: "`slack`: text and blocks; `generic` (default): Strata's documented JSON body." })
+    .optional(),
 });
 export type WebhookChannel = z.infer<typeof WebhookChannel>;
 
@@ -427,10 +542,17 @@ export type WebhookChannel = z.infer<typeof WebhookChannel>;
 export const EmailChannel = z.strictObject({
   type: z.literal('email'),
   /** `smtp://user:password@host:587` (STARTTLS when offered) or `smtps://...:465`. */
-  smtp: SecretReference,
+  smtp: SecretReference.meta({
+    description: '`smtp://user:password@host:587` (STARTTLS when offered) or `smtps://...:465`.',
+  }),
   from: z.email({ error: 'an email address such as strata@example.com' }),
   /** Who receives every alert of this channel; may be empty when it only emails owners. */
-  to: z.array(z.email({ error: 'an email address such as oncall@example.com' })).optional(),
+  to: z
+    .array(z.email({ error: 'an email address such as oncall@example.com' }))
+    .meta({
+      description: 'Who receives every alert of this channel; may be empty when it only emails owners.',
+    })
+    .optional(),
 });
 export type EmailChannel = z.infer<typeof EmailChannel>;
 
@@ -443,17 +565,43 @@ const ConsecutiveFailures = z.number().int().min(0).max(1000);
 export const ProjectAlerts = z
   .strictObject({
     /** Named channels: webhooks and email. */
-    channels: z.record(ChannelName, AlertChannel).optional(),
+    channels: z
+      .record(ChannelName, AlertChannel)
+      .meta({ description: 'Named channels: webhooks and email.' })
+      .optional(),
     /** The channels of every tracker and pipeline that does not name its own (default: all of them). */
-    notify: z.array(ChannelName).optional(),
+    notify: z
+      .array(ChannelName)
+      .meta({
+        description:
+          'The channels of every tracker and pipeline that does not name its own (default: all of them).',
+      })
+      .optional(),
     /** The email channel that emails owners (default: the first email channel); false: never. */
-    owners: z.union([ChannelName, z.literal(false)]).optional(),
+    owners: z
+      .union([ChannelName, z.literal(false)])
+      .meta({
+        description: 'The email channel that emails owners (default: the first email channel); false: never.',
+      })
+      .optional(),
     /** Default N of the consecutive-failures alert (default 3; 0 turns it off). */
-    consecutiveFailures: ConsecutiveFailures.optional(),
+    consecutiveFailures: ConsecutiveFailures.meta({
+      description: 'Default N of the consecutive-failures alert (default 3; 0 turns it off).',
+    }).optional(),
     /** A pipeline table's audits in a row that found a mismatch before it alerts (default 2). */
-    auditMismatches: z.number().int().min(1).max(100).optional(),
+    auditMismatches: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .meta({
+        description: "A pipeline table's audits in a row that found a mismatch before it alerts (default 2).",
+      })
+      .optional(),
     /** How often `strata serve` checks staleness, paused pipelines and audits (default 60s). */
-    evaluateEvery: Duration.optional(),
+    evaluateEvery: Duration.meta({
+      description: 'How often `strata serve` checks staleness, paused pipelines and audits (default 60s).',
+    }).optional(),
     /** Delivery: attempts per channel (default 4, with backoff) and one request's deadline (default 10s). */
     delivery: z
       .strictObject({
@@ -490,17 +638,31 @@ export function unknownChannel(name: string, known: readonly string[]): string {
 /** A tracker's own alert settings; anything left out comes from strata.yaml `alerts:`. */
 export const TrackerAlerts = z.strictObject({
   /** false: this tracker never alerts (default true). */
-  enabled: z.boolean().optional(),
+  enabled: z.boolean().meta({ description: 'false: this tracker never alerts (default true).' }).optional(),
   /** Its channels, instead of strata.yaml `alerts.notify`. */
-  channels: z.array(ChannelName).optional(),
+  channels: z
+    .array(ChannelName)
+    .meta({ description: 'Its channels, instead of strata.yaml `alerts.notify`.' })
+    .optional(),
   /** Email the tracker's `owner` (when it is an email address) through the owners' channel (default true). */
-  owner: z.boolean().optional(),
+  owner: z
+    .boolean()
+    .meta({
+      description:
+        "Email the tracker's `owner` (when it is an email address) through the owners' channel (default true).",
+    })
+    .optional(),
   /** Alert on a failed (or partial) run (default true). */
-  failedRun: z.boolean().optional(),
+  failedRun: z
+    .boolean()
+    .meta({ description: 'Alert on a failed (or partial) run (default true).' })
+    .optional(),
   /** Its N of the consecutive-failures alert (0: off). */
-  consecutiveFailures: ConsecutiveFailures.optional(),
+  consecutiveFailures: ConsecutiveFailures.meta({
+    description: 'Its N of the consecutive-failures alert (0: off).',
+  }).optional(),
   /** Alert when it goes stale (default true). */
-  stale: z.boolean().optional(),
+  stale: z.boolean().meta({ description: 'Alert when it goes stale (default true).' }).optional(),
 });
 export type TrackerAlerts = z.infer<typeof TrackerAlerts>;
 
@@ -518,11 +680,19 @@ const MaintenanceSchedule = z
 /** What can be set per table, and project-wide as the default. */
 const maintenanceFields = {
   /** When `strata serve` schedules the table's maintenance (default '0 3 * * *', daily at 03:00). */
-  schedule: MaintenanceSchedule.optional(),
+  schedule: MaintenanceSchedule.meta({
+    description:
+      "When `strata serve` schedules the table's maintenance (default '0 3 * * *', daily at 03:00).",
+  }).optional(),
   /** Snapshots and orphan files older than this are removed (default 7d; at least 1h). */
-  retention: Duration.optional(),
+  retention: Duration.meta({
+    description: 'Snapshots and orphan files older than this are removed (default 7d; at least 1h).',
+  }).optional(),
   /** Deletes younger than this (by `_op_ts`) stay in compacted files as tombstones (default 30d). */
-  tombstoneRetention: Duration.optional(),
+  tombstoneRetention: Duration.meta({
+    description:
+      'Deletes younger than this (by `_op_ts`) stay in compacted files as tombstones (default 30d).',
+  }).optional(),
 };
 
 export const MaintenanceConfig = z
@@ -535,7 +705,13 @@ export const MaintenanceConfig = z
       .refine(isValidTimeZone, { error: 'unknown time zone (an IANA name such as Europe/Paris)' })
       .optional(),
     /** Per table (`namespace.table`, or the name of the CDC source reading it): overrides of the above. */
-    tables: z.record(z.string().min(1), z.strictObject(maintenanceFields)).optional(),
+    tables: z
+      .record(z.string().min(1), z.strictObject(maintenanceFields))
+      .meta({
+        description:
+          'Per table (`namespace.table`, or the name of the CDC source reading it): overrides of the above.',
+      })
+      .optional(),
   })
   .superRefine((m, ctx) => {
     const check = (retention: string | undefined, path: (string | number)[]) => {
@@ -560,9 +736,17 @@ export type MaintenanceConfig = z.infer<typeof MaintenanceConfig>;
 export const MIN_MAINTENANCE_RETENTION_MS = 3600_000;
 
 export const ProjectConfig = z.strictObject({
-  engine: EngineName.optional(),
-  dialect: Dialect.optional(),
-  duckdb: z.strictObject({ database: z.string().min(1).optional() }).optional(),
+  engine: EngineName.meta({ description: 'The engine queries run on (default duckdb, embedded)' }).optional(),
+  dialect: Dialect.meta({ description: 'The default dialect of `strata compile`' }).optional(),
+  duckdb: z
+    .strictObject({
+      database: z
+        .string()
+        .min(1)
+        .meta({ description: 'A DuckDB file whose tables are readable beside the Iceberg ones' })
+        .optional(),
+    })
+    .optional(),
   /** Where tracker runs are recorded: SQLite (default `.strata/runs.db`) or PostgreSQL. */
   runs: z
     .strictObject({
@@ -570,45 +754,110 @@ export const ProjectConfig = z.strictObject({
       path: z.string().min(1).optional(),
       connection: SecretReference.optional(),
       /** Runs older than this are deleted as new ones are recorded (default 90d). */
-      retention: Duration.optional(),
+      retention: Duration.meta({
+        description: 'Runs older than this are deleted as new ones are recorded (default 90d).',
+      }).optional(),
     })
     .optional(),
   /** Trackers' freshness: when one is stale, and how quickly on_change ones follow changes. */
-  freshness: Freshness.optional(),
+  freshness: Freshness.meta({
+    description: "Trackers' freshness: when one is stale, and how quickly on_change ones follow changes.",
+  }).optional(),
   /** `strata serve`: where it listens (127.0.0.1 unless said otherwise). */
-  serve: z.strictObject({ host: z.string().min(1).optional() }).optional(),
+  serve: z
+    .strictObject({ host: z.string().min(1).optional() })
+    .meta({ description: '`strata serve`: where it listens (127.0.0.1 unless said otherwise).' })
+    .optional(),
   /** `GET /metrics` of `strata serve` and `strata worker` (docs/metrics.md). */
   metrics: z
     .strictObject({
       /** Scrapers must send `Authorization: Bearer <token>` (always env:NAME); without it /metrics is open. */
-      token: SecretReference.optional(),
+      token: SecretReference.meta({
+        description:
+          'Scrapers must send `Authorization: Bearer <token>` (always env:NAME); without it /metrics is open.',
+      }).optional(),
       /** `strata worker`: serve /metrics on this port (off unless set here or by `--metrics-port`). */
-      port: z.number().int().min(0).max(65535).optional(),
+      port: z
+        .number()
+        .int()
+        .min(0)
+        .max(65535)
+        .meta({
+          description:
+            '`strata worker`: serve /metrics on this port (off unless set here or by `--metrics-port`).',
+        })
+        .optional(),
       /** `strata worker`: where its metrics server listens (default 127.0.0.1). */
-      host: z.string().min(1).optional(),
+      host: z
+        .string()
+        .min(1)
+        .meta({ description: '`strata worker`: where its metrics server listens (default 127.0.0.1).' })
+        .optional(),
     })
     .optional(),
   /** The GraphQL API's protections and resources (docs/graphql.md). */
   graphql: z
     .strictObject({
       /** Deepest nesting of a query's selections (default 10). */
-      maxDepth: z.number().int().positive().optional(),
+      maxDepth: z
+        .number()
+        .int()
+        .positive()
+        .meta({ description: "Deepest nesting of a query's selections (default 10)." })
+        .optional(),
       /** SQL statements one request may cost: one per level of a typed query, one per run (default 20). */
-      maxStatements: z.number().int().positive().optional(),
+      maxStatements: z
+        .number()
+        .int()
+        .positive()
+        .meta({
+          description:
+            'SQL statements one request may cost: one per level of a typed query, one per run (default 20).',
+        })
+        .optional(),
       /** Rows one level may return; more is an error asking for a limit (default 10000). */
-      maxRows: z.number().int().positive().optional(),
+      maxRows: z
+        .number()
+        .int()
+        .positive()
+        .meta({
+          description: 'Rows one level may return; more is an error asking for a limit (default 10000).',
+        })
+        .optional(),
       /** A request running longer is cancelled, its queries interrupted (default 30s). */
-      timeout: Duration.optional(),
+      timeout: Duration.meta({
+        description: 'A request running longer is cancelled, its queries interrupted (default 30s).',
+      }).optional(),
       /** Engines (connections) that run API queries side by side (default 2). */
-      engines: z.number().int().min(1).max(64).optional(),
+      engines: z
+        .number()
+        .int()
+        .min(1)
+        .max(64)
+        .meta({ description: 'Engines (connections) that run API queries side by side (default 2).' })
+        .optional(),
       /** Answers kept in the result cache (default 1000; 0 turns it off). */
-      cacheEntries: z.number().int().min(0).optional(),
+      cacheEntries: z
+        .number()
+        .int()
+        .min(0)
+        .meta({ description: 'Answers kept in the result cache (default 1000; 0 turns it off).' })
+        .optional(),
       /** Requests per credential per window, counted in Redis across every service (default 600 per 1m). */
-      rateLimit: z.strictObject({ requests: z.number().int().positive(), per: Duration }).optional(),
+      rateLimit: z
+        .strictObject({ requests: z.number().int().positive(), per: Duration })
+        .meta({
+          description:
+            'Requests per credential per window, counted in Redis across every service (default 600 per 1m).',
+        })
+        .optional(),
     })
     .optional(),
   /** Redis for `strata serve` / `strata worker` (scheduling, shared rate limits). */
-  redis: z.strictObject({ url: UrlOrSecretReference.optional() }).optional(),
+  redis: z
+    .strictObject({ url: UrlOrSecretReference.optional() })
+    .meta({ description: 'Redis for `strata serve` / `strata worker` (scheduling, shared rate limits).' })
+    .optional(),
   /** The embedded Iceberg warehouse: data and metadata under `root`, tables registered in a SQL catalog. */
   warehouse: z
     .strictObject({
@@ -624,9 +873,15 @@ export const ProjectConfig = z.strictObject({
       connection: SecretReference.optional(),
       schema: z.string().min(1).optional(),
       /** `SET ROLE` after connecting: queries run with that role's privileges only. */
-      role: z.string().min(1).optional(),
+      role: z
+        .string()
+        .min(1)
+        .meta({ description: "`SET ROLE` after connecting: queries run with that role's privileges only." })
+        .optional(),
       /** Statements running longer are cancelled (default 10m). */
-      statementTimeout: Duration.optional(),
+      statementTimeout: Duration.meta({
+        description: 'Statements running longer are cancelled (default 10m).',
+      }).optional(),
     })
     .optional(),
   /** MySQL 8 or MariaDB 10.11+ (`engine: mysql`): `connection` names the variable holding a mysql:// URL. */
@@ -634,7 +889,9 @@ export const ProjectConfig = z.strictObject({
     .strictObject({
       connection: SecretReference.optional(),
       /** Statements running longer are cancelled (default 10m). */
-      statementTimeout: Duration.optional(),
+      statementTimeout: Duration.meta({
+        description: 'Statements running longer are cancelled (default 10m).',
+      }).optional(),
     })
     .optional(),
   trino: z
@@ -645,15 +902,26 @@ export const ProjectConfig = z.strictObject({
       user: z.string().min(1).optional(),
       password: SecretReference.optional(),
       /** Trino's query_max_execution_time for Strata's queries (default 10m). */
-      statementTimeout: Duration.optional(),
+      statementTimeout: Duration.meta({
+        description: "Trino's query_max_execution_time for Strata's queries (default 10m).",
+      }).optional(),
     })
     .optional(),
   /** `strata serve`: API keys and JWTs (docs/auth.md). Without it the service serves only /health. */
-  auth: AuthConfig.optional(),
+  auth: AuthConfig.meta({
+    description:
+      '`strata serve`: API keys and JWTs (docs/auth.md). Without it the service serves only /health.',
+  }).optional(),
   /** Warehouse maintenance: `strata maintain` and the schedules `strata serve` keeps (docs/warehouse.md). */
-  maintenance: MaintenanceConfig.optional(),
+  maintenance: MaintenanceConfig.meta({
+    description:
+      'Warehouse maintenance: `strata maintain` and the schedules `strata serve` keeps (docs/warehouse.md).',
+  }).optional(),
   /** Alerts on failed runs, stale trackers, paused pipelines and audit mismatches (docs/alerts.md). */
-  alerts: ProjectAlerts.optional(),
+  alerts: ProjectAlerts.meta({
+    description:
+      'Alerts on failed runs, stale trackers, paused pipelines and audit mismatches (docs/alerts.md).',
+  }).optional(),
 });
 export type ProjectConfig = z.infer<typeof ProjectConfig>;
 
@@ -710,7 +978,13 @@ export const FileDestination = z.strictObject({
   path: z.string().min(1),
   format: z.enum(['csv', 'json', 'parquet']).optional(),
   /** csv: prefix text cells that start with = + - @ (read as formulas by spreadsheets) with '; default true. */
-  escapeFormulas: z.boolean().optional(),
+  escapeFormulas: z
+    .boolean()
+    .meta({
+      description:
+        "csv: prefix text cells that start with = + - @ (read as formulas by spreadsheets) with '; default true.",
+    })
+    .optional(),
   mode: z.literal('replace').optional(),
 });
 export type FileDestination = z.infer<typeof FileDestination>;
@@ -739,16 +1013,38 @@ export const TrackerDefinition = z.strictObject({
   name: TrackerName,
   description: z.string().optional(),
   owner: z.string().optional(),
-  input: Name,
-  params: z.record(Name, z.union([Scalar, z.array(Scalar)])).optional(),
-  schedule: z.string().min(1).optional(),
-  timezone: z.string().min(1).optional(),
-  refresh: z.enum(['always', 'on_change']).optional(),
+  input: InputName,
+  params: z
+    .record(Name, z.union([Scalar, z.array(Scalar)]))
+    .meta({ description: "Values of the input's params" })
+    .optional(),
+  schedule: z
+    .string()
+    .min(1)
+    .meta({ description: 'A cron expression; omit for on-demand only', examples: ['*/30 * * * *'] })
+    .optional(),
+  timezone: z
+    .string()
+    .min(1)
+    .meta({
+      description: 'IANA time zone of the schedule and relative filters',
+      examples: ['America/Los_Angeles'],
+    })
+    .optional(),
+  refresh: z
+    .enum(['always', 'on_change'])
+    .meta({ description: 'on_change: skip a run when nothing that determines the result changed' })
+    .optional(),
   freshness: Freshness.optional(),
   runAs: RunAs.optional(),
-  destinations: z.array(DestinationDefinition).min(1),
+  destinations: z
+    .array(DestinationDefinition)
+    .min(1)
+    .meta({ description: 'Where the result goes: google_sheets, airtable, table or file' }),
   /** Who hears of its failures and staleness (docs/alerts.md). */
-  alerts: TrackerAlerts.optional(),
+  alerts: TrackerAlerts.meta({
+    description: 'Who hears of its failures and staleness (docs/alerts.md).',
+  }).optional(),
 });
 export type TrackerDefinition = z.infer<typeof TrackerDefinition>;
 
@@ -765,13 +1061,20 @@ const ProcessorTables = z.array(UpstreamTable).min(1).optional();
 export const PostgresPipelineSource = z.strictObject({
   type: z.literal('postgres'),
   /** Always `env:NAME`: the URL holds the replication user's password. */
-  connection: SecretReference,
+  connection: SecretReference.meta({
+    description: "Always `env:NAME`: the URL holds the replication user's password.",
+  }),
   tables: z.array(UpstreamTable).min(1),
   /** The publication and slot Strata creates or checks (default: `strata_<pipeline>`). */
-  publication: Name.optional(),
+  publication: Name.meta({
+    description: 'The publication and slot Strata creates or checks (default: `strata_<pipeline>`).',
+  }).optional(),
   slot: Name.optional(),
   /** Copy the rows that exist before streaming changes (default true). */
-  snapshot: z.boolean().optional(),
+  snapshot: z
+    .boolean()
+    .meta({ description: 'Copy the rows that exist before streaming changes (default true).' })
+    .optional(),
 });
 
 export const DebeziumPipelineSource = z.strictObject({
@@ -783,13 +1086,26 @@ export const DebeziumPipelineSource = z.strictObject({
       url: UrlOrSecretReference,
       stream: z.string().min(1),
       /** Subjects to read (default: the stream's). */
-      subjects: z.array(z.string().min(1)).min(1).optional(),
+      subjects: z
+        .array(z.string().min(1))
+        .min(1)
+        .meta({ description: "Subjects to read (default: the stream's)." })
+        .optional(),
       /** The durable consumer's name (default: `strata_<pipeline>`). */
-      consumer: Name.optional(),
+      consumer: Name.meta({
+        description: "The durable consumer's name (default: `strata_<pipeline>`).",
+      }).optional(),
     })
     .optional(),
   /** Newline-delimited Debezium events, for replay and backfill (paths relative to the project). */
-  files: z.array(z.string().min(1)).min(1).optional(),
+  files: z
+    .array(z.string().min(1))
+    .min(1)
+    .meta({
+      description:
+        'Newline-delimited Debezium events, for replay and backfill (paths relative to the project).',
+    })
+    .optional(),
 });
 
 export const PipelineSource = z.discriminatedUnion('type', [PostgresPipelineSource, DebeziumPipelineSource]);
@@ -798,14 +1114,20 @@ export type PipelineSource = z.infer<typeof PipelineSource>;
 export const FilterProcessor = z.strictObject({
   type: z.literal('filter'),
   /** A condition over the row (one expression, the rules of definition SQL). */
-  where: z.string().min(1),
+  where: z
+    .string()
+    .min(1)
+    .meta({ description: 'A condition over the row (one expression, the rules of definition SQL).' }),
   tables: ProcessorTables,
 });
 
 export const ProjectProcessor = z.strictObject({
   type: z.literal('project'),
   /** The columns kept (the primary key is always kept). */
-  fields: z.array(z.string().min(1)).min(1),
+  fields: z
+    .array(z.string().min(1))
+    .min(1)
+    .meta({ description: 'The columns kept (the primary key is always kept).' }),
   tables: ProcessorTables,
 });
 
@@ -821,9 +1143,11 @@ export const GraphqlEnrichProcessor = z.strictObject({
   type: z.literal('graphql_enrich'),
   endpoint: UrlOrSecretReference,
   /** One GraphQL operation; its variables come from columns. */
-  query: z.string().min(1),
+  query: z.string().min(1).meta({ description: 'One GraphQL operation; its variables come from columns.' }),
   /** GraphQL variable -> column of the event's row. */
-  variables: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().min(1)),
+  variables: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().min(1))
+    .meta({ description: "GraphQL variable -> column of the event's row." }),
   /**
    * New column -> path in the response's `data` (`movie.genre`, a string column), or
    * `{ path, type }` for another column type.
@@ -833,13 +1157,27 @@ export const GraphqlEnrichProcessor = z.strictObject({
     z.union([ResponsePath, z.strictObject({ path: ResponsePath, type: UpstreamColumnType })]),
   ),
   /** Headers sent to the endpoint; credentials as `env:NAME`. */
-  headers: z.record(z.string().min(1), SecretReference).optional(),
+  headers: z
+    .record(z.string().min(1), SecretReference)
+    .meta({ description: 'Headers sent to the endpoint; credentials as `env:NAME`.' })
+    .optional(),
   /** How long a looked-up key's outputs are reused (default 5m; 0s: every event asks). */
-  cacheTtl: Duration.optional(),
+  cacheTtl: Duration.meta({
+    description: "How long a looked-up key's outputs are reused (default 5m; 0s: every event asks).",
+  }).optional(),
   /** Attempts after the first, with exponential backoff, before an event is parked as a dead letter (default 3). */
-  retries: z.number().int().min(0).max(10).optional(),
+  retries: z
+    .number()
+    .int()
+    .min(0)
+    .max(10)
+    .meta({
+      description:
+        'Attempts after the first, with exponential backoff, before an event is parked as a dead letter (default 3).',
+    })
+    .optional(),
   /** One request's deadline (default 10s). */
-  timeout: Duration.optional(),
+  timeout: Duration.meta({ description: "One request's deadline (default 10s)." }).optional(),
   tables: ProcessorTables,
 });
 
@@ -859,17 +1197,41 @@ export const PipelineDefinition = z.strictObject({
   sink: z.strictObject({
     type: z.literal('iceberg'),
     /** One raw table per upstream table, in this namespace, named after it. */
-    namespace: Name,
+    namespace: Name.meta({
+      description: 'One raw table per upstream table, in this namespace, named after it.',
+    }),
     /** Raw table name per upstream table, when the upstream name does not fit or clashes. */
-    tables: z.record(UpstreamTable, Name).optional(),
+    tables: z
+      .record(UpstreamTable, Name)
+      .meta({
+        description: 'Raw table name per upstream table, when the upstream name does not fit or clashes.',
+      })
+      .optional(),
     /** Commit when this many events are pending (default 10000) or this long has passed (default 1s). */
-    commitEvents: z.number().int().positive().optional(),
+    commitEvents: z
+      .number()
+      .int()
+      .positive()
+      .meta({
+        description:
+          'Commit when this many events are pending (default 10000) or this long has passed (default 1s).',
+      })
+      .optional(),
     commitInterval: Duration.optional(),
   }),
   /** opt_in: new upstream columns flow into the raw table; opt_out: only consumed columns do (default opt_in). */
-  schemaEvolution: z.enum(['opt_in', 'opt_out']).optional(),
+  schemaEvolution: z
+    .enum(['opt_in', 'opt_out'])
+    .meta({
+      description:
+        'opt_in: new upstream columns flow into the raw table; opt_out: only consumed columns do (default opt_in).',
+    })
+    .optional(),
   /** The audit's cron (default hourly) and the heartbeat's period (default 30s). */
-  audit: z.strictObject({ schedule: z.string().min(1).optional() }).optional(),
+  audit: z
+    .strictObject({ schedule: z.string().min(1).optional() })
+    .meta({ description: "The audit's cron (default hourly) and the heartbeat's period (default 30s)." })
+    .optional(),
   heartbeat: Duration.optional(),
 });
 export type PipelineDefinition = z.infer<typeof PipelineDefinition>;
