@@ -309,6 +309,7 @@ function buildSource(
     measures,
     ...(access ? { access } : {}),
     loc: parsed.locate(['name']),
+    locate: parsed.locate,
   };
   return { source, unusable: sql.failed || keyProblem };
 }
@@ -355,6 +356,7 @@ function fieldModel(
     ...(f.format !== undefined ? { format: f.format } : {}),
     ...(sql ? { sql } : {}),
     loc,
+    path,
   };
 }
 
@@ -402,6 +404,7 @@ function measureModel(
     ...(m.format !== undefined ? { format: m.format } : {}),
     definition,
     loc,
+    path,
   };
 }
 
