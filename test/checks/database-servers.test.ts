@@ -36,7 +36,7 @@ function sources(): { path: string; kind: 'source'; text: string }[] {
     `table: ${schema}.film`,
     'fields:',
     '  - { name: film_id, type: integer }', // 4:28 type
-    '  - { name: runtime_minutes, type: integer, sql: runtime_secnds / 60 }', // 5:50 column
+    '  - { name: runtime_minutes, type: integer, sql: 1 + runtime_secnds / 60 }', // 5:54 column
     '',
   ].join('\n');
   const missing = [
@@ -62,7 +62,7 @@ async function expectProblems(engine: Engine, columnMessage: RegExp, missingMess
   const bad = byFile('bad_film.yaml');
   expect(bad.map((d) => [d.code, d.location?.line, d.location?.col])).toEqual([
     ['database_type', 4, 28],
-    ['database_expression', 5, 50],
+    ['database_expression', 5, 54],
   ]);
   expect(bad[1]!.message).toMatch(columnMessage);
   const lost = byFile('lost.yaml');

@@ -30,6 +30,8 @@ export interface Probe {
   cast?: boolean;
   /** A filter: the engine must report a boolean. */
   condition?: boolean;
+  /** The definition's SQL, and where its character at an offset is: to point at a wrong column. */
+  fragment?: { sql: SqlFragment; locateWithin: (offset: number) => SourceLocation };
 }
 
 export interface SourceProbes {
@@ -74,7 +76,14 @@ export function sourceProbes(source: SourceModel, dialect: Dialect): SourceProbe
       owner: what,
       ...(placeholders ? { placeholders } : {}),
     };
-    probes.push({ what, expr, location: at(where, source.loc), ...extra });
+    const within = source.locateWithin;
+    probes.push({
+      what,
+      expr,
+      location: at(where, source.loc),
+      ...(within ? { fragment: { sql: chosen, locateWithin: (offset) => within(where, offset) } } : {}),
+      ...extra,
+    });
   };
 
   for (const field of source.fields.values()) {
@@ -206,8 +215,27 @@ export function probeFailure(probe: Probe, engine: EngineName, message: string):
   return error(
     'database_expression',
     `${probe.what} does not compile on ${engine}: ${engineMessage(engine, message)}`,
-    probe.location,
+    columnLocation(probe, message) ?? probe.location,
   );
+}
+
+/** How each engine names a column it cannot find (DuckDB, PostgreSQL, MySQL/MariaDB, Trino). */
+const MISSING_COLUMN = [
+  /Referenced column "([^"]+)" not found/,
+  /column "([^"]+)" does not exist/,
+  /Unknown column '([^']+)'/,
+  /Column '([^']+)' cannot be resolved/,
+];
+
+/** Where, inside the YAML string, the column the engine could not find is written. */
+function columnLocation(probe: Probe, message: string): SourceLocation | undefined {
+  if (!probe.fragment) return undefined;
+  const name = MISSING_COLUMN.map((pattern) => pattern.exec(message)?.[1]).find((n) => n !== undefined);
+  if (name === undefined) return undefined;
+  // The engine may qualify it (`movie.x`) or fold its case; the fragment's tokens are as written.
+  const bare = name.split('.').pop()!.toLowerCase();
+  const token = probe.fragment.sql.tokens.find((t) => t.role === 'column' && t.value.toLowerCase() === bare);
+  return token ? probe.fragment.locateWithin(token.start) : undefined;
 }
 
 /** The Strata type an engine's column type holds, when it maps onto one. */

@@ -310,6 +310,7 @@ function buildSource(
     ...(access ? { access } : {}),
     loc: parsed.locate(['name']),
     locate: parsed.locate,
+    locateWithin: parsed.locateWithin,
   };
   return { source, unusable: sql.failed || keyProblem };
 }

@@ -101,6 +101,8 @@ export interface SourceModel {
   loc: SourceLocation;
   /** Where any node of the source's file is (its `table:`, a field's `sql:`...). */
   locate?: (path: ValuePath, options?: { key?: boolean }) => SourceLocation;
+  /** Where the character at `offset` of the string at `path` is written. */
+  locateWithin?: (path: ValuePath, offset: number) => SourceLocation;
 }
 
 /** A join seen from one side: `relationship` is from `from` to `to`. */
