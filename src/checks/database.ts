@@ -5,12 +5,15 @@
  * expression, to say which. Every problem is reported; nothing here throws on a bad definition.
  */
 import {
+  joinKeyDiagnostics,
+  strataType,
   expressionsProbe,
   probeFailure,
   relationFailure,
   relationProbe,
   sourceProbes,
   typeDiagnostic,
+  type EngineFieldType,
   type Probe,
   type SourceProbes,
 } from '../core/checks/database-probes.js';
@@ -30,11 +33,14 @@ export async function checkDatabase(model: SemanticModel, engine: Engine): Promi
   const checker = new DatabaseChecker(engine);
   const sources = [...model.sources.values()].sort((a, b) => a.name.localeCompare(b.name));
   for (const source of sources) await checker.checkSource(sourceProbes(source, engine.dialect));
+  checker.diagnostics.push(...joinKeyDiagnostics(model, checker.fieldTypes, engine.name));
   return { diagnostics: checker.diagnostics, sources: sources.length, queries: checker.queries };
 }
 
 class DatabaseChecker {
   readonly diagnostics: Diagnostic[] = [];
+  /** `source.field` -> its type as the engine reports it, for the join keys. */
+  readonly fieldTypes = new Map<string, EngineFieldType>();
   queries = 0;
   private readonly dialect;
 
@@ -53,20 +59,23 @@ class DatabaseChecker {
     if (plan.probes.length === 0) return;
     const batch = await this.run(this.dialect.render(expressionsProbe(plan, plan.probes)));
     if ('columns' in batch) {
-      this.checkTypes(plan.probes, batch.columns);
+      this.checkTypes(plan, plan.probes, batch.columns);
       return;
     }
     for (const probe of plan.probes) {
       const single = await this.run(this.dialect.render(expressionsProbe(plan, [probe])));
       if ('failure' in single) this.diagnostics.push(probeFailure(probe, this.engine.name, single.failure));
-      else this.checkTypes([probe], single.columns);
+      else this.checkTypes(plan, [probe], single.columns);
     }
   }
 
-  private checkTypes(probes: readonly Probe[], columns: readonly ResultColumn[]): void {
+  private checkTypes(plan: SourceProbes, probes: readonly Probe[], columns: readonly ResultColumn[]): void {
     probes.forEach((probe, i) => {
       const column = columns[i];
       if (!column) return;
+      const type = strataType(this.engine.name, column.engineType);
+      if (probe.field && type)
+        this.fieldTypes.set(`${plan.source.name}.${probe.field}`, { engineType: column.engineType, type });
       const problem = typeDiagnostic(probe, this.engine.name, column.engineType);
       if (problem) this.diagnostics.push(problem);
     });

@@ -127,6 +127,35 @@ describe('validate --database on DuckDB', () => {
   });
 });
 
+describe('join keys on DuckDB', () => {
+  it('are reported at the join when the engine holds them in types it cannot compare', async () => {
+    const memory = await DuckDbEngine.open({ path: ':memory:' });
+    try {
+      await memory.execute('CREATE TABLE a (id VARCHAR)');
+      await memory.execute('CREATE TABLE b (id VARCHAR, a_id INTEGER)');
+      const { model } = buildModel([
+        {
+          path: 'a.yaml',
+          kind: 'source',
+          text: 'name: a\ntable: a\nprimaryKey: id\nfields:\n  - { name: id, type: string }\njoins:\n  - { to: b, relationship: one_to_many, on: { id: a_id } }\n',
+        },
+        {
+          path: 'b.yaml',
+          kind: 'source',
+          text: 'name: b\ntable: b\nprimaryKey: id\nfields:\n  - { name: id, type: string }\n  - { name: a_id, type: string }\n',
+        },
+      ]);
+      const { diagnostics } = await checkDatabase(model, memory);
+      expect(diagnostics.map(formatDiagnostic)).toEqual([
+        "b.yaml:6:25: error: column of field 'b.a_id' is declared string, but duckdb reports INTEGER (integer) (declare type: integer, or cast it in sql:)",
+        'a.yaml:7:11: error: join a -> b pairs a.id with b.a_id, which duckdb holds as VARCHAR and INTEGER: their values cannot be compared (cast one of the keys in its field sql:)',
+      ]);
+    } finally {
+      await memory.close();
+    }
+  });
+});
+
 describe('strata validate --database FILE', () => {
   it('prints each error at file:line:col and exits 1', async () => {
     const project = join(dir, 'project');

@@ -9,7 +9,7 @@
 import { error, type Diagnostic, type SourceLocation } from '../diagnostics.js';
 import type { Dialect, EngineName, FieldType } from '../definitions/schema.js';
 import type { ValuePath } from '../definitions/document.js';
-import type { DialectFragment, SourceModel } from '../model/types.js';
+import type { DialectFragment, SemanticModel, SourceModel } from '../model/types.js';
 import { col, FALSE, lit, type Expr, type FromItem, type Select } from '../sql/ast.js';
 import type { SqlFragment } from '../sql/fragments/fragment.js';
 
@@ -30,6 +30,11 @@ export interface Probe {
   cast?: boolean;
   /** A filter: the engine must report a boolean. */
   condition?: boolean;
+  /**
+   * The plain field (a column) it reads, whose engine type join keys are compared by; a
+   * computed field is cast to its declared type, which validation already compares.
+   */
+  field?: string;
   /** The definition's SQL, and where its character at an offset is: to point at a wrong column. */
   fragment?: { sql: SqlFragment; locateWithin: (offset: number) => SourceLocation };
 }
@@ -96,6 +101,7 @@ export function sourceProbes(source: SourceModel, dialect: Dialect): SourceProbe
         what: `column of ${what}`,
         expr: col(undefined, field.name),
         location: field.loc,
+        field: field.name,
         ...declared,
       });
   }
@@ -354,4 +360,54 @@ export function typeDiagnostic(probe: Probe, engine: EngineName, engineType: str
     location: probe.typeLocation ?? probe.location,
     hint: `declare type: ${actual}, or cast it in sql:`,
   };
+}
+
+/** A field's type as the engine reported it. */
+export interface EngineFieldType {
+  engineType: string;
+  type: FieldType;
+}
+
+/** Same family: numbers with numbers, dates with timestamps, or equal. */
+function comparable(a: FieldType, b: FieldType): boolean {
+  if (a === b) return true;
+  if (NUMERIC.includes(a) && NUMERIC.includes(b)) return true;
+  const temporal = ['date', 'timestamp'];
+  return temporal.includes(a) && temporal.includes(b);
+}
+
+/**
+ * Joins whose paired keys the engine holds in types it cannot compare (text with a number):
+ * the declared types may agree while the columns do not. One error per pair, at the join.
+ * `types` is keyed by `source.field`; pairs with a type not known are not judged.
+ */
+export function joinKeyDiagnostics(
+  model: SemanticModel,
+  types: ReadonlyMap<string, EngineFieldType>,
+  engine: EngineName,
+): Diagnostic[] {
+  const diagnostics: Diagnostic[] = [];
+  const seen = new Set<string>();
+  for (const edges of model.joins.values()) {
+    for (const edge of edges) {
+      // Each join is listed under both of its sources; judge it once.
+      const key = `${edge.loc.file}:${edge.loc.line}:${edge.loc.col}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      for (const pair of edge.on) {
+        const left = types.get(`${edge.from}.${pair.from}`);
+        const right = types.get(`${edge.to}.${pair.to}`);
+        if (!left || !right || comparable(left.type, right.type)) continue;
+        diagnostics.push(
+          error(
+            'database_join_types',
+            `join ${edge.from} -> ${edge.to} pairs ${edge.from}.${pair.from} with ${edge.to}.${pair.to}, which ${engine} holds as ${left.engineType} and ${right.engineType}: their values cannot be compared`,
+            edge.loc,
+            'cast one of the keys in its field sql:',
+          ),
+        );
+      }
+    }
+  }
+  return diagnostics;
 }
