@@ -10,6 +10,7 @@ import { validateModel } from '../core/validate.js';
 import { error, StrataError, type Diagnostic } from '../core/diagnostics.js';
 import type { Dialect } from '../core/definitions/schema.js';
 import { DIALECTS, ENGINE_DIALECTS, type EngineName } from '../core/definitions/schema.js';
+import { QueryError } from '../engines/engine.js';
 import { engineName, openEngine, UsageError, type EngineChoice } from '../engines/open-engine.js';
 import { loadProject, type LoadedProject } from '../project/load-project.js';
 import { registerConfiguredSecrets, registerSecrets } from '../engines/secrets.js';
@@ -37,7 +38,7 @@ export async function validateCommand(projectDir: string, flags: ValidateFlags =
   const project = loadProject(projectDir);
   const diagnostics: Diagnostic[] = [...project.diagnostics, ...validateModel(project.model)];
   const onDatabase = flags.database !== undefined && flags.database !== false;
-  if (onDatabase || flags.engine !== undefined) diagnostics.push(...(await checkOnDatabase(project, flags)));
+  if (onDatabase || flags.engine !== undefined) diagnostics.push(...(await databaseProblems(project, flags)));
   const errors = diagnostics.filter((d) => d.severity === 'error');
   printDiagnostics(diagnostics);
   if (errors.length > 0) {
@@ -54,6 +55,16 @@ export async function validateCommand(projectDir: string, flags: ValidateFlags =
     ].join(', ')}\n`,
   );
   return 0;
+}
+
+/** The engine's checks; an engine that cannot be reached is one more error, after the files' own. */
+async function databaseProblems(project: LoadedProject, flags: ValidateFlags): Promise<Diagnostic[]> {
+  try {
+    return await checkOnDatabase(project, flags);
+  } catch (e) {
+    if (!(e instanceof QueryError)) throw e;
+    return [error('database_unavailable', `cannot check on the database: ${e.message}`)];
+  }
 }
 
 /** The engine-side checks of every usable source (sources with definition errors are left out). */

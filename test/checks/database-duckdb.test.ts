@@ -180,4 +180,24 @@ describe('strata validate --database FILE', () => {
     );
     expect(printed).toContain('1 error\n');
   });
+
+  it("reports an engine it cannot reach as one error after the files' own, exit 1", async () => {
+    const project = join(dir, 'no-warehouse');
+    cpSync(join(REPO_ROOT, 'definitions'), join(project, 'definitions'), { recursive: true });
+    let printed = '';
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation((text) => {
+      printed += String(text);
+      return true;
+    });
+    let code: number;
+    try {
+      code = await validateCommand(project, { database: true });
+    } finally {
+      write.mockRestore();
+    }
+    expect(code).toBe(1);
+    expect(printed).toBe(
+      'error: cannot check on the database: duckdb: no warehouse yet: build the demo with `strata demo`, or pass --database FILE\n1 error\n',
+    );
+  });
 });
