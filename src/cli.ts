@@ -12,6 +12,7 @@ import {
   demoCommand,
   runCommand as runInput,
   validateCommand,
+  type ValidateFlags,
 } from './cli/commands.js';
 import { collectRepeated, runCommand, type GlobalOptions } from './cli/context.js';
 import { addExamples } from './cli/examples.js';
@@ -61,7 +62,14 @@ const callerOptions = (cmd: Command) =>
 program
   .command('validate')
   .description('validate every definition; print each error as path:line:col')
-  .action(() => runCommand(globals(), async () => validateCommand(globals().project)));
+  .option('--engine <engine>', `check on this engine too: ${ENGINES.join(' | ')}`)
+  .option(
+    '--database [file]',
+    'check on the database too: tables exist, every sql: compiles, types match (a DuckDB file, or PostgreSQL/MySQL URL)',
+  )
+  .action((flags: ValidateFlags) =>
+    runCommand(globals(), async () => validateCommand(globals().project, flags)),
+  );
 
 program
   .command('init [dir]')

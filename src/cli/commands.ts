@@ -11,9 +11,10 @@ import { validateModel } from '../core/validate.js';
 import { error, StrataError, type Diagnostic } from '../core/diagnostics.js';
 import type { Dialect } from '../core/definitions/schema.js';
 import { DIALECTS, ENGINE_DIALECTS, type EngineName } from '../core/definitions/schema.js';
+import { QueryError } from '../engines/engine.js';
 import { engineName, openEngine, UsageError, type EngineChoice } from '../engines/open-engine.js';
-import { loadProject } from '../project/load-project.js';
-import { registerSecrets } from '../engines/secrets.js';
+import { loadProject, type LoadedProject } from '../project/load-project.js';
+import { registerConfiguredSecrets, registerSecrets } from '../engines/secrets.js';
 import { OUTPUT_FORMATS, resultWriter, type OutputFormat } from '../output/writers.js';
 import {
   findInput,
@@ -24,9 +25,21 @@ import {
   type CallerFlags,
 } from './context.js';
 
-export function validateCommand(projectDir: string): number {
+export interface ValidateFlags {
+  /** `--database` alone: the configured database; `--database FILE`: that one (as other commands). */
+  database?: string | boolean;
+  engine?: string;
+}
+
+/**
+ * Checks the definitions; with `--database` (or `--engine`) also on the engine itself: tables
+ * exist, every `sql:` compiles, declared types match (docs/definitions.md).
+ */
+export async function validateCommand(projectDir: string, flags: ValidateFlags = {}): Promise<number> {
   const project = loadProject(projectDir);
   const diagnostics: Diagnostic[] = [...project.diagnostics, ...validateModel(project.model)];
+  const onDatabase = flags.database !== undefined && flags.database !== false;
+  if (onDatabase || flags.engine !== undefined) diagnostics.push(...(await databaseProblems(project, flags)));
   const errors = diagnostics.filter((d) => d.severity === 'error');
   printDiagnostics(diagnostics);
   if (errors.length > 0) {
@@ -43,6 +56,38 @@ export function validateCommand(projectDir: string): number {
     ].join(', ')}\n`,
   );
   return 0;
+}
+
+/** The engine's checks; an engine that cannot be reached is one more error, after the files' own. */
+async function databaseProblems(project: LoadedProject, flags: ValidateFlags): Promise<Diagnostic[]> {
+  try {
+    return await checkOnDatabase(project, flags);
+  } catch (e) {
+    if (!(e instanceof QueryError)) throw e;
+    return [error('database_unavailable', `cannot check on the database: ${e.message}`)];
+  }
+}
+
+/** The engine-side checks of every usable source (sources with definition errors are left out). */
+async function checkOnDatabase(project: LoadedProject, flags: ValidateFlags): Promise<Diagnostic[]> {
+  registerConfiguredSecrets({ config: project.config });
+  // A connection URL given on the command line may hold a password: never print it.
+  if (typeof flags.database === 'string') registerSecrets([flags.database]);
+  const choice: EngineChoice = {
+    ...(flags.engine !== undefined ? { engine: flags.engine } : {}),
+    ...(typeof flags.database === 'string' ? { database: flags.database } : {}),
+  };
+  const engine = await openEngine(project.dir, choice, project.config);
+  try {
+    const { checkDatabase } = await import('../checks/database.js');
+    const { diagnostics, sources, queries } = await checkDatabase(project.model, engine);
+    process.stderr.write(
+      `checked ${count(sources, 'source')} on ${engine.name} in ${queries} ${queries === 1 ? 'query' : 'queries'}\n`,
+    );
+    return diagnostics;
+  } finally {
+    await engine.close();
+  }
 }
 
 /** `--dialect`, checked against the dialects there are (a usage error otherwise). */

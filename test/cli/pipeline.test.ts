@@ -292,7 +292,7 @@ sink:
     });
     let code: number | void;
     try {
-      code = validateCommand(project.dir);
+      code = await validateCommand(project.dir);
     } finally {
       write.mockRestore();
     }

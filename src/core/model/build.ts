@@ -309,6 +309,8 @@ function buildSource(
     measures,
     ...(access ? { access } : {}),
     loc: parsed.locate(['name']),
+    locate: parsed.locate,
+    locateWithin: parsed.locateWithin,
   };
   return { source, unusable: sql.failed || keyProblem };
 }
@@ -355,6 +357,7 @@ function fieldModel(
     ...(f.format !== undefined ? { format: f.format } : {}),
     ...(sql ? { sql } : {}),
     loc,
+    path,
   };
 }
 
@@ -402,6 +405,7 @@ function measureModel(
     ...(m.format !== undefined ? { format: m.format } : {}),
     definition,
     loc,
+    path,
   };
 }
 

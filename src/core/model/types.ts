@@ -29,6 +29,8 @@ export interface FieldModel {
   /** A computed field; absent means the physical column of the same name. */
   sql?: DialectFragment;
   loc: SourceLocation;
+  /** Where the field is in its source's file (`['fields', i]`), to locate its keys. */
+  path?: ValuePath;
 }
 
 export interface AggregateDefinition {
@@ -65,6 +67,8 @@ export interface MeasureModel {
   format?: string;
   definition: AggregateDefinition | DerivedDefinition;
   loc: SourceLocation;
+  /** Where the measure is in its source's file (`['measures', i]`), to locate its keys. */
+  path?: ValuePath;
 }
 
 export type MemberModel = FieldModel | MeasureModel;
@@ -95,6 +99,10 @@ export interface SourceModel {
   measures: ReadonlyMap<string, MeasureModel>;
   access?: AccessModel;
   loc: SourceLocation;
+  /** Where any node of the source's file is (its `table:`, a field's `sql:`...). */
+  locate?: (path: ValuePath, options?: { key?: boolean }) => SourceLocation;
+  /** Where the character at `offset` of the string at `path` is written. */
+  locateWithin?: (path: ValuePath, offset: number) => SourceLocation;
 }
 
 /** A join seen from one side: `relationship` is from `from` to `to`. */
