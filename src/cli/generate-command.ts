@@ -79,6 +79,11 @@ async function readTableColumns(
   if (usesWarehouse(projectDir, config, flags) && parts.catalog === undefined) {
     const fromWarehouse = await icebergColumns(projectDir, config, parts.schema, parts.name);
     if (fromWarehouse) return fromWarehouse;
+    // The warehouse engine also reads strata.yaml's duckdb.database: only then look further.
+    if (!config.duckdb?.database)
+      throw new UsageError(
+        `table ${parts.schema}.${parts.name} is not in the embedded warehouse: load it with \`strata import FILE --table ${parts.schema}.${parts.name}\`, or point strata.yaml at your database (docs/configuration.md)`,
+      );
   }
   const engine = await openEngine(projectDir, flags, config);
   try {

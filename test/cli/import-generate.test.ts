@@ -212,6 +212,36 @@ describe('strata generate source', () => {
   });
 });
 
+describe('strata generate source from a DuckDB file', () => {
+  it('reads information_schema, and guesses no key when the id column is not unique', async () => {
+    const file = join(dir, 'shop.db');
+    const instance = await DuckDBInstance.create(file);
+    const c = await instance.connect();
+    await c.run(
+      'CREATE SCHEMA app; CREATE TABLE app.customers (customer_id INTEGER, signed_up TIMESTAMP, balance DECIMAL(12,2)); INSERT INTO app.customers VALUES (1, now(), 1.5), (2, now(), 2)',
+    );
+    await c.run(
+      "CREATE TABLE app.visits (id INTEGER, page VARCHAR); INSERT INTO app.visits VALUES (1, '/'), (1, '/a')",
+    );
+    c.closeSync();
+    instance.closeSync();
+    const project = newProject('duckdb-file');
+    const customers = await captured(() =>
+      generateSourceCommand(project, 'app.customers', { database: file, out: '-' }),
+    );
+    expect(customers.out).toMatch(/primaryKey:\n\s+- customer_id/);
+    expect(customers.out).toMatch(/name: signed_up\n\s+type: timestamp\n\s+label: Signed Up/);
+    expect(customers.out).toMatch(/name: balance\n\s+type: decimal/);
+    expect(customers.out).toMatch(/measures:\n\s+- name: customers_count\n\s+aggregate: count/);
+    const visits = await captured(() =>
+      generateSourceCommand(project, 'app.visits', { database: file, out: '-' }),
+    );
+    expect(visits.out).not.toMatch(/^primaryKey:/m);
+    expect(visits.out).not.toMatch(/^measures:/m);
+    expect(visits.out).toContain('# No primary key guessed');
+  });
+});
+
 /** Rows of a query over the project's warehouse, as `strata run` reads it. */
 async function query(project: string, sql: string): Promise<unknown[][]> {
   const { openEngine } = await import('../../src/engines/open-engine.js');
