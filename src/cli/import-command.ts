@@ -125,7 +125,10 @@ interface LoadPlan {
   columns: InferredColumn[];
 }
 
-/** Creates or evolves the table, stages the rows inside the warehouse, commits one snapshot. */
+/**
+ * Stages the rows inside the warehouse first (a file that cannot be read changes nothing),
+ * then creates, evolves or recreates the table and commits one snapshot.
+ */
 async function loadInto(
   warehouse: Warehouse,
   duckdb: DuckDBConnection,
@@ -133,28 +136,16 @@ async function loadInto(
   plan: LoadPlan,
 ): Promise<{ rows: number; created: boolean }> {
   const wanted = targetColumns(plan.columns, plan.cdc);
-  let state = (await warehouse.exists(plan.id)) ? await warehouse.load(plan.id) : undefined;
-  const conflicts = state ? typeConflicts(state, wanted) : [];
-  if (state && conflicts.length > 0 && plan.mode === 'append')
+  const existing = (await warehouse.exists(plan.id)) ? await warehouse.load(plan.id) : undefined;
+  const conflicts = existing ? typeConflicts(existing, wanted) : [];
+  if (conflicts.length > 0 && plan.mode === 'append')
     throw new Error(
       `cannot append to ${plan.id.namespace}.${plan.id.name}: ${conflicts.join('; ')} (use --mode replace to recreate the table)`,
     );
-  if (state && conflicts.length > 0) {
-    // Replacing with other types: the old table goes, history included (Iceberg cannot narrow types).
-    await warehouse.dropTable(plan.id, { purge: true });
-    state = undefined;
-  }
-  const created = state === undefined;
-  if (state) {
-    checkCdcShape(state, plan);
-    state = await addMissingColumns(warehouse, state, wanted);
-  } else {
-    state = await warehouse.createTable(
-      plan.id,
-      wanted.map((c) => ({ name: c.name, type: c.type })),
-    );
-  }
-  const extra = plan.cdc ? await cdcColumns(duckdb, warehouse, state, plan) : [];
+  // Replacing with other types recreates the table: Iceberg cannot narrow or retype columns.
+  const kept = conflicts.length === 0 ? existing : undefined;
+  if (kept) checkCdcShape(kept, plan);
+  const extra = plan.cdc ? await cdcColumns(duckdb, warehouse, kept, plan) : [];
   const stagingDir = join(warehouse.root, '.import');
   mkdirSync(stagingDir, { recursive: true });
   const staged = join(stagingDir, `${randomUUID()}.parquet`);
@@ -162,8 +153,15 @@ async function loadInto(
     const progress = progressOptions(plan.files);
     const rows = await reader.stage(plan.files, plan.format, plan.columns, staged, { extra, ...progress });
     if (progress.onProgress) process.stderr.write('\rimporting: 100%\n');
+    if (existing && !kept) await warehouse.dropTable(plan.id, { purge: true });
+    const state = kept
+      ? await addMissingColumns(warehouse, kept, wanted)
+      : await warehouse.createTable(
+          plan.id,
+          wanted.map((c) => ({ name: c.name, type: c.type })),
+        );
     await commitStaged(warehouse, state, plan.mode, staged);
-    return { rows, created };
+    return { rows, created: kept === undefined };
   } finally {
     rmSync(staged, { force: true });
   }
@@ -220,7 +218,7 @@ async function addMissingColumns(
 async function cdcColumns(
   duckdb: DuckDBConnection,
   warehouse: Warehouse,
-  state: TableState,
+  state: TableState | undefined,
   plan: LoadPlan,
 ): Promise<string[]> {
   if (plan.columns.some((c) => CDC_COLUMNS.some((cdc) => cdc.name === c.name.toLowerCase()))) {
@@ -231,9 +229,9 @@ async function cdcColumns(
       );
     return [];
   }
-  const { files, schema } = await warehouse.planFiles(state);
+  const { files, schema } = state ? await warehouse.planFiles(state) : { files: [], schema: undefined };
   const base =
-    plan.mode === 'replace' || files.length === 0
+    plan.mode === 'replace' || files.length === 0 || !schema || !findField(schema, '_seq')
       ? 0n
       : BigInt(
           String(

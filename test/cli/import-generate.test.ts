@@ -137,6 +137,13 @@ describe('strata import', () => {
       'cannot append to app.orders: column amount is decimal(10, 2) in the table but string in the file (use --mode replace to recreate the table)',
     );
     expect(await rowCount(project, 'app.orders')).toBe(3);
+
+    // replace with other types recreates the table with the file's columns
+    const recreated = await captured(() =>
+      importFiles(project, join(dir, 'bad.csv'), { table: 'app.orders', mode: 'replace' }),
+    );
+    expect(recreated.value).toMatchObject({ rows: 1, created: true });
+    expect(await query(project, 'SELECT order_id, amount FROM app.orders')).toEqual([[4, 'n/a']]);
   });
 
   it('says what is wrong with the file or the flags', async () => {
