@@ -16,6 +16,7 @@ import {
   totalBytes,
   type ImportFormat,
 } from '../import/read-files.js';
+import { ImportError } from '../import/import-error.js';
 import { loadProject } from '../project/load-project.js';
 import { findField, quoteString, type IcebergType } from '../warehouse/schema.js';
 import { readParquetSql } from '../warehouse/sql.js';
@@ -139,7 +140,7 @@ async function loadInto(
   const existing = (await warehouse.exists(plan.id)) ? await warehouse.load(plan.id) : undefined;
   const conflicts = existing ? typeConflicts(existing, wanted) : [];
   if (conflicts.length > 0 && plan.mode === 'append')
-    throw new Error(
+    throw new ImportError(
       `cannot append to ${plan.id.namespace}.${plan.id.name}: ${conflicts.join('; ')} (use --mode replace to recreate the table)`,
     );
   // Replacing with other types recreates the table: Iceberg cannot narrow or retype columns.

@@ -10,6 +10,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { icebergTypeForDuckDb, type InferredColumn } from '../core/import/column-types.js';
 import { UsageError } from '../engines/open-engine.js';
 import { quoteIdent, quoteString } from '../warehouse/schema.js';
+import { ImportError } from './import-error.js';
 
 export const IMPORT_FORMATS = ['csv', 'parquet', 'json'] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
@@ -87,7 +88,7 @@ export class ImportReader {
       );
       rows = reader.getRows();
     } catch (e) {
-      throw new Error(
+      throw new ImportError(
         `cannot read ${files.length === 1 ? files[0] : `${files.length} files`} as ${format}: ${firstLine(e)}`,
       );
     }
@@ -120,7 +121,7 @@ export class ImportReader {
       const reader = await this.connection.runAndReadAll(copy);
       return Number(reader.getRows()[0]?.[0] ?? 0);
     } catch (e) {
-      throw new Error(`cannot read the ${format} input: ${firstLine(e)}`);
+      throw new ImportError(`cannot read the ${format} input: ${firstLine(e)}`);
     } finally {
       if (timer) clearInterval(timer);
     }

@@ -11,6 +11,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { validateCommand, runCommand } from '../../src/cli/commands.js';
 import { generateSourceCommand } from '../../src/cli/generate-command.js';
 import { importCommand, importFiles } from '../../src/cli/import-command.js';
+import { runCommand as runReported } from '../../src/cli/context.js';
 import { postgres, POSTGRES_URL, uniqueSchema } from '../support/databases.js';
 
 let dir: string;
@@ -163,6 +164,35 @@ describe('strata import', () => {
     await expect(importFiles(project, join(dir, 'nothing-*.csv'), { table: 'app.t' })).rejects.toThrow(
       /no file matches/,
     );
+  });
+
+  it('reports each failure as one stderr line with the exit code of SPEC §10', async () => {
+    const project = newProject('exit-codes');
+    const outcome = async (file: string, flags: { table: string; format?: string }) => {
+      const lines: string[] = [];
+      const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        lines.push(String(chunk));
+        return true;
+      });
+      try {
+        await captured(() => runReported({ project }, () => importCommand(project, join(dir, file), flags)));
+        return { code: process.exitCode, stderr: lines.join('') };
+      } finally {
+        err.mockRestore();
+        process.exitCode = 0;
+      }
+    };
+    expect(await outcome('missing.csv', { table: 'app.t' })).toMatchObject({ code: 2 });
+    expect(await outcome('orders.xlsx', { table: 'app.t' })).toMatchObject({ code: 2 });
+    await outcome('orders.parquet', { table: 'app.t' });
+    const conflict = await outcome('bad.csv', { table: 'app.t' });
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr.trim().split('\n')).toEqual([
+      'error: cannot append to app.t: column amount is decimal(10, 2) in the table but string in the file (use --mode replace to recreate the table)',
+    ]);
+    const unreadable = await outcome('orders.csv', { table: 'app.t', format: 'json' });
+    expect(unreadable.code).toBe(1);
+    expect(unreadable.stderr.trim().split('\n')).toHaveLength(1);
   });
 
   it('--cdc makes a raw CDC table: _op, _op_ts, _seq continuing across imports', async () => {
