@@ -12,7 +12,7 @@ import { validateCommand, runCommand } from '../../src/cli/commands.js';
 import { generateSourceCommand } from '../../src/cli/generate-command.js';
 import { importCommand, importFiles } from '../../src/cli/import-command.js';
 import { runCommand as runReported } from '../../src/cli/context.js';
-import { postgres, POSTGRES_URL, uniqueSchema } from '../support/databases.js';
+import { mysql, MYSQL_URL, postgres, POSTGRES_URL, uniqueSchema } from '../support/databases.js';
 
 let dir: string;
 
@@ -51,6 +51,13 @@ async function makeFiles(): Promise<void> {
   await c.run(`COPY (${rows}) TO ${lit(join(dir, 'orders.json'))} (FORMAT json)`);
   await c.run(
     `COPY (SELECT 4 AS order_id, 'Edsger' AS customer, 'n/a' AS amount) TO ${lit(join(dir, 'bad.csv'))} (FORMAT csv, HEADER)`,
+  );
+  mkdirSync(join(dir, 'parts'));
+  await c.run(
+    `COPY (${rows} WHERE order_id < 3) TO ${lit(join(dir, 'parts', 'part-1.csv'))} (FORMAT csv, HEADER)`,
+  );
+  await c.run(
+    `COPY (${rows} WHERE order_id = 3) TO ${lit(join(dir, 'parts', 'part-2.csv'))} (FORMAT csv, HEADER)`,
   );
   c.closeSync();
   instance.closeSync();
@@ -145,6 +152,16 @@ describe('strata import', () => {
     );
     expect(recreated.value).toMatchObject({ rows: 1, created: true });
     expect(await query(project, 'SELECT order_id, amount FROM app.orders')).toEqual([[4, 'n/a']]);
+  });
+
+  it('loads every file a glob matches in one snapshot', async () => {
+    const project = newProject('glob');
+    const out = await captured(() =>
+      importCommand(project, join(dir, 'parts', 'part-*.csv'), { table: 'app.orders' }),
+    );
+    expect(out.out).toContain('2 files (csv): 4 columns');
+    expect(out.out).toContain('app.orders: created, appended 3 rows');
+    expect(await query(project, 'SELECT order_id FROM app.orders ORDER BY 1')).toEqual([[1], [2], [3]]);
   });
 
   it('says what is wrong with the file or the flags', async () => {
@@ -245,6 +262,35 @@ describe('strata generate source', () => {
     } finally {
       await pg.execute(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       await pg.close();
+    }
+  });
+});
+
+describe('strata generate source from MySQL', () => {
+  it('reads information_schema of the configured MySQL/MariaDB database', async () => {
+    const database = uniqueSchema('gen');
+    const maria = await mysql();
+    try {
+      await maria.execute(`CREATE DATABASE ${database}`);
+      await maria.execute(
+        `CREATE TABLE ${database}.categories (category_id INT NOT NULL, name VARCHAR(40), price DECIMAL(8,2), active TINYINT(1), created_at DATETIME)`,
+      );
+      await maria.execute(`INSERT INTO ${database}.categories VALUES (1, 'a', 1.5, 1, NOW())`);
+      const project = newProject('mysql');
+      const out = await captured(() =>
+        generateSourceCommand(project, `${database}.categories`, {
+          engine: 'mysql',
+          database: MYSQL_URL,
+          out: '-',
+        }),
+      );
+      expect(out.out).toMatch(/primaryKey:\n\s+- category_id/);
+      expect(out.out).toMatch(/name: price\n\s+type: decimal/);
+      expect(out.out).toMatch(/name: created_at\n\s+type: timestamp/);
+      expect(out.out).toMatch(/name: category_id\n\s+type: integer/);
+    } finally {
+      await maria.execute(`DROP DATABASE IF EXISTS ${database}`);
+      await maria.close();
     }
   });
 });
