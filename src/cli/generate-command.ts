@@ -128,8 +128,10 @@ async function informationSchemaColumns(
   parts: { catalog?: string; schema: string; name: string },
 ): Promise<TableColumn[]> {
   const catalog = parts.catalog === undefined ? '' : ` AND table_catalog = ${literal(engine, parts.catalog)}`;
+  // MySQL's column_type keeps tinyint(1), its spelling of boolean; data_type drops it.
+  const typeColumn = engine.dialect === 'mysql' ? 'column_type' : 'data_type';
   const { rows } = await engine.query(
-    `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ${literal(engine, parts.schema)} AND table_name = ${literal(engine, parts.name)}${catalog} ORDER BY ordinal_position`,
+    `SELECT column_name, ${typeColumn} FROM information_schema.columns WHERE table_schema = ${literal(engine, parts.schema)} AND table_name = ${literal(engine, parts.name)}${catalog} ORDER BY ordinal_position`,
   );
   return rows.map((row) => ({ name: String(row[0]), type: fieldTypeForSqlType(String(row[1])) }));
 }

@@ -288,6 +288,7 @@ describe('strata generate source from MySQL', () => {
       expect(out.out).toMatch(/name: price\n\s+type: decimal/);
       expect(out.out).toMatch(/name: created_at\n\s+type: timestamp/);
       expect(out.out).toMatch(/name: category_id\n\s+type: integer/);
+      expect(out.out).toMatch(/name: active\n\s+type: boolean/);
     } finally {
       await maria.execute(`DROP DATABASE IF EXISTS ${database}`);
       await maria.close();
