@@ -363,6 +363,37 @@ program
   .action((flags) => runCommand(globals(), async () => alertsTestCommand(globals().project, flags)));
 
 program
+  .command('import <file>')
+  .description(
+    'load CSV, Parquet or JSON (a file or a quoted glob) into a table of the embedded Iceberg warehouse',
+  )
+  .requiredOption('--table <schema.table>', 'the warehouse table (created when missing)')
+  .option('--mode <mode>', 'append | replace', 'append')
+  .option('--cdc', 'a raw CDC table: add _op, _op_ts, _seq (docs/warehouse.md)')
+  .option('--format <format>', 'csv | parquet | json (default: from the file extension)')
+  .action((file: string, flags) =>
+    runCommand(globals(), async () => {
+      const { importCommand } = await import('./cli/import-command.js');
+      return importCommand(globals().project, file, flags);
+    }),
+  );
+
+const generate = program.command('generate').description('draft definitions from what exists');
+engineOptions(
+  generate
+    .command('source <table>')
+    .description('draft definitions/sources/<name>.yaml from a table (schema.table)')
+    .option('--name <name>', 'the source name (default: the table name)')
+    .option('--out <file>', "where to write the draft ('-' for stdout)")
+    .option('--force', 'overwrite an existing file'),
+).action((table: string, flags) =>
+  runCommand(globals(), async () => {
+    const { generateSourceCommand } = await import('./cli/generate-command.js');
+    return generateSourceCommand(globals().project, table, flags);
+  }),
+);
+
+program
   .command('impact <field>')
   .description('the inputs and trackers that use a field or measure (source.field)')
   .action((field: string) => runCommand(globals(), async () => impactCommand(globals().project, field)));

@@ -9,6 +9,7 @@ import { buildModel } from '../core/model/build.js';
 import type { InputModel } from '../core/model/types.js';
 import { QueryError } from '../engines/engine.js';
 import { UsageError } from '../engines/open-engine.js';
+import { ImportError } from '../import/import-error.js';
 import { redact, registerConfiguredSecrets } from '../engines/secrets.js';
 import {
   loadProject,
@@ -152,7 +153,13 @@ function reportFailure(e: unknown, verbose: boolean): number {
   const message = e instanceof Error ? e.message : String(e);
   process.stderr.write(`error: ${redact(message)}\n`);
   if (verbose && e instanceof Error && e.stack) process.stderr.write(`${redact(e.stack)}\n`);
-  else if (!usage && !(e instanceof QueryError) && e instanceof Error && !verbose) {
+  else if (
+    !usage &&
+    !(e instanceof QueryError) &&
+    !(e instanceof ImportError) &&
+    e instanceof Error &&
+    !verbose
+  ) {
     process.stderr.write('(run with --verbose for details)\n');
   }
   return usage ? 2 : 1;
