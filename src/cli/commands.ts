@@ -143,7 +143,7 @@ export function compileCommand(projectDir: string, input: string | undefined, fl
   return 0;
 }
 
-function dialectForEngine(engine: EngineName): Dialect {
+export function dialectForEngine(engine: EngineName): Dialect {
   return ENGINE_DIALECTS[engine];
 }
 
