@@ -143,7 +143,7 @@ export function compileCommand(projectDir: string, input: string | undefined, fl
   return 0;
 }
 
-export function dialectForEngine(engine: EngineName): Dialect {
+function dialectForEngine(engine: EngineName): Dialect {
   return ENGINE_DIALECTS[engine];
 }
 

@@ -4,8 +4,8 @@ import { join, resolve } from 'node:path';
 import { projectCatalog } from '../catalog/catalog.js';
 import { catalogPage } from '../catalog/page.js';
 import { Compiler } from '../core/compile.js';
+import { ENGINE_DIALECTS } from '../core/definitions/schema.js';
 import { engineName } from '../engines/open-engine.js';
-import { dialectForEngine } from './commands.js';
 import { loadValidProject } from './context.js';
 
 export interface DocsFlags {
@@ -15,7 +15,7 @@ export interface DocsFlags {
 
 export async function docsCommand(projectDir: string, flags: DocsFlags): Promise<number> {
   const project = loadValidProject(projectDir);
-  const dialect = project.config.dialect ?? dialectForEngine(engineName(flags, project.config));
+  const dialect = project.config.dialect ?? ENGINE_DIALECTS[engineName(flags, project.config)];
   const doc = await projectCatalog({ projectDir, project, compiler: new Compiler(project.model), dialect });
   // Default under .strata/, which projects ignore: a build output, not a source file.
   const out = resolve(flags.out ?? join(projectDir, '.strata', 'catalog'));
