@@ -8,6 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CatalogDocument } from '../../src/core/catalog.js';
 import { generateApiKey, hashApiKey } from '../../src/service/auth/api-keys.js';
 import { createService } from '../../src/service/create-service.js';
+import { loadProject } from '../../src/project/load-project.js';
+import { RunHistory } from '../../src/trackers/history.js';
+import { historyLocation } from '../../src/trackers/locations.js';
 import { REPO_ROOT } from '../support/example-project.js';
 import { deleteKeys, REDIS_URL, silentLogger, uniquePrefix } from '../service/support.js';
 import { launchChromium } from './browser.js';
@@ -34,6 +37,21 @@ beforeAll(async () => {
     }),
   );
   writeFileSync(join(dir, 'strata.yaml'), JSON.stringify({ auth: { apiKeys: { file: 'keys.yaml' } } }));
+  // One recorded run, for the tracker's last runs and freshness.
+  const history = await RunHistory.open(historyLocation(dir, loadProject(dir).config));
+  await history.record({
+    id: 'run-1',
+    tracker: 'movie-status',
+    trigger: 'schedule',
+    status: 'succeeded',
+    startedAt: new Date(Date.now() - 60_000).toISOString(),
+    endedAt: new Date().toISOString(),
+    rows: 42,
+    destinations: [],
+    apiCalls: 0,
+    bytes: 0,
+  });
+  await history.close();
   app = await createService({
     projectDir: dir,
     port: 0,
@@ -46,7 +64,7 @@ beforeAll(async () => {
   });
   base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   browser = await launchChromium();
-}, 30_000);
+}, 60_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -79,6 +97,10 @@ describe('GET /catalog in Chromium', () => {
     await page.goto(`${base}/catalog#lineage/table/studio.movie`);
     const trackers = await page.locator('#lineage [data-lineage="trackers"] .tag').allTextContents();
     expect(trackers).toEqual(['movie-status', 'talent-roster']);
+    await page.goto(`${base}/catalog#trackers/movie-status`);
+    const card = (await page.locator('#tracker-movie-status').textContent()) ?? '';
+    expect(card).toContain('schedule succeeded, 42 rows');
+    expect(card).toContain('fresh:');
     await context.close();
   });
 

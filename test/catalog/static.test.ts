@@ -28,7 +28,7 @@ beforeAll(async () => {
   page = await browser.newPage();
   await page.goto(pathToFileURL(join(out, 'index.html')).href);
   await page.waitForSelector('body[data-ready="true"]');
-}, 30_000);
+}, 60_000);
 
 afterAll(async () => {
   await browser?.close();
