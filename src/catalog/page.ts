@@ -157,11 +157,12 @@ const SCRIPT = String.raw`
 
   // The join graph: sources on a circle, one line per join (each pair once).
   function joinGraph() {
-    var n = doc.sources.length, w = 900, h = Math.max(360, 60 * n), r = Math.min(w, h) / 2 - 80;
+    // An ellipse as wide as the card: room for the labels of sources and relationships.
+    var n = doc.sources.length, w = 1000, h = Math.max(360, 50 * n + 160), rx = w / 2 - 90, ry = h / 2 - 40;
     var pos = {};
     doc.sources.forEach(function (s, i) {
       var a = (2 * Math.PI * i) / Math.max(n, 1) - Math.PI / 2;
-      pos[s.name] = { x: w / 2 + r * Math.cos(a), y: h / 2 + r * Math.sin(a) };
+      pos[s.name] = { x: w / 2 + rx * Math.cos(a), y: h / 2 + ry * Math.sin(a) };
     });
     var ns = 'http://www.w3.org/2000/svg';
     function svg(tag, attrs, text) {
