@@ -1,12 +1,12 @@
 /** Debian's chromium through playwright-core, for the catalog's page tests (CI installs it: .ci/run). */
-import { execFileSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 
 /** The Debian binary; a missing one fails the tests with a clear message, never a silent skip. */
 export function chromiumPath(): string {
   const path = process.env.STRATA_CHROMIUM ?? '/usr/bin/chromium';
   try {
-    execFileSync('test', ['-x', path]);
+    accessSync(path, constants.X_OK);
   } catch {
     throw new Error(
       `chromium not found at ${path}: install it (apt-get install -y chromium) or set STRATA_CHROMIUM`,
