@@ -18,6 +18,7 @@ import { collectRepeated, runCommand, type GlobalOptions } from './cli/context.j
 import { addExamples } from './cli/examples.js';
 import { freshnessCommand, runsCommand, syncCommand } from './cli/tracker-commands.js';
 import { diffCommand, impactCommand } from './cli/review-commands.js';
+import { docsCommand } from './cli/docs-commands.js';
 import { serveCommand, workerCommand } from './cli/service-commands.js';
 import {
   pipelineAuditCommand,
@@ -397,6 +398,18 @@ program
   .command('impact <field>')
   .description('the inputs and trackers that use a field or measure (source.field)')
   .action((field: string) => runCommand(globals(), async () => impactCommand(globals().project, field)));
+
+program
+  .command('docs')
+  .description('the catalog site (sources, join graph, inputs, trackers, pipelines, lineage) as static files')
+  .option(
+    '--out <dir>',
+    'where to write index.html and catalog.json (default: .strata/catalog in the project)',
+  )
+  .option('--engine <engine>', 'the engine whose SQL dialect the compiled SQL is shown in')
+  .action((flags: { out?: string; engine?: string }) =>
+    runCommand(globals(), async () => docsCommand(globals().project, flags)),
+  );
 
 program
   .command('diff')

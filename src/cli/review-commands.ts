@@ -26,7 +26,7 @@ export function impactCommand(projectDir: string, ref: string): number {
       `unknown field or measure '${ref}'${suggestion ? ` (did you mean ${suggestion}?)` : ''}`,
     );
   }
-  const { inputs, trackers } = usagesOf(new Compiler(project.model), ref);
+  const { inputs, trackers } = usagesOf(project.model, ref);
   process.stdout.write(
     `inputs (${inputs.length}): ${inputs.join(', ') || '-'}\ntrackers (${trackers.length}): ${trackers.join(', ') || '-'}\n`,
   );

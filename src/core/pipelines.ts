@@ -12,7 +12,7 @@ import type { ValuePath } from './definitions/document.js';
 import type { PipelineDefinition, ProcessorDefinition } from './definitions/schema.js';
 import type { PipelineModel, SemanticModel, SourceModel } from './model/types.js';
 import type { Compiler } from './compile.js';
-import { usagesOf } from './impact.js';
+import { allInputUsages, usagesOf } from './impact.js';
 import { memberColumns } from './model/columns.js';
 import { parseFragment } from './sql/fragments/fragment.js';
 import { cronProblem } from './trackers.js';
@@ -101,6 +101,7 @@ export function consumersOfColumn(compiler: Compiler, table: RawTable, column: s
   const sources: string[] = [];
   const inputs = new Set<string>();
   const trackers = new Set<string>();
+  const usages = allInputUsages(compiler.model);
   for (const source of sourcesReading(compiler.model, table)) {
     const members = memberColumns(source);
     const everything = structuralColumns(source).has(column);
@@ -108,7 +109,7 @@ export function consumersOfColumn(compiler: Compiler, table: RawTable, column: s
     if (!everything && reading.length === 0) continue;
     sources.push(source.name);
     for (const member of reading) {
-      const usage = usagesOf(compiler, `${source.name}.${member}`);
+      const usage = usagesOf(compiler.model, `${source.name}.${member}`, usages);
       usage.inputs.forEach((i) => inputs.add(i));
       usage.trackers.forEach((t) => trackers.add(t));
     }

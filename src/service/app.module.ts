@@ -5,12 +5,13 @@
  * and the optional in-process worker, metrics (MetricsService: GET /metrics, docs/metrics.md),
  * and the GraphQL API (GraphqlModule: POST /graphql, spec §11), which serves ProjectService's
  * state to the caller AuthModule authenticated, and alerts (AlertsModule: the periodic check of
- * stale trackers, paused pipelines and audits).
+ * stale trackers, paused pipelines and audits), and the catalog (GET /catalog, /catalog.json).
  */
 import 'reflect-metadata';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { AlertsModule } from './alerts/alerts.module.js';
 import { AuthModule } from './auth/auth.module.js';
+import { CatalogController } from './catalog/catalog.controller.js';
 import { GraphqlModule } from './graphql/graphql.module.js';
 import { HealthController } from './health/health.controller.js';
 import { MetricsController } from './metrics/metrics.controller.js';
@@ -28,7 +29,7 @@ export class AppModule {
       module: AppModule,
       global: true,
       imports: [AuthModule, GraphqlModule, AlertsModule],
-      controllers: [HealthController, MetricsController],
+      controllers: [HealthController, MetricsController, CatalogController],
       providers: [
         { provide: SERVICE_OPTIONS, useValue: options },
         RedisService,
