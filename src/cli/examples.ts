@@ -5,7 +5,19 @@
 import type { Command } from 'commander';
 
 export const EXAMPLES: Record<string, string[]> = {
-  validate: ['strata validate', 'strata validate --project ~/reporting'],
+  init: ['strata init shop', 'strata init . --force'],
+  schema: ['strata schema source', 'strata schema --project-names --out schemas'],
+  validate: ['strata validate', 'strata validate --database', 'strata validate --engine postgres'],
+  import: [
+    'strata import orders.csv --table app.orders',
+    "strata import 'exports/*.parquet' --table app.events --mode replace",
+    'strata import changes.json --table raw.orders --cdc',
+  ],
+  'generate source': [
+    'strata generate source app.orders',
+    'strata generate source public.customer --engine postgres --out -',
+  ],
+  docs: ['strata docs', 'strata docs --out site && open site/index.html'],
   compile: [
     'strata compile movies_in_production',
     'strata compile movies_in_production --dialect postgres --param country=ES',
