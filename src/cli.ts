@@ -77,7 +77,7 @@ program
   .description(
     'create a project: strata.yaml, the definition folders, a sample source and input, editor schemas (default: the current folder)',
   )
-  .option('--force', 'write into a folder that is not empty (files of the same name are replaced)')
+  .option('--force', 'write into a folder that is not empty (files already there are kept)')
   .action((dir: string | undefined, flags) =>
     runCommand(globals(), async () => initCommand(dir ?? '.', flags)),
   );
