@@ -14,6 +14,7 @@ import { openWritableWarehouse } from '../engines/warehouse-location.js';
 import { redact } from '../engines/secrets.js';
 import { loadProject } from '../project/load-project.js';
 import {
+  openQueue,
   bullConnection,
   DEFAULT_QUEUE_PREFIX,
   syncJobSchedulers,
@@ -61,13 +62,7 @@ export function maintenanceSchedulerId(table: string): string {
 }
 
 export function openMaintenanceQueue(connection: QueueConnection): Queue<MaintenanceJobData> {
-  const queue = new Queue<MaintenanceJobData>(MAINTENANCE_QUEUE, {
-    connection: bullConnection(connection.redis),
-    prefix: connection.prefix ?? DEFAULT_QUEUE_PREFIX,
-  });
-  // Connection errors surface as rejected calls; without a listener they would crash the process.
-  queue.on('error', () => undefined);
-  return queue;
+  return openQueue<MaintenanceJobData>(MAINTENANCE_QUEUE, connection);
 }
 
 /** One scheduler per maintained table whose schedule is not `off`. */

@@ -11,6 +11,7 @@ import type { ProjectConfig, PipelineDefinition } from '../core/definitions/sche
 import type { Logger } from '../destinations/destination.js';
 import { redact } from '../engines/secrets.js';
 import {
+  openQueue,
   bullConnection,
   DEFAULT_QUEUE_PREFIX,
   syncJobSchedulers,
@@ -51,13 +52,7 @@ export function auditSchedulerId(pipeline: string): string {
 }
 
 export function openAuditQueue(connection: QueueConnection): Queue<AuditJobData> {
-  const queue = new Queue<AuditJobData>(AUDIT_QUEUE, {
-    connection: bullConnection(connection.redis),
-    prefix: connection.prefix ?? DEFAULT_QUEUE_PREFIX,
-  });
-  // Connection errors surface as rejected calls; without a listener they would crash the process.
-  queue.on('error', () => undefined);
-  return queue;
+  return openQueue<AuditJobData>(AUDIT_QUEUE, connection);
 }
 
 /** One scheduler per pipeline, on its audit cron (hourly by default), in UTC. */

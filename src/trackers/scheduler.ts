@@ -63,14 +63,19 @@ export function bullConnection(redisUrl: string): ConnectionOptions {
   return { url: redisUrl, maxRetriesPerRequest: null };
 }
 
-export function openSyncQueue(connection: QueueConnection): Queue<SyncJobData> {
-  const queue = new Queue<SyncJobData>(SYNC_QUEUE, {
+/** A queue of this Redis and prefix; connection errors surface as rejected calls, never as a crash. */
+export function openQueue<T>(name: string, connection: QueueConnection): Queue<T> {
+  const queue = new Queue<T>(name, {
     connection: bullConnection(connection.redis),
     prefix: connection.prefix ?? DEFAULT_QUEUE_PREFIX,
   });
-  // Connection errors surface as rejected calls; without a listener they would crash the process.
-  queue.on('error', () => undefined);
+  // Without a listener, an 'error' event would crash the process.
+  (queue as unknown as Queue).on('error', () => undefined);
   return queue;
+}
+
+export function openSyncQueue(connection: QueueConnection): Queue<SyncJobData> {
+  return openQueue<SyncJobData>(SYNC_QUEUE, connection);
 }
 
 export function schedulerId(tracker: string): string {
