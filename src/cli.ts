@@ -68,6 +68,11 @@ program
     '--database [file]',
     'check on the database too: tables exist, every sql: compiles, types match (a DuckDB file, or PostgreSQL/MySQL URL)',
   )
+  .option(
+    '--format <format>',
+    'table | json (one report on stdout: ok, counts, diagnostics with file, line, col)',
+    'table',
+  )
   .action((flags: ValidateFlags) =>
     runCommand(globals(), async () => validateCommand(globals().project, flags)),
   );

@@ -17,11 +17,13 @@ import { loadProject, type LoadedProject } from '../project/load-project.js';
 import { registerConfiguredSecrets, registerSecrets } from '../engines/secrets.js';
 import { OUTPUT_FORMATS, resultWriter, type OutputFormat } from '../output/writers.js';
 import {
+  diagnosticsAsJson,
   findInput,
   loadValidProject,
   parseCaller,
   parseParams,
   printDiagnostics,
+  reportFormat,
   type CallerFlags,
 } from './context.js';
 
@@ -29,6 +31,8 @@ export interface ValidateFlags {
   /** `--database` alone: the configured database; `--database FILE`: that one (as other commands). */
   database?: string | boolean;
   engine?: string;
+  /** `table` (diagnostics on stderr as path:line:col) or `json` (one report on stdout, for tools). */
+  format?: string;
 }
 
 /**
@@ -36,23 +40,35 @@ export interface ValidateFlags {
  * exist, every `sql:` compiles, declared types match (docs/definitions.md).
  */
 export async function validateCommand(projectDir: string, flags: ValidateFlags = {}): Promise<number> {
+  const format = reportFormat(flags.format, 'validate');
   const project = loadProject(projectDir);
   const diagnostics: Diagnostic[] = [...project.diagnostics, ...validateModel(project.model)];
   const onDatabase = flags.database !== undefined && flags.database !== false;
   if (onDatabase || flags.engine !== undefined) diagnostics.push(...(await databaseProblems(project, flags)));
-  const errors = diagnostics.filter((d) => d.severity === 'error');
+  const errors = diagnostics.filter((d) => d.severity === 'error').length;
+  const { sources, inputs, trackers, pipelines } = project.model;
+  const counts = {
+    sources: sources.size,
+    inputs: inputs.size,
+    trackers: trackers.size,
+    pipelines: pipelines.size,
+  };
+  if (format === 'json') {
+    const report = { ok: errors === 0, errors, counts, diagnostics: diagnosticsAsJson(diagnostics) };
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return errors > 0 ? 1 : 0;
+  }
   printDiagnostics(diagnostics);
-  if (errors.length > 0) {
-    process.stderr.write(`${errors.length} error${errors.length === 1 ? '' : 's'}\n`);
+  if (errors > 0) {
+    process.stderr.write(`${count(errors, 'error')}\n`);
     return 1;
   }
-  const { sources, inputs, trackers, pipelines } = project.model;
   process.stdout.write(
     `ok: ${[
-      count(sources.size, 'source'),
-      count(inputs.size, 'input'),
-      count(trackers.size, 'tracker'),
-      count(pipelines.size, 'pipeline'),
+      count(counts.sources, 'source'),
+      count(counts.inputs, 'input'),
+      count(counts.trackers, 'tracker'),
+      count(counts.pipelines, 'pipeline'),
     ].join(', ')}\n`,
   );
   return 0;

@@ -129,6 +129,27 @@ export function collectRepeated(value: string, previous: string[] = []): string[
   return [...previous, value];
 }
 
+/** A report command's `--format`: `table` (for people, the default) or `json` (for tools). */
+export type ReportFormat = 'table' | 'json';
+
+export function reportFormat(value: string | undefined, command: string): ReportFormat {
+  const format = value ?? 'table';
+  if (format !== 'table' && format !== 'json')
+    throw new UsageError(`unknown format '${format}' for ${command} (expected table, json)`);
+  return format;
+}
+
+/** Diagnostics as JSON objects: flat positions, sorted as printed, secrets redacted. */
+export function diagnosticsAsJson(diagnostics: readonly Diagnostic[]): Record<string, unknown>[] {
+  return [...diagnostics].sort(compareDiagnostics).map((d) => ({
+    severity: d.severity,
+    code: d.code,
+    message: redact(d.message),
+    ...(d.location ? { file: d.location.file, line: d.location.line, col: d.location.col } : {}),
+    ...(d.hint ? { hint: redact(d.hint) } : {}),
+  }));
+}
+
 export function printDiagnostics(diagnostics: readonly Diagnostic[]): void {
   for (const d of [...diagnostics].sort(compareDiagnostics))
     process.stderr.write(`${redact(formatDiagnostic(d))}\n`);

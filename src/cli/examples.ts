@@ -7,7 +7,12 @@ import type { Command } from 'commander';
 export const EXAMPLES: Record<string, string[]> = {
   init: ['strata init shop', 'strata init . --force'],
   schema: ['strata schema source', 'strata schema --project-names --out schemas'],
-  validate: ['strata validate', 'strata validate --database', 'strata validate --engine postgres'],
+  validate: [
+    'strata validate',
+    'strata validate --database',
+    'strata validate --engine postgres',
+    'strata validate --format json | jq .diagnostics',
+  ],
   import: [
     'strata import orders.csv --table app.orders',
     "strata import 'exports/*.parquet' --table app.events --mode replace",

@@ -12,7 +12,7 @@ import { sharedLimits } from '../trackers/shared-limits.js';
 import { planTracker, syncTracker } from '../trackers/sync.js';
 import type { LoadedProject } from '../project/load-project.js';
 import { alertAfterSync } from './alerts-commands.js';
-import { loadValidProject } from './context.js';
+import { loadValidProject, reportFormat } from './context.js';
 import { closest } from '../core/suggest.js';
 
 /** Run reports quote destinations' errors, which may quote a server that echoed a credential. */
@@ -91,9 +91,7 @@ export async function runsCommand(
   name: string | undefined,
   flags: { limit?: string; format?: string },
 ): Promise<number> {
-  const format = flags.format ?? 'table';
-  if (format !== 'table' && format !== 'json')
-    throw new UsageError(`unknown format '${format}' for runs (expected table, json)`);
+  const format = reportFormat(flags.format, 'runs');
   const project = loadValidProject(projectDir);
   if (name) findTracker(project, name);
   const history = await RunHistory.open(historyLocation(projectDir, project.config));
@@ -136,9 +134,7 @@ export async function freshnessCommand(
   name: string | undefined,
   flags: { format?: string; check?: boolean },
 ): Promise<number> {
-  const format = flags.format ?? 'table';
-  if (format !== 'table' && format !== 'json')
-    throw new UsageError(`unknown format '${format}' for freshness (expected table, json)`);
+  const format = reportFormat(flags.format, 'freshness');
   const project = loadValidProject(projectDir);
   const trackers = name ? [findTracker(project, name)] : [...project.model.trackers.values()];
   const history = await RunHistory.open(historyLocation(projectDir, project.config));

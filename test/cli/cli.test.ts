@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/example-project.js';
 import { strata } from '../support/cli.js';
+import { strataInProcess } from '../support/in-process-cli.js';
 
 let dir: string;
 let database: string;
@@ -44,6 +45,41 @@ describe('strata validate', () => {
       lines.some((l) => /movie\.yaml:\d+:\d+: error: invalid value "strng".*did you mean string\?/.test(l)),
     ).toBe(true);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('--format json reports the counts and every diagnostic with its position on stdout', async () => {
+    const good = await strataInProcess(['validate', '--format', 'json']);
+    expect(good.status, good.stderr).toBe(0);
+    const ok = JSON.parse(good.stdout) as { ok: boolean; errors: number; counts: Record<string, number> };
+    expect(ok).toMatchObject({ ok: true, errors: 0, counts: { sources: 8 } });
+
+    const project = join(dir, 'bad-json');
+    cpSync(join(REPO_ROOT, 'definitions'), join(project, 'definitions'), { recursive: true });
+    writeFileSync(
+      join(project, 'definitions', 'inputs', 'broken.yaml'),
+      'name: broken\nfrom: production\nfields:\n  - production.nme\n',
+    );
+    const bad = await strataInProcess(['validate', '--project', project, '--format', 'json']);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toBe('');
+    expect(JSON.parse(bad.stdout)).toMatchObject({
+      ok: false,
+      errors: 1,
+      diagnostics: [
+        {
+          severity: 'error',
+          code: expect.any(String) as string,
+          file: join(project, 'definitions/inputs/broken.yaml'),
+          line: 4,
+          col: 5,
+          message: "'production' has no field or measure 'nme'",
+          hint: 'did you mean production.name?',
+        },
+      ],
+    });
+    expect((await strataInProcess(['validate', '--format', 'xml'])).stderr).toMatch(
+      /unknown format 'xml' for validate \(expected table, json\)/,
+    );
   });
 });
 
