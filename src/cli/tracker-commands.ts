@@ -9,7 +9,8 @@ import { RunHistory, type TrackerRun } from '../trackers/history.js';
 import { describeMs, trackerFreshness, type TrackerFreshness } from '../trackers/freshness.js';
 import { historyLocation } from '../trackers/locations.js';
 import { sharedLimits } from '../trackers/shared-limits.js';
-import { planTracker, syncTracker } from '../trackers/sync.js';
+import { planTracker, syncTracker, type SyncDependencies, type SyncStep } from '../trackers/sync.js';
+import { progress, type Progress } from '../output/progress.js';
 import type { LoadedProject } from '../project/load-project.js';
 import { alertAfterSync } from './alerts-commands.js';
 import { loadValidProject, reportFormat } from './context.js';
@@ -58,19 +59,50 @@ export async function syncCommand(projectDir: string, name: string, flags: SyncF
   const location = historyLocation(projectDir, project.config);
   const history = await RunHistory.open(location);
   const limits = await sharedLimits(project.config);
+  const shown = progress(`sync ${tracker.name}`);
   try {
     const run = await syncTracker(
       tracker,
-      { ...deps, history, limiter: limits.limiter },
+      { ...deps, history, limiter: limits.limiter, ...syncProgress(shown, tracker) },
       { trigger: 'manual' },
     );
+    shown.done();
     printRun(run);
     await alertAfterSync(project, tracker, history, location);
     return run.status === 'failed' || run.status === 'partial' ? 1 : 0;
   } finally {
+    shown.done();
     await limits.close();
     await history.close();
   }
+}
+
+/** The progress line of a sync: the destination being written and the API calls so far. */
+function syncProgress(shown: Progress, tracker: TrackerModel): Pick<SyncDependencies, 'onStep' | 'observer'> {
+  let step: SyncStep = { stage: 'query' };
+  let calls = 0;
+  const total = tracker.definition.destinations.length;
+  const show = () => {
+    if (step.stage === 'query') shown.step(0, total, 'querying');
+    else shown.step(step.index + 1, step.total, `${step.destination}, ${calls} API calls`);
+  };
+  const quiet = () => undefined;
+  return {
+    onStep: (next) => {
+      step = next;
+      show();
+    },
+    observer: {
+      apiCall: () => {
+        calls += 1;
+        show();
+      },
+      compiled: quiet,
+      queried: quiet,
+      rateLimited: quiet,
+      retried: quiet,
+    },
+  };
 }
 
 function printRun(run: TrackerRun): void {

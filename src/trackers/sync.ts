@@ -44,7 +44,13 @@ export interface SyncDependencies {
   now?: () => Date;
   /** Told how long compiling and querying took, and of the destinations' requests (metrics). */
   observer?: SyncObserver;
+  /** Told what the run is doing now (the CLI's progress line). */
+  onStep?: (step: SyncStep) => void;
 }
+
+/** Where a run is: querying the input, then writing each destination in turn. */
+export type SyncStep =
+  { stage: 'query' } | { stage: 'write'; destination: string; index: number; total: number };
 
 /** What a run reports as it goes (src/metrics implements it). */
 export interface SyncObserver extends DestinationObserver {
@@ -205,10 +211,14 @@ export async function syncTracker(
         if (last?.dataChangedAt) run.dataChangedAt = last.dataChangedAt;
         return await finish(run, deps, now);
       }
+      deps.onStep?.({ stage: 'query' });
       const table = await resultOf(compiled, engine, deps.observer);
       run.rows = table.rows.length;
       const ctx = context(tracker, deps, run.id, request.signal);
-      for (const entry of await destinationsOf(tracker, deps)) {
+      const entries = await destinationsOf(tracker, deps);
+      for (const [index, entry] of entries.entries()) {
+        const destination = 'status' in entry ? entry.destination : entry.destination.describe();
+        deps.onStep?.({ stage: 'write', destination, index, total: entries.length });
         run.destinations.push(
           'status' in entry
             ? outcomeWithoutWrites(entry.destination, entry.status, entry.reason)
