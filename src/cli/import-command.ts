@@ -18,6 +18,7 @@ import {
 } from '../import/read-files.js';
 import { ImportError } from '../import/import-error.js';
 import { loadProject } from '../project/load-project.js';
+import { progress, type ProgressStream } from '../output/progress.js';
 import { findField, quoteString, type IcebergType } from '../warehouse/schema.js';
 import { readParquetSql } from '../warehouse/sql.js';
 import type { TableIdentifier } from '../warehouse/catalog.js';
@@ -151,9 +152,9 @@ async function loadInto(
   mkdirSync(stagingDir, { recursive: true });
   const staged = join(stagingDir, `${randomUUID()}.parquet`);
   try {
-    const progress = progressOptions(plan.files);
-    const rows = await reader.stage(plan.files, plan.format, plan.columns, staged, { extra, ...progress });
-    if (progress.onProgress) process.stderr.write('\rimporting: 100%\n');
+    const shown = importProgress(plan.files);
+    const rows = await reader.stage(plan.files, plan.format, plan.columns, staged, { extra, ...shown });
+    shown.done();
     if (existing && !kept) await warehouse.dropTable(plan.id, { purge: true });
     const state = kept
       ? await addMissingColumns(warehouse, kept, wanted)
@@ -269,10 +270,17 @@ async function commitStaged(
   await warehouse.overwrite(state.id, files, sql, current.snapshot);
 }
 
-/** A progress line on stderr, only on a terminal and only for large inputs. */
-function progressOptions(files: readonly string[]): { onProgress?: (percentage: number) => void } {
-  if (!process.stderr.isTTY || totalBytes(files) < PROGRESS_MIN_BYTES) return {};
-  return {
-    onProgress: (percentage) => process.stderr.write(`\rimporting: ${percentage.toFixed(0)}%`),
-  };
+/**
+ * The progress line of staging the files: on a terminal (as every progress line) and only for
+ * inputs large enough to take a while.
+ */
+export function importProgress(
+  files: readonly string[],
+  stream: ProgressStream = process.stderr,
+  minBytes = PROGRESS_MIN_BYTES,
+): { onProgress?: (percentage: number) => void; done(): void } {
+  if (!stream.isTTY || totalBytes(files) < minBytes) return { done: () => undefined };
+  const shown = progress('import', stream);
+  const what = files.length === 1 ? basename(files[0]!) : `${files.length} files`;
+  return { onProgress: (percentage) => shown.percent(percentage, what), done: () => shown.done() };
 }
