@@ -7,7 +7,8 @@
  */
 import type { Caller } from './access/policy.js';
 import type { Compiler } from './compile.js';
-import type { Dialect, DestinationDefinition } from './definitions/schema.js';
+import type { Dialect } from './definitions/schema.js';
+import { destinationTarget } from './trackers.js';
 import {
   allInputUsages,
   tableLineage,
@@ -135,20 +136,6 @@ export interface CatalogOptions {
   caller?: Caller;
   runtime?: CatalogRuntime;
   now?: Date;
-}
-
-/** A destination's tab, table or file: what it is, never a credential or an env: value. */
-export function destinationTarget(d: DestinationDefinition): string {
-  switch (d.type) {
-    case 'google_sheets':
-      return `sheet ${d.sheet}`;
-    case 'airtable':
-      return `table ${d.table}`;
-    case 'table':
-      return d.table;
-    case 'file':
-      return d.path;
-  }
 }
 
 export function buildCatalog(compiler: Compiler, options: CatalogOptions): CatalogDocument {

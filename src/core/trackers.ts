@@ -188,6 +188,20 @@ function checkDestination(
 }
 
 /** The extract format: `format:`, else the file's extension (csv, json or parquet). */
+/** A destination's tab, table or file: what it is, never a credential or an env: value. */
+export function destinationTarget(d: DestinationDefinition): string {
+  switch (d.type) {
+    case 'google_sheets':
+      return `sheet ${d.sheet}`;
+    case 'airtable':
+      return `table ${d.table}`;
+    case 'table':
+      return d.table;
+    case 'file':
+      return d.path;
+  }
+}
+
 export function fileFormat(destination: FileDestination): 'csv' | 'json' | 'parquet' | undefined {
   if (destination.format) return destination.format;
   const extension = /\.([A-Za-z0-9]+)$/.exec(destination.path)?.[1]?.toLowerCase();

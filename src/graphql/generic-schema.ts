@@ -29,6 +29,7 @@ import {
 import type { InputModel, JoinEdge, MemberModel, SourceModel, TrackerModel } from '../core/model/types.js';
 import type { TrackerFreshness } from '../trackers/freshness.js';
 import type { TrackerRun } from '../trackers/history.js';
+import { destinationTarget } from '../core/trackers.js';
 import type { ApiContext } from './context.js';
 import { apiInput, compileForApi } from './run-input.js';
 import { STATEMENT_COST } from './limits.js';
@@ -140,20 +141,6 @@ const Destination = new GraphQLObjectType<DestinationDefinition>({
     target: { type: GraphQLString, resolve: destinationTarget },
   },
 });
-
-/** A destination's tab, table or file: what it is, never a credential or an env: value. */
-function destinationTarget(d: DestinationDefinition): string {
-  switch (d.type) {
-    case 'google_sheets':
-      return `sheet ${d.sheet}`;
-    case 'airtable':
-      return `table ${d.table}`;
-    case 'table':
-      return d.table;
-    case 'file':
-      return d.path;
-  }
-}
 
 const DestinationOutcome = new GraphQLObjectType<TrackerRun['destinations'][number]>({
   name: 'DestinationOutcome',

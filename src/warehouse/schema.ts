@@ -3,17 +3,9 @@
  * and how they map onto DuckDB and Parquet column names.
  */
 
-export type IcebergType =
-  | 'boolean'
-  | 'int'
-  | 'long'
-  | 'float'
-  | 'double'
-  | 'date'
-  | 'timestamp'
-  | 'timestamptz'
-  | 'string'
-  | `decimal(${number}, ${number})`;
+import type { IcebergType } from '../core/values/iceberg-type.js';
+
+export type { IcebergType };
 
 export interface IcebergField {
   id: number;

@@ -4,25 +4,13 @@
  * onto Strata field types. Pure functions: no I/O.
  */
 import type { FieldType } from '../definitions/schema.js';
-
-/** The Iceberg types Strata writes (the same union as the warehouse's `IcebergType`). */
-export type ImportedType =
-  | 'boolean'
-  | 'int'
-  | 'long'
-  | 'float'
-  | 'double'
-  | 'date'
-  | 'timestamp'
-  | 'timestamptz'
-  | 'string'
-  | `decimal(${number}, ${number})`;
+import type { IcebergType } from '../values/iceberg-type.js';
 
 /** A column read from input files: its DuckDB type and the Iceberg type it is stored as. */
 export interface InferredColumn {
   name: string;
   duckdbType: string;
-  type: ImportedType;
+  type: IcebergType;
   /** True when the values are rendered as text on the way in (nested, binary, time-of-day, ...). */
   asText: boolean;
 }
@@ -30,7 +18,7 @@ export interface InferredColumn {
 const DECIMAL = /^DECIMAL\((\d+),\s*(\d+)\)$/;
 
 /** The Iceberg type a column of this DuckDB type is stored as, and whether it goes in as text. */
-export function icebergTypeForDuckDb(duckdbType: string): { type: ImportedType; asText: boolean } {
+export function icebergTypeForDuckDb(duckdbType: string): { type: IcebergType; asText: boolean } {
   const t = duckdbType.toUpperCase().trim();
   switch (t) {
     case 'BOOLEAN':
