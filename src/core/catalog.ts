@@ -17,7 +17,7 @@ import {
   type TableLineage,
   type Usages,
 } from './impact.js';
-import type { JoinEdge, MemberModel, SemanticModel, SourceModel } from './model/types.js';
+import type { InputModel, JoinEdge, MemberModel, SemanticModel, SourceModel } from './model/types.js';
 import { rawTableOf } from './pipelines.js';
 
 /** What of the model a caller may see (structurally the GraphQL `Visibility`). */
@@ -136,6 +136,29 @@ export interface CatalogOptions {
   caller?: Caller;
   runtime?: CatalogRuntime;
   now?: Date;
+  /**
+   * An input's SQL for this caller and dialect, or the reason it does not compile; the service
+   * passes a memo of it (the definitions alone decide it). Default: compiled here.
+   */
+  inputSql?: (input: InputModel) => InputSql;
+}
+
+export type InputSql = { sql: string } | { error: string };
+
+/** Compiles an input as the catalog shows it: its SQL for the caller, or why it cannot run. */
+export function compileInputSql(
+  compiler: Compiler,
+  input: InputModel,
+  dialect: Dialect,
+  caller?: Caller,
+): InputSql {
+  try {
+    return {
+      sql: compiler.compile(input, { dialect, validateOnly: true, ...(caller ? { caller } : {}) }).sql,
+    };
+  } catch (e) {
+    return { error: e instanceof Error ? e.message : String(e) };
+  }
 }
 
 export function buildCatalog(compiler: Compiler, options: CatalogOptions): CatalogDocument {
@@ -159,16 +182,10 @@ export function buildCatalog(compiler: Compiler, options: CatalogOptions): Catal
           .map((t) => t.name)
           .sort(),
       };
-      try {
-        const sql = compiler.compile(input, {
-          dialect: options.dialect,
-          validateOnly: true,
-          ...(options.caller ? { caller: options.caller } : {}),
-        }).sql;
-        return { ...base, sql };
-      } catch (e) {
-        return { ...base, error: e instanceof Error ? e.message : String(e) };
-      }
+      const compiled = options.inputSql
+        ? options.inputSql(input)
+        : compileInputSql(compiler, input, options.dialect, options.caller);
+      return { ...base, ...compiled };
     })
     .filter((i) => !options.caller || i.error === undefined)
     .sort((a, b) => a.name.localeCompare(b.name));

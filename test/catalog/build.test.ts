@@ -1,5 +1,10 @@
 /** The catalog document: what it holds, what a caller may not see, and runtime facts passed in. */
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { projectCatalog } from '../../src/catalog/catalog.js';
+import { Compiler } from '../../src/core/compile.js';
 import { buildCatalog, fullView } from '../../src/core/catalog.js';
 import { Visibility } from '../../src/graphql/visibility.js';
 import { exampleProject } from '../support/example-project.js';
@@ -68,5 +73,34 @@ describe('buildCatalog', () => {
     expect(guest.tables.map((t) => t.table)).not.toContain('studio.purchase_order');
     const inputs = new Set(guest.inputs.map((i) => i.name));
     expect(guest.trackers.every((t) => inputs.has(t.input))).toBe(true);
+  });
+});
+
+describe('projectCatalog (the service and strata docs)', () => {
+  it('compiles each input once per loaded project, dialect and caller', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'strata-catalog-memo-'));
+    try {
+      const fresh = new Compiler(model);
+      const compile = vi.spyOn(fresh, 'compile');
+      const request = { projectDir: dir, project, compiler: fresh, dialect: 'duckdb' as const };
+      const studio = { roles: ['studio'], attributes: {} };
+      const first = await projectCatalog({ ...request, caller: studio });
+      const compiled = compile.mock.calls.length;
+      expect(compiled).toBe(model.inputs.size);
+      const again = await projectCatalog({ ...request, caller: { roles: ['studio'], attributes: {} } });
+      expect(compile.mock.calls.length).toBe(compiled);
+      expect(again.inputs).toEqual(first.inputs);
+      // Another caller (or dialect) is compiled for, and sees its own SQL.
+      const vendor = await projectCatalog({
+        ...request,
+        caller: { roles: ['vendor'], attributes: { vendor_id: 'VND-054' } },
+      });
+      expect(compile.mock.calls.length).toBeGreaterThan(compiled);
+      expect(vendor.inputs).not.toEqual(first.inputs);
+      await projectCatalog({ ...request, dialect: 'postgres', caller: studio });
+      expect(compile.mock.calls.length).toBe(compiled * 2 + model.inputs.size);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
