@@ -1,8 +1,8 @@
 /**
  * `strata validate --database`: every source's definitions checked on a real engine with
  * zero-row queries (src/core/checks/database-probes.ts builds them). Per source: one query
- * for the relation, one for all its expressions, and only when that fails one per
- * expression, to say which. Every problem is reported; nothing here throws on a bad definition.
+ * for the relation, one per batch of its expressions, then one per batch of its measures'
+ * aggregates; only when a batch fails, one per expression, to say which. Every problem is reported; nothing here throws on a bad definition.
  */
 import {
   joinKeyDiagnostics,
@@ -37,6 +37,18 @@ export async function checkDatabase(model: SemanticModel, engine: Engine): Promi
   return { diagnostics: checker.diagnostics, sources: sources.length, queries: checker.queries };
 }
 
+/**
+ * Expressions per zero-row query: a source with hundreds of fields is checked in a few
+ * queries, each well within any engine's limit on a statement's size and columns.
+ */
+export const PROBES_PER_QUERY = 100;
+
+function batches<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += PROBES_PER_QUERY) out.push(items.slice(i, i + PROBES_PER_QUERY));
+  return out;
+}
+
 class DatabaseChecker {
   readonly diagnostics: Diagnostic[] = [];
   /** `source.field` -> its type as the engine reports it, for the join keys. */
@@ -56,16 +68,29 @@ class DatabaseChecker {
       this.diagnostics.push(relationFailure(plan, this.engine.name, relation.failure));
       return;
     }
-    if (plan.probes.length === 0) return;
-    const batch = await this.run(this.dialect.render(expressionsProbe(plan, plan.probes)));
+    const failedMeasures = new Set<string>();
+    for (const batch of batches(plan.probes.filter((p) => !p.aggregate)))
+      await this.checkBatch(plan, batch, failedMeasures);
+    // A measure whose own sql or filter failed is reported once, not again as its aggregate.
+    const aggregates = plan.probes.filter((p) => p.aggregate && !failedMeasures.has(p.measure ?? ''));
+    for (const batch of batches(aggregates)) await this.checkBatch(plan, batch, failedMeasures);
+  }
+
+  /** One query for the batch; only when it fails, one per expression, to say which. */
+  private async checkBatch(plan: SourceProbes, probes: readonly Probe[], failedMeasures: Set<string>) {
+    const batch = await this.run(this.dialect.render(expressionsProbe(plan, probes)));
     if ('columns' in batch) {
-      this.checkTypes(plan, plan.probes, batch.columns);
+      this.checkTypes(plan, probes, batch.columns);
       return;
     }
-    for (const probe of plan.probes) {
+    for (const probe of probes) {
       const single = await this.run(this.dialect.render(expressionsProbe(plan, [probe])));
-      if ('failure' in single) this.diagnostics.push(probeFailure(probe, this.engine.name, single.failure));
-      else this.checkTypes(plan, [probe], single.columns);
+      if ('columns' in single) {
+        this.checkTypes(plan, [probe], single.columns);
+        continue;
+      }
+      this.diagnostics.push(probeFailure(probe, this.engine.name, single.failure));
+      if (probe.measure) failedMeasures.add(probe.measure);
     }
   }
 

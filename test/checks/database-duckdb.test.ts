@@ -7,14 +7,15 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { checkDatabase } from '../../src/checks/database.js';
+import { checkDatabase, PROBES_PER_QUERY } from '../../src/checks/database.js';
 import { validateCommand } from '../../src/cli/commands.js';
 import { formatDiagnostic } from '../../src/core/diagnostics.js';
+import { sourceProbes } from '../../src/core/checks/database-probes.js';
 import { buildModel, type DefinitionFile } from '../../src/core/model/build.js';
 import { buildDemoDatabase } from '../../src/demo/load-duckdb.js';
 import { DuckDbEngine } from '../../src/engines/duckdb.js';
 import { readDefinitionFiles } from '../../src/project/load-project.js';
-import { REPO_ROOT } from '../support/example-project.js';
+import { exampleProject, REPO_ROOT } from '../support/example-project.js';
 
 let dir: string;
 let database: string;
@@ -60,10 +61,14 @@ const wrongType = (t: string) =>
   t.replace('  - name: country\n    type: string', '  - name: country\n    type: date');
 
 describe('validate --database on DuckDB', () => {
-  it('passes the example project clean, in two queries per source', async () => {
+  it('passes the example project clean: per source, its table, its expressions, its aggregates', async () => {
     const result = await check(exampleFiles());
     expect(result.diagnostics.map(formatDiagnostic)).toEqual([]);
-    expect(result.queries).toBe(2 * result.sources);
+    const withAggregates = [...exampleProject().project.model.sources.values()].filter((s) =>
+      sourceProbes(s, 'duckdb').probes.some((p) => p.aggregate),
+    ).length;
+    expect(withAggregates).toBeGreaterThan(0);
+    expect(result.queries).toBe(2 * result.sources + withAggregates);
   });
 
   it('reports a wrong column in a sql: expression at its file:line:col with the engine message', async () => {
@@ -78,6 +83,52 @@ describe('validate --database on DuckDB', () => {
     expect(d!.message).toMatch(
       /^sql of field 'movie\.runtime_minutes' does not compile on duckdb: Binder Error: .*runtime_secnds/,
     );
+  });
+
+  it("reports an aggregate that does not apply to its measure's sql (sum of text) at the sql: node", async () => {
+    const sumOfTitles = (t: string) =>
+      t.replace('aggregate: sum\n    sql: budget_usd\n', 'aggregate: sum\n    sql: title\n');
+    const files = exampleFiles({ 'movie.yaml': sumOfTitles });
+    const movie = files.find((f) => f.path.endsWith('movie.yaml'))!;
+    const { diagnostics } = await check(files);
+    expect(diagnostics.map((d) => d.message)).toEqual([
+      expect.stringMatching(/^sum of measure 'movie\.total_budget' does not compile on duckdb: .*sum/),
+    ]);
+    const line = movie.text.split('\n').indexOf('    sql: title') + 1;
+    expect(diagnostics[0]!.location).toMatchObject({ file: movie.path, line });
+  });
+
+  it("reports a wrong column in a measure's sql once, not again as its aggregate", async () => {
+    const wrongMeasureColumn = (t: string) =>
+      t.replace('aggregate: sum\n    sql: budget_usd\n', 'aggregate: sum\n    sql: budget_usdd\n');
+    const { diagnostics } = await check(exampleFiles({ 'movie.yaml': wrongMeasureColumn }));
+    expect(diagnostics.map((d) => d.message)).toEqual([
+      expect.stringMatching(
+        /^sql of measure 'movie\.total_budget' does not compile on duckdb: .*budget_usdd/,
+      ),
+    ]);
+  });
+
+  it('checks a wide source in batches of PROBES_PER_QUERY, falling back per expression only where one failed', async () => {
+    const wide = (broken?: number) => {
+      const fields = Array.from({ length: 150 }, (_, i) =>
+        i === broken
+          ? `  - { name: f${i}, type: string, sql: "no_such_column || 'x'" }`
+          : `  - { name: f${i}, type: string, sql: "title || '${i}'" }`,
+      );
+      const text = ['name: wide', 'table: studio.movie', 'primaryKey: [f0]', 'fields:', ...fields, ''].join(
+        '\n',
+      );
+      return [{ path: 'wide.yaml', kind: 'source' as const, text }];
+    };
+    const clean = await check(wide());
+    expect(clean.diagnostics).toEqual([]);
+    expect(clean.queries).toBe(1 + Math.ceil(150 / PROBES_PER_QUERY));
+    const broken = await check(wide(120));
+    expect(broken.diagnostics.map((d) => d.message)).toEqual([
+      expect.stringMatching(/^sql of field 'wide\.f120' does not compile/),
+    ]);
+    expect(broken.queries).toBe(clean.queries + (150 - PROBES_PER_QUERY));
   });
 
   it('reports a wrong table: once, at its table: node, without a cascade', async () => {

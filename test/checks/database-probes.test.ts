@@ -48,9 +48,19 @@ describe('probes', () => {
       "column of field 'film.vendor_id'",
       "sql of field 'film.label'",
       "filter of measure 'film.long_films'",
+      "count of measure 'film.long_films'",
       "row filter of role 'vendor' on 'film'",
     ]);
-    expect(d.render(expressionsProbe(plan, plan.probes))).toMatchInlineSnapshot(`
+    const [aggregates, expressions] = [
+      plan.probes.filter((p) => p.aggregate),
+      plan.probes.filter((p) => !p.aggregate),
+    ];
+    expect(d.render(expressionsProbe(plan, aggregates))).toMatchInlineSnapshot(`
+      "SELECT count(1) FILTER (WHERE (runtime > 7200)) AS probe_0
+      FROM studio.film
+      WHERE FALSE"
+    `);
+    expect(d.render(expressionsProbe(plan, expressions))).toMatchInlineSnapshot(`
       "SELECT
         film_id AS probe_0,
         vendor_id AS probe_1,

@@ -40,7 +40,7 @@ async function quietly(body: () => Promise<number>): Promise<{ code: number; out
 
 it('checks the example project clean on the embedded Iceberg warehouse', async () => {
   const { code, out, err } = await quietly(() => validateCommand(project, { database: true }));
-  expect(err).toBe('checked 8 sources on duckdb in 16 queries\n');
+  expect(err).toBe('checked 8 sources on duckdb in 23 queries\n');
   expect(code).toBe(0);
   expect(out).toMatch(/^ok: 8 sources/);
 });

@@ -7,10 +7,10 @@
  * runs: definition SQL enters only as parsed fragments, never spliced as text.
  */
 import { error, type Diagnostic, type SourceLocation } from '../diagnostics.js';
-import type { Dialect, EngineName, FieldType } from '../definitions/schema.js';
+import type { Aggregate, Dialect, EngineName, FieldType } from '../definitions/schema.js';
 import type { ValuePath } from '../definitions/document.js';
 import type { DialectFragment, SemanticModel, SourceModel } from '../model/types.js';
-import { col, FALSE, lit, type Expr, type FromItem, type Select } from '../sql/ast.js';
+import { call, col, FALSE, lit, type Expr, type FromItem, type Select } from '../sql/ast.js';
 import type { SqlFragment } from '../sql/fragments/fragment.js';
 
 /** One expression of a source to check: it must compile, and may have to be of a type. */
@@ -30,6 +30,13 @@ export interface Probe {
   cast?: boolean;
   /** A filter: the engine must report a boolean. */
   condition?: boolean;
+  /**
+   * An aggregate call (`sum(<sql>) FILTER (WHERE <filter>)`): it runs in a query of aggregates
+   * only, after the measure's own expressions compiled (else its error would repeat theirs).
+   */
+  aggregate?: boolean;
+  /** The measure (`source.measure`) whose `sql` or `filter` this is. */
+  measure?: string;
   /**
    * The plain field (a column) it reads, whose engine type join keys are compared by; a
    * computed field is cast to its declared type, which validation already compares.
@@ -60,9 +67,9 @@ export function sourceProbes(source: SourceModel, dialect: Dialect): SourceProbe
     sql: DialectFragment,
     path: ValuePath,
     what: string,
-    extra: Pick<Probe, 'declared' | 'typeLocation' | 'cast' | 'condition'> = {},
+    extra: Pick<Probe, 'declared' | 'typeLocation' | 'cast' | 'condition' | 'measure'> = {},
     placeholders?: ReadonlyMap<string, Expr>,
-  ): void => {
+  ): Expr | undefined => {
     const chosen = fragmentFor(sql, dialect);
     const where = sql.kind === 'shared' ? path : [...path, dialect];
     if (!chosen) {
@@ -89,6 +96,7 @@ export function sourceProbes(source: SourceModel, dialect: Dialect): SourceProbe
       ...(within ? { fragment: { sql: chosen, locateWithin: (offset) => within(where, offset) } } : {}),
       ...extra,
     });
+    return expr;
   };
 
   for (const field of source.fields.values()) {
@@ -108,11 +116,25 @@ export function sourceProbes(source: SourceModel, dialect: Dialect): SourceProbe
   for (const measure of source.measures.values()) {
     const { definition } = measure;
     if (definition.kind !== 'aggregate') continue;
-    const what = `measure '${source.name}.${measure.name}'`;
+    const id = `${source.name}.${measure.name}`;
+    const what = `measure '${id}'`;
     const base = measure.path ?? [];
-    if (definition.sql) fragmentProbe(definition.sql, [...base, 'sql'], `sql of ${what}`);
-    if (definition.filter)
-      fragmentProbe(definition.filter, [...base, 'filter'], `filter of ${what}`, { condition: true });
+    const value =
+      definition.sql && fragmentProbe(definition.sql, [...base, 'sql'], `sql of ${what}`, { measure: id });
+    const filter =
+      definition.filter &&
+      fragmentProbe(definition.filter, [...base, 'filter'], `filter of ${what}`, {
+        condition: true,
+        measure: id,
+      });
+    if (value || filter)
+      probes.push({
+        what: `${definition.aggregate} of ${what}`,
+        expr: aggregateExpr(definition.aggregate, value, filter),
+        location: at([...base, value ? 'sql' : 'filter'], measure.loc),
+        aggregate: true,
+        measure: id,
+      });
   }
   source.access?.rowFilters.forEach(({ role, filter }, i) => {
     // A caller's attributes are unknown here: NULL stands in for each `{user.x}`.
@@ -140,6 +162,20 @@ export function sourceProbes(source: SourceModel, dialect: Dialect): SourceProbe
       });
   }
   return { ...relationOf(source, at), probes, notes };
+}
+
+/** The aggregate the compiler emits for a measure, over its probed `sql` and `filter`. */
+function aggregateExpr(aggregate: Aggregate, value: Expr | undefined, filter: Expr | undefined): Expr {
+  const extra = filter ? { filter } : {};
+  const counted = value ?? lit({ type: 'integer', value: 1 });
+  switch (aggregate) {
+    case 'count':
+      return call('count', [counted], extra);
+    case 'count_distinct':
+      return call('count', [counted], { ...extra, distinct: true });
+    default:
+      return call(aggregate, [counted], extra);
+  }
 }
 
 function relationOf(
