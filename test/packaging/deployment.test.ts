@@ -192,3 +192,16 @@ describe('ops/deploy/strata.example.yaml and Trino', () => {
     expect(trinoMount?.slice(0, 2)).toEqual(strataMount?.slice(0, 2));
   });
 });
+
+describe('docs/deployment.md', () => {
+  it('runs only CLI command lines that exist', () => {
+    const guide = readFileSync(join(REPO_ROOT, 'docs', 'deployment.md'), 'utf8');
+    const lines = [
+      ...guide.matchAll(
+        /(?:docker run [^\n]*?strata:latest|docker compose run --rm --no-deps serve|node \/app\/dist\/cli\.js) ([^\n#>|]*)/g,
+      ),
+    ].map((m) => m[1]!.trim().split(/\s+/));
+    expect(lines.length).toBeGreaterThanOrEqual(6);
+    for (const args of lines) expect(parseCommandLine(args).problems, args.join(' ')).toEqual([]);
+  });
+});
