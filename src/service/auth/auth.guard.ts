@@ -17,7 +17,8 @@ import { AuthService, type AuthRequest } from './auth.service.js';
 import { challenge, failureBody, FAILURES, type AuthFailure } from './failures.js';
 import { attachPrincipal } from './principal.js';
 
-const PUBLIC_ROUTE = 'strata:public-route';
+/** The metadata key `@Public()` sets (exported for tests that list the open routes). */
+export const PUBLIC_ROUTE = 'strata:public-route';
 
 /** Marks a route as open to anyone: only GET /health, and GET /metrics (which checks its own token). */
 export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
