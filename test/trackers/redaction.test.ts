@@ -66,6 +66,7 @@ describe('configuredSecrets', () => {
       BASE_ID: 'appBase123',
       STRATA_AIRTABLE_TOKEN: 'pat-token',
       STRATA_GOOGLE_CREDENTIALS: keyFile,
+      MYSQL_URL: 'mysql://u:maria-pw@db/test',
       UNRELATED: 'not a secret',
     };
     const values = configuredSecrets(
@@ -76,7 +77,13 @@ describe('configuredSecrets', () => {
       env,
     );
     expect(values.sort()).toEqual(
-      [env.CATALOG_URL, env.BASE_ID, env.STRATA_AIRTABLE_TOKEN, '-----BEGIN KEY-----\nMIIkey\n'].sort(),
+      [
+        env.CATALOG_URL,
+        env.BASE_ID,
+        env.STRATA_AIRTABLE_TOKEN,
+        env.MYSQL_URL,
+        '-----BEGIN KEY-----\nMIIkey\n',
+      ].sort(),
     );
   });
 
