@@ -1,6 +1,6 @@
 /**
- * Which worker runs a pipeline (spec §9: each pipeline in exactly one worker at a time): a
- * lease in Redis, taken with SET NX PX and renewed by its holder well before it expires. A
+ * Which worker runs a pipeline (spec §9: each pipeline in exactly one worker at a time), or a
+ * tracker's run (one at a time, whatever triggered it): a lease in Redis, taken with SET NX PX and renewed by its holder well before it expires. A
  * worker that dies stops renewing, the lease expires, and another takes the pipeline over.
  *
  * Each grant also draws a fencing token from a counter that only grows. The runner writes
@@ -28,8 +28,10 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0`;
 
 export interface LeaseOptions {
-  /** Key prefix (default `strata`): `<prefix>:pipeline:<name>:lease` and `:fence`. */
+  /** Key prefix (default `strata`): `<prefix>:<scope>:<name>:lease` and `:fence`. */
   prefix?: string;
+  /** What is leased (default `pipeline`; `tracker`: one run of a tracker at a time). */
+  scope?: 'pipeline' | 'tracker';
   /** How long a lease lives without renewal (default 15 s). */
   ttlMs?: number;
   /** Shown as the holder (`host:pid`). */
@@ -37,6 +39,7 @@ export interface LeaseOptions {
 }
 
 export interface Lease {
+  /** The pipeline's (or tracker's) name. */
   readonly pipeline: string;
   readonly token: number;
   /** Aborted when the lease is lost (a renewal found another holder, or could not reach Redis in time). */
@@ -46,6 +49,7 @@ export interface Lease {
 
 export class PipelineLeases {
   private readonly prefix: string;
+  private readonly scope: string;
   private readonly ttlMs: number;
 
   constructor(
@@ -53,11 +57,13 @@ export class PipelineLeases {
     private readonly options: LeaseOptions,
   ) {
     this.prefix = options.prefix ?? 'strata';
+    this.scope = options.scope ?? 'pipeline';
     this.ttlMs = options.ttlMs ?? 15_000;
   }
 
   private keys(pipeline: string): [string, string] {
-    return [`${this.prefix}:pipeline:${pipeline}:lease`, `${this.prefix}:pipeline:${pipeline}:fence`];
+    const key = `${this.prefix}:${this.scope}:${pipeline}`;
+    return [`${key}:lease`, `${key}:fence`];
   }
 
   /** The holder of a pipeline's lease (`owner|token`), if any. */
@@ -82,12 +88,12 @@ export class PipelineLeases {
       try {
         const ok = (await this.redis.eval(RENEW, 1, leaseKey, value, this.ttlMs)) as number;
         if (ok === 1) renewedAt = Date.now();
-        else controller.abort(new Error(`the lease on pipeline ${pipeline} passed to another worker`));
+        else controller.abort(new Error(`the lease on ${this.scope} ${pipeline} passed to another worker`));
       } catch (e) {
         // Redis unreachable: the lease may lapse; give up before it can have.
         if (Date.now() - renewedAt > this.ttlMs * 0.8)
           controller.abort(
-            new Error(`could not renew the lease on pipeline ${pipeline}: ${(e as Error).message}`),
+            new Error(`could not renew the lease on ${this.scope} ${pipeline}: ${(e as Error).message}`),
           );
       }
     };

@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 import { RunAlerts } from '../alerts/run-alerts.js';
@@ -25,6 +25,7 @@ import { RedisRateLimiter } from '../destinations/redis-limiter.js';
 import { openEngine, type EngineChoice } from '../engines/open-engine.js';
 import { registerConfiguredSecrets, registerSecrets, secrets } from '../engines/secrets.js';
 import { MaintenanceWorker, type MaintenanceWorkerOptions } from '../cdc/maintenance-queue.js';
+import { PipelineLeases } from '../pipelines/lease.js';
 import { PipelineSupervisor, type SupervisorOptions } from '../pipelines/supervisor.js';
 import { StrataMetrics } from '../metrics/metrics.js';
 import { scheduleLagSeconds } from '../metrics/schedule-lag.js';
@@ -239,6 +240,14 @@ export function createWorker(options: WorkerOptions): StrataWorker {
   const alerts = new RunAlerts({ env, log: log.child({ component: 'alerts' }) });
   const lockDuration = options.lockDuration ?? 30_000;
   const metrics = options.metrics ?? new StrataMetrics({ role: 'worker' });
+  // One run of a tracker at a time across all workers: a scheduled run and a change-triggered
+  // one (or two manual ones) would otherwise read and write the same tab side by side.
+  const trackerRuns = new PipelineLeases(limiterRedis, {
+    prefix,
+    scope: 'tracker',
+    ttlMs: lockDuration,
+    owner: options.name ?? `${hostname()}:${process.pid}`,
+  });
 
   /** Set when closing aborts the running jobs: they move back to waiting instead of failing. */
   let handingBack = false;
@@ -282,22 +291,29 @@ export function createWorker(options: WorkerOptions): StrataWorker {
       jobLog.error({ problems: problems.map(formatDiagnostic) }, 'cannot run: invalid definitions');
       throw new Error(message);
     }
-    jobLog.info('sync started');
-    const run = await syncTracker(
-      tracker!,
-      {
-        compiler,
-        projectDir: options.projectDir,
-        openEngine: () => openEngine(options.projectDir, options.engine ?? {}, project.config),
-        history,
-        limiter,
-        ledger,
-        env,
-        log: destinationLogger(jobLog),
-        observer: metrics.syncObserver(),
-      },
-      { trigger, runId, ...(signal ? { signal } : {}) },
-    );
+    const lease = await trackerRuns.tryAcquire(name);
+    if (!lease) await waitForTurn(job, token, jobLog);
+    let run: TrackerRun;
+    try {
+      jobLog.info('sync started');
+      run = await syncTracker(
+        tracker!,
+        {
+          compiler,
+          projectDir: options.projectDir,
+          openEngine: () => openEngine(options.projectDir, options.engine ?? {}, project.config),
+          history,
+          limiter,
+          ledger,
+          env,
+          log: destinationLogger(jobLog),
+          observer: metrics.syncObserver(),
+        },
+        { trigger, runId, ...(signal ? { signal } : {}) },
+      );
+    } finally {
+      await lease!.release();
+    }
     metrics.recordRun(
       run,
       tracker!.definition.destinations.map((d) => d.type),
@@ -521,6 +537,23 @@ function startPipelines(
   });
   supervisor.start();
   return supervisor;
+}
+
+/** How long a job whose tracker is running elsewhere waits before it tries again. */
+const BUSY_TRACKER_RETRY_MS = 1_000;
+
+/**
+ * Another run of the job's tracker holds its lease: the job is delayed (its attempt not
+ * counted) and tries again shortly, so it runs after that one, on the data that one left.
+ */
+async function waitForTurn(
+  job: Job<SyncJobData, SyncJobSummary>,
+  token: string | undefined,
+  log: { info(message: string): void },
+): Promise<never> {
+  log.info('another run of this tracker is in progress: this job waits for it');
+  await job.moveToDelayed(Date.now() + BUSY_TRACKER_RETRY_MS, token);
+  throw new DelayedError();
 }
 
 /**
