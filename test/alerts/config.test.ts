@@ -131,7 +131,9 @@ describe('alert configuration', () => {
 
   it("points at a tracker's unknown channel, with a suggestion", () => {
     const dir = project(CHANNELS, `${TRACKER}alerts:\n  channels: [team-slak]\n  enabled: yes\n`);
-    expect(errorsOf(dir)).toEqual(['<dir>/trackers/t.yaml:8:12: error: expected boolean at alerts.enabled, found a string']);
+    expect(errorsOf(dir)).toEqual([
+      '<dir>/trackers/t.yaml:8:12: error: expected boolean at alerts.enabled, found a string',
+    ]);
     const fixed = project(CHANNELS, `${TRACKER}alerts:\n  channels: [team-slak]\n`);
     expect(errorsOf(fixed)).toEqual([
       "<dir>/trackers/t.yaml:7:14: error: unknown alert channel 'team-slak' (channels: team-slack, ops-mail) (did you mean team-slack?)",
