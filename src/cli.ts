@@ -33,8 +33,6 @@ import { strataVersion } from './version.js';
 import { initCommand } from './cli/init-commands.js';
 import { schemaCommand } from './cli/schema-commands.js';
 
-endQuietlyWhenOutputCloses();
-
 const program = new Command('strata')
   .description('Semantic layer for operational reporting: YAML definitions in, SQL and trackers out.')
   .option('--project <dir>', 'the project folder', '.')
@@ -454,6 +452,7 @@ function isMain(): boolean {
 }
 
 if (isMain()) {
+  endQuietlyWhenOutputCloses();
   try {
     await program.parseAsync(process.argv);
   } catch (e) {

@@ -94,6 +94,20 @@ export class Redactor {
     return value;
   }
 
+  /**
+   * The forms known so far, to put back with `restore`: what runs commands one after another in
+   * one process (the in-process CLI of the tests) gives each the empty set a new process has.
+   */
+  snapshot(): string[] {
+    return [...this.forms];
+  }
+
+  restore(forms: Iterable<string>): void {
+    this.forms.clear();
+    this.pattern = undefined;
+    for (const form of forms) this.addForm(form);
+  }
+
   private addForm(form: string): void {
     if (form.length < MIN_SECRET_LENGTH || this.forms.has(form)) return;
     this.forms.add(form);

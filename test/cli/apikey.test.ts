@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, test } from 'vitest';
 import { ApiKeyStore, hashApiKey, parseApiKeys } from '../../src/service/auth/api-keys.js';
-import { strata } from '../support/cli.js';
+import { strataInProcess } from '../support/in-process-cli.js';
 
 /** The key (the line after the first) and the entry (the YAML after "Add this entry"). */
 function printed(stdout: string): { key: string; entryText: string } {
@@ -15,9 +15,9 @@ function printed(stdout: string): { key: string; entryText: string } {
 }
 
 describe('strata apikey create', () => {
-  test('prints a new key once and the hashed entry that admits it', () => {
+  test('prints a new key once and the hashed entry that admits it', async () => {
     const args = ['apikey', 'create', '--id', 'vendor-054', '--roles', 'vendor,reader'];
-    const result = strata([...args, '--attr', 'vendor_id=VND-054', '--attr', 'tier=3']);
+    const result = await strataInProcess([...args, '--attr', 'vendor_id=VND-054', '--attr', 'tier=3']);
     expect(result).toMatchObject({ status: 0, stderr: '' });
     expect(result.stdout.split('\n')[0]).toMatch(/shown only this once/);
     const { key, entryText } = printed(result.stdout);
@@ -36,7 +36,7 @@ describe('strata apikey create', () => {
       subject: 'vendor-054',
       caller: { roles: ['vendor', 'reader'], attributes: { vendor_id: 'VND-054', tier: 3 } },
     });
-    expect(printed(strata(args).stdout).key).not.toBe(key);
+    expect(printed((await strataInProcess(args)).stdout).key).not.toBe(key);
   });
 
   test.each([
@@ -49,8 +49,8 @@ describe('strata apikey create', () => {
       /^error: --attr: 'vendor-id': an attribute name/,
     ],
     [['--id', 'x', '--roles', 'vendor', '--attr', 'novalue'], /^error: --attr expects name=value/],
-  ])('bad usage %j: exit 2, one line', (args, message) => {
-    const result = strata(['apikey', 'create', ...args]);
+  ])('bad usage %j: exit 2, one line', async (args, message) => {
+    const result = await strataInProcess(['apikey', 'create', ...args]);
     expect(result.status).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
@@ -59,18 +59,18 @@ describe('strata apikey create', () => {
 });
 
 describe('strata serve with auth settings it cannot use', () => {
-  test('a JWT secret missing from the environment, or too short: exit 1, one line, no value shown', () => {
+  test('a JWT secret missing from the environment, or too short: exit 1, one line, no value shown', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'strata-serve-auth-'));
     try {
       writeFileSync(join(dir, 'strata.yaml'), 'auth:\n  jwt: { secret: env:STRATA_TEST_MISSING_SECRET }\n');
-      const missing = strata(['--project', dir, 'serve', '--port', '0'], {
+      const missing = await strataInProcess(['--project', dir, 'serve', '--port', '0'], {
         env: { STRATA_TEST_MISSING_SECRET: '' },
       });
       expect(missing).toMatchObject({ status: 1, stdout: '' });
       expect(missing.stderr).toBe(
         'error: auth.jwt.secret: environment variable STRATA_TEST_MISSING_SECRET is not set (see docs/auth.md)\n',
       );
-      const short = strata(['--project', dir, 'serve', '--port', '0'], {
+      const short = await strataInProcess(['--project', dir, 'serve', '--port', '0'], {
         env: { STRATA_TEST_MISSING_SECRET: 'tooshort' },
       });
       expect(short.status).toBe(1);

@@ -1,4 +1,8 @@
-/** The `strata` command line end to end: outputs, formats, errors and exit codes (spec §6, §10). */
+/**
+ * The `strata` command line end to end: outputs, formats, errors and exit codes (spec §6, §10).
+ * Commands run in-process (`strataInProcess`: the same command tree, output and exit codes);
+ * the built binary is run where it is what is tested: exit codes 0, 1 and 2 of `dist/cli.js`.
+ */
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,22 +14,22 @@ import { strataInProcess } from '../support/in-process-cli.js';
 let dir: string;
 let database: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'strata-cli-'));
   database = join(dir, 'warehouse.duckdb');
-  const demo = strata(['demo', '--database', database]);
+  const demo = await strataInProcess(['demo', '--database', database]);
   expect(demo.status, demo.stderr).toBe(0);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('strata validate', () => {
-  it('accepts the example project', () => {
+  it('accepts the example project (the built binary: exit 0)', () => {
     const r = strata(['validate']);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^ok: 8 sources, \d+ inputs, \d+ trackers/);
   });
 
-  it('reports every error as path:line:col and exits 1, without a stack trace', () => {
+  it('reports every error as path:line:col and exits 1, without a stack trace (the built binary)', () => {
     const project = join(dir, 'bad');
     cpSync(join(REPO_ROOT, 'definitions'), join(project, 'definitions'), { recursive: true });
     const movie = join(project, 'definitions', 'sources', 'movie.yaml');
@@ -84,16 +88,16 @@ describe('strata validate', () => {
 });
 
 describe('strata compile', () => {
-  it('prints the SQL that the golden file holds', () => {
-    const r = strata(['compile', 'movies_in_production', '--dialect', 'trino']);
+  it('prints the SQL that the golden file holds', async () => {
+    const r = await strataInProcess(['compile', 'movies_in_production', '--dialect', 'trino']);
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(
       readFileSync(join(REPO_ROOT, 'test/golden/trino/movies_in_production.sql'), 'utf8'),
     );
   });
 
-  it('--explain prints the golden plans before and after the passes, then the SQL', () => {
-    const r = strata(['compile', 'movies_in_production', '--dialect', 'mysql', '--explain']);
+  it('--explain prints the golden plans before and after the passes, then the SQL', async () => {
+    const r = await strataInProcess(['compile', 'movies_in_production', '--dialect', 'mysql', '--explain']);
     expect(r.status).toBe(0);
     const plans = readFileSync(join(REPO_ROOT, 'test/golden/plans/movies_in_production.txt'), 'utf8');
     const sql = readFileSync(join(REPO_ROOT, 'test/golden/mysql/movies_in_production.sql'), 'utf8');
@@ -102,9 +106,9 @@ describe('strata compile', () => {
     );
   });
 
-  it('--all --out writes one file per input', () => {
+  it('--all --out writes one file per input', async () => {
     const out = join(dir, 'sql');
-    const r = strata(['compile', '--all', '--dialect', 'postgres', '--out', out]);
+    const r = await strataInProcess(['compile', '--all', '--dialect', 'postgres', '--out', out]);
     expect(r.status, r.stderr).toBe(0);
     const inputs = readdirSync(join(REPO_ROOT, 'definitions/inputs')).map((f) => f.replace('.yaml', '.sql'));
     const trackers = readdirSync(join(REPO_ROOT, 'trackers')).map(
@@ -116,23 +120,23 @@ describe('strata compile', () => {
     );
   });
 
-  it('--all prints every input on stdout', () => {
-    const r = strata(['compile', '--all']);
+  it('--all prints every input on stdout', async () => {
+    const r = await strataInProcess(['compile', '--all']);
     expect(r.status).toBe(0);
     expect(r.stdout.match(/^-- input: /gm)?.length).toBe(
       readdirSync(join(REPO_ROOT, 'definitions/inputs')).length,
     );
   });
 
-  it('--param changes the SQL', () => {
-    const r = strata(['compile', 'movies_in_production', '--param', 'country=ES']);
+  it('--param changes the SQL', async () => {
+    const r = await strataInProcess(['compile', 'movies_in_production', '--param', 'country=ES']);
     expect(r.stdout).toContain("country = 'ES'");
   });
 });
 
 describe('strata run', () => {
-  it('--format json prints an array of row objects with typed values, keys in column order', () => {
-    const r = strata([
+  it('--format json prints an array of row objects with typed values, keys in column order', async () => {
+    const r = await strataInProcess([
       'run',
       'movies_in_production',
       '--database',
@@ -153,8 +157,15 @@ describe('strata run', () => {
     }
   });
 
-  it('timestamps are ISO-8601 UTC, decimals numbers, NULL null', () => {
-    const r = strata(['run', 'recent_purchase_orders', '--database', database, '--format', 'ndjson']);
+  it('timestamps are ISO-8601 UTC, decimals numbers, NULL null', async () => {
+    const r = await strataInProcess([
+      'run',
+      'recent_purchase_orders',
+      '--database',
+      database,
+      '--format',
+      'ndjson',
+    ]);
     expect(r.status, r.stderr).toBe(0);
     const rows = r.stdout
       .trim()
@@ -169,21 +180,35 @@ describe('strata run', () => {
     expect(values.some((v) => typeof v === 'number' && !Number.isInteger(v))).toBe(true);
   });
 
-  it('csv renders display formats; table shows labels', () => {
-    const csv = strata(['run', 'budget_by_production_country', '--database', database, '--format', 'csv']);
+  it('csv renders display formats; table shows labels', async () => {
+    const csv = await strataInProcess([
+      'run',
+      'budget_by_production_country',
+      '--database',
+      database,
+      '--format',
+      'csv',
+    ]);
     expect(csv.status, csv.stderr).toBe(0);
     const [header, first] = csv.stdout.split('\n');
     expect(header).toBe('country,movie_count,total_budget');
     expect(first).toMatch(/"\$[\d,]+"$/);
-    const table = strata(['run', 'movies_in_production', '--database', database, '--limit', '2']);
+    const table = await strataInProcess([
+      'run',
+      'movies_in_production',
+      '--database',
+      database,
+      '--limit',
+      '2',
+    ]);
     expect(table.stdout.split('\n')[0]).toMatch(/^Title\s+Start Date\s+Start Month\s+Productions$/);
     expect(table.stdout).toContain('(2 rows)');
   });
 
-  it('runs an input given as a file path', () => {
+  it('runs an input given as a file path', async () => {
     const file = join(dir, 'adhoc.yaml');
     writeFileSync(file, 'name: adhoc\nfrom: movie\nfields: [movie.movie_count]\n');
-    const r = strata(['run', file, '--database', database, '--format', 'json']);
+    const r = await strataInProcess(['run', file, '--database', database, '--format', 'json']);
     expect(r.status, r.stderr).toBe(0);
     expect((JSON.parse(r.stdout) as { movie_count: number }[])[0]!.movie_count).toBe(294);
   });
@@ -219,14 +244,26 @@ describe('exit codes and errors', () => {
       /does not exist/,
     ],
   ];
-  it.each(cases)('%s', (_name, args, code, message) => {
-    const r = strata(args);
+  it.each(cases)('%s', async (_name, args, code, message) => {
+    const r = await strataInProcess(args);
     expect(r.status).toBe(code);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('a failed query names the engine and exits 1', () => {
+  it('the built binary exits 2 on bad usage, from commander and from a command', () => {
+    for (const [args, message] of [
+      [['explode'], /unknown command/],
+      [['run', 'nope'], /unknown input 'nope'/],
+    ] as const) {
+      const r = strata([...args]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('a failed query names the engine and exits 1', async () => {
     const file = join(dir, 'broken-sql.yaml');
     const project = join(dir, 'sqlbug');
     cpSync(join(REPO_ROOT, 'definitions'), join(project, 'definitions'), { recursive: true });
@@ -235,7 +272,7 @@ describe('exit codes and errors', () => {
       'name: oops\ntable: studio.no_such_table\nfields: [{ name: a, type: string }]\n',
     );
     writeFileSync(file, 'name: q\nfrom: oops\nfields: [oops.a]\n');
-    const r = strata(['run', file, '--project', project, '--database', database]);
+    const r = await strataInProcess(['run', file, '--project', project, '--database', database]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^error: duckdb: Catalog Error: Table with name no_such_table does not exist/);
     expect(existsSync(file)).toBe(true);

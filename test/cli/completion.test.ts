@@ -4,17 +4,18 @@ import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, strata } from '../support/cli.js';
+import { CLI } from '../support/cli.js';
+import { strataInProcess } from '../support/in-process-cli.js';
 import { REPO_ROOT } from '../support/example-project.js';
 
 let bin: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   // `strata` on the PATH, as an installed one would be: the script calls it for names.
   bin = mkdtempSync(join(tmpdir(), 'strata-completion-'));
   writeFileSync(join(bin, 'strata'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`);
   chmodSync(join(bin, 'strata'), 0o755);
-  writeFileSync(join(bin, 'completion.bash'), strata(['completion', 'bash']).stdout);
+  writeFileSync(join(bin, 'completion.bash'), (await strataInProcess(['completion', 'bash'])).stdout);
 });
 
 afterAll(() => rmSync(bin, { recursive: true, force: true }));
@@ -46,9 +47,11 @@ describe('bash completion', () => {
     expect(complete(['strata', '--project', '/nonexistent', 'sync', 'movie'])).toEqual([]);
   });
 
-  it('zsh gets the same function through bashcompinit; an unknown shell is a usage error', () => {
-    expect(strata(['completion', 'zsh']).stdout).toMatch(/^autoload -U \+X bashcompinit && bashcompinit\n/);
-    const fish = strata(['completion', 'fish']);
+  it('zsh gets the same function through bashcompinit; an unknown shell is a usage error', async () => {
+    expect((await strataInProcess(['completion', 'zsh'])).stdout).toMatch(
+      /^autoload -U \+X bashcompinit && bashcompinit\n/,
+    );
+    const fish = await strataInProcess(['completion', 'fish']);
     expect(fish.status).toBe(2);
     expect(fish.stderr).toMatch(/unknown shell 'fish' \(expected bash, zsh\)/);
   });

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { strataAsync } from '../support/cli.js';
+import { strataInProcess } from '../support/in-process-cli.js';
 import { createProject, type TestProject } from '../service/support.js';
 
 let project: TestProject;
@@ -36,7 +36,7 @@ beforeAll(async () => {
 afterAll(() => project?.cleanup());
 
 test('csv output escapes formula-like text cells by default, and not with --no-escape-formulas', async () => {
-  const escaped = await strataAsync(['run', 'notes', '--format', 'csv', '--project', project.dir]);
+  const escaped = await strataInProcess(['run', 'notes', '--format', 'csv', '--project', project.dir]);
   expect(escaped.stderr).toBe('');
   expect(escaped.stdout).toBe(
     [
@@ -49,7 +49,7 @@ test('csv output escapes formula-like text cells by default, and not with --no-e
       '',
     ].join('\n'),
   );
-  const raw = await strataAsync([
+  const raw = await strataInProcess([
     'run',
     'notes',
     '--format',
@@ -65,6 +65,6 @@ test('csv output escapes formula-like text cells by default, and not with --no-e
     '4,@mention,0',
   ]);
   // Only csv: json keeps values as they are.
-  const json = await strataAsync(['run', 'notes', '--format', 'json', '--project', project.dir]);
+  const json = await strataInProcess(['run', 'notes', '--format', 'json', '--project', project.dir]);
   expect(JSON.parse(json.stdout)[1]).toEqual({ note_id: 2, body: '+33 1 23 45', delta: 7 });
 });

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { addExamples, commandPath, EXAMPLES, leafCommands } from '../../src/cli/examples.js';
 import { strata } from '../support/cli.js';
+import { strataInProcess } from '../support/in-process-cli.js';
 import { REPO_ROOT } from '../support/example-project.js';
 
 describe('help', () => {
@@ -28,8 +29,8 @@ describe('help', () => {
     expect(shown).toMatch(/Usage: strata pipeline run .*\n[\s\S]*Examples:\n {2}\$ strata pipeline run p\n/);
   });
 
-  it('strata sync --help ends with examples; --version prints the version', () => {
-    const help = strata(['sync', '--help']);
+  it('strata sync --help ends with examples; --version (of the built binary) prints the version', async () => {
+    const help = await strataInProcess(['sync', '--help']);
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(
       /Examples:\n {2}\$ strata sync movie-status\n {2}\$ strata sync movie-status --dry-run\n+$/,

@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { enqueueSync, openSyncQueue } from '../../src/trackers/scheduler.js';
 import { defaultLogger, startWorker } from '../../src/trackers/worker.js';
-import { strata, strataAsync } from '../support/cli.js';
+import { strataInProcess } from '../support/in-process-cli.js';
 import { createProject, deleteKeys, REDIS_URL, uniquePrefix, type TestProject } from '../service/support.js';
 
 const TOKEN = 'patEchoed.S3cr3t/Tok3n+42';
@@ -67,18 +67,18 @@ function expectNoCredential(text: string): void {
 }
 
 test('sync output, strata runs and the run history never show an echoed credential', async () => {
-  const sync = await strataAsync(['sync', 'echoed', '--project', project.dir], { env });
+  const sync = await strataInProcess(['sync', 'echoed', '--project', project.dir], { env });
   expect(sync.status).toBe(1);
   // The failure is reported, with the server's message, masked.
   expect(sync.stdout).toMatch(/airtable appEcho\/Items: failed: .*invalid credentials: Bearer \[redacted\]/);
   expect(sync.stdout).toMatch(/google_sheets .*: failed: .*\[redacted\]/);
   expectNoCredential(sync.stdout + sync.stderr);
 
-  const dry = await strataAsync(['sync', 'echoed', '--dry-run', '--project', project.dir], { env });
+  const dry = await strataInProcess(['sync', 'echoed', '--dry-run', '--project', project.dir], { env });
   expect(dry.stdout).toMatch(/failed: .*\[redacted\]/);
   expectNoCredential(dry.stdout + dry.stderr);
 
-  const runs = strata(['runs', '--project', project.dir], { env });
+  const runs = await strataInProcess(['runs', '--project', project.dir], { env });
   expect(runs.stdout).toMatch(/echoed .*failed/);
   expect(runs.stdout).toContain('[redacted]');
   expectNoCredential(runs.stdout + runs.stderr);

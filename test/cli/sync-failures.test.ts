@@ -1,11 +1,11 @@
 /**
- * Issue 7 §3 through the built CLI: `strata sync` names every failure's reason, one line each,
+ * Issue 7 §3 through the CLI's commands (in-process): `strata sync` names every failure's reason, one line each,
  * and a BI database that cannot be reached is one clear line (not knex's stack trace).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { strataAsync } from '../support/cli.js';
+import { strataInProcess } from '../support/in-process-cli.js';
 import { createProject, type TestProject } from '../service/support.js';
 
 let project: TestProject;
@@ -28,7 +28,7 @@ afterAll(() => project?.cleanup());
 test('sync prints the reason of each failed destination and of a run that failed before them', async () => {
   // Port 1: nothing listens there, the connection is refused at once.
   const env = { BI_URL: 'postgres://strata:not-the-point@127.0.0.1:1/bi' };
-  const r = await strataAsync(['sync', 'mixed', '--project', project.dir], { env });
+  const r = await strataInProcess(['sync', 'mixed', '--project', project.dir], { env });
   expect(r.status).toBe(1);
   const lines = r.stdout.trimEnd().split('\n');
   expect(lines[0]).toMatch(/^mixed: partial, 3 rows, 0 API calls \(run [0-9a-f-]+\)$/);
@@ -39,7 +39,7 @@ test('sync prints the reason of each failed destination and of a run that failed
   ]);
   expect(r.stderr).toBe('');
 
-  const noEngine = await strataAsync(
+  const noEngine = await strataInProcess(
     ['sync', 'mixed', '--project', project.dir, '--database', join(project.dir, 'missing.duckdb')],
     { env },
   );

@@ -1,5 +1,5 @@
 /**
- * Issue 4's example trackers end to end through the built CLI: each destination type, with
+ * Issue 4's example trackers end to end through the CLI's commands (in-process): each destination type, with
  * Sheets and Airtable served by the local emulators and the BI table in the local
  * PostgreSQL; then `strata runs` shows them, and an unchanged re-sync writes nothing.
  */
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engines/engine.js';
-import { strata, strataAsync } from '../support/cli.js';
+import { strataInProcess } from '../support/in-process-cli.js';
 import { POSTGRES_URL, postgres, uniqueSchema } from '../support/databases.js';
 import { exampleProject, REPO_ROOT } from '../support/example-project.js';
 import { startFakeAirtable, type FakeAirtable } from '../support/fake-airtable.js';
@@ -31,7 +31,7 @@ beforeAll(async () => {
     vendor,
     readFileSync(vendor, 'utf8').replace('table: trackers.vendor_spend', `table: ${schema}.vendor_spend`),
   );
-  expect(strata(['demo', '--project', dir]).status).toBe(0);
+  expect((await strataInProcess(['demo', '--project', dir])).status).toBe(0);
   sheets = await new FakeSheets({ tokens: [TOKEN] }).start();
   sheets.addSpreadsheet('demo-sheet', [{ title: 'Readme' }]);
   airtable = await startFakeAirtable({ rateLimit: { requests: 5, windowMs: 800 } });
@@ -60,7 +60,7 @@ afterAll(async () => {
 });
 
 const sync = (tracker: string, extra: string[] = []) =>
-  strataAsync(['sync', tracker, '--project', dir, ...extra], { env });
+  strataInProcess(['sync', tracker, '--project', dir, ...extra], { env });
 
 describe('example trackers', () => {
   it('movie-status fills a Sheets tab with typed cells under the labels', async () => {
@@ -103,8 +103,8 @@ describe('example trackers', () => {
     expect(sheets.requests.filter((r) => r.endpoint === 'batchUpdate').length).toBe(before);
   });
 
-  it('strata runs shows every run, newest first', () => {
-    const r = strata(['runs', '--project', dir]);
+  it('strata runs shows every run, newest first', async () => {
+    const r = await strataInProcess(['runs', '--project', dir]);
     expect(r.status).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^started\s+tracker\s+trigger\s+status/);
@@ -118,8 +118,8 @@ describe('example trackers', () => {
     expect(lines.slice(1).every((l) => / manual +succeeded /.test(l))).toBe(true);
   });
 
-  it('strata runs --format json gives every field, per-destination calls and errors included', () => {
-    const r = strata(['runs', 'movie-status', '--project', dir, '--format', 'json']);
+  it('strata runs --format json gives every field, per-destination calls and errors included', async () => {
+    const r = await strataInProcess(['runs', 'movie-status', '--project', dir, '--format', 'json']);
     expect(r.status, r.stderr).toBe(0);
     const runs = JSON.parse(r.stdout) as {
       tracker: string;
@@ -131,11 +131,11 @@ describe('example trackers', () => {
     expect(runs[0]).toMatchObject({ status: 'succeeded', trigger: 'manual' });
     expect(runs[0]!.destinations[0]).toMatchObject({ status: 'succeeded' });
     expect(runs.every((run) => run.destinations.every((d) => typeof d.apiCalls === 'number'))).toBe(true);
-    expect(strata(['runs', '--project', dir, '--format', 'yaml']).status).toBe(2);
+    expect((await strataInProcess(['runs', '--project', dir, '--format', 'yaml'])).status).toBe(2);
   });
 
-  it('strata freshness tells each tracker fresh after its successful runs, with its data age', () => {
-    const r = strata(['freshness', '--project', dir, '--format', 'json', '--check']);
+  it('strata freshness tells each tracker fresh after its successful runs, with its data age', async () => {
+    const r = await strataInProcess(['freshness', '--project', dir, '--format', 'json', '--check']);
     expect(r.status, r.stderr).toBe(0);
     const all = JSON.parse(r.stdout) as {
       tracker: string;
@@ -152,18 +152,20 @@ describe('example trackers', () => {
     ]);
     // The demo warehouse is Iceberg: the data's age is known.
     expect(all.every((f) => typeof f.dataAgeSeconds === 'number' && f.lastSuccessAt && f.staleAt)).toBe(true);
-    const table = strata(['freshness', 'movie-status', '--project', dir]);
+    const table = await strataInProcess(['freshness', 'movie-status', '--project', dir]);
     expect(table.stdout.split('\n')[0]).toMatch(
       /^tracker\s+state\s+last success\s+data age\s+stale at\s+why$/,
     );
     expect(table.stdout.split('\n')[1]).toMatch(/^movie-status\s+fresh\s+\d{4}-\d\d-\d\d .* last succeeded/);
-    expect(strata(['freshness', 'movie-statu', '--project', dir]).stderr).toMatch(
+    expect((await strataInProcess(['freshness', 'movie-statu', '--project', dir])).stderr).toMatch(
       /did you mean movie-status/,
     );
   });
 
-  it('without credentials a destination fails, with one clear line and exit 1 (never a silent skip)', () => {
-    const r = strata(['sync', 'talent-roster', '--project', dir], { env: { STRATA_AIRTABLE_TOKEN: '' } });
+  it('without credentials a destination fails, with one clear line and exit 1 (never a silent skip)', async () => {
+    const r = await strataInProcess(['sync', 'talent-roster', '--project', dir], {
+      env: { STRATA_AIRTABLE_TOKEN: '' },
+    });
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(
       /airtable: failed: missing credentials: needs STRATA_DEMO_AIRTABLE_BASE, STRATA_AIRTABLE_TOKEN in the environment/,

@@ -5,12 +5,13 @@
  */
 import { CommanderError } from 'commander';
 import { vi } from 'vitest';
+import { secrets } from '../../src/engines/secrets.js';
 import type { CliResult } from './cli.js';
 import { REPO_ROOT } from './example-project.js';
 
 const { program } = await import('../../src/cli.js');
 
-/** One command at a time: it swaps process-wide state (cwd, env, stdout, exit code). */
+/** One command at a time: it swaps process-wide state (cwd, env, stdout, exit code, known secrets). */
 let queue: Promise<unknown> = Promise.resolve();
 
 export function strataInProcess(
@@ -41,6 +42,9 @@ async function runOnce(
   const exitCode = process.exitCode;
   process.chdir(options.cwd ?? REPO_ROOT);
   process.exitCode = undefined;
+  // A new process knows no secret yet: one command's must not mask another's output here.
+  const knownSecrets = secrets.snapshot();
+  secrets.restore([]);
   try {
     await program.parseAsync(['node', 'strata', ...args]);
     return { status: Number(process.exitCode ?? 0), stdout, stderr };
@@ -48,6 +52,7 @@ async function runOnce(
     if (!(e instanceof CommanderError)) throw e;
     return { status: e.exitCode === 0 ? 0 : 2, stdout, stderr };
   } finally {
+    secrets.restore(knownSecrets);
     process.exitCode = exitCode;
     process.chdir(cwd);
     restoreEnv();
