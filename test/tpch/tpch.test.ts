@@ -1,0 +1,95 @@
+/**
+ * The TPC-H yardstick (issue 13): each TPC-H question written as one input over the shared
+ * TPC-H sources (definitions/inputs/qNN.yaml) is compiled for each engine's dialect, run on
+ * the generated data, and compared with the hand-written reference query (queries/qNN.sql).
+ * README.md lists which questions are inputs today and why the others are not.
+ */
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Compiler } from '../../src/core/compile.js';
+import { formatDiagnostic } from '../../src/core/diagnostics.js';
+import { buildModel, type DefinitionFile } from '../../src/core/model/build.js';
+import type { Cell, Row } from '../../src/core/values/cell.js';
+import { collect, type Engine } from '../../src/engines/engine.js';
+import { readDefinitionFiles } from '../../src/project/load-project.js';
+import { memoryDuckDb, mysql, postgres, uniqueSchema } from '../support/databases.js';
+import { referenceSql } from './check-queries.js';
+import { loadTpch } from './generate.js';
+
+const PROJECT = fileURLToPath(new URL('.', import.meta.url));
+const INPUTS = readdirSync(`${PROJECT}/definitions/inputs`)
+  .filter((f) => f.endsWith('.yaml'))
+  .map((f) => f.slice(0, -'.yaml'.length))
+  .sort();
+
+/** Relative tolerance for numbers: engines sum and average decimals at different precisions. */
+const TOLERANCE = 1e-9;
+
+function sortKey(row: Row): string {
+  return JSON.stringify(row.map((c) => (typeof c === 'number' ? Number(c.toPrecision(8)) : c)));
+}
+
+function sameCell(a: Cell, b: Cell): boolean {
+  if (typeof a === 'number' && typeof b === 'number') {
+    return Math.abs(a - b) <= TOLERANCE * Math.max(1, Math.abs(a), Math.abs(b));
+  }
+  return a === b;
+}
+
+/** The rows, sorted unless the question sorts, with numbers equal within the tolerance. */
+export function compareRows(actual: Row[], expected: Row[], ordered: boolean): string | undefined {
+  if (actual.length !== expected.length) return `${actual.length} rows, expected ${expected.length}`;
+  const a = ordered ? actual : [...actual].sort((x, y) => sortKey(x).localeCompare(sortKey(y)));
+  const e = ordered ? expected : [...expected].sort((x, y) => sortKey(x).localeCompare(sortKey(y)));
+  for (let i = 0; i < a.length; i++) {
+    const row = a[i]!;
+    const want = e[i]!;
+    if (row.length !== want.length || row.some((cell, j) => !sameCell(cell, want[j]!))) {
+      return `row ${i}: ${JSON.stringify(row)}, expected ${JSON.stringify(want)}`;
+    }
+  }
+  return undefined;
+}
+
+function definitionFiles(schema: string): DefinitionFile[] {
+  return readDefinitionFiles(PROJECT).map((f) => ({ ...f, text: f.text.replaceAll('tpch.', `${schema}.`) }));
+}
+
+const engines: [string, () => Promise<Engine>][] = [
+  ['duckdb', memoryDuckDb],
+  ['postgres', postgres],
+  ['mysql', mysql],
+];
+
+describe.each(engines)('TPC-H inputs on %s', (name, open) => {
+  let engine: Engine;
+  const schema = uniqueSchema('tpch');
+  const files = definitionFiles(schema);
+  const { model, diagnostics } = buildModel(files);
+
+  beforeAll(async () => {
+    engine = await open();
+    await loadTpch(engine, schema);
+  }, 60_000);
+  afterAll(async () => {
+    if (!engine) return;
+    if (name === 'postgres') await engine.execute(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    if (name === 'mysql') await engine.execute(`DROP DATABASE IF EXISTS ${schema}`);
+    await engine.close();
+  });
+
+  it('the TPC-H project validates', () => {
+    expect(diagnostics.map(formatDiagnostic)).toEqual([]);
+  });
+
+  it.each(INPUTS)('%s gives the reference answer', async (input) => {
+    const compiled = new Compiler(model).compile(input, { dialect: engine.dialect });
+    const ordered = (model.inputs.get(input)?.definition.sort ?? []).length > 0;
+    const actual = await collect(engine.stream(compiled.sql));
+    const expected = await collect(engine.stream(referenceSql(input, schema)));
+    expect(expected.length, `the reference query ${input}.sql returns rows`).toBeGreaterThan(0);
+    const problem = compareRows(actual, expected, ordered);
+    expect(problem, `${problem}\n${compiled.sql}`).toBeUndefined();
+  });
+});
