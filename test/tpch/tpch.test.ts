@@ -22,6 +22,13 @@ const INPUTS = readdirSync(`${PROJECT}/definitions/inputs`)
   .filter((f) => f.endsWith('.yaml'))
   .map((f) => f.slice(0, -'.yaml'.length))
   .sort();
+const QUERIES = readdirSync(`${PROJECT}/queries`)
+  .filter((f) => f.endsWith('.sql'))
+  .map((f) => f.slice(0, -'.sql'.length))
+  .sort();
+
+/** Each engine's answers to the reference queries, compared across engines at the end. */
+const answers = new Map<string, Map<string, Row[]>>();
 
 /** Relative tolerance for numbers: engines sum and average decimals at different precisions. */
 const TOLERANCE = 1e-9;
@@ -79,6 +86,18 @@ describe.each(engines)('TPC-H inputs on %s', (name, open) => {
     await engine.close();
   });
 
+  it('the reference queries are the 22 of TPC-H', () => {
+    expect(QUERIES).toEqual(Array.from({ length: 22 }, (_, i) => `q${String(i + 1).padStart(2, '0')}`));
+  });
+
+  it.each(QUERIES)('reference %s runs and answers (rows, no NULL in the first)', async (query) => {
+    const rows = await collect(engine.stream(referenceSql(query, schema)));
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows[0]).not.toContain(null);
+    if (!answers.has(query)) answers.set(query, new Map());
+    answers.get(query)!.set(name, rows);
+  });
+
   it('the TPC-H project validates', () => {
     expect(diagnostics.map(formatDiagnostic)).toEqual([]);
   });
@@ -91,5 +110,16 @@ describe.each(engines)('TPC-H inputs on %s', (name, open) => {
     expect(expected.length, `the reference query ${input}.sql returns rows`).toBeGreaterThan(0);
     const problem = compareRows(actual, expected, ordered);
     expect(problem, `${problem}\n${compiled.sql}`).toBeUndefined();
+  });
+});
+
+describe('TPC-H reference answers', () => {
+  it.each(QUERIES)('%s: DuckDB, PostgreSQL and MariaDB agree', (query) => {
+    const byEngine = answers.get(query);
+    expect([...(byEngine?.keys() ?? [])].sort()).toEqual(['duckdb', 'mysql', 'postgres']);
+    const duckdb = byEngine!.get('duckdb')!;
+    for (const other of ['postgres', 'mysql']) {
+      expect(compareRows(byEngine!.get(other)!, duckdb, false), other).toBeUndefined();
+    }
   });
 });
