@@ -106,7 +106,7 @@ describe.each(engines)('TPC-H inputs on %s', (name, open) => {
     const compiled = new Compiler(model).compile(input, { dialect: engine.dialect });
     const ordered = (model.inputs.get(input)?.definition.sort ?? []).length > 0;
     const actual = await collect(engine.stream(compiled.sql));
-    const expected = await collect(engine.stream(referenceSql(input, schema)));
+    const expected = await collect(engine.stream(referenceSql(input.slice(0, 3), schema)));
     expect(expected.length, `the reference query ${input}.sql returns rows`).toBeGreaterThan(0);
     const problem = compareRows(actual, expected, ordered);
     expect(problem, `${problem}\n${compiled.sql}`).toBeUndefined();
