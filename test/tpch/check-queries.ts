@@ -4,21 +4,14 @@
  * `npx tsx test/tpch/check-queries.ts [q01 ...]`. A helper for writing the queries; the
  * test (tpch.test.ts) is what checks the inputs.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Engine } from '../../src/engines/engine.js';
 import { memoryDuckDb, mysql, postgres, uniqueSchema } from '../support/databases.js';
 import { loadTpch } from './generate.js';
+import { referenceSql } from './harness.js';
 
 const QUERIES = fileURLToPath(new URL('./queries', import.meta.url));
-
-export function referenceSql(name: string, schema: string): string {
-  return readFileSync(`${QUERIES}/${name}.sql`, 'utf8')
-    .replace(/--.*$/gm, '')
-    .replaceAll('tpch.', `${schema}.`)
-    .trim()
-    .replace(/;$/, '');
-}
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);

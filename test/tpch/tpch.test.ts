@@ -10,11 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Compiler } from '../../src/core/compile.js';
 import { formatDiagnostic } from '../../src/core/diagnostics.js';
 import { buildModel, type DefinitionFile } from '../../src/core/model/build.js';
-import type { Cell, Row } from '../../src/core/values/cell.js';
+import type { Row } from '../../src/core/values/cell.js';
 import { collect, type Engine } from '../../src/engines/engine.js';
 import { readDefinitionFiles } from '../../src/project/load-project.js';
 import { memoryDuckDb, mysql, postgres, uniqueSchema } from '../support/databases.js';
-import { referenceSql } from './check-queries.js';
+import { compareRows, referenceSql } from './harness.js';
 import { loadTpch } from './generate.js';
 
 const PROJECT = fileURLToPath(new URL('.', import.meta.url));
@@ -29,35 +29,6 @@ const QUERIES = readdirSync(`${PROJECT}/queries`)
 
 /** Each engine's answers to the reference queries, compared across engines at the end. */
 const answers = new Map<string, Map<string, Row[]>>();
-
-/** Relative tolerance for numbers: engines sum and average decimals at different precisions. */
-const TOLERANCE = 1e-9;
-
-function sortKey(row: Row): string {
-  return JSON.stringify(row.map((c) => (typeof c === 'number' ? Number(c.toPrecision(8)) : c)));
-}
-
-function sameCell(a: Cell, b: Cell): boolean {
-  if (typeof a === 'number' && typeof b === 'number') {
-    return Math.abs(a - b) <= TOLERANCE * Math.max(1, Math.abs(a), Math.abs(b));
-  }
-  return a === b;
-}
-
-/** The rows, sorted unless the question sorts, with numbers equal within the tolerance. */
-export function compareRows(actual: Row[], expected: Row[], ordered: boolean): string | undefined {
-  if (actual.length !== expected.length) return `${actual.length} rows, expected ${expected.length}`;
-  const a = ordered ? actual : [...actual].sort((x, y) => sortKey(x).localeCompare(sortKey(y)));
-  const e = ordered ? expected : [...expected].sort((x, y) => sortKey(x).localeCompare(sortKey(y)));
-  for (let i = 0; i < a.length; i++) {
-    const row = a[i]!;
-    const want = e[i]!;
-    if (row.length !== want.length || row.some((cell, j) => !sameCell(cell, want[j]!))) {
-      return `row ${i}: ${JSON.stringify(row)}, expected ${JSON.stringify(want)}`;
-    }
-  }
-  return undefined;
-}
 
 function definitionFiles(schema: string): DefinitionFile[] {
   return readDefinitionFiles(PROJECT).map((f) => ({ ...f, text: f.text.replaceAll('tpch.', `${schema}.`) }));
