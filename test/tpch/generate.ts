@@ -15,7 +15,7 @@ import { toMySqlDdl } from '../support/databases.js';
 
 /** The scale: small enough to load in a second, large enough for every question. */
 export const SCALE = {
-  suppliers: 30,
+  suppliers: 32,
   customers: 150,
   parts: 100,
   orders: 1500,
@@ -157,7 +157,7 @@ export function generate(seed = 20260613): Table[] {
     rows: [],
   };
   for (let key = 1; key <= SCALE.suppliers; key++) {
-    // Every nation has a supplier (nations 0-4 have two), as Q2, Q5, Q7, Q8, Q11, Q20, Q21 need.
+    // Every nation has a supplier (nations 0-6 have two), as Q2, Q5, Q7, Q8, Q11, Q20, Q21 need.
     const nationKey = (key - 1) % NATIONS.length;
     supplierNation[key] = nationKey;
     // dbgen puts "Customer ... Complaints" (and "Recommends") into some comments (Q16).
@@ -229,16 +229,15 @@ export function generate(seed = 20260613): Table[] {
     ],
     rows: [],
   };
-  /** The four suppliers of a part (dbgen's formula). */
-  const suppliersOf = (partKey: number): number[] =>
-    [0, 1, 2, 3].map(
-      (i) =>
-        ((partKey + i * (SCALE.suppliers / 4 + Math.floor((partKey - 1) / SCALE.suppliers))) %
-          SCALE.suppliers) +
-        1,
-    );
+  /** The four suppliers of a part (dbgen's formula, integer division): distinct for 32 suppliers. */
+  const suppliersOf = (partKey: number): number[] => {
+    const step = Math.floor(SCALE.suppliers / 4) + Math.floor((partKey - 1) / SCALE.suppliers);
+    return [0, 1, 2, 3].map((i) => ((partKey + i * step) % SCALE.suppliers) + 1);
+  };
   for (let key = 1; key <= SCALE.parts; key++) {
-    for (const supp of new Set(suppliersOf(key))) {
+    const suppliers = suppliersOf(key);
+    if (new Set(suppliers).size !== 4) throw new Error(`part ${key} has suppliers ${suppliers.join(', ')}`);
+    for (const supp of suppliers) {
       partsupp.rows.push([key, supp, int(1, 9999), money(int(100, 100_000)), text(3, 10)]);
     }
   }

@@ -1,6 +1,5 @@
 -- TPC-H Q8, national market share. NATION = 'BRAZIL', REGION = 'AMERICA',
--- Adapted: TYPE = 'PROMO POLISHED COPPER' (validation value 'ECONOMY ANODIZED STEEL': no
--- BRAZIL supplier ships one to AMERICA in 1995-1996 in the generated data).
+-- TYPE = 'ECONOMY ANODIZED STEEL'.
 select
   o_year,
   sum(case when nation = 'BRAZIL' then volume else 0 end) / sum(volume) as mkt_share
@@ -20,7 +19,7 @@ from (
     and r_name = 'AMERICA'
     and s_nationkey = n2.n_nationkey
     and o_orderdate between date '1995-01-01' and date '1996-12-31'
-    and p_type = 'PROMO POLISHED COPPER'
+    and p_type = 'ECONOMY ANODIZED STEEL'
 ) all_nations
 group by o_year
 order by o_year

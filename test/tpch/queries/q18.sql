@@ -1,5 +1,5 @@
 -- TPC-H Q18, large volume customer. Adapted: QUANTITY = 250 (validation value 300, of the
--- range 312..315: no generated order has more than 268 items).
+-- range 312..315: no generated order has more than 276 items).
 select c_name, c_custkey, o_orderkey, o_orderdate, o_totalprice, sum(l_quantity) as sum_qty
 from tpch.customer, tpch.orders, tpch.lineitem
 where o_orderkey in (
