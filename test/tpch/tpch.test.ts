@@ -4,7 +4,7 @@
  * the generated data, and compared with the hand-written reference query (queries/qNN.sql).
  * README.md lists which questions are inputs today and why the others are not.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Compiler } from '../../src/core/compile.js';
@@ -22,6 +22,11 @@ const INPUTS = readdirSync(`${PROJECT}/definitions/inputs`)
   .filter((f) => f.endsWith('.yaml'))
   .map((f) => f.slice(0, -'.yaml'.length))
   .sort();
+/** Compiler checks on the same data: checks/<name>.yaml (an input, without name:) and <name>.sql. */
+const CHECKS = readdirSync(`${PROJECT}/checks`)
+  .filter((f) => f.endsWith('.yaml'))
+  .map((f) => f.slice(0, -'.yaml'.length))
+  .sort();
 const QUERIES = readdirSync(`${PROJECT}/queries`)
   .filter((f) => f.endsWith('.sql'))
   .map((f) => f.slice(0, -'.sql'.length))
@@ -31,7 +36,15 @@ const QUERIES = readdirSync(`${PROJECT}/queries`)
 const answers = new Map<string, Map<string, Row[]>>();
 
 function definitionFiles(schema: string): DefinitionFile[] {
-  return readDefinitionFiles(PROJECT).map((f) => ({ ...f, text: f.text.replaceAll('tpch.', `${schema}.`) }));
+  const checks = CHECKS.map((check) => ({
+    path: `checks/${check}.yaml`,
+    kind: 'input' as const,
+    text: `name: check_${check}\n${readFileSync(`${PROJECT}/checks/${check}.yaml`, 'utf8')}`,
+  }));
+  return [...readDefinitionFiles(PROJECT), ...checks].map((f) => ({
+    ...f,
+    text: f.text.replaceAll('tpch.', `${schema}.`),
+  }));
 }
 
 const engines: [string, () => Promise<Engine>][] = [
@@ -85,6 +98,16 @@ describe.each(engines)('TPC-H inputs on %s', (name, open) => {
 
   it('the TPC-H project validates', () => {
     expect(diagnostics.map(formatDiagnostic)).toEqual([]);
+  });
+
+  it.each(CHECKS)('check %s', async (check) => {
+    const compiled = new Compiler(model).compile(`check_${check}`, { dialect: engine.dialect });
+    const actual = await collect(engine.stream(compiled.sql));
+    const sql = readFileSync(`${PROJECT}/checks/${check}.sql`, 'utf8').replaceAll('tpch.', `${schema}.`);
+    const expected = await collect(engine.stream(sql));
+    expect(expected.length).toBeGreaterThan(0);
+    const problem = compareRows(actual, expected, false);
+    expect(problem, `${problem}\n${compiled.sql}`).toBeUndefined();
   });
 
   it.each(INPUTS)('%s gives the reference answer', async (input) => {
