@@ -1,4 +1,5 @@
 -- TPC-H Q10, returned item reporting. DATE = 1993-10-01 (+ 3 months: 1994-01-01).
+-- c_custkey is added to the ORDER BY, so that ties cannot change which 20 rows come out.
 select
   c_custkey, c_name,
   sum(l_extendedprice * (1 - l_discount)) as revenue,
