@@ -1,0 +1,1 @@
+select n_name, (select count(*) from tpch.supplier where s_nationkey = n_nationkey), (select count(*) from tpch.customer where c_nationkey = n_nationkey), (select sum(c_acctbal) from tpch.customer where c_nationkey = n_nationkey) from tpch.nation

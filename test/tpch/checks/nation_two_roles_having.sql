@@ -1,0 +1,1 @@
+select n.n_name, count(distinct c_nationkey) from tpch.lineitem join tpch.supplier on s_suppkey = l_suppkey join tpch.nation n on n.n_nationkey = s_nationkey join tpch.orders on o_orderkey = l_orderkey join tpch.customer on c_custkey = o_custkey group by n.n_name having count(distinct c_nationkey) > 20

@@ -1,0 +1,1 @@
+select l_shipmode, sum(ps_availqty), count(*) from (select distinct l_shipmode, ps_partkey, ps_suppkey, ps_availqty from tpch.lineitem join tpch.partsupp on ps_partkey = l_partkey and ps_suppkey = l_suppkey) x group by l_shipmode

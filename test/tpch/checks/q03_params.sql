@@ -1,0 +1,1 @@
+select l_orderkey, sum(l_extendedprice * (1 - l_discount)), o_orderdate, o_shippriority from tpch.customer, tpch.orders, tpch.lineitem where c_mktsegment = 'BUILDING' and c_custkey = o_custkey and l_orderkey = o_orderkey and o_orderdate < date '1995-03-15' and l_shipdate > date '1995-03-15' group by l_orderkey, o_orderdate, o_shippriority

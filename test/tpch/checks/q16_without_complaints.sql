@@ -1,0 +1,1 @@
+select p_brand, p_type, p_size, count(distinct ps_suppkey) from tpch.partsupp, tpch.part where p_partkey = ps_partkey and p_brand <> 'Brand#45' and p_type not like 'MEDIUM POLISHED%' and p_size in (49, 14, 23, 45, 19, 3, 36, 9) group by p_brand, p_type, p_size

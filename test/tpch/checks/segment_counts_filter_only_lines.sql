@@ -1,0 +1,1 @@
+select c_mktsegment, count(distinct o_orderkey), count(distinct c_custkey) from tpch.customer join tpch.orders on o_custkey = c_custkey where exists (select 1 from tpch.lineitem where l_orderkey = o_orderkey and l_shipmode = 'AIR') group by c_mktsegment

@@ -1,0 +1,1 @@
+select n_name, count(distinct c_custkey) from tpch.lineitem join tpch.supplier on s_suppkey = l_suppkey join tpch.nation on n_nationkey = s_nationkey join tpch.orders on o_orderkey = l_orderkey join tpch.customer on c_custkey = o_custkey group by n_name

@@ -1,0 +1,13 @@
+-- TPC-H Q15, top supplier. DATE = 1996-01-01 (+ 3 months: 1996-04-01). The view revenue0
+-- is written as a CTE.
+with revenue0 as (
+  select l_suppkey as supplier_no, sum(l_extendedprice * (1 - l_discount)) as total_revenue
+  from tpch.lineitem
+  where l_shipdate >= date '1996-01-01'
+    and l_shipdate < date '1996-04-01'
+  group by l_suppkey)
+select s_suppkey, s_name, s_address, s_phone, total_revenue
+from tpch.supplier, revenue0
+where s_suppkey = supplier_no
+  and total_revenue = (select max(total_revenue) from revenue0)
+order by s_suppkey
