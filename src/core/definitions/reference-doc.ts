@@ -389,10 +389,10 @@ function isDialectMap(node: Node): boolean {
   return keys.length === DIALECTS.length && DIALECTS.every((d) => keys.includes(d));
 }
 
-/** The description cell: the node's description (or its items' or definition's), default, examples. */
+/** The description cell: the node's description (or its definition's), default, examples. */
 function describe(page: Page, node: Node): string {
   const parts: string[] = [];
-  const description = node.description ?? itemsDescription(page, node);
+  const description = node.description ?? refDescription(page, node);
   if (description !== undefined) parts.push(sentence(oneLine(description)));
   if (node.default !== undefined) parts.push(`Default: ${example(node.default)}.`);
   const examples = node.examples ?? [];
@@ -401,7 +401,7 @@ function describe(page: Page, node: Node): string {
   return parts.join(' ');
 }
 
-function itemsDescription(page: Page, node: Node): string | undefined {
+function refDescription(page: Page, node: Node): string | undefined {
   if (node.$ref !== undefined)
     return definitionNode(page.root, node.$ref.replace(/^#\/definitions\//, '')).description;
   return undefined;
