@@ -10,6 +10,7 @@ import {
   type SchemaKind,
 } from '../core/definitions/json-schema.js';
 import { projectNames } from '../core/definitions/project-names.js';
+import { allReferencePages } from '../core/definitions/reference-doc.js';
 import { UsageError } from '../engines/open-engine.js';
 import { loadProject } from '../project/load-project.js';
 
@@ -40,6 +41,12 @@ export function writeSchemaFiles(dir: string, names?: ProjectNames): void {
   mkdirSync(dir, { recursive: true });
   for (const [file, schema] of Object.entries(allJsonSchemas(names)))
     writeFileSync(join(dir, file), schemaText(schema));
+}
+
+/** docs/reference/*.md: the key-by-key reference of every kind, from the same schemas. */
+export function writeReferencePages(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (const [file, text] of Object.entries(allReferencePages())) writeFileSync(join(dir, file), text);
 }
 
 function schemaKindOf(kind: string): SchemaKind {

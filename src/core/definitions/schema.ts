@@ -91,7 +91,9 @@ export const FieldDefinition = z.strictObject({
   name: Name.meta({ description: 'The field name, referenced everywhere as source.field' }),
   type: FieldType.meta({ description: 'Drives SQL casts, destination cell types and filter validation' }),
   label: Text.meta({ description: 'Default column header (default: the humanized name)' }).optional(),
-  description: Text.optional(),
+  description: Text.meta({
+    description: 'Shown in the catalog (`strata docs`, `GET /catalog`)',
+  }).optional(),
   sql: DialectSql.meta({
     description:
       "An SQL expression over this source's own columns (default: the column of the same name); one string, or one per dialect",
@@ -107,11 +109,17 @@ export type Aggregate = z.infer<typeof Aggregate>;
 
 export const MeasureDefinition = z
   .strictObject({
-    name: Name,
-    label: Text.optional(),
-    description: Text.optional(),
+    name: Name.meta({
+      description: 'The measure name, referenced as source.measure and in `{name}` of expressions',
+    }),
+    label: Text.meta({ description: 'Default column header (default: the humanized name)' }).optional(),
+    description: Text.meta({
+      description: 'Shown in the catalog (`strata docs`, `GET /catalog`)',
+    }).optional(),
     format: FormatCode.optional(),
-    type: FieldType.optional(),
+    type: FieldType.meta({
+      description: 'The type of the result (default: inferred from the aggregate and its column)',
+    }).optional(),
     aggregate: Aggregate.meta({
       description: 'How the measure aggregates (or give `expression`)',
     }).optional(),
@@ -184,22 +192,64 @@ export const JoinDefinition = z.strictObject({
 export type JoinDefinition = z.infer<typeof JoinDefinition>;
 
 export const CdcDefinition = z.strictObject({
-  orderBy: z.array(z.string().min(1)).min(1),
-  deletedWhen: z.string().min(1).optional(),
+  orderBy: z
+    .array(z.string().min(1))
+    .min(1)
+    .meta({
+      description: "Columns of the raw table: a key's row with the greatest tuple is its latest",
+      examples: [['_seq']],
+    }),
+  deletedWhen: z
+    .string()
+    .min(1)
+    .meta({
+      description: 'A condition over the raw columns: a key whose latest row matches it is deleted',
+      examples: ["_op = 'd'"],
+    })
+    .optional(),
 });
 export type CdcDefinition = z.infer<typeof CdcDefinition>;
 
 export const AccessDefinition = z.strictObject({
-  roles: z.array(Name).optional(),
-  fields: z.record(Name, z.array(Name)).optional(),
-  rowFilters: z.array(z.strictObject({ role: Name, filter: z.string().min(1) })).optional(),
+  roles: z
+    .array(Name)
+    .meta({
+      description:
+        'The roles that read the source; without a row filter, every row. A source with `roles` or `rowFilters` is readable by these roles and those with a row filter only',
+    })
+    .optional(),
+  fields: z
+    .record(Name, z.array(Name))
+    .meta({
+      description: 'A field or measure: the only roles that read it (and what is computed from it)',
+      examples: [{ budget_usd: ['finance'] }],
+    })
+    .optional(),
+  rowFilters: z
+    .array(
+      z.strictObject({
+        role: Name.meta({ description: 'The role this condition applies to' }),
+        filter: z
+          .string()
+          .min(1)
+          .meta({
+            description:
+              "The rows the role reads: a condition over the source's columns; {user.<attribute>} is the caller's",
+            examples: ['vendor_id = {user.vendor_id}'],
+          }),
+      }),
+    )
+    .meta({ description: 'A role with row filters reads the rows that pass any of them' })
+    .optional(),
 });
 export type AccessDefinition = z.infer<typeof AccessDefinition>;
 
 export const SourceDefinition = z
   .strictObject({
     name: Name.meta({ description: 'The source name: ^[a-z][a-z0-9_]*$' }),
-    description: Text.optional(),
+    description: Text.meta({
+      description: 'Shown in the catalog (`strata docs`, `GET /catalog`)',
+    }).optional(),
     owner: Text.meta({ description: 'Who answers for it (an email)' }).optional(),
     table: z
       .string()
@@ -268,11 +318,20 @@ const Via = z.array(Name).min(1);
 
 export const FieldSelectionObject = z.strictObject({
   field: FieldRef,
-  label: Text.optional(),
+  label: Text.meta({ description: "The column header (default: the field's label)" }).optional(),
   format: FormatCode.optional(),
-  granularity: Granularity.optional(),
-  as: Name.optional(),
-  via: Via.optional(),
+  granularity: Granularity.meta({
+    description: 'A date or timestamp field truncated to this unit',
+  }).optional(),
+  as: Name.meta({
+    description:
+      'The output column name (default: the field name, or source_field when two selected fields share it)',
+  }).optional(),
+  via: Via.meta({
+    description:
+      'Sources the join path passes through, in order, when more than one shortest path reaches the field',
+    examples: [['movie']],
+  }).optional(),
 });
 export const FieldSelection = z.union([FieldRef, FieldSelectionObject]);
 export type FieldSelection = z.infer<typeof FieldSelection>;
@@ -341,24 +400,37 @@ export const SortDefinition = z.union([
 export type SortDefinition = z.infer<typeof SortDefinition>;
 
 export const ParamDefinition = z.strictObject({
-  type: FieldType,
+  type: FieldType.meta({
+    description: "The value's type; it must compare with the fields the parameter filters",
+  }),
   description: Text.optional(),
-  default: z.union([Scalar, z.array(Scalar)]).optional(),
+  default: z
+    .union([Scalar, z.array(Scalar)])
+    .meta({ description: 'The value when none is given (without it, a run must give one)' })
+    .optional(),
 });
 export type ParamDefinition = z.infer<typeof ParamDefinition>;
 
 export const InputDefinition = z.strictObject({
   name: Name.meta({ description: 'The input name: ^[a-z][a-z0-9_]*$' }),
-  description: Text.optional(),
-  owner: Text.optional(),
+  description: Text.meta({
+    description: 'Shown in the catalog (`strata docs`, `GET /catalog`)',
+  }).optional(),
+  owner: Text.meta({ description: 'Who answers for it (an email)' }).optional(),
   from: SourceName,
   fields: z.array(FieldSelection).min(1).meta({
     description:
       'The output columns, in order: source.field or { field, label, format, granularity, as, via }',
   }),
   filters: z.array(FilterDefinition).meta({ description: 'Filters, ANDed; on a measure: HAVING' }).optional(),
-  sort: z.array(SortDefinition).optional(),
-  limit: z.number().int().positive().optional(),
+  sort: z
+    .array(SortDefinition)
+    .meta({
+      description:
+        'Sort keys, in order: a source.field or output column, or { field, direction } (default asc)',
+    })
+    .optional(),
+  limit: z.number().int().positive().meta({ description: 'At most this many rows' }).optional(),
   params: z
     .record(Name, ParamDefinition)
     .meta({
@@ -440,8 +512,15 @@ export const JwtAuthConfig = z
     }).optional(),
     /** RS256 / ES256: the identity provider's public keys. */
     jwksUrl: JwksUrl.meta({ description: "RS256 / ES256: the identity provider's public keys." }).optional(),
-    issuer: z.string().min(1).optional(),
-    audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+    issuer: z
+      .string()
+      .min(1)
+      .meta({ description: "The token's `iss` must equal it (required with jwksUrl)" })
+      .optional(),
+    audience: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+      .meta({ description: "The token's `aud` must hold one of these (required with jwksUrl)" })
+      .optional(),
     /** Accepted algorithms (default HS256 with `secret`, RS256 and ES256 with `jwksUrl`). */
     algorithms: z
       .array(z.enum(JWT_ALGORITHMS))
@@ -454,7 +533,9 @@ export const JwtAuthConfig = z
     clockTolerance: Duration.refine(
       (d) => !DURATION_PATTERN.test(d) || durationMs(d) <= MAX_CLOCK_TOLERANCE_MS,
       { error: 'at most 5m: a larger tolerance keeps expired tokens valid' },
-    ).optional(),
+    )
+      .meta({ description: 'Clock skew tolerated on exp and nbf (default 30s, at most 5m).' })
+      .optional(),
     /** The claim holding the caller's roles: a list, or one string of roles (default `roles`). */
     roles: ClaimPath.meta({
       description: "The claim holding the caller's roles: a list, or one string of roles (default `roles`).",
@@ -496,13 +577,20 @@ export type JwtAuthConfig = z.infer<typeof JwtAuthConfig>;
 export const AuthConfig = z.strictObject({
   /** Hashed API keys in a YAML or JSON file (relative to the project folder), re-read when it changes. */
   apiKeys: z
-    .strictObject({ file: z.string().min(1) })
+    .strictObject({
+      file: z.string().min(1).meta({
+        description:
+          "The API key file: the entries `strata apikey create` prints, each with its key's SHA-256 hash",
+      }),
+    })
     .meta({
       description:
         'Hashed API keys in a YAML or JSON file (relative to the project folder), re-read when it changes.',
     })
     .optional(),
-  jwt: JwtAuthConfig.optional(),
+  jwt: JwtAuthConfig.meta({
+    description: "Bearer JWTs: HS256 with `secret`, or RS256/ES256 with the provider's `jwksUrl`",
+  }).optional(),
 });
 export type AuthConfig = z.infer<typeof AuthConfig>;
 
@@ -512,8 +600,18 @@ export type AuthConfig = z.infer<typeof AuthConfig>;
  * tables triggers (`refresh: on_change`; default 5s). Per tracker, or for all in strata.yaml.
  */
 export const Freshness = z.strictObject({
-  staleAfter: z.number().positive().max(1000).optional(),
-  debounce: Duration.optional(),
+  staleAfter: z
+    .number()
+    .positive()
+    .max(1000)
+    .meta({
+      description: 'Schedule intervals without a successful run after which a tracker is stale (default 2)',
+    })
+    .optional(),
+  debounce: Duration.meta({
+    description:
+      'The least time between the runs that table changes trigger (refresh: on_change; default 5s)',
+  }).optional(),
 });
 
 // ---- alerts (strata.yaml `alerts:`, a tracker's `alerts:`; docs/alerts.md) -----------------
@@ -529,7 +627,7 @@ export const WEBHOOK_FORMATS = ['slack', 'generic'] as const;
 /** A webhook: its URL is the credential (whoever has it can post), so it lives in the environment. */
 export const WebhookChannel = z.strictObject({
   type: z.literal('webhook'),
-  url: SecretReference,
+  url: SecretReference.meta({ description: 'The webhook URL (whoever has it can post): always env:NAME' }),
   /** `slack`: text and blocks; `generic` (default): Strata's documented JSON body. */
   format: z
     .enum(WEBHOOK_FORMATS)
@@ -545,7 +643,9 @@ export const EmailChannel = z.strictObject({
   smtp: SecretReference.meta({
     description: '`smtp://user:password@host:587` (STARTTLS when offered) or `smtps://...:465`.',
   }),
-  from: z.email({ error: 'an email address such as strata@example.com' }),
+  from: z
+    .email({ error: 'an email address such as strata@example.com' })
+    .meta({ description: 'The sender address' }),
   /** Who receives every alert of this channel; may be empty when it only emails owners. */
   to: z
     .array(z.email({ error: 'an email address such as oncall@example.com' }))
@@ -605,8 +705,17 @@ export const ProjectAlerts = z
     /** Delivery: attempts per channel (default 4, with backoff) and one request's deadline (default 10s). */
     delivery: z
       .strictObject({
-        attempts: z.number().int().min(1).max(10).optional(),
-        timeout: Duration.optional(),
+        attempts: z
+          .number()
+          .int()
+          .min(1)
+          .max(10)
+          .meta({ description: 'Attempts per channel and event, with backoff (default 4)' })
+          .optional(),
+        timeout: Duration.meta({ description: "One request's deadline (default 10s)" }).optional(),
+      })
+      .meta({
+        description: 'How alerts are sent: attempts per channel (default 4) and deadline (default 10s)',
       })
       .optional(),
   })
@@ -703,6 +812,7 @@ export const MaintenanceConfig = z
       .string()
       .min(1)
       .refine(isValidTimeZone, { error: 'unknown time zone (an IANA name such as Europe/Paris)' })
+      .meta({ description: "The schedules' IANA time zone (default UTC)", examples: ['Europe/Paris'] })
       .optional(),
     /** Per table (`namespace.table`, or the name of the CDC source reading it): overrides of the above. */
     tables: z
@@ -746,18 +856,29 @@ export const ProjectConfig = z.strictObject({
         .meta({ description: 'A DuckDB file whose tables are readable beside the Iceberg ones' })
         .optional(),
     })
+    .meta({ description: 'The embedded DuckDB engine (`engine: duckdb`)' })
     .optional(),
   /** Where tracker runs are recorded: SQLite (default `.strata/runs.db`) or PostgreSQL. */
   runs: z
     .strictObject({
-      store: z.enum(['sqlite', 'postgres']).optional(),
-      path: z.string().min(1).optional(),
-      connection: SecretReference.optional(),
+      store: z
+        .enum(['sqlite', 'postgres'])
+        .meta({ description: 'sqlite (`path`, the default) or postgres (`connection`)' })
+        .optional(),
+      path: z
+        .string()
+        .min(1)
+        .meta({ description: 'sqlite: the database file, relative to the project (default .strata/runs.db)' })
+        .optional(),
+      connection: SecretReference.meta({
+        description: 'postgres: the URL (default env:STRATA_RUNS_DATABASE_URL)',
+      }).optional(),
       /** Runs older than this are deleted as new ones are recorded (default 90d). */
       retention: Duration.meta({
         description: 'Runs older than this are deleted as new ones are recorded (default 90d).',
       }).optional(),
     })
+    .meta({ description: 'Where tracker runs are recorded (`strata runs`)' })
     .optional(),
   /** Trackers' freshness: when one is stale, and how quickly on_change ones follow changes. */
   freshness: Freshness.meta({
@@ -765,7 +886,13 @@ export const ProjectConfig = z.strictObject({
   }).optional(),
   /** `strata serve`: where it listens (127.0.0.1 unless said otherwise). */
   serve: z
-    .strictObject({ host: z.string().min(1).optional() })
+    .strictObject({
+      host: z
+        .string()
+        .min(1)
+        .meta({ description: 'The address `strata serve` listens on (default 127.0.0.1)' })
+        .optional(),
+    })
     .meta({ description: '`strata serve`: where it listens (127.0.0.1 unless said otherwise).' })
     .optional(),
   /** `GET /metrics` of `strata serve` and `strata worker` (docs/metrics.md). */
@@ -794,6 +921,7 @@ export const ProjectConfig = z.strictObject({
         .meta({ description: '`strata worker`: where its metrics server listens (default 127.0.0.1).' })
         .optional(),
     })
+    .meta({ description: '`GET /metrics` of `strata serve` and `strata worker` (docs/metrics.md)' })
     .optional(),
   /** The GraphQL API's protections and resources (docs/graphql.md). */
   graphql: z
@@ -845,33 +973,73 @@ export const ProjectConfig = z.strictObject({
         .optional(),
       /** Requests per credential per window, counted in Redis across every service (default 600 per 1m). */
       rateLimit: z
-        .strictObject({ requests: z.number().int().positive(), per: Duration })
+        .strictObject({
+          requests: z.number().int().positive().meta({ description: 'Requests allowed per window' }),
+          per: Duration.meta({ description: 'The window' }),
+        })
         .meta({
           description:
             'Requests per credential per window, counted in Redis across every service (default 600 per 1m).',
         })
         .optional(),
     })
+    .meta({ description: "The GraphQL API's limits, engines, cache and rate limit (docs/graphql.md)" })
     .optional(),
   /** Redis for `strata serve` / `strata worker` (scheduling, shared rate limits). */
   redis: z
-    .strictObject({ url: UrlOrSecretReference.optional() })
+    .strictObject({
+      url: UrlOrSecretReference.meta({
+        description:
+          'A redis:// URL, or env:NAME when it holds a password (default: REDIS_URL, then redis://127.0.0.1:6379)',
+      }).optional(),
+    })
     .meta({ description: 'Redis for `strata serve` / `strata worker` (scheduling, shared rate limits).' })
     .optional(),
   /** The embedded Iceberg warehouse: data and metadata under `root`, tables registered in a SQL catalog. */
   warehouse: z
     .strictObject({
-      root: z.string().min(1).optional(),
-      catalog: z.enum(['sqlite', 'postgres']).optional(),
-      path: z.string().min(1).optional(),
-      connection: SecretReference.optional(),
-      name: z.string().min(1).optional(),
+      root: z
+        .string()
+        .min(1)
+        .meta({ description: 'Data and metadata files, relative to the project (default .strata/warehouse)' })
+        .optional(),
+      catalog: z
+        .enum(['sqlite', 'postgres'])
+        .meta({ description: 'The SQL catalog: sqlite (`path`, the default) or postgres (`connection`)' })
+        .optional(),
+      path: z
+        .string()
+        .min(1)
+        .meta({
+          description: 'sqlite: the catalog file, relative to the project (default .strata/catalog.db)',
+        })
+        .optional(),
+      connection: SecretReference.meta({
+        description: 'postgres: the catalog database URL (default env:STRATA_CATALOG_URL)',
+      }).optional(),
+      name: z
+        .string()
+        .min(1)
+        .meta({
+          description: 'The catalog name, as Trino, Spark or pyiceberg would configure it (default strata)',
+        })
+        .optional(),
+    })
+    .meta({
+      description:
+        'The embedded Iceberg warehouse: data files under `root`, tables registered in a SQL catalog',
     })
     .optional(),
   postgres: z
     .strictObject({
-      connection: SecretReference.optional(),
-      schema: z.string().min(1).optional(),
+      connection: SecretReference.meta({
+        description: 'The postgres:// URL (default: DATABASE_URL and the PG* variables)',
+      }).optional(),
+      schema: z
+        .string()
+        .min(1)
+        .meta({ description: 'The search_path: schemas, comma-separated', examples: ['reporting'] })
+        .optional(),
       /** `SET ROLE` after connecting: queries run with that role's privileges only. */
       role: z
         .string()
@@ -883,28 +1051,50 @@ export const ProjectConfig = z.strictObject({
         description: 'Statements running longer are cancelled (default 10m).',
       }).optional(),
     })
+    .meta({ description: 'PostgreSQL (`engine: postgres`): sessions are read-only' })
     .optional(),
   /** MySQL 8 or MariaDB 10.11+ (`engine: mysql`): `connection` names the variable holding a mysql:// URL. */
   mysql: z
     .strictObject({
-      connection: SecretReference.optional(),
+      connection: SecretReference.meta({ description: 'The mysql:// URL (default: MYSQL_URL)' }).optional(),
       /** Statements running longer are cancelled (default 10m). */
       statementTimeout: Duration.meta({
         description: 'Statements running longer are cancelled (default 10m).',
       }).optional(),
     })
+    .meta({ description: 'MySQL 8 or MariaDB 10.11+ (`engine: mysql`): sessions are read-only' })
     .optional(),
   trino: z
     .strictObject({
-      server: UrlOrSecretReference.optional(),
-      catalog: z.string().min(1).optional(),
-      schema: z.string().min(1).optional(),
-      user: z.string().min(1).optional(),
-      password: SecretReference.optional(),
+      server: UrlOrSecretReference.meta({
+        description: 'The coordinator URL (STRATA_TRINO_SERVER wins)',
+        examples: ['http://trino:8080'],
+      }).optional(),
+      catalog: z
+        .string()
+        .min(1)
+        .meta({ description: 'The default catalog (STRATA_TRINO_CATALOG wins)' })
+        .optional(),
+      schema: z
+        .string()
+        .min(1)
+        .meta({ description: 'The default schema (STRATA_TRINO_SCHEMA wins)' })
+        .optional(),
+      user: z
+        .string()
+        .min(1)
+        .meta({ description: 'The user queries run as; required (STRATA_TRINO_USER wins)' })
+        .optional(),
+      password: SecretReference.meta({
+        description: 'Basic authentication (STRATA_TRINO_PASSWORD wins)',
+      }).optional(),
       /** Trino's query_max_execution_time for Strata's queries (default 10m). */
       statementTimeout: Duration.meta({
         description: "Trino's query_max_execution_time for Strata's queries (default 10m).",
       }).optional(),
+    })
+    .meta({
+      description: 'Trino (`engine: trino`); each setting may also come from a STRATA_TRINO_* variable',
     })
     .optional(),
   /** `strata serve`: API keys and JWTs (docs/auth.md). Without it the service serves only /health. */
@@ -942,41 +1132,65 @@ export const OnMissing = z.enum(['delete', 'keep']);
 export type OnMissing = z.infer<typeof OnMissing>;
 
 const modeFields = {
-  mode: SyncMode.optional(),
-  key: ColumnNames.optional(),
-  onMissing: OnMissing.optional(),
+  mode: SyncMode.meta({
+    description:
+      'replace: make it equal to the result; upsert: update rows in place by `key`; append: add the rows (default replace; Airtable with a `key`: upsert)',
+  }).optional(),
+  key: ColumnNames.meta({
+    description: 'Output column names that identify a row; required for upsert (and for an Airtable replace)',
+    examples: [['title', 'start_date']],
+  }).optional(),
+  onMissing: OnMissing.meta({
+    description: 'upsert: delete or keep (default) the rows whose key is no longer in the result',
+  }).optional(),
 };
 
 export const GoogleSheetsDestination = z.strictObject({
   type: z.literal('google_sheets'),
-  spreadsheetId: ValueOrEnv,
-  sheet: z.string().min(1),
+  spreadsheetId: ValueOrEnv.meta({
+    description: "The spreadsheet's id (from its URL), inline or env:NAME",
+    examples: ['env:STRATA_DEMO_SPREADSHEET_ID'],
+  }),
+  sheet: z.string().min(1).meta({ description: 'The tab written; created when missing' }),
   ...modeFields,
 });
 export type GoogleSheetsDestination = z.infer<typeof GoogleSheetsDestination>;
 
 export const AirtableDestination = z.strictObject({
   type: z.literal('airtable'),
-  baseId: ValueOrEnv,
-  table: z.string().min(1),
+  baseId: ValueOrEnv.meta({ description: "The base's id, inline or env:NAME", examples: ['appAbC123'] }),
+  table: z.string().min(1).meta({ description: "The base's table; fields are named by the columns' labels" }),
   ...modeFields,
 });
 export type AirtableDestination = z.infer<typeof AirtableDestination>;
 
 export const TableDestination = z.strictObject({
   type: z.literal('table'),
-  connection: ValueOrEnv,
+  connection: ValueOrEnv.meta({
+    description: 'The database URL (PostgreSQL): always env:NAME, since it holds credentials',
+    examples: ['env:BI_DATABASE_URL'],
+  }),
   table: z
     .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, { error: 'must be table or schema.table' }),
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, { error: 'must be table or schema.table' })
+    .meta({ description: 'The typed table written', examples: ['trackers.movie_status'] }),
   ...modeFields,
 });
 export type TableDestination = z.infer<typeof TableDestination>;
 
 export const FileDestination = z.strictObject({
   type: z.literal('file'),
-  path: z.string().min(1),
-  format: z.enum(['csv', 'json', 'parquet']).optional(),
+  path: z
+    .string()
+    .min(1)
+    .meta({
+      description: 'The file written, relative to the project',
+      examples: ['exports/movie_status.parquet'],
+    }),
+  format: z
+    .enum(['csv', 'json', 'parquet'])
+    .meta({ description: "The file's format (default: from the extension of `path`)" })
+    .optional(),
   /** csv: prefix text cells that start with = + - @ (read as formulas by spreadsheets) with '; default true. */
   escapeFormulas: z
     .boolean()
@@ -985,7 +1199,7 @@ export const FileDestination = z.strictObject({
         "csv: prefix text cells that start with = + - @ (read as formulas by spreadsheets) with '; default true.",
     })
     .optional(),
-  mode: z.literal('replace').optional(),
+  mode: z.literal('replace').meta({ description: 'A file is always replaced' }).optional(),
 });
 export type FileDestination = z.infer<typeof FileDestination>;
 
@@ -999,20 +1213,30 @@ export type DestinationDefinition = z.infer<typeof DestinationDefinition>;
 
 /** The caller a tracker reads as (access policies): roles, and the attributes row filters use. */
 export const RunAs = z.strictObject({
-  roles: z.array(Name).min(1),
+  roles: z.array(Name).min(1).meta({ description: "The caller's roles" }),
   attributes: z
     .record(
       z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'an attribute name: letters, digits, _' }),
       Scalar,
     )
+    .meta({
+      description: 'The values row filters read as {user.<attribute>}',
+      examples: [{ region: 'EMEA' }],
+    })
     .optional(),
 });
 export type RunAs = z.infer<typeof RunAs>;
 
 export const TrackerDefinition = z.strictObject({
-  name: TrackerName,
-  description: z.string().optional(),
-  owner: z.string().optional(),
+  name: TrackerName.meta({ description: 'The tracker name: ^[a-z][a-z0-9_-]*$' }),
+  description: z
+    .string()
+    .meta({ description: 'Shown in the catalog (`strata docs`, `GET /catalog`)' })
+    .optional(),
+  owner: z
+    .string()
+    .meta({ description: 'Who answers for it; an email address is emailed when it fails or goes stale' })
+    .optional(),
   input: InputName,
   params: z
     .record(Name, z.union([Scalar, z.array(Scalar)]))
@@ -1035,8 +1259,12 @@ export const TrackerDefinition = z.strictObject({
     .enum(['always', 'on_change'])
     .meta({ description: 'on_change: skip a run when nothing that determines the result changed' })
     .optional(),
-  freshness: Freshness.optional(),
-  runAs: RunAs.optional(),
+  freshness: Freshness.meta({
+    description: "When it is stale, and how quickly it follows changes (default: strata.yaml's `freshness`)",
+  }).optional(),
+  runAs: RunAs.meta({
+    description: 'The caller it reads as, under access policies (default: a caller with no role)',
+  }).optional(),
   destinations: z
     .array(DestinationDefinition)
     .min(1)
@@ -1056,7 +1284,11 @@ const UpstreamTable = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za
 });
 
 /** The tables a processor applies to (default: every table of the pipeline). */
-const ProcessorTables = z.array(UpstreamTable).min(1).optional();
+const ProcessorTables = z
+  .array(UpstreamTable)
+  .min(1)
+  .meta({ description: 'The tables it applies to (default: every table of the pipeline)' })
+  .optional();
 
 export const PostgresPipelineSource = z.strictObject({
   type: z.literal('postgres'),
@@ -1064,12 +1296,14 @@ export const PostgresPipelineSource = z.strictObject({
   connection: SecretReference.meta({
     description: "Always `env:NAME`: the URL holds the replication user's password.",
   }),
-  tables: z.array(UpstreamTable).min(1),
+  tables: z.array(UpstreamTable).min(1).meta({ description: 'The upstream tables replicated' }),
   /** The publication and slot Strata creates or checks (default: `strata_<pipeline>`). */
   publication: Name.meta({
     description: 'The publication and slot Strata creates or checks (default: `strata_<pipeline>`).',
   }).optional(),
-  slot: Name.optional(),
+  slot: Name.meta({
+    description: 'The replication slot, created when missing (default: `strata_<pipeline>`)',
+  }).optional(),
   /** Copy the rows that exist before streaming changes (default true). */
   snapshot: z
     .boolean()
@@ -1079,12 +1313,14 @@ export const PostgresPipelineSource = z.strictObject({
 
 export const DebeziumPipelineSource = z.strictObject({
   type: z.literal('debezium'),
-  tables: z.array(UpstreamTable).min(1),
+  tables: z.array(UpstreamTable).min(1).meta({ description: 'The upstream tables whose events are read' }),
   /** A JetStream stream a Debezium Server NATS sink writes, read with a durable consumer. */
   nats: z
     .strictObject({
-      url: UrlOrSecretReference,
-      stream: z.string().min(1),
+      url: UrlOrSecretReference.meta({
+        description: 'The NATS server, or env:NAME when the URL holds a password',
+      }),
+      stream: z.string().min(1).meta({ description: 'The JetStream stream' }),
       /** Subjects to read (default: the stream's). */
       subjects: z
         .array(z.string().min(1))
@@ -1095,6 +1331,9 @@ export const DebeziumPipelineSource = z.strictObject({
       consumer: Name.meta({
         description: "The durable consumer's name (default: `strata_<pipeline>`).",
       }).optional(),
+    })
+    .meta({
+      description: 'A JetStream stream a Debezium Server NATS sink writes, read with a durable consumer',
     })
     .optional(),
   /** Newline-delimited Debezium events, for replay and backfill (paths relative to the project). */
@@ -1141,7 +1380,9 @@ export const UpstreamColumnType = z.enum(FIELD_TYPES);
 
 export const GraphqlEnrichProcessor = z.strictObject({
   type: z.literal('graphql_enrich'),
-  endpoint: UrlOrSecretReference,
+  endpoint: UrlOrSecretReference.meta({
+    description: 'The GraphQL endpoint URL, or env:NAME when it holds a credential',
+  }),
   /** One GraphQL operation; its variables come from columns. */
   query: z.string().min(1).meta({ description: 'One GraphQL operation; its variables come from columns.' }),
   /** GraphQL variable -> column of the event's row. */
@@ -1152,10 +1393,22 @@ export const GraphqlEnrichProcessor = z.strictObject({
    * New column -> path in the response's `data` (`movie.genre`, a string column), or
    * `{ path, type }` for another column type.
    */
-  outputs: z.record(
-    Name,
-    z.union([ResponsePath, z.strictObject({ path: ResponsePath, type: UpstreamColumnType })]),
-  ),
+  outputs: z
+    .record(
+      Name,
+      z.union([
+        ResponsePath,
+        z.strictObject({
+          path: ResponsePath.meta({ description: "The path in the response's `data`" }),
+          type: UpstreamColumnType.meta({ description: 'The type of the new column' }),
+        }),
+      ]),
+    )
+    .meta({
+      description:
+        "New column -> path in the response's `data` (a string column), or { path, type } for another type",
+      examples: [{ genre: 'movie.genre', runtime: { path: 'movie.runtime', type: 'integer' } }],
+    }),
   /** Headers sent to the endpoint; credentials as `env:NAME`. */
   headers: z
     .record(z.string().min(1), SecretReference)
@@ -1189,36 +1442,46 @@ export const ProcessorDefinition = z.discriminatedUnion('type', [
 export type ProcessorDefinition = z.infer<typeof ProcessorDefinition>;
 
 export const PipelineDefinition = z.strictObject({
-  name: Name,
+  name: Name.meta({ description: 'The pipeline name: ^[a-z][a-z0-9_]*$' }),
   description: z.string().optional(),
-  owner: z.string().optional(),
-  source: PipelineSource,
-  processors: z.array(ProcessorDefinition).optional(),
-  sink: z.strictObject({
-    type: z.literal('iceberg'),
-    /** One raw table per upstream table, in this namespace, named after it. */
-    namespace: Name.meta({
-      description: 'One raw table per upstream table, in this namespace, named after it.',
-    }),
-    /** Raw table name per upstream table, when the upstream name does not fit or clashes. */
-    tables: z
-      .record(UpstreamTable, Name)
-      .meta({
-        description: 'Raw table name per upstream table, when the upstream name does not fit or clashes.',
-      })
-      .optional(),
-    /** Commit when this many events are pending (default 10000) or this long has passed (default 1s). */
-    commitEvents: z
-      .number()
-      .int()
-      .positive()
-      .meta({
-        description:
-          'Commit when this many events are pending (default 10000) or this long has passed (default 1s).',
-      })
-      .optional(),
-    commitInterval: Duration.optional(),
-  }),
+  owner: z
+    .string()
+    .meta({ description: 'Who answers for it; an email address is emailed its alerts' })
+    .optional(),
+  source: PipelineSource.meta({ description: 'Where the changes come from: postgres or debezium' }),
+  processors: z
+    .array(ProcessorDefinition)
+    .meta({ description: 'Run in order on each change: filter, project, graphql_enrich' })
+    .optional(),
+  sink: z
+    .strictObject({
+      type: z.literal('iceberg').meta({ description: 'Raw Iceberg tables of the embedded warehouse' }),
+      /** One raw table per upstream table, in this namespace, named after it. */
+      namespace: Name.meta({
+        description: 'One raw table per upstream table, in this namespace, named after it.',
+      }),
+      /** Raw table name per upstream table, when the upstream name does not fit or clashes. */
+      tables: z
+        .record(UpstreamTable, Name)
+        .meta({
+          description: 'Raw table name per upstream table, when the upstream name does not fit or clashes.',
+        })
+        .optional(),
+      /** Commit when this many events are pending (default 10000) or this long has passed (default 1s). */
+      commitEvents: z
+        .number()
+        .int()
+        .positive()
+        .meta({
+          description:
+            'Commit when this many events are pending (default 10000) or this long has passed (default 1s).',
+        })
+        .optional(),
+      commitInterval: Duration.meta({
+        description: 'Commit when the oldest pending event has waited this long (default 1s)',
+      }).optional(),
+    })
+    .meta({ description: 'Where the changes go: one append-only raw table per upstream table' }),
   /** opt_in: new upstream columns flow into the raw table; opt_out: only consumed columns do (default opt_in). */
   schemaEvolution: z
     .enum(['opt_in', 'opt_out'])
@@ -1229,9 +1492,17 @@ export const PipelineDefinition = z.strictObject({
     .optional(),
   /** The audit's cron (default hourly) and the heartbeat's period (default 30s). */
   audit: z
-    .strictObject({ schedule: z.string().min(1).optional() })
+    .strictObject({
+      schedule: z
+        .string()
+        .min(1)
+        .meta({ description: "The audit's cron (default hourly, '0 * * * *')" })
+        .optional(),
+    })
     .meta({ description: "The audit's cron (default hourly) and the heartbeat's period (default 30s)." })
     .optional(),
-  heartbeat: Duration.optional(),
+  heartbeat: Duration.meta({
+    description: 'How often a heartbeat is written upstream and read back through the stream (default 30s)',
+  }).optional(),
 });
 export type PipelineDefinition = z.infer<typeof PipelineDefinition>;
