@@ -144,7 +144,8 @@ export class AirtableDestination implements Destination {
     }
     if (!/^[A-Za-z0-9]+$/.test(baseId)) refuse('baseId must be an Airtable base id such as appAbC123');
 
-    const mode: SyncMode = this.definition.mode ?? (this.definition.key ? 'upsert' : 'replace');
+    // As validation reads it (src/core/trackers.ts): no mode is replace, for every destination.
+    const mode: SyncMode = this.definition.mode ?? 'replace';
     const onMissing: OnMissing = this.definition.onMissing ?? 'keep';
     const labels = new Set<string>();
     for (const column of table.columns) {

@@ -325,6 +325,14 @@ describe('AirtableDestination replace', () => {
     expect(after.get(3)!.fields).toMatchObject({ Title: 'Renamed', Notes: 'keep me' });
   });
 
+  it('is what a destination without a mode does, as validation reads it (not upsert)', async () => {
+    const h = await harness();
+    await h.destination().write(result(movies(4)), h.ctx);
+    const outcome = await h.destination({ mode: undefined }).write(result(movies(3)), h.ctx);
+    expect(outcome).toMatchObject({ deleted: 1, unchanged: 3 });
+    expect(byMovieId(h).size).toBe(3);
+  });
+
   it('without a key, matches records by content: unchanged ones (and their notes) stay', async () => {
     const h = await harness();
     const destination = h.destination({ mode: 'replace', key: undefined });
