@@ -8,6 +8,7 @@ import { buildModel } from '../../src/core/model/build.js';
 import { PASSES, plan, runPasses } from '../../src/core/plan/planner.js';
 import { initialState, type PlanState } from '../../src/core/plan/passes/state.js';
 import type { TreeNode } from '../../src/core/plan/spec.js';
+import { groupsOf } from '../../src/core/plan/logical-plan.js';
 import { fixtureFiles } from '../semantic/harness.js';
 
 /** The state right after `pass` (and every pass before it) for an input. */
@@ -53,14 +54,15 @@ describe('selectExists', () => {
       'selectExists',
       `from: customer\nfields: [customer.name]\nfilters: [{ field: orders.status, op: equals, value: open }]`,
     );
-    expect(semi.existsGroups).toHaveLength(1);
-    expect(semi.existsGroups[0]!.whenNoRow).toBe('false');
-    expect(semi.joinedConjuncts).toEqual([]);
+    const groups = semi.conditions.flatMap(groupsOf);
+    expect(groups).toHaveLength(1);
+    expect(groups[0]!.whenNoRow).toBe('false');
+    expect(semi.conditions.filter((c) => groupsOf(c).length === 0)).toEqual([]);
     const anti = after(
       'selectExists',
       `from: customer\nfields: [customer.name]\nfilters: [{ field: orders.id, op: is_null }]`,
     );
-    expect(anti.existsGroups[0]!.relatedNeverMatches).toBe(true);
+    expect(anti.conditions.flatMap(groupsOf)[0]!.relatedNeverMatches).toBe(true);
   });
 });
 
