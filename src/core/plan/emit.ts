@@ -523,7 +523,7 @@ export class SqlBuilder {
   // ---- the query ---------------------------------------------------------------------------
 
   private fromAndJoins(plan: LogicalPlan): { from: FromItem; joins: Join[] } {
-    for (const [node, conjuncts] of plan.pushed) this.scan(node).filters.push(...conjuncts);
+    for (const [node, conditions] of plan.pushed) this.scan(node).filters.push(...conditions);
     if (plan.eagerRoot) this.scan(plan.root).grouped = true;
     const from = this.scanRef(plan.root);
     const joins: Join[] = plan.joinOrder.map((node) => ({

@@ -14,59 +14,81 @@ import type { Condition, Literal, TreeNode } from '../spec.js';
 import { parentOf, subtree, type PlanState } from './state.js';
 
 export function selectExists(state: PlanState): PlanState {
-  const isExists = (n: TreeNode) => state.roles.get(n) === 'exists';
-  const existsTop = (node: TreeNode): TreeNode => {
-    let n = node;
-    while (isExists(parentOf(state, n)!)) n = parentOf(state, n)!;
-    return n;
-  };
-  const topsOf = (c: Condition): TreeNode[] => [
-    ...new Set(
-      atomsOf(c)
-        .map((a) => atomNode(a)!)
-        .filter(isExists)
-        .map(existsTop),
-    ),
-  ];
-  const order = (tops: TreeNode[]) =>
-    [...new Set(tops)].sort((a, b) => state.nodes.indexOf(a) - state.nodes.indexOf(b));
-  const group = (condition: Condition, tops: TreeNode[]): RowCondition => ({
-    kind: 'exists',
-    group: existsGroup(state, condition, order(tops)),
-  });
-
-  const place = (c: Condition): RowCondition => {
-    const tops = topsOf(c);
-    if (tops.length === 0 || c.kind === 'atom') return tops.length === 0 ? c : group(c, tops);
-    if (c.kind === 'or') {
-      // Joined parts first; the parts only on related rows of one subtree share one EXISTS.
-      const joined = c.items.filter((i) => topsOf(i).length === 0);
-      const related = new Map<TreeNode, Condition[]>();
-      const others: Condition[] = [];
-      for (const item of c.items.filter((i) => topsOf(i).length > 0)) {
-        const [top, ...more] = topsOf(item);
-        if (more.length > 0 || !relatedOnly(item)) others.push(item);
-        else related.set(top!, [...(related.get(top!) ?? []), item]);
-      }
-      const parts = order([...related.keys()]).map((top) => {
-        const items = related.get(top)!;
-        return items.length === 1 ? place(items[0]!) : group(combine('or', items), [top]);
-      });
-      return orOf([...joined, ...parts, ...others.map(place)]);
-    }
-    // AND: parts tied to one set of subtrees (through shared subtrees) hold on one combination.
-    const components = connect(c.items, topsOf);
-    const parts = components.map((items) =>
-      items.length === 1 ? place(items[0]!) : group(combine('and', items), items.flatMap(topsOf)),
-    );
-    return andOf([...c.items.filter((i) => topsOf(i).length === 0), ...parts]);
-  };
-  const relatedOnly = (c: Condition) => atomsOf(c).every((a) => isExists(atomNode(a)!));
-
+  const { where } = state.input;
   // The query's filters are one AND: subtrees tied by one of them share an EXISTS.
-  const placed =
-    state.input.where.length === 0 ? [] : conjunctsOfRow(place(combine('and', state.input.where)));
+  const placed = where.length === 0 ? [] : conjunctsOfRow(new Placer(state).place(combine('and', where)));
   return { ...state, conditions: placed };
+}
+
+/** Places the EXISTS groups in a condition on the joined rows. */
+class Placer {
+  constructor(private readonly state: PlanState) {}
+
+  place(c: Condition): RowCondition {
+    const tops = this.topsOf(c);
+    if (tops.length === 0) return c;
+    if (c.kind === 'atom') return this.group(c, tops);
+    return c.kind === 'or' ? this.placeOr(c.items) : this.placeAnd(c.items);
+  }
+
+  /** Joined parts first; the parts only on related rows of one subtree share one EXISTS. */
+  private placeOr(items: Condition[]): RowCondition {
+    const joined = items.filter((i) => this.topsOf(i).length === 0);
+    const related = new Map<TreeNode, Condition[]>();
+    const others: Condition[] = [];
+    for (const item of items.filter((i) => this.topsOf(i).length > 0)) {
+      const [top, ...more] = this.topsOf(item);
+      if (more.length > 0 || !this.relatedOnly(item)) others.push(item);
+      else related.set(top!, [...(related.get(top!) ?? []), item]);
+    }
+    const parts = this.order([...related.keys()]).map((top) => {
+      const same = related.get(top)!;
+      return same.length === 1 ? this.place(same[0]!) : this.group(combine('or', same), [top]);
+    });
+    return orOf([...joined, ...parts, ...others.map((o) => this.place(o))]);
+  }
+
+  /** Parts tied to one set of subtrees (through shared subtrees) hold on one combination. */
+  private placeAnd(items: Condition[]): RowCondition {
+    const parts = connect(items, (i) => this.topsOf(i)).map((component) =>
+      component.length === 1
+        ? this.place(component[0]!)
+        : this.group(
+            combine('and', component),
+            component.flatMap((i) => this.topsOf(i)),
+          ),
+    );
+    return andOf([...items.filter((i) => this.topsOf(i).length === 0), ...parts]);
+  }
+
+  private group(condition: Condition, tops: TreeNode[]): RowCondition {
+    return { kind: 'exists', group: existsGroup(this.state, condition, this.order(tops)) };
+  }
+
+  private isExists(n: TreeNode): boolean {
+    return this.state.roles.get(n) === 'exists';
+  }
+
+  private existsTop(node: TreeNode): TreeNode {
+    let n = node;
+    while (this.isExists(parentOf(this.state, n)!)) n = parentOf(this.state, n)!;
+    return n;
+  }
+
+  /** The filter-only subtrees (by their tops) a condition reads. */
+  private topsOf(c: Condition): TreeNode[] {
+    const nodes = atomsOf(c).map((a) => atomNode(a)!);
+    return [...new Set(nodes.filter((n) => this.isExists(n)).map((n) => this.existsTop(n)))];
+  }
+
+  private relatedOnly(c: Condition): boolean {
+    return atomsOf(c).every((a) => this.isExists(atomNode(a)!));
+  }
+
+  /** Distinct, in the query's node order. */
+  private order(tops: TreeNode[]): TreeNode[] {
+    return [...new Set(tops)].sort((a, b) => this.state.nodes.indexOf(a) - this.state.nodes.indexOf(b));
+  }
 }
 
 function orOf(items: RowCondition[]): RowCondition {
