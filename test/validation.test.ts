@@ -271,6 +271,50 @@ filters:
     ]);
   });
 
+  it('filter trees: errors inside any / all / not at their node; a tree mixing measures and fields', () => {
+    const text = `name: i
+from: movie
+fields: [movie.title]
+filters:
+  - any:
+      - all:
+          - { field: movie.titel, op: equals, value: x }
+          - not: { field: production.start_date, op: starts_with, value: x }
+      - not:
+          any:
+            - { field: movie.status, op: in_last, value: 3 days }
+  - not:
+      all:
+        - { field: movie.movie_count, op: gt, value: 1 }
+        - not: { field: movie.title, op: is_null }
+`;
+    const { codes, lines } = diagnose([...base, input('i.yaml', text)]);
+    expect(codes).toEqual([
+      'i.yaml:7:22: unknown_field',
+      'i.yaml:8:54: invalid_filter',
+      'i.yaml:11:42: invalid_filter',
+      'i.yaml:12:5: mixed_filter_group',
+    ]);
+    expect(lines[0]).toContain('did you mean movie.title?');
+  });
+
+  it('an empty all: [] or any: [] is an error at its place, however deep', () => {
+    const text = `name: i
+from: movie
+fields: [movie.title]
+filters:
+  - all: []
+  - not:
+      any:
+        - { field: movie.title, op: is_null }
+        - all: []
+`;
+    expect(diagnose([...base, input('i.yaml', text)]).codes).toEqual([
+      'i.yaml:5:10: invalid_value',
+      'i.yaml:9:16: invalid_value',
+    ]);
+  });
+
   it('reports every error of a project in one run', () => {
     const text = movie
       .replace('type: string }', 'type: text }')

@@ -20,6 +20,7 @@ import { plan, type PlannerInput } from './plan/planner.js';
 import { resolveInput, type ResolveOptions } from './plan/resolve.js';
 import type { Atom, ColumnSpec, MeasureUse, QuerySpec } from './plan/spec.js';
 import { leafUses } from './plan/spec.js';
+import { atomsOf } from './plan/condition.js';
 import { dialectFor } from './sql/dialects/index.js';
 import { explainOperators, naiveOperators, planOperators } from './plan/operators.js';
 
@@ -137,7 +138,7 @@ export class Compiler {
 /** Whether the query's filters are relative to today or to now (now wins: it moves more often). */
 function relativeTo(spec: QuerySpec): { relativeTo?: 'today' | 'now' } {
   const anchors = [...spec.where, ...spec.having]
-    .flat()
+    .flatMap(atomsOf)
     .filter((a) => a.op === 'in_last' || a.op === 'in_next')
     .map((a) => (a.target.kind === 'field' && a.target.field.type === 'date' ? 'today' : 'now'));
   if (anchors.includes('now')) return { relativeTo: 'now' };
@@ -201,7 +202,7 @@ function prepare(spec: QuerySpec, names: NameAllocator) {
   };
   const measureUses = [
     ...[...spec.columns, ...spec.hidden].filter((c) => c.kind === 'measure').map((c) => c.use),
-    ...spec.having.flatMap((c) => c.map((a) => (a.target as { use: MeasureUse }).use)),
+    ...spec.having.flatMap(atomsOf).map((a) => (a.target as { use: MeasureUse }).use),
   ];
   for (const use of measureUses) {
     outputOf(use);

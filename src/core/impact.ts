@@ -12,6 +12,7 @@ import { memberColumns } from './model/columns.js';
 import type { InputModel, SemanticModel, SourceModel } from './model/types.js';
 import { resolveInput } from './plan/resolve.js';
 import type { MeasureUse, QuerySpec, TreeNode } from './plan/spec.js';
+import { atomsOf } from './plan/condition.js';
 
 /** What one input's query reads. */
 export interface InputUsage {
@@ -35,7 +36,7 @@ export function referencedMembers(spec: QuerySpec): Set<string> {
     if (c.kind === 'dimension') refs.add(`${c.field.source}.${c.field.name}`);
     else measureRefs(c.use).forEach((r) => refs.add(r));
   }
-  for (const atom of [...spec.where, ...spec.having].flat()) {
+  for (const atom of [...spec.where, ...spec.having].flatMap(atomsOf)) {
     if (atom.target.kind === 'field') refs.add(`${atom.target.field.source}.${atom.target.field.name}`);
     else measureRefs(atom.target.use).forEach((r) => refs.add(r));
   }

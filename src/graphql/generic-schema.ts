@@ -272,7 +272,8 @@ const FieldSelectionInput = new GraphQLInputObjectType({
 
 const FilterInput: GraphQLInputObjectType = new GraphQLInputObjectType({
   name: 'Filter',
-  description: 'A filter as in input files: field, op and value | values | param; or `any` (OR) of filters.',
+  description:
+    'A filter as in input files: field, op and value | values | param; or `any` (OR) or `all` (AND) of filters, or `not` of one.',
   fields: () => ({
     field: { type: GraphQLString },
     op: { type: FilterOp },
@@ -281,6 +282,8 @@ const FilterInput: GraphQLInputObjectType = new GraphQLInputObjectType({
     param: { type: GraphQLString },
     via: { type: new GraphQLList(nonNull(GraphQLString)) },
     any: { type: new GraphQLList(nonNull(FilterInput)) },
+    all: { type: new GraphQLList(nonNull(FilterInput)) },
+    not: { type: FilterInput },
   }),
 });
 

@@ -206,16 +206,10 @@ function whereFilters(
     if (key === 'AND') {
       for (const inner of value as WhereValue[]) filters.push(...whereFilters(type, inner, path, types));
     } else if (key === 'OR') {
-      const alternatives = (value as WhereValue[]).map((inner) => {
-        const atoms = whereFilters(type, inner, path, types);
-        if (atoms.length !== 1)
-          throw new GraphQLError(
-            'each alternative of an OR must be one condition (AND inside OR is not supported yet)',
-            {
-              extensions: { code: 'BAD_USER_INPUT' },
-            },
-          );
-        return atoms[0]!;
+      // Each alternative's conditions are ANDed (`all`), as at the top level.
+      const alternatives = (value as WhereValue[]).map((inner): FilterDefinition => {
+        const conditions = whereFilters(type, inner, path, types);
+        return conditions.length === 1 ? conditions[0]! : { all: conditions };
       });
       if (alternatives.length > 0) filters.push({ any: alternatives });
     } else if (type.whereJoins.has(key)) {

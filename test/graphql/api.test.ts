@@ -303,6 +303,15 @@ describe('the generic API', () => {
     );
     expect(compiled.compile.dialect).toBe('trino');
     expect(compiled.compile.sql).toContain("'ES'");
+    // The generic query takes the filter trees of input files: not, all inside any.
+    const tree = await client(keys.studio).request<{ compile: { sql: string } }>(
+      `{ compile(query: { from: "movie", fields: [{ field: "movie.title" }], filters: [
+          { not: { field: "movie.title", op: starts_with, value: "Untitled" } },
+          { any: [{ all: [{ field: "movie.status", op: equals, value: "active" }, { field: "movie.genre", op: equals, value: "Drama" }] },
+                  { field: "movie.status", op: is_null }] }] }) { sql } }`,
+    );
+    expect(tree.compile.sql).toContain("NOT (lower(title) LIKE lower('Untitled%') ESCAPE '!')");
+    expect(tree.compile.sql).toContain("((status = 'active' AND genre = 'Drama') OR status IS NULL)");
   });
 
   it("tells each tracker's freshness", async () => {

@@ -192,6 +192,27 @@ describe.each(engines)('typed API answers equal strata run on %s', (name, open) 
     expect(result.data!.orders).toEqual(expected.slice(1, 3));
   });
 
+  it('an OR alternative with several conditions ANDs them (an `all` inside `any`)', async () => {
+    const result = await query(
+      '{ orders(where: { OR: [{ status: { equals: "shipped" }, amount: { lt: "100" } }, { status: { is_null: true } }] }) { id } }',
+    );
+    expect(result.errors).toBeUndefined();
+    const expected = await runInput(
+      engine,
+      model,
+      `from: orders
+fields: [orders.id]
+filters:
+  - any:
+      - all:
+          - { field: orders.status, op: equals, value: shipped }
+          - { field: orders.amount, op: lt, value: 100 }
+      - { field: orders.status, op: is_null }`,
+    );
+    expect(expected.length).toBeGreaterThan(1);
+    expect(sorted(result.data!.orders as unknown[])).toEqual(sorted(expected));
+  });
+
   it('a level with more rows than allowed is an error, never a silent cut', async () => {
     const small = { ...context(engine, model, []), limits: { maxRows: 2 } };
     const schema = buildApiSchema(model, ['any']);

@@ -8,6 +8,7 @@ import { buildModel } from '../../src/core/model/build.js';
 import { PASSES, plan, runPasses } from '../../src/core/plan/planner.js';
 import { initialState, type PlanState } from '../../src/core/plan/passes/state.js';
 import type { TreeNode } from '../../src/core/plan/spec.js';
+import { groupsOf } from '../../src/core/plan/logical-plan.js';
 import { fixtureFiles } from '../semantic/harness.js';
 
 /** The state right after `pass` (and every pass before it) for an input. */
@@ -53,14 +54,36 @@ describe('selectExists', () => {
       'selectExists',
       `from: customer\nfields: [customer.name]\nfilters: [{ field: orders.status, op: equals, value: open }]`,
     );
-    expect(semi.existsGroups).toHaveLength(1);
-    expect(semi.existsGroups[0]!.whenNoRow).toBe('false');
-    expect(semi.joinedConjuncts).toEqual([]);
+    const groups = semi.conditions.flatMap(groupsOf);
+    expect(groups).toHaveLength(1);
+    expect(groups[0]!.whenNoRow).toBe('false');
+    expect(semi.conditions.filter((c) => groupsOf(c).length === 0)).toEqual([]);
     const anti = after(
       'selectExists',
       `from: customer\nfields: [customer.name]\nfilters: [{ field: orders.id, op: is_null }]`,
     );
-    expect(anti.existsGroups[0]!.relatedNeverMatches).toBe(true);
+    expect(anti.conditions.flatMap(groupsOf)[0]!.relatedNeverMatches).toBe(true);
+  });
+
+  it('cuts EXISTS groups from a tree: an OR distributes, an AND holds on one related row', () => {
+    const state = after(
+      'selectExists',
+      `from: customer
+fields: [customer.name]
+filters:
+  - any:
+      - { field: customer.name, op: equals, value: x }
+      - all:
+          - { field: orders.status, op: equals, value: open }
+          - not: { field: orders.id, op: is_not_null }`,
+    );
+    const [condition] = state.conditions;
+    expect(condition!.kind).toBe('or');
+    const [group] = state.conditions.flatMap(groupsOf);
+    expect(group!.condition.kind).toBe('and');
+    // On the NULL row `status = open` is unknown: no related row does not pass.
+    expect(group!.whenNoRow).toBe('false');
+    expect(state.conditions.flatMap(groupsOf)).toHaveLength(1);
   });
 });
 
@@ -76,6 +99,31 @@ describe('inferInnerJoins', () => {
       `from: order_item\nfields: [order_item.id]\nfilters: [{ field: region.name, op: is_null }]`,
     );
     expect(names(left.inner)).toEqual([]);
+  });
+
+  it('a tree rejects the NULL row when it cannot be TRUE with those fields NULL (three-valued)', () => {
+    const innerFor = (filters: string) =>
+      names(
+        after('inferInnerJoins', `from: order_item\nfields: [order_item.id]\nfilters: ${filters}`).inner,
+      ).sort();
+    // NOT of a comparison is unknown on NULL: rejected.
+    expect(innerFor(`[{ not: { field: region.name, op: equals, value: Europe } }]`)).toEqual([
+      'orders',
+      'region',
+    ]);
+    // NOT of is_not_null is TRUE on NULL: kept left.
+    expect(innerFor(`[{ not: { field: region.name, op: is_not_null } }]`)).toEqual([]);
+    // (region = x AND order ...) OR (region = y): region's NULL row fails both branches; orders' not.
+    expect(
+      innerFor(`[{ any: [{ all: [{ field: region.name, op: equals, value: A }, { field: orders.status, op: equals, value: open }] },
+                        { field: region.name, op: equals, value: B }] }]`),
+    ).toEqual(['orders', 'region']);
+    // An OR with a branch free of region can be TRUE on its NULL row.
+    expect(
+      innerFor(
+        `[{ any: [{ field: region.name, op: equals, value: A }, { field: order_item.id, op: gt, value: 1 }] }]`,
+      ),
+    ).toEqual([]);
   });
 });
 

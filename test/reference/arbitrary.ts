@@ -11,7 +11,10 @@ import { compareValues, outputColumnNames } from './evaluate.js';
 import {
   FIELD_TYPES,
   GRANULARITIES,
+  innerFilters,
   isAnyFilter,
+  isLeafFilter,
+  isNotFilter,
   isDerivedMeasure,
   type AggregateKind,
   type ArithmeticOp,
@@ -982,6 +985,22 @@ function leafFilterArb(
     );
 }
 
+/**
+ * A boolean tree of filters up to `depth` levels of `any` / `all` / `not` above the leaves
+ * (1-3 filters per group), leaves most often.
+ */
+function filterTreeArb(leaf: fc.Arbitrary<RefLeafFilter>, depth: number): fc.Arbitrary<RefFilter> {
+  if (depth === 0) return leaf;
+  const inner = filterTreeArb(leaf, depth - 1);
+  const group = fc.array(inner, { minLength: 1, maxLength: 3 });
+  return fc.oneof(
+    { arbitrary: leaf, weight: 3 },
+    { arbitrary: inner.map((not): RefFilter => ({ not })), weight: 2 },
+    { arbitrary: group.map((any): RefFilter => ({ any })), weight: 1 },
+    { arbitrary: group.map((all): RefFilter => ({ all })), weight: 1 },
+  );
+}
+
 /** Any op of the dimension's type (for a string, a text op one time in three). */
 function dimensionOp(item: Selectable): fc.Arbitrary<FilterOp> {
   const any = fc.constantFrom(...opsFor(item.type ?? 'string'));
@@ -1049,6 +1068,7 @@ function filtersArb(
   const choices: { arbitrary: fc.Arbitrary<RefFilter[]>; weight: number }[] = [
     { arbitrary: single(leaf), weight: 3 },
     { arbitrary: fc.array(leaf, { minLength: 2, maxLength: 3 }).map((any) => [{ any }]), weight: 1 },
+    { arbitrary: single(filterTreeArb(leaf, 3)), weight: 2 },
   ];
   if (filterOnly.length > 0) {
     const target = existsOnly.length > 0 ? existsOnly : filterOnly;
@@ -1070,7 +1090,17 @@ function filtersArb(
         .tuple(leafFilterArb(target, nullishOp), leafFilterArb(grainDimensions, dimensionOp), fc.boolean())
         .map(([a, b, swap]) => [{ any: swap ? [b, a] : [a, b] }]);
       choices.push({ arbitrary: mixed, weight: 2 });
+      // Trees over the filter-only source and the grain: `all` inside `any`, `not` of both.
+      const either = fc.oneof(leafFilterArb(target, nullishOp), leafFilterArb(grainDimensions, dimensionOp));
+      choices.push({ arbitrary: single(filterTreeArb(either, 3)), weight: 3 });
     }
+    // `not` on a filter-only source: TRUE on the NULL row where the leaf is FALSE there.
+    choices.push({
+      arbitrary: single(
+        filterTreeArb(leafFilterArb(target, nullishOp), 2).map((f): RefFilter => ({ not: f })),
+      ),
+      weight: 2,
+    });
   }
   const focusDimensions = dimensions.filter((i) => focus.includes(i.source));
   if (fannedMeasureDimensions.length > 0) {
@@ -1080,6 +1110,7 @@ function filtersArb(
     const selectedNumeric = numericMeasures.filter((item) => selectedItems.includes(item));
     const pool = selectedNumeric.length > 0 ? selectedNumeric : numericMeasures;
     choices.push({ arbitrary: single(leafFilterArb(pool, havingOp)), weight: 2 });
+    choices.push({ arbitrary: single(filterTreeArb(leafFilterArb(pool, havingOp), 2)), weight: 1 });
   }
   const filter = fc.oneof(...choices);
   const random = fc.oneof(
@@ -1354,8 +1385,20 @@ function leafFilterFlow(filter: RefLeafFilter): string {
 }
 
 function filterYaml(filter: RefFilter, indent: string): string[] {
-  if (!isAnyFilter(filter)) return [`${indent}- ${leafFilterFlow(filter)}`];
-  return [`${indent}- any:`, ...filter.any.flatMap((inner) => filterYaml(inner, `${indent}    `))];
+  const [first, ...rest] = filterBody(filter, indent.length + 2);
+  return [`${indent}- ${first}`, ...rest];
+}
+
+/** A filter's YAML whose first line starts at column `col` (the caller writes what precedes it). */
+function filterBody(filter: RefFilter, col: number): string[] {
+  if (isLeafFilter(filter)) return [leafFilterFlow(filter)];
+  const pad = ' '.repeat(col + 2);
+  if (isNotFilter(filter)) {
+    const [first, ...rest] = filterBody(filter.not, col + 2);
+    return isLeafFilter(filter.not) ? [`not: ${first}`] : ['not:', `${pad}${first}`, ...rest];
+  }
+  const key = isAnyFilter(filter) ? 'any' : 'all';
+  return [`${key}:`, ...innerFilters(filter).flatMap((inner) => filterYaml(inner, pad))];
 }
 
 /**

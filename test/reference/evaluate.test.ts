@@ -16,6 +16,7 @@ import type {
   Scenario,
   Tables,
 } from './model.js';
+import { innerFilters } from './model.js';
 
 // ---------------------------------------------------------------------------
 // The studio fixture
@@ -425,6 +426,65 @@ describe('4.5 filters never multiply rows', () => {
       ],
     };
     expect(titles(run(query('movie', ['movie.title'], [either])))).toEqual(['Alpha', 'Gamma']);
+  });
+});
+
+describe('filter trees: any / all / not, three-valued', () => {
+  const titlesWhere = (...filters: RefFilter[]): string[] =>
+    titles(run(query('movie', ['movie.title'], filters)));
+  const status = (value: string): RefFilter => ({ field: 'movie.status', op: 'equals', value });
+
+  it('keeps a row only when the condition is TRUE: not of a comparison with NULL does not match', () => {
+    // Delta's status is NULL: `status = cancelled` is unknown there, and so is its negation.
+    expect(titlesWhere({ not: status('cancelled') })).toEqual(['Alpha', 'Beta']);
+    expect(titlesWhere({ not: { field: 'movie.status', op: 'is_null' } })).toEqual([
+      'Alpha',
+      'Beta',
+      'Gamma',
+    ]);
+    expect(
+      titlesWhere({ not: { any: [status('active'), { field: 'movie.status', op: 'is_null' }] } }),
+    ).toEqual(['Gamma']);
+    expect(titlesWhere({ not: { all: [status('active'), { not: status('active') }] } })).toEqual([
+      'Alpha',
+      'Beta',
+      'Gamma',
+    ]);
+  });
+
+  it('holds an `all` on one related row of a filter-only source, and `not` on its NULL row', () => {
+    const sameRow: RefFilter = {
+      any: [
+        {
+          all: [
+            { field: 'movie_tag.tag', op: 'ends_with', value: 'MA' },
+            { field: 'movie_tag.weight', op: 'gte', value: 5 },
+          ],
+        },
+        {
+          all: [
+            { field: 'movie_tag.tag', op: 'is_null' },
+            { field: 'movie_tag.weight', op: 'equals', value: 2 },
+          ],
+        },
+      ],
+    };
+    expect(titlesWhere(sameRow)).toEqual(['Beta', 'Gamma']);
+    // Delta has no tag: its NULL row makes `starts_with` unknown, and its negation too.
+    expect(titlesWhere({ not: { field: 'movie_tag.tag', op: 'starts_with', value: 'DRAM' } })).toEqual([
+      'Gamma',
+    ]);
+    // ... but `not is_not_null` is TRUE there, as on Gamma's NULL tag.
+    expect(titlesWhere({ not: { field: 'movie_tag.tag', op: 'is_not_null' } })).toEqual(['Delta', 'Gamma']);
+    const notHeavyDrama: RefFilter = {
+      not: {
+        all: [
+          { field: 'movie_tag.tag', op: 'starts_with', value: 'DRAM' },
+          { field: 'movie_tag.weight', op: 'gte', value: 5 },
+        ],
+      },
+    };
+    expect(titlesWhere(notHeavyDrama)).toEqual(['Alpha', 'Gamma']);
   });
 });
 
@@ -983,7 +1043,9 @@ describe('arbitraryScenario', () => {
 
   it('covers the features the compiler must get right', () => {
     const samples = fc.sample(arbitraryScenario(), { numRuns: 400, seed: 20240601 });
-    const leaves = (f: RefFilter): RefFilter[] => ('any' in f ? f.any.flatMap(leaves) : [f]);
+    const leaves = (f: RefFilter): RefFilter[] => ('field' in f ? [f] : innerFilters(f).flatMap(leaves));
+    const groups = (f: RefFilter): RefFilter[] => [f, ...innerFilters(f).flatMap(groups)];
+    const has = (s: Scenario, p: (f: RefFilter) => boolean) => s.input.filters.flatMap(groups).some(p);
     const isMeasureRef = (s: Scenario, ref: string): boolean =>
       s.sources.some((src) => src.measures.some((m) => `${src.name}.${m.name}` === ref));
     const seen = (predicate: (s: Scenario) => boolean): number => samples.filter(predicate).length;
@@ -996,6 +1058,12 @@ describe('arbitraryScenario', () => {
       selectedMeasure: seen((s) => s.input.fields.some((f) => isMeasureRef(s, f.field))),
       granularity: seen((s) => s.input.fields.some((f) => f.granularity)),
       anyGroup: seen((s) => s.input.filters.some((f) => 'any' in f)),
+      allInsideAny: seen((s) => has(s, (f) => 'any' in f && f.any.some((i) => 'all' in i))),
+      not: seen((s) => has(s, (f) => 'not' in f)),
+      notOfGroup: seen((s) => has(s, (f) => 'not' in f && !('field' in f.not))),
+      nestedThreeDeep: seen((s) =>
+        has(s, (f) => innerFilters(f).some((i) => innerFilters(i).some((j) => innerFilters(j).length > 0))),
+      ),
       having: seen((s) =>
         s.input.filters.flatMap(leaves).some((f) => 'field' in f && isMeasureRef(s, f.field)),
       ),
@@ -1020,7 +1088,7 @@ describe('arbitraryScenario', () => {
 
   it('is biased toward the fan-out cases that catch planner bugs', () => {
     const samples = fc.sample(arbitraryScenario(), { numRuns: 400, seed: 7 });
-    const leaves = (f: RefFilter): RefFilter[] => ('any' in f ? f.any.flatMap(leaves) : [f]);
+    const leaves = (f: RefFilter): RefFilter[] => ('field' in f ? [f] : innerFilters(f).flatMap(leaves));
     const counts = {
       // Some parent row has two or more child rows: a join repeats it.
       repeatedParentRow: samples.filter(hasRepeatedParentRow).length,

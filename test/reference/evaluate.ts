@@ -8,8 +8,12 @@
 //      columns and aggregate, per measure of source S, the DISTINCT rows of S in the group;
 //   5. HAVING, sort (NULLs last), limit.
 import {
+  innerFilters,
+  isAllFilter,
   isAnyFilter,
   isDerivedMeasure,
+  isLeafFilter,
+  isNotFilter,
   type FieldType,
   type Granularity,
   type RefAggregateMeasure,
@@ -187,14 +191,14 @@ function measureSources(
 }
 
 function leafFilters(filter: RefFilter): RefLeafFilter[] {
-  return isAnyFilter(filter) ? filter.any.flatMap(leafFilters) : [filter];
+  return isLeafFilter(filter) ? [filter] : innerFilters(filter).flatMap(leafFilters);
 }
 
-/** A filter on a measure is a HAVING filter; an `any` group must not mix the two kinds. */
+/** A filter on a measure is a HAVING filter; a group must not mix the two kinds. */
 function isHavingFilter(catalog: Catalog, filter: RefFilter): boolean {
   const kinds = new Set(leafFilters(filter).map((leaf) => resolveRef(catalog, leaf.field).kind));
-  if (kinds.size > 1) throw new Error('an `any` group mixes measure and non-measure filters');
-  if (kinds.size === 0) throw new Error('empty `any` group');
+  if (kinds.size > 1) throw new Error('a filter group mixes measure and non-measure filters');
+  if (kinds.size === 0) throw new Error('empty filter group');
   return kinds.has('measure');
 }
 
@@ -459,16 +463,33 @@ function fieldValue(row: JoinedRow, source: RefSource, field: RefField): Value {
 }
 
 // ---------------------------------------------------------------------------
-// Filters (spec 3 ops, 4.7 NULL rules). Two-valued logic is exact here: the only
-// negations (not_equals, not_in) never match NULL, and groups only AND / OR.
+// Filters (spec 3 ops, 4.7 NULL rules), in SQL's three-valued logic: a comparison with
+// NULL is unknown, `not` of unknown is unknown, and a row (or group) is kept only when the
+// whole condition is TRUE. Groups evaluate literally: any = OR, all = AND, not = NOT.
 // ---------------------------------------------------------------------------
+
+type Truth = true | false | null;
 
 /** What a leaf filter is evaluated against: a row's field, or a group's measure. */
 type Lookup = (ref: string) => { value: Value; type: FieldType };
 
 function filterHolds(filter: RefFilter, lookup: Lookup): boolean {
-  if (isAnyFilter(filter)) return filter.any.some((inner) => filterHolds(inner, lookup));
+  return filterTruth(filter, lookup) === true;
+}
+
+function filterTruth(filter: RefFilter, lookup: Lookup): Truth {
+  if (isNotFilter(filter)) {
+    const inner = filterTruth(filter.not, lookup);
+    return inner === null ? null : !inner;
+  }
+  if (isAnyFilter(filter) || isAllFilter(filter)) {
+    const values = innerFilters(filter).map((inner) => filterTruth(inner, lookup));
+    const absorbing = isAnyFilter(filter);
+    if (values.includes(absorbing)) return absorbing;
+    return values.includes(null) ? null : !absorbing;
+  }
   const { value, type } = lookup(filter.field);
+  if (value === null && filter.op !== 'is_null' && filter.op !== 'is_not_null') return null;
   return leafHolds(filter, value, type);
 }
 

@@ -113,7 +113,15 @@ export interface RefAnyFilter {
   any: RefFilter[];
 }
 
-export type RefFilter = RefLeafFilter | RefAnyFilter;
+export interface RefAllFilter {
+  all: RefFilter[];
+}
+
+export interface RefNotFilter {
+  not: RefFilter;
+}
+
+export type RefFilter = RefLeafFilter | RefAnyFilter | RefAllFilter | RefNotFilter;
 
 export interface RefSort {
   /** An output column name. */
@@ -141,4 +149,23 @@ export function isDerivedMeasure(measure: RefMeasure): measure is RefDerivedMeas
 
 export function isAnyFilter(filter: RefFilter): filter is RefAnyFilter {
   return 'any' in filter;
+}
+
+export function isAllFilter(filter: RefFilter): filter is RefAllFilter {
+  return 'all' in filter;
+}
+
+export function isNotFilter(filter: RefFilter): filter is RefNotFilter {
+  return 'not' in filter;
+}
+
+export function isLeafFilter(filter: RefFilter): filter is RefLeafFilter {
+  return 'field' in filter;
+}
+
+/** The filters directly inside a group (`any`, `all`, `not`); none for a leaf. */
+export function innerFilters(filter: RefFilter): RefFilter[] {
+  if (isAnyFilter(filter)) return filter.any;
+  if (isAllFilter(filter)) return filter.all;
+  return isNotFilter(filter) ? [filter.not] : [];
 }

@@ -486,4 +486,113 @@ filters:
       FROM sem.customer c LEFT JOIN sem.region r ON r.code = c.region_code
       WHERE (SELECT count(*) FROM sem.orders o WHERE o.customer_id = c.id) < 2`,
   },
+  // ---- filter trees: any / all / not, three-valued --------------------------------------
+  {
+    name: 'not_of_a_comparison_does_not_match_null_and_not_is_null_is_is_not_null',
+    input: `from: orders
+fields: [orders.id]
+filters:
+  - not: { field: orders.status, op: equals, value: shipped }
+  - not: { field: orders.ship_region, op: is_null }`,
+    expected: `SELECT o.id FROM sem.orders o WHERE o.status <> 'shipped' AND o.ship_region IS NOT NULL`,
+  },
+  {
+    name: 'all_inside_any_and_not_of_a_group_on_joined_sources',
+    input: `from: customer
+fields: [customer.id]
+filters:
+  - any:
+      - all:
+          - { field: customer.region_code, op: equals, value: EU }
+          - { field: customer.credit_limit, op: gte, value: 500 }
+      - all:
+          - { field: region.name, op: equals, value: North America }
+          - not: { field: customer.name, op: starts_with, value: a }
+  - not:
+      any:
+        - { field: customer.signup_date, op: gt, value: 2026-03-01 }
+        - { field: customer.credit_limit, op: lt, value: 200 }`,
+    expected: `SELECT c.id FROM sem.customer c LEFT JOIN sem.region r ON r.code = c.region_code
+      WHERE ((c.region_code = 'EU' AND c.credit_limit >= 500)
+             OR (r.name = 'North America' AND NOT (lower(c.name) LIKE 'a%')))
+        AND NOT (c.signup_date > DATE '2026-03-01' OR c.credit_limit < 200)`,
+  },
+  {
+    name: 'not_on_a_filter_only_one_to_many_source_needs_a_related_row_where_it_is_true',
+    input: `from: customer
+fields: [customer.id]
+filters:
+  - not: { field: orders.status, op: equals, value: shipped }`,
+    expected: `SELECT c.id FROM sem.customer c
+      WHERE EXISTS (SELECT 1 FROM sem.orders o WHERE o.customer_id = c.id AND NOT (o.status = 'shipped'))`,
+  },
+  {
+    name: 'not_of_is_not_null_on_a_filter_only_source_matches_rows_without_related_rows',
+    input: `from: customer
+fields: [customer.id]
+filters:
+  - not:
+      all:
+        - { field: orders.shipped_date, op: is_not_null }
+        - { field: orders.amount, op: gte, value: 50 }`,
+    expected: `SELECT c.id FROM sem.customer c
+      WHERE EXISTS (SELECT 1 FROM sem.orders o WHERE o.customer_id = c.id
+                    AND (o.shipped_date IS NULL OR o.amount < 50))
+         OR NOT EXISTS (SELECT 1 FROM sem.orders o WHERE o.customer_id = c.id)`,
+  },
+  {
+    name: 'all_inside_any_across_two_filter_only_sources',
+    input: `from: orders
+fields: [orders.id]
+filters:
+  - any:
+      - all:
+          - { field: payment.method, op: equals, value: card }
+          - not: { field: payment.amount, op: gte, value: 50 }
+      - all:
+          - { field: order_item.qty, op: gte, value: 3 }
+          - { field: orders.status, op: equals, value: shipped }`,
+    expected: `SELECT o.id FROM sem.orders o
+      WHERE EXISTS (SELECT 1 FROM sem.payment p WHERE p.order_id = o.id AND p.method = 'card' AND NOT (p.amount >= 50))
+         OR (o.status = 'shipped' AND EXISTS (SELECT 1 FROM sem.order_item i WHERE i.order_id = o.id AND i.qty >= 3))`,
+  },
+  {
+    name: 'all_of_null_tests_on_two_filter_only_sources_inside_any',
+    input: `from: orders
+fields: [orders.id]
+filters:
+  - any:
+      - all:
+          - { field: payment.id, op: is_null }
+          - { field: order_item.qty, op: is_null }
+      - { field: orders.status, op: equals, value: cancelled }`,
+    expected: `SELECT o.id FROM sem.orders o
+      WHERE (NOT EXISTS (SELECT 1 FROM sem.payment p WHERE p.order_id = o.id)
+             AND (EXISTS (SELECT 1 FROM sem.order_item i WHERE i.order_id = o.id AND i.qty IS NULL)
+                  OR NOT EXISTS (SELECT 1 FROM sem.order_item i WHERE i.order_id = o.id)))
+         OR o.status = 'cancelled'`,
+  },
+  {
+    name: 'not_of_is_not_null_on_a_lookup_keeps_its_left_join',
+    input: `from: orders
+fields: [orders.id, region.name]
+filters:
+  - any:
+      - not: { field: region.name, op: is_not_null }
+      - { field: region.code, op: equals, value: EU }`,
+    expected: `SELECT o.id, r.name FROM sem.orders o LEFT JOIN sem.region r ON r.code = o.ship_region
+      WHERE r.name IS NULL OR r.code = 'EU'`,
+  },
+  {
+    name: 'having_tree_not_of_any',
+    input: `from: customer
+fields: [customer.name, orders.order_count]
+filters:
+  - not:
+      any:
+        - { field: orders.total_amount, op: gt, value: 150 }
+        - { field: orders.order_count, op: equals, value: 0 }`,
+    expected: `SELECT c.name, count(o.id) FROM sem.customer c LEFT JOIN sem.orders o ON o.customer_id = c.id
+      GROUP BY c.name HAVING NOT (sum(o.amount) > 150 OR count(o.id) = 0)`,
+  },
 ];

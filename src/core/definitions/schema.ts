@@ -376,17 +376,46 @@ export type FilterAtom = z.infer<typeof FilterAtom>;
 export interface AnyFilter {
   any: FilterDefinition[];
 }
-export type FilterDefinition = FilterAtom | AnyFilter;
+export interface AllFilter {
+  all: FilterDefinition[];
+}
+export interface NotFilter {
+  not: FilterDefinition;
+}
+export type FilterDefinition = FilterAtom | AnyFilter | AllFilter | NotFilter;
 
 export const AnyFilter: z.ZodType<AnyFilter> = z.strictObject({
   get any() {
-    return z.array(FilterDefinition).min(1).meta({ description: 'A group of filters, ORed' });
+    return z
+      .array(FilterDefinition)
+      .min(1)
+      .meta({ description: 'A group of filters, ORed: one of them must hold' });
+  },
+});
+export const AllFilter: z.ZodType<AllFilter> = z.strictObject({
+  get all() {
+    return z
+      .array(FilterDefinition)
+      .min(1)
+      .meta({ description: 'A group of filters, ANDed: all of them must hold (useful inside `any`)' });
+  },
+});
+export const NotFilter: z.ZodType<NotFilter> = z.strictObject({
+  get not() {
+    return FilterDefinition.meta({
+      description:
+        'The negation of a filter or group; a comparison with NULL stays unknown and does not match',
+    });
   },
 });
 // The id names the recursive definition in the JSON Schema (`#/definitions/Filter`).
 export const FilterDefinition: z.ZodType<FilterDefinition> = z
-  .union([FilterAtom, AnyFilter])
-  .meta({ id: 'Filter', description: 'A filter; filters are ANDed, `any:` ORs a group' });
+  .union([FilterAtom, AnyFilter, AllFilter, NotFilter])
+  .meta({
+    id: 'Filter',
+    description:
+      'A filter; filters are ANDed; `any:` ORs a group, `all:` ANDs one, `not:` negates a filter or group',
+  });
 
 /** A sort key: `source.field` or an output column name (so not an enum in a project's schema). */
 export const SortField = z

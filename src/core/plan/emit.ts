@@ -29,12 +29,14 @@ import type {
   MeasureOutput,
   Preaggregate,
   QueryShape,
+  RowCondition,
   SortKey,
 } from './logical-plan.js';
 import { DELETED_COLUMN, latestRowsSelect, VERSION_COLUMN, VISIBLE_COLUMN } from './latest-rows.js';
 import { fieldExpr } from './field-expr.js';
-import type { Atom, Conjunct, TreeNode } from './spec.js';
+import type { Atom, Condition, TreeNode } from './spec.js';
 import { isBelow } from './grain.js';
+import { atomsOf } from './condition.js';
 
 /** Hands out SQL names that are unique in one scope and avoid names the query must not shadow. */
 export class NameAllocator {
@@ -60,7 +62,7 @@ interface ScanColumn {
 /** The CTE that reads one node's source. */
 class Scan {
   readonly columns = new Map<string, ScanColumn>();
-  readonly filters: Conjunct[] = [];
+  readonly filters: Condition[] = [];
   private readonly names = new NameAllocator([VERSION_COLUMN, DELETED_COLUMN, VISIBLE_COLUMN]);
   references = 0;
   /** Aggregated per its other columns (the plan's eagerRoot). */
@@ -204,7 +206,8 @@ export class SqlBuilder {
     const source = s.node.source;
     // A CDC scan filters the latest versions by column name, so those columns must be read.
     if (source.cdc)
-      for (const atom of s.filters.flat()) this.scanField(s, (atom.target as { field: FieldModel }).field);
+      for (const atom of s.filters.flatMap(atomsOf))
+        this.scanField(s, (atom.target as { field: FieldModel }).field);
     const relation: FromItem =
       source.relation.kind === 'table'
         ? { kind: 'table', path: source.relation.path }
@@ -216,7 +219,7 @@ export class SqlBuilder {
       const inScan = (atom: Atom) => fieldExpr((atom.target as { field: FieldModel }).field);
       const where = and([
         ...(visible ? [visible] : []),
-        ...s.filters.map((c) => this.conjunctExpr(c, inScan, () => FALSE)),
+        ...s.filters.map((c) => this.conditionExpr(c, inScan, () => FALSE)),
       ]);
       const groupBy = s.grouped ? [...s.columns.values()].filter((c) => !c.aggregate).map((c) => c.expr) : [];
       return {
@@ -242,16 +245,25 @@ export class SqlBuilder {
   private latestRowsQuery(s: Scan, items: SelectItem[], relation: FromItem, visible?: Expr): Select {
     const byName = (atom: Atom) =>
       col(undefined, this.scanField(s, (atom.target as { field: FieldModel }).field));
-    const filters = s.filters.map((c) => this.conjunctExpr(c, byName, () => FALSE));
+    const filters = s.filters.map((c) => this.conditionExpr(c, byName, () => FALSE));
     return latestRowsSelect(s.node.source, items, relation, filters, visible);
   }
 
   // ---- filters -----------------------------------------------------------------------------
 
-  private conjunctExpr(conjunct: Conjunct, field: (atom: Atom) => Expr, measure: (atom: Atom) => Expr): Expr {
-    return or(
-      conjunct.map((atom) => this.atomExpr(atom, atom.target.kind === 'field' ? field(atom) : measure(atom))),
-    );
+  /** A condition tree: AND and OR nest (the renderer parenthesises), a negated atom is `NOT (pred)`. */
+  private conditionExpr(
+    condition: Condition,
+    field: (atom: Atom) => Expr,
+    measure: (atom: Atom) => Expr,
+  ): Expr {
+    if (condition.kind !== 'atom') {
+      const items = condition.items.map((c) => this.conditionExpr(c, field, measure));
+      return condition.kind === 'and' ? and(items)! : or(items);
+    }
+    const { atom } = condition;
+    const pred = this.atomExpr(atom, atom.target.kind === 'field' ? field(atom) : measure(atom));
+    return condition.negated ? { kind: 'not', operand: pred } : pred;
   }
 
   atomExpr(atom: Atom, operand: Expr): Expr {
@@ -311,9 +323,9 @@ export class SqlBuilder {
     }
   }
 
-  private rowFilter(conjunct: Conjunct): Expr {
-    return this.conjunctExpr(
-      conjunct,
+  private rowFilter(condition: Condition): Expr {
+    return this.conditionExpr(
+      condition,
       (atom) => {
         const t = atom.target as { node: TreeNode; field: FieldModel };
         return this.fieldRef(t.node, t.field);
@@ -354,18 +366,11 @@ export class SqlBuilder {
    * every engine plans well; anything else is a correlated EXISTS.
    */
   private existsExpr(group: ExistsGroup): Expr {
-    const related = group.alternatives
-      ? or(group.alternatives.map((g) => this.relatedRowExpr(g)))
-      : this.relatedRowExpr(group);
-    return group.orElse ? or([...group.orElse.map((a) => this.rowFilter([a])), related]) : related;
-  }
-
-  private relatedRowExpr(group: ExistsGroup): Expr {
     const top = group.tops[0]!;
     // An anti-join: the related rows themselves are never read (nor scanned twice).
     if (group.relatedNeverMatches) return and([this.noRelatedRow(top), ...this.noRowConditions(group)])!;
     if (group.form === 'in_subquery') return this.semiJoin(group, top);
-    const filters = group.conjuncts.map((c) => this.rowFilter(c));
+    const filters = [this.rowFilter(group.condition)];
     const one = [{ expr: lit({ type: 'integer', value: 1 }) }];
     if (group.whenNoRow === 'general')
       return this.capabilities.lateral
@@ -467,7 +472,7 @@ export class SqlBuilder {
     const pair = top.edge!.on[0]!;
     const outerKey = this.fieldRef(top.parent!, top.parent!.source.fields.get(pair.from)!);
     const innerKey = () => this.fieldRef(top, top.source.fields.get(pair.to)!);
-    const filters = group.conjuncts.map((c) => this.rowFilter(c));
+    const filters = [this.rowFilter(group.condition)];
     const related: Expr = {
       kind: 'inSubquery',
       operand: outerKey,
@@ -512,15 +517,13 @@ export class SqlBuilder {
   }
 
   private noRowConditions(group: ExistsGroup): Expr[] {
-    return group.whenNoRow === 'true' || group.whenNoRow === 'false' || group.whenNoRow === 'general'
-      ? []
-      : group.whenNoRow.map((c) => this.rowFilter(c));
+    return typeof group.whenNoRow === 'string' ? [] : [this.rowFilter(group.whenNoRow)];
   }
 
   // ---- the query ---------------------------------------------------------------------------
 
   private fromAndJoins(plan: LogicalPlan): { from: FromItem; joins: Join[] } {
-    for (const [node, conjuncts] of plan.pushed) this.scan(node).filters.push(...conjuncts);
+    for (const [node, conditions] of plan.pushed) this.scan(node).filters.push(...conditions);
     if (plan.eagerRoot) this.scan(plan.root).grouped = true;
     const from = this.scanRef(plan.root);
     const joins: Join[] = plan.joinOrder.map((node) => ({
@@ -556,10 +559,15 @@ export class SqlBuilder {
   }
 
   private whereOf(plan: LogicalPlan): Expr | undefined {
-    return and([
-      ...plan.residual.map((c) => this.rowFilter(c)),
-      ...plan.existsGroups.map((g) => this.existsExpr(g)),
-    ]);
+    return and([...plan.residual.map((c) => this.rowConditionExpr(c))]);
+  }
+
+  /** A filter on the joined rows, its EXISTS groups asked for related rows. */
+  private rowConditionExpr(condition: RowCondition): Expr {
+    if (condition.kind === 'exists') return this.existsExpr(condition.group);
+    if (condition.kind === 'atom') return this.rowFilter(condition);
+    const items = condition.items.map((c) => this.rowConditionExpr(c));
+    return condition.kind === 'and' ? and(items)! : or(items);
   }
 
   private planSelect(plan: LogicalPlan, shape: QueryShape): Select {
@@ -618,7 +626,7 @@ export class SqlBuilder {
     const groupBy = plan.dimensions.map(dimension);
     const having = and(
       shape.having.map((c) =>
-        this.conjunctExpr(
+        this.conditionExpr(
           c,
           () => FALSE,
           (atom) => outputOf(shape.useKeyOf(atom)),

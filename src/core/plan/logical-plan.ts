@@ -26,7 +26,7 @@
  */
 import type { Aggregate } from '../definitions/schema.js';
 import type { FieldModel, MeasureModel } from '../model/types.js';
-import type { Atom, Conjunct, TreeNode } from './spec.js';
+import type { Atom, Condition, Literal, TreeNode } from './spec.js';
 
 export type NodeRole = 'grain' | 'lookup' | 'exists';
 
@@ -62,30 +62,28 @@ export type MeasureOutput =
   /** A derived measure: its expression, with `parts[i]` for its i-th measure reference. */
   | { kind: 'derived'; measure: MeasureModel; parts: MeasureOutput[] };
 
+/**
+ * "Some combination of related rows of filter-only subtrees makes `condition` TRUE", where a
+ * subtree with no related row gives one NULL row (left-join meaning). selectExists cuts a
+ * query's filters into these as small as the existential allows: it distributes over OR and
+ * over an AND of parts on different subtrees, and a part on joined rows only stays outside.
+ */
 export interface ExistsGroup {
   /** Tops of the filter-only subtrees, each with the joined node it hangs off. */
   tops: TreeNode[];
   nodes: TreeNode[];
-  conjuncts: Conjunct[];
+  /** On related rows, and possibly on joined ones (then the EXISTS is correlated). */
+  condition: Condition;
   /**
-   * Atoms on joined nodes ORed with the whole EXISTS: `region = 'AP' OR <some order is
-   * cancelled>`, split out of a group's only filter so the subquery stays uncorrelated.
+   * What the condition says about a row with no related row at all (evaluated on the NULL
+   * row): FALSE (a plain EXISTS), TRUE, or a condition on joined nodes. Only computed for
+   * single-subtree groups (`general` otherwise: every combination is asked for).
    */
-  orElse?: Conjunct;
+  whenNoRow: 'false' | 'true' | Condition | 'general';
   /**
-   * One filter ORing atoms of several filter-only subtrees: `EXISTS(a) OR EXISTS(b)`, one
-   * single-subtree group each (the left join always yields a row, so the OR distributes).
-   */
-  alternatives?: ExistsGroup[];
-  /**
-   * What the filters say about a row with no related row at all: FALSE (a plain EXISTS),
-   * TRUE, or conditions on joined nodes. Only computed for single-subtree groups.
-   */
-  whenNoRow: 'false' | 'true' | Conjunct[] | 'general';
-  /**
-   * No related row can pass the filters (one of them is only `is_null` on primary-key
-   * fields, which an existing row never has NULL): only "nothing related" is left to ask,
-   * an anti-join instead of a semi-join ORed with one.
+   * No existing related row can make the condition TRUE (it needs `is_null` on a primary-key
+   * field, which an existing row never has NULL): only "nothing related" is left to ask, an
+   * anti-join instead of a semi-join ORed with one.
    */
   relatedNeverMatches?: boolean;
   /**
@@ -94,6 +92,34 @@ export interface ExistsGroup {
    * combination of related rows, for `general`).
    */
   form: 'in_subquery' | 'exists';
+}
+
+/** A filter on the joined rows of the query, where an EXISTS group may stand for a part. */
+export type RowCondition =
+  Literal | { kind: 'and' | 'or'; items: RowCondition[] } | { kind: 'exists'; group: ExistsGroup };
+
+/** The EXISTS groups of a row condition. */
+export function groupsOf(condition: RowCondition): ExistsGroup[] {
+  if (condition.kind === 'exists') return [condition.group];
+  return condition.kind === 'atom' ? [] : condition.items.flatMap(groupsOf);
+}
+
+/** The atoms of a row condition, those inside its EXISTS groups included. */
+export function rowAtomsOf(condition: RowCondition): Atom[] {
+  if (condition.kind === 'exists') {
+    const noRow = condition.group.whenNoRow;
+    return [
+      ...rowAtomsOf(condition.group.condition),
+      ...(typeof noRow === 'object' ? rowAtomsOf(noRow) : []),
+    ];
+  }
+  return condition.kind === 'atom' ? [condition.atom] : condition.items.flatMap(rowAtomsOf);
+}
+
+/** The nodes a row condition reads (for an EXISTS: the nodes it hangs off, and its atoms'). */
+export function rowNodesOf(condition: RowCondition): TreeNode[] {
+  const hung = groupsOf(condition).flatMap((g) => g.tops.map((t) => t.parent!));
+  return [...new Set([...rowAtomsOf(condition).map((a) => atomNode(a)!), ...hung])];
 }
 
 export interface Preaggregate {
@@ -106,7 +132,7 @@ export interface Preaggregate {
   /** Output columns holding the join key, in `top.edge.on` order. */
   keyColumns: string[];
   /** HAVING conditions moved into this aggregate (pushDownHaving), its measure atoms' output columns. */
-  having?: Conjunct[];
+  having?: Condition[];
   havingKeys: Map<Atom, string>;
 }
 
@@ -131,7 +157,7 @@ export interface QueryShape {
   columns: (
     { kind: 'dimension'; dimension: Dimension } | { kind: 'measure'; name: string; useKey: string }
   )[];
-  having: Conjunct[];
+  having: Condition[];
   sort: { key: SortKey; direction: 'asc' | 'desc' }[];
   limit?: number;
   offset?: number;
@@ -153,9 +179,9 @@ export interface LogicalPlan {
   /** Joined nodes (grain and lookup, not collapsed) in join order, root excluded. */
   joinOrder: TreeNode[];
   innerJoins: Set<TreeNode>;
-  pushed: Map<TreeNode, Conjunct[]>;
-  residual: Conjunct[];
-  existsGroups: ExistsGroup[];
+  pushed: Map<TreeNode, Condition[]>;
+  /** The filters left for the joined rows (EXISTS groups inside), ANDed. */
+  residual: RowCondition[];
   preaggregates: Preaggregate[];
   strategies: Map<string, Strategy>;
   /** For `once_per_key` requests: the node whose primary key identifies a row. */

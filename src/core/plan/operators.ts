@@ -17,9 +17,11 @@ import type {
   MeasureOutput,
   Preaggregate,
   QueryShape,
+  RowCondition,
 } from './logical-plan.js';
 import type { PlannerInput } from './planner.js';
-import type { Atom, Conjunct, TreeNode } from './spec.js';
+import type { Atom, Condition, TreeNode } from './spec.js';
+import { conjunctsOf } from './condition.js';
 
 export type JoinKind = 'left' | 'inner';
 export type ExistsMode = 'semi' | 'anti' | 'semi_or_none' | 'combinations';
@@ -119,10 +121,11 @@ class PlanText {
     }
   }
 
-  conjunct(conjunct: Conjunct): string {
-    return conjunct.length === 1
-      ? this.atom(conjunct[0]!)
-      : `(${conjunct.map((a) => this.atom(a)).join(' OR ')})`;
+  /** A filter: groups parenthesised, a negated atom `NOT (...)`, an EXISTS group described. */
+  condition(c: RowCondition): string {
+    if (c.kind === 'exists') return describeGroup(c.group, this);
+    if (c.kind === 'atom') return c.negated ? `NOT (${this.atom(c.atom)})` : this.atom(c.atom);
+    return `(${c.items.map((i) => this.condition(i)).join(c.kind === 'and' ? ' AND ' : ' OR ')})`;
   }
 
   joinOn(node: TreeNode): string[] {
@@ -183,13 +186,13 @@ class PlanText {
   }
 }
 
-function scan(node: TreeNode, text: PlanText, filters: Conjunct[] = []): PlanOperator {
+function scan(node: TreeNode, text: PlanText, filters: Condition[] = []): PlanOperator {
   const relation = node.source.relation;
   return {
     op: 'scan',
     source: text.names.of(node),
     ...(relation.kind === 'table' ? { table: relation.path.join('.') } : {}),
-    filters: filters.map((c) => text.conjunct(c)),
+    filters: filters.map((c) => text.condition(c)),
   };
 }
 
@@ -203,14 +206,14 @@ function finish(
   text: PlanText,
   shape: QueryShape,
   outputs: Map<string, MeasureOutput>,
-  aggregate: { groupBy: string[]; aggregates: string[]; having: Conjunct[] } | undefined,
+  aggregate: { groupBy: string[]; aggregates: string[]; having: Condition[] } | undefined,
 ): PlanOperator {
   let top: PlanOperator = rows;
   if (aggregate) {
     const { having, ...grouping } = aggregate;
     top = filtered(
       { op: 'aggregate', ...grouping, input: rows },
-      having.map((c) => text.conjunct(c)),
+      having.map((c) => text.condition(c)),
       true,
     );
   }
@@ -239,7 +242,7 @@ export function naiveOperators(input: PlannerInput): PlanOperator {
   visit(input.root);
   rows = filtered(
     rows,
-    input.where.map((c) => text.conjunct(c)),
+    input.where.map((c) => text.condition(c)),
   );
   const aggregate = input.aggregated
     ? {
@@ -261,7 +264,7 @@ export function planOperators(plan: LogicalPlan): PlanOperator {
     // Each group is one row: the aggregates are that row's values, HAVING a filter.
     const values = filtered(
       rows,
-      shape.having.map((c) => text.conjunct(c)),
+      shape.having.map((c) => text.condition(c)),
     );
     return finish(values, text, shape, plan.outputs, undefined);
   }
@@ -305,7 +308,7 @@ export function planOperators(plan: LogicalPlan): PlanOperator {
   return finish(
     filtered(
       joined,
-      plan.shape.having.map((c) => text.conjunct(c)),
+      plan.shape.having.map((c) => text.condition(c)),
     ),
     text,
     shape,
@@ -347,10 +350,11 @@ function joinedRows(plan: LogicalPlan, text: PlanText): PlanOperator {
     };
   }
   for (const pre of plan.preaggregates) rows = joinPreaggregate(rows, pre, text);
-  for (const group of plan.existsGroups) rows = existsOperator(rows, group, text);
+  // A filter that is one EXISTS group is a semi/anti join; the others filter the joined rows.
+  for (const c of plan.residual) if (c.kind === 'exists') rows = existsOperator(rows, c.group, text);
   rows = filtered(
     rows,
-    plan.residual.map((c) => text.conjunct(c)),
+    plan.residual.filter((c) => c.kind !== 'exists').map((c) => text.condition(c)),
   );
   return rows;
 }
@@ -364,7 +368,7 @@ function joinPreaggregate(rows: PlanOperator, pre: Preaggregate, text: PlanText)
       aggregates: pre.plan.requests.map((r) => text.request(r)),
       input: inner,
     },
-    (pre.having ?? []).map((c) => text.conjunct(c)),
+    (pre.having ?? []).map((c) => text.condition(c)),
     true,
   );
   const on = pre.top.edge!.on.map(
@@ -374,11 +378,6 @@ function joinPreaggregate(rows: PlanOperator, pre: Preaggregate, text: PlanText)
 }
 
 function existsOperator(rows: PlanOperator, group: ExistsGroup, text: PlanText): PlanOperator {
-  if (group.alternatives) {
-    const alternatives = group.alternatives.map((g) => describeGroup(g, text));
-    const orElse = group.orElse ? [text.conjunct(group.orElse)] : [];
-    return filtered(rows, [`(${[...orElse, ...alternatives].join(' OR ')})`]);
-  }
   const top = group.tops[0]!;
   let related = scan(top, text);
   for (const node of group.nodes.filter((n) => n !== top))
@@ -391,8 +390,10 @@ function existsOperator(rows: PlanOperator, group: ExistsGroup, text: PlanText):
         : group.whenNoRow === 'false'
           ? 'semi'
           : 'semi_or_none';
-  const conditions = group.relatedNeverMatches ? [] : group.conjuncts.map((c) => text.conjunct(c));
-  const joined: PlanOperator = {
+  const conditions = group.relatedNeverMatches
+    ? []
+    : conjunctsOf(group.condition).map((c) => text.condition(c));
+  return {
     op: 'exists',
     mode,
     form: group.relatedNeverMatches ? 'exists' : group.form,
@@ -401,12 +402,13 @@ function existsOperator(rows: PlanOperator, group: ExistsGroup, text: PlanText):
     left: rows,
     right: related,
   };
-  return group.orElse ? filtered(joined, [`or else ${text.conjunct(group.orElse)}`]) : joined;
 }
 
 function describeGroup(group: ExistsGroup, text: PlanText): string {
   const names = group.nodes.map((n) => text.names.of(n)).join(', ');
-  return `EXISTS ${names} WHERE ${group.conjuncts.map((c) => text.conjunct(c)).join(' AND ')}`;
+  return `EXISTS ${names} WHERE ${conjunctsOf(group.condition)
+    .map((c) => text.condition(c))
+    .join(' AND ')}`;
 }
 
 const emptyShape: QueryShape = { columns: [], having: [], sort: [], useKeyOf: () => '' };

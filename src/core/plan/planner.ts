@@ -68,7 +68,6 @@ function logicalPlan(state: PlanState): LogicalPlan {
     innerJoins: new Set(state.inner),
     pushed: new Map(state.pushed),
     residual: [...state.residual],
-    existsGroups: [...state.existsGroups],
     preaggregates: [...state.preaggregates],
     strategies: new Map(state.strategies),
     keyNodes: new Map(state.keyNodes),

@@ -30,7 +30,8 @@ import { closest } from '../suggest.js';
 import { coerceValue, MAX_SPAN, parseSpan, type TypedValue } from '../values/typed-value.js';
 import { AccessPolicy, type Caller } from '../access/policy.js';
 import { JoinPathFinder } from './paths.js';
-import type { Atom, ColumnSpec, Conjunct, MeasureUse, QuerySpec, SortSpec, TreeNode } from './spec.js';
+import type { Atom, ColumnSpec, Condition, MeasureUse, QuerySpec, SortSpec, TreeNode } from './spec.js';
+import { atomsOf, combine, conjunctsOf, literal } from './condition.js';
 import { grainOf, oneValuedPerRow } from './grain.js';
 
 export interface ResolveOptions {
@@ -140,20 +141,19 @@ class Resolver {
     this.checkSourceAccess(rootSource, ['from']);
     this.checkUnknownParams();
     const columns = this.def.fields.map((sel, i) => this.column(sel, ['fields', i]));
-    const where: Conjunct[] = [];
-    const having: Conjunct[] = [];
+    const where: Condition[] = [];
+    const having: Condition[] = [];
     (this.def.filters ?? []).forEach((f, i) => {
-      const conjunct = this.conjunct(f, ['filters', i]);
-      if (!conjunct) return;
-      const kinds = new Set(conjunct.map((a) => a.target.kind));
+      const condition = this.condition(f, ['filters', i], false);
+      if (!condition) return;
+      const kinds = new Set(atomsOf(condition).map((a) => a.target.kind));
       if (kinds.size > 1) {
         this.fail(
           'mixed_filter_group',
-          'an `any` group cannot mix measure filters (applied after aggregation) with field filters',
+          'a filter group (`any`, `all`, `not`) cannot mix measure filters (applied after aggregation) with field filters',
           ['filters', i],
         );
-      } else if (kinds.has('measure')) having.push(conjunct);
-      else where.push(conjunct);
+      } else (kinds.has('measure') ? having : where).push(...conjunctsOf(condition));
     });
     const resolvedColumns = columns.filter((c): c is ColumnSpec => c !== undefined);
     this.nameColumns(columns);
@@ -384,15 +384,22 @@ class Resolver {
 
   // ---- filters ---------------------------------------------------------------------------
 
-  private conjunct(f: FilterDefinition, path: ValuePath): Conjunct | undefined {
-    const atoms: Atom[] = [];
-    const collect = (filter: FilterDefinition, p: ValuePath): boolean => {
-      if ('any' in filter) return filter.any.every((inner, j) => collect(inner, [...p, 'any', j]));
-      const atom = this.atom(filter, p);
-      if (atom) atoms.push(atom);
-      return atom !== undefined;
-    };
-    return collect(f, path) ? atoms : undefined;
+  /**
+   * A filter as a condition in negation normal form: `not` is pushed down to the atoms
+   * (De Morgan: `not any` is `all` of the negations), so `negate` says whether `f` is under
+   * an odd number of them. Every atom is resolved, so each problem is reported at its place.
+   */
+  private condition(f: FilterDefinition, path: ValuePath, negate: boolean): Condition | undefined {
+    if ('not' in f) return this.condition(f.not, [...path, 'not'], !negate);
+    if ('any' in f || 'all' in f) {
+      const [key, items] = 'any' in f ? (['any', f.any] as const) : (['all', f.all] as const);
+      const resolved = items.map((inner, j) => this.condition(inner, [...path, key, j], negate));
+      if (resolved.some((c) => c === undefined)) return undefined;
+      const kind = (key === 'any') !== negate ? 'or' : 'and';
+      return combine(kind, resolved as Condition[]);
+    }
+    const atom = this.atom(f, path);
+    return atom && literal(atom, negate);
   }
 
   private atom(f: FilterAtom, path: ValuePath): Atom | undefined {

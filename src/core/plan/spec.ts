@@ -63,8 +63,19 @@ export interface Atom {
   loc: SourceLocation;
 }
 
-/** Atoms ORed together; a query's filters are a conjunction of these. */
-export type Conjunct = Atom[];
+/** An atom, possibly negated: `NOT (pred)`, which is UNKNOWN where `pred` is. */
+export interface Literal {
+  kind: 'atom';
+  atom: Atom;
+  negated?: true;
+}
+
+/**
+ * A filter condition in negation normal form: NOT only on atoms (resolve.ts pushes it down
+ * with De Morgan, exact under three-valued logic). A query's filters are a conjunction of
+ * these (condition.ts evaluates them).
+ */
+export type Condition = Literal | { kind: 'and' | 'or'; items: Condition[] };
 
 export interface SortSpec {
   column: ColumnSpec;
@@ -76,8 +87,8 @@ export interface QuerySpec {
   columns: ColumnSpec[];
   /** Sort keys that are not output columns. */
   hidden: ColumnSpec[];
-  where: Conjunct[];
-  having: Conjunct[];
+  where: Condition[];
+  having: Condition[];
   sort: SortSpec[];
   limit?: number;
   offset?: number;

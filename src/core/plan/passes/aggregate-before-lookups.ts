@@ -6,8 +6,7 @@
  * columns do not include the root's key (else every row is its own group), and when every
  * lookup is left joined (an inner join filters rows, which is better done before).
  */
-import { atomNode, type ExistsGroup } from '../logical-plan.js';
-import type { Conjunct } from '../spec.js';
+import { atomNode, groupsOf, rowAtomsOf } from '../logical-plan.js';
 import { DECOMPOSABLE, type PlanState } from './state.js';
 
 export function aggregateBeforeLookups(state: PlanState): PlanState {
@@ -35,26 +34,12 @@ export function aggregateBeforeLookups(state: PlanState): PlanState {
             ? `${d.field.name} (computed)`
             : d.field.name,
       );
-  const existsTops = state.existsGroups.flatMap((g) => [
-    ...g.tops,
-    ...(g.alternatives ?? []).flatMap((a) => a.tops),
-  ]);
+  const existsTops = state.residual.flatMap(groupsOf).flatMap((g) => g.tops);
   for (const child of [...state.joinOrder, ...existsTops].filter((n) => n.parent === root))
     for (const pair of child.edge!.on) read.add(pair.from);
-  for (const atom of [...state.residual, ...state.existsGroups.flatMap(groupConjuncts)].flat())
+  for (const atom of state.residual.flatMap(rowAtomsOf))
     if (atomNode(atom) === root && atom.target.kind === 'field') read.add(atom.target.field.name);
   const key = root.source.primaryKey;
   if (key.length > 0 && key.every((k) => read.has(k))) return state;
   return { ...state, eagerRoot: { columns: [...read].sort() } };
-}
-
-/** Every condition of an EXISTS group, on related and on joined rows. */
-function groupConjuncts(group: ExistsGroup): Conjunct[] {
-  const noRow = Array.isArray(group.whenNoRow) ? group.whenNoRow : [];
-  return [
-    ...group.conjuncts,
-    ...(group.orElse ? [group.orElse] : []),
-    ...noRow,
-    ...(group.alternatives ?? []).flatMap(groupConjuncts),
-  ];
 }

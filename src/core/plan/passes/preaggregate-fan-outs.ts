@@ -12,7 +12,9 @@ import {
   type LogicalPlan,
   type MeasureOutput,
   type Preaggregate,
+  rowNodesOf,
 } from '../logical-plan.js';
+import { atomsOf } from '../condition.js';
 import { ancestorsOrSelf } from '../grain.js';
 import type { TreeNode } from '../spec.js';
 import { DECOMPOSABLE, DUPLICATE_INSENSITIVE, parentOf, subtree, type PlanState } from './state.js';
@@ -40,9 +42,8 @@ export function preaggregateFanOuts(state: PlanState): PlanState {
         : o;
   const outputs = new Map([...state.input.outputs].map(([k, o]) => [k, rewrite(o)]));
   // Filters inside a collapsed subtree are its own plan's business now.
-  const existsGroups = state.existsGroups.filter((g) => g.tops.every((t) => !collapsed.has(t.parent!)));
-  const joinedConjuncts = state.joinedConjuncts.filter((c) => c.every((a) => !collapsed.has(atomNode(a)!)));
-  return { ...state, preaggregates, requests, outputs, collapsed, existsGroups, joinedConjuncts };
+  const conditions = state.conditions.filter((c) => rowNodesOf(c).some((n) => !collapsed.has(n)));
+  return { ...state, preaggregates, requests, outputs, collapsed, conditions };
 }
 
 function canCollapse(state: PlanState, top: TreeNode): boolean {
@@ -60,10 +61,8 @@ function canCollapse(state: PlanState, top: TreeNode): boolean {
   // Partial aggregates add up per parent row only if each measure row belongs to one parent:
   // a many_to_one step below the top would let parents share a row (and count it twice).
   if (requests.some((r) => sharedBelow(top, r.node))) return false;
-  const local = input.where.filter((c) => c.some((a) => inside.has(atomNode(a)!)));
-  if (local.some((c) => c.some((a) => !inside.has(atomNode(a)!)))) return false;
-  if (state.existsGroups.some((g) => g.tops.some((t) => inside.has(t)) && g.tops.some((t) => !inside.has(t))))
-    return false;
+  const local = state.conditions.map(rowNodesOf).filter((nodes) => nodes.some((n) => inside.has(n)));
+  if (local.some((nodes) => nodes.some((n) => !inside.has(n)))) return false;
   return local.length === 0 || state.inner.has(top);
 }
 
@@ -137,7 +136,7 @@ function preaggregate(
     sortOnly: [],
     requests: innerRequests,
     outputs: new Map(innerRequests.map((r) => [r.id, { kind: 'request', id: r.id }])),
-    where: state.input.where.filter((c) => c.every((a) => inside.has(atomNode(a)!))),
+    where: state.input.where.filter((c) => atomsOf(c).every((a) => inside.has(atomNode(a)!))),
     shape: {
       columns: [
         ...keyDimensions.map((dimension) => ({ kind: 'dimension' as const, dimension })),

@@ -4,6 +4,7 @@
  */
 import { grainOf } from '../grain.js';
 import { atomNode } from '../logical-plan.js';
+import { atomsOf } from '../condition.js';
 import type { TreeNode } from '../spec.js';
 import type { PlanState } from './state.js';
 
@@ -14,7 +15,7 @@ export function pruneJoins(state: PlanState): PlanState {
       root,
       ...[...dimensions, ...sortOnly].map((d) => d.node),
       ...requests.map((r) => r.node),
-      ...where.flat().map((a) => atomNode(a)!),
+      ...where.flatMap(atomsOf).map((a) => atomNode(a)!),
     ],
     root,
   );

@@ -1,21 +1,26 @@
 /**
  * Filter pushdown: a filter on one joined source moves into that source's scan, where it is
  * the root or inner-joined (on a left-joined source it must see the NULL row, so it stays
- * above the join, as do filters across sources).
+ * above the join, as do filters across sources and those with an EXISTS).
  */
-import { atomNode } from '../logical-plan.js';
-import type { Conjunct, TreeNode } from '../spec.js';
+import { groupsOf, rowNodesOf, type RowCondition } from '../logical-plan.js';
+import type { Condition, TreeNode } from '../spec.js';
 import type { PlanState } from './state.js';
 
 export function pushDownFilters(state: PlanState): PlanState {
-  const pushed = new Map<TreeNode, Conjunct[]>();
-  const residual: Conjunct[] = [];
-  for (const conjunct of state.joinedConjuncts) {
-    const nodes = new Set(conjunct.map((a) => atomNode(a)!));
-    const [only] = nodes;
-    if (nodes.size === 1 && only && (only === state.input.root || state.inner.has(only))) {
-      pushed.set(only, [...(pushed.get(only) ?? []), conjunct]);
-    } else residual.push(conjunct);
+  const pushed = new Map<TreeNode, Condition[]>();
+  const residual: RowCondition[] = [];
+  for (const condition of state.conditions) {
+    const [only, ...more] = rowNodesOf(condition);
+    const plain = groupsOf(condition).length === 0;
+    if (plain && only && more.length === 0 && (only === state.input.root || state.inner.has(only))) {
+      pushed.set(only, [...(pushed.get(only) ?? []), condition as Condition]);
+    } else residual.push(condition);
   }
-  return { ...state, pushed, residual };
+  // Filters on joined rows first, then those that ask for related rows.
+  const plainFirst = [
+    ...residual.filter((c) => groupsOf(c).length === 0),
+    ...residual.filter((c) => groupsOf(c).length > 0),
+  ];
+  return { ...state, pushed, residual: plainFirst };
 }

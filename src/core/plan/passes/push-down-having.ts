@@ -2,12 +2,13 @@
  * HAVING pushdown into per-key aggregates: a condition on measures of one pre-aggregate
  * moves into it when each group of the query is one row of the root (its key is grouped by)
  * and the pre-aggregate hangs off the root: the group's value is then that root row's
- * pre-aggregated value. A condition that NULL fails (not `is_null`; counts, which are 0
- * without rows, stay) also turns that join inner. The pre-aggregate records the condition;
+ * pre-aggregated value. A condition that cannot be TRUE with its measures NULL (evaluated
+ * three-valued; counts, which are 0 without rows, stay) also turns that join inner. The pre-aggregate records the condition;
  * what is left is the query's own HAVING.
  */
 import type { Preaggregate } from '../logical-plan.js';
-import type { Atom, Conjunct } from '../spec.js';
+import { atomOnNull, atomsOf, canBeTrue, signed } from '../condition.js';
+import type { Atom, Condition } from '../spec.js';
 import { groupsByRootKey, type PlanState } from './state.js';
 
 export function pushDownHaving(state: PlanState): PlanState {
@@ -16,23 +17,24 @@ export function pushDownHaving(state: PlanState): PlanState {
   if (!groupsByRootKey(state.input)) return state;
   const byId = new Map(state.requests.map((r) => [r.id, r]));
   const preaggregateOf = (atom: Atom): { pre: Preaggregate; column: string } | undefined => {
-    if (atom.op === 'is_null') return undefined;
     const output = state.outputs.get(useKeyOf(atom));
     const input = output?.kind === 'request' ? byId.get(output.id)?.input : undefined;
     if (input?.kind !== 'partial' || input.preaggregate.parent !== root) return undefined;
     return { pre: input.preaggregate, column: input.column };
   };
-  const having: Conjunct[] = [];
-  for (const conjunct of state.having) {
-    const targets = conjunct.map(preaggregateOf);
+  const having: Condition[] = [];
+  for (const condition of state.having) {
+    const atoms = atomsOf(condition);
+    const targets = atoms.map(preaggregateOf);
     const pre = targets[0]?.pre;
-    if (!pre || targets.some((t) => t?.pre !== pre)) {
-      having.push(conjunct);
+    const nullFails = !canBeTrue(condition, (l) => signed(l, atomOnNull(l.atom)));
+    if (!pre || !nullFails || targets.some((t) => t?.pre !== pre)) {
+      having.push(condition);
       continue;
     }
     pre.inner = true;
-    pre.having = [...(pre.having ?? []), conjunct];
-    conjunct.forEach((atom, i) => pre.havingKeys.set(atom, targets[i]!.column));
+    pre.having = [...(pre.having ?? []), condition];
+    atoms.forEach((atom, i) => pre.havingKeys.set(atom, targets[i]!.column));
   }
   return { ...state, having };
 }

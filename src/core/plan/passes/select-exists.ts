@@ -1,153 +1,173 @@
 /**
- * Semi/anti-join selection: filters on filter-only subtrees become EXISTS groups (one per
- * set of subtrees a filter ties together), with what such a filter means when there is no
- * related row at all (left-join semantics), split into alternatives where an `any` spans
- * several subtrees, and marked as a pure anti-join where no related row can pass.
+ * Semi/anti-join selection: the parts of the filters on filter-only subtrees become EXISTS
+ * groups. Spec §4 rule 5 keeps a row when some combination of related rows (one NULL row
+ * where a subtree has none) makes the filters TRUE; that existential distributes over OR,
+ * and over an AND of parts on different subtrees, and leaves parts on joined rows outside
+ * (the left join always yields a row). So each group is as small as that allows: the parts
+ * an AND ties to one set of subtrees, or the related parts of an OR on one set. A group
+ * knows what its condition means with no related row at all, and whether no related row can
+ * pass it (a pure anti-join).
  */
-import { atomNode, type ExistsGroup } from '../logical-plan.js';
-import type { Conjunct, TreeNode } from '../spec.js';
+import { atomNode, type ExistsGroup, type RowCondition } from '../logical-plan.js';
+import { atomOnNull, atomsOf, canBeTrue, combine, signed, simplify } from '../condition.js';
+import type { Condition, Literal, TreeNode } from '../spec.js';
 import { parentOf, subtree, type PlanState } from './state.js';
 
 export function selectExists(state: PlanState): PlanState {
-  const { roles } = state;
-  const isExists = (n: TreeNode) => roles.get(n) === 'exists';
-  const existsTop = (node: TreeNode): TreeNode => {
-    let n = node;
-    while (isExists(parentOf(state, n)!)) n = parentOf(state, n)!;
-    return n;
-  };
-  const tops = state.nodes.filter((n) => isExists(n) && !isExists(parentOf(state, n)!));
-  // Union-find over subtree tops: one conjunct touching two subtrees puts them in one EXISTS.
-  const leader = new Map<TreeNode, TreeNode>(tops.map((t) => [t, t]));
-  const find = (t: TreeNode): TreeNode => (leader.get(t) === t ? t : find(leader.get(t)!));
-  const conjunctTops = new Map<Conjunct, TreeNode[]>();
-  for (const conjunct of state.input.where) {
-    const touched = [
-      ...new Set(
-        conjunct
-          .map((a) => atomNode(a)!)
-          .filter(isExists)
-          .map(existsTop),
-      ),
-    ];
-    conjunctTops.set(conjunct, touched);
-    for (const t of touched.slice(1)) leader.set(find(t), find(touched[0]!));
-  }
-  const groups = new Map<TreeNode, ExistsGroup>();
-  for (const top of tops) {
-    const key = find(top);
-    const group: ExistsGroup = groups.get(key) ?? {
-      tops: [],
-      nodes: [],
-      conjuncts: [],
-      whenNoRow: 'false',
-      form: 'exists',
-    };
-    group.tops.push(top);
-    group.nodes.push(...subtree(state, top));
-    groups.set(key, group);
-  }
-  for (const conjunct of state.input.where) {
-    const touched = conjunctTops.get(conjunct)!;
-    if (touched.length > 0) groups.get(find(touched[0]!))!.conjuncts.push(conjunct);
-  }
-  const existsGroups = [...groups.values()].filter((g) => g.conjuncts.length > 0);
-  for (const group of existsGroups) {
-    if (group.tops.length > 1 && group.conjuncts.length === 1) splitAlternatives(state, group);
-    else if (group.tops.length === 1) splitOuterAtoms(group);
-    group.whenNoRow = group.tops.length > 1 ? 'general' : whenNoRow(group);
-    // No related row passes: only "no related row" is left to ask, unless the filters fail on
-    // it too (whenNoRow false), where the plain EXISTS (never true) stays.
-    if (
-      group.tops.length === 1 &&
-      group.whenNoRow !== 'false' &&
-      group.conjuncts.some((c) => onlyNullKeysOf(group.tops[0]!, c))
-    )
-      group.relatedNeverMatches = true;
-    for (const g of [group, ...(group.alternatives ?? [])]) g.form = formOf(g);
-  }
-  const joinedConjuncts = state.input.where.filter((c) => c.every((a) => !isExists(atomNode(a)!)));
-  return { ...state, existsGroups, joinedConjuncts };
+  const { where } = state.input;
+  // The query's filters are one AND: subtrees tied by one of them share an EXISTS.
+  const placed = where.length === 0 ? [] : conjunctsOfRow(new Placer(state).place(combine('and', where)));
+  return { ...state, conditions: placed };
 }
 
-/** `any` over several filter-only subtrees: one EXISTS per subtree, ORed (plus joined atoms). */
-function splitAlternatives(state: PlanState, group: ExistsGroup): void {
-  const [conjunct] = group.conjuncts as [Conjunct];
-  const alternatives = group.tops.map((top): ExistsGroup => {
-    const nodes = subtree(state, top);
-    const atoms = conjunct.filter((a) => nodes.includes(atomNode(a)!));
-    const alternative: ExistsGroup = {
-      tops: [top],
-      nodes,
-      conjuncts: [atoms],
-      whenNoRow: 'false',
-      form: 'exists',
+/** Places the EXISTS groups in a condition on the joined rows. */
+class Placer {
+  constructor(private readonly state: PlanState) {}
+
+  place(c: Condition): RowCondition {
+    const tops = this.topsOf(c);
+    if (tops.length === 0) return c;
+    if (c.kind === 'atom') return this.group(c, tops);
+    return c.kind === 'or' ? this.placeOr(c.items) : this.placeAnd(c.items);
+  }
+
+  /** Joined parts first; the parts only on related rows of one subtree share one EXISTS. */
+  private placeOr(items: Condition[]): RowCondition {
+    const joined = items.filter((i) => this.topsOf(i).length === 0);
+    const related = new Map<TreeNode, Condition[]>();
+    const others: Condition[] = [];
+    for (const item of items.filter((i) => this.topsOf(i).length > 0)) {
+      const [top, ...more] = this.topsOf(item);
+      if (more.length > 0 || !this.relatedOnly(item)) others.push(item);
+      else related.set(top!, [...(related.get(top!) ?? []), item]);
+    }
+    const parts = this.order([...related.keys()]).map((top) => {
+      const same = related.get(top)!;
+      return same.length === 1 ? this.place(same[0]!) : this.group(combine('or', same), [top]);
+    });
+    return orOf([...joined, ...parts, ...others.map((o) => this.place(o))]);
+  }
+
+  /** Parts tied to one set of subtrees (through shared subtrees) hold on one combination. */
+  private placeAnd(items: Condition[]): RowCondition {
+    const parts = connect(items, (i) => this.topsOf(i)).map((component) =>
+      component.length === 1
+        ? this.place(component[0]!)
+        : this.group(
+            combine('and', component),
+            component.flatMap((i) => this.topsOf(i)),
+          ),
+    );
+    return andOf([...items.filter((i) => this.topsOf(i).length === 0), ...parts]);
+  }
+
+  private group(condition: Condition, tops: TreeNode[]): RowCondition {
+    return { kind: 'exists', group: existsGroup(this.state, condition, this.order(tops)) };
+  }
+
+  private isExists(n: TreeNode): boolean {
+    return this.state.roles.get(n) === 'exists';
+  }
+
+  private existsTop(node: TreeNode): TreeNode {
+    let n = node;
+    while (this.isExists(parentOf(this.state, n)!)) n = parentOf(this.state, n)!;
+    return n;
+  }
+
+  /** The filter-only subtrees (by their tops) a condition reads. */
+  private topsOf(c: Condition): TreeNode[] {
+    const nodes = atomsOf(c).map((a) => atomNode(a)!);
+    return [...new Set(nodes.filter((n) => this.isExists(n)).map((n) => this.existsTop(n)))];
+  }
+
+  private relatedOnly(c: Condition): boolean {
+    return atomsOf(c).every((a) => this.isExists(atomNode(a)!));
+  }
+
+  /** Distinct, in the query's node order. */
+  private order(tops: TreeNode[]): TreeNode[] {
+    return [...new Set(tops)].sort((a, b) => this.state.nodes.indexOf(a) - this.state.nodes.indexOf(b));
+  }
+}
+
+function orOf(items: RowCondition[]): RowCondition {
+  return items.length === 1 ? items[0]! : { kind: 'or', items };
+}
+
+function andOf(items: RowCondition[]): RowCondition {
+  const flat = items.flatMap((i) => (i.kind === 'and' ? i.items : [i]));
+  return flat.length === 1 ? flat[0]! : { kind: 'and', items: flat };
+}
+
+function conjunctsOfRow(c: RowCondition): RowCondition[] {
+  return c.kind === 'and' ? c.items : [c];
+}
+
+/**
+ * The items that touch subtrees, in connected components: two items touching one subtree
+ * are in one component. Items touching none are left out. Components keep the items' order.
+ */
+function connect(items: Condition[], topsOf: (c: Condition) => TreeNode[]): Condition[][] {
+  const components: { tops: Set<TreeNode>; items: Condition[] }[] = [];
+  for (const item of items) {
+    const tops = topsOf(item);
+    if (tops.length === 0) continue;
+    const touching = components.filter((comp) => tops.some((t) => comp.tops.has(t)));
+    const merged = {
+      tops: new Set([...tops, ...touching.flatMap((comp) => [...comp.tops])]),
+      items: [...touching.flatMap((comp) => comp.items), item],
     };
-    alternative.whenNoRow = whenNoRow(alternative);
-    if (alternative.whenNoRow !== 'false' && onlyNullKeysOf(top, atoms))
-      alternative.relatedNeverMatches = true;
-    return alternative;
-  });
-  const inGroup = new Set(group.nodes);
-  const outer = conjunct.filter((a) => !inGroup.has(atomNode(a)!));
-  if (outer.length > 0) group.orElse = outer;
-  group.alternatives = alternatives;
+    const first = touching.length > 0 ? components.indexOf(touching[0]!) : components.length;
+    for (const comp of touching) components.splice(components.indexOf(comp), 1);
+    components.splice(Math.min(first, components.length), 0, merged);
+  }
+  return components.map((comp) => sortByOrder(comp.items, items));
+}
+
+function sortByOrder(some: Condition[], all: Condition[]): Condition[] {
+  return [...some].sort((a, b) => all.indexOf(a) - all.indexOf(b));
+}
+
+function existsGroup(state: PlanState, condition: Condition, tops: TreeNode[]): ExistsGroup {
+  const nodes = tops.flatMap((t) => subtree(state, t));
+  const group: ExistsGroup = { tops, nodes, condition, whenNoRow: 'general', form: 'exists' };
+  if (tops.length === 1) {
+    group.whenNoRow = whenNoRow(nodes, condition);
+    if (group.whenNoRow !== 'false' && !canBeTrue(condition, (l) => onExistingRow(tops[0]!, l)))
+      group.relatedNeverMatches = true;
+  }
+  group.form = formOf(group);
+  return group;
 }
 
 /** An uncorrelated semi-join where the key is one column and the filters read only related rows. */
 function formOf(group: ExistsGroup): ExistsGroup['form'] {
   const inGroup = new Set(group.nodes);
-  const uncorrelated = group.conjuncts.every((c) => c.every((a) => inGroup.has(atomNode(a)!)));
+  const uncorrelated = atomsOf(group.condition).every((a) => inGroup.has(atomNode(a)!));
   return group.whenNoRow !== 'general' && group.tops[0]!.edge!.on.length === 1 && uncorrelated
     ? 'in_subquery'
     : 'exists';
 }
 
-/**
- * One filter `outer OR related` over a subtree is `outer OR EXISTS(related)` (the left
- * join always yields at least one row, so the existential distributes over the OR).
- */
-function splitOuterAtoms(group: ExistsGroup): void {
-  if (group.conjuncts.length !== 1) return;
-  const inGroup = new Set(group.nodes);
-  const [conjunct] = group.conjuncts as [Conjunct];
-  const outer = conjunct.filter((a) => !inGroup.has(atomNode(a)!));
-  if (outer.length === 0) return;
-  group.orElse = outer;
-  group.conjuncts = [conjunct.filter((a) => inGroup.has(atomNode(a)!))];
-}
-
-/**
- * The group's filters evaluated on the NULL row a left join gives when nothing is related:
- * `is_null` holds there, every other op fails (NULLs never match), other atoms stay.
- */
-function whenNoRow(group: ExistsGroup): ExistsGroup['whenNoRow'] {
-  const inGroup = new Set(group.nodes);
-  const remaining: Conjunct[] = [];
-  for (const conjunct of group.conjuncts) {
-    if (conjunct.some((a) => inGroup.has(atomNode(a)!) && a.op === 'is_null')) continue;
-    const outer = conjunct.filter((a) => !inGroup.has(atomNode(a)!));
-    if (outer.length === 0) return 'false';
-    remaining.push(outer);
-  }
-  return remaining.length === 0 ? 'true' : remaining;
-}
-
-/**
- * A filter only of `is_null` on plain primary-key fields of `top`, the related source whose
- * rows the EXISTS enumerates: none of them passes it. (Below `top`, a left join's NULL row
- * would.)
- */
-function onlyNullKeysOf(top: TreeNode, conjunct: Conjunct): boolean {
-  return (
-    conjunct.length > 0 &&
-    conjunct.every(
-      (atom) =>
-        atom.op === 'is_null' &&
-        atom.target.kind === 'field' &&
-        atom.target.node === top &&
-        !atom.target.field.sql &&
-        atom.target.node.source.primaryKey.includes(atom.target.field.name),
-    )
+/** The condition on the NULL row a left join gives when nothing is related. */
+function whenNoRow(nodes: TreeNode[], condition: Condition): ExistsGroup['whenNoRow'] {
+  const inGroup = new Set(nodes);
+  const left = simplify(condition, (l) =>
+    inGroup.has(atomNode(l.atom)!) ? signed(l, atomOnNull(l.atom)) : undefined,
   );
+  return left === true ? 'true' : left === false ? 'false' : left;
+}
+
+/**
+ * A literal's value on every existing row of `top` (the rows the EXISTS enumerates), where
+ * it is known: a plain primary-key field of it is never NULL there.
+ */
+function onExistingRow(top: TreeNode, l: Literal): 'true' | 'false' | undefined {
+  const { atom } = l;
+  const t = atom.target;
+  const keyField =
+    t.kind === 'field' && t.node === top && !t.field.sql && top.source.primaryKey.includes(t.field.name);
+  if (!keyField || (atom.op !== 'is_null' && atom.op !== 'is_not_null')) return undefined;
+  return signed(l, atom.op === 'is_not_null' ? 'true' : 'false') as 'true' | 'false';
 }

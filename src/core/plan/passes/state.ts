@@ -8,14 +8,14 @@ import type {
   AggregateRequest,
   Deduplication,
   Dimension,
-  ExistsGroup,
   MeasureOutput,
   NodeRole,
   Preaggregate,
   QueryShape,
+  RowCondition,
   Strategy,
 } from '../logical-plan.js';
-import type { Conjunct, TreeNode } from '../spec.js';
+import type { Condition, TreeNode } from '../spec.js';
 import { isAncestorOrSelf } from '../grain.js';
 
 export interface PlannerInput {
@@ -24,7 +24,7 @@ export interface PlannerInput {
   sortOnly: Dimension[];
   requests: AggregateRequest[];
   outputs: Map<string, MeasureOutput>;
-  where: Conjunct[];
+  where: Condition[];
   /** The columns, HAVING (conditions on measures), order and row window of the result. */
   shape: QueryShape;
   aggregated: boolean;
@@ -48,9 +48,8 @@ export interface PlanState {
   readonly nodes: readonly TreeNode[];
   /** classifyNodes */
   readonly roles: ReadonlyMap<TreeNode, NodeRole>;
-  /** selectExists: filters on filter-only subtrees, and the filters left on joined rows. */
-  readonly existsGroups: readonly ExistsGroup[];
-  readonly joinedConjuncts: readonly Conjunct[];
+  /** selectExists: the filters on joined rows, ANDed, with EXISTS groups for filter-only subtrees. */
+  readonly conditions: readonly RowCondition[];
   /** inferInnerJoins */
   readonly inner: ReadonlySet<TreeNode>;
   /** preaggregateFanOuts: the aggregated subtrees, and the requests and outputs rewritten for them. */
@@ -64,10 +63,10 @@ export interface PlanState {
   readonly deduplication?: Deduplication;
   readonly retryWithout?: TreeNode;
   /** pushDownHaving: the HAVING conditions left for the query itself. */
-  readonly having: readonly Conjunct[];
+  readonly having: readonly Condition[];
   /** pushDownFilters */
-  readonly pushed: ReadonlyMap<TreeNode, Conjunct[]>;
-  readonly residual: readonly Conjunct[];
+  readonly pushed: ReadonlyMap<TreeNode, Condition[]>;
+  readonly residual: readonly RowCondition[];
   /** orderJoins */
   readonly joinOrder: readonly TreeNode[];
   /** aggregateBeforeLookups */
@@ -95,8 +94,7 @@ export function initialState(
     planNested,
     nodes: [],
     roles: new Map(),
-    existsGroups: [],
-    joinedConjuncts: input.where,
+    conditions: input.where,
     inner: new Set(),
     preaggregates: [],
     requests: input.requests,
