@@ -400,14 +400,17 @@ export const AllFilter: z.ZodType<AllFilter> = z.strictObject({
       .meta({ description: 'A group of filters, ANDed: all of them must hold (useful inside `any`)' });
   },
 });
-export const NotFilter: z.ZodType<NotFilter> = z.strictObject({
-  get not() {
-    return FilterDefinition.meta({
-      description:
-        'The negation of a filter or group; a comparison with NULL stays unknown and does not match',
-    });
-  },
-});
+// Named, since the JSON Schema draws it out as a definition of its own (the cycle back to Filter).
+export const NotFilter: z.ZodType<NotFilter> = z
+  .strictObject({
+    get not() {
+      return FilterDefinition.meta({
+        description:
+          'The negation of a filter or group; a comparison with NULL stays unknown and does not match',
+      });
+    },
+  })
+  .meta({ id: 'NotFilter', description: 'A negated filter or group' });
 // The id names the recursive definition in the JSON Schema (`#/definitions/Filter`).
 export const FilterDefinition: z.ZodType<FilterDefinition> = z
   .union([FilterAtom, AnyFilter, AllFilter, NotFilter])
