@@ -117,6 +117,40 @@ filters:
       JOIN sem.orders o ON o.id = i.order_id AND o.status = 'shipped' LEFT JOIN sem.region r ON r.code = o.ship_region
       GROUP BY r.name`,
   },
+  {
+    name: 'customers_with_shipped_garden_or_open_toys',
+    pattern: 'an any: of all: groups on one filter-only subtree (issue 13)',
+    input: `from: customer
+fields: [region.name, customer.customer_count]
+filters:
+  - any:
+      - all:
+          - { field: orders.status, op: equals, value: shipped }
+          - { field: product.category, op: equals, value: garden }
+      - all:
+          - { field: orders.status, op: equals, value: open }
+          - { field: product.category, op: equals, value: toys }`,
+    handWritten: `SELECT r.name, count(*) FROM sem.customer c LEFT JOIN sem.region r ON r.code = c.region_code
+      WHERE EXISTS (SELECT 1 FROM sem.orders o JOIN sem.order_item i ON i.order_id = o.id
+        JOIN sem.product p ON p.id = i.product_id
+        WHERE o.customer_id = c.id AND ((o.status = 'shipped' AND p.category = 'garden')
+          OR (o.status = 'open' AND p.category = 'toys')))
+      GROUP BY r.name`,
+  },
+  {
+    name: 'amount_by_region_of_orders_not_cancelled',
+    pattern: 'not: around an any: on the root (issue 13)',
+    input: `from: orders
+fields: [region.name, orders.order_count, orders.total_amount]
+filters:
+  - not:
+      any:
+        - { field: orders.status, op: equals, value: cancelled }
+        - { field: orders.status, op: is_null }`,
+    handWritten: `SELECT r.name, count(*), sum(o.amount)
+      FROM sem.orders o LEFT JOIN sem.region r ON r.code = o.ship_region
+      WHERE o.status <> 'cancelled' GROUP BY r.name`,
+  },
 ];
 
 function definitionFiles(): DefinitionFile[] {
