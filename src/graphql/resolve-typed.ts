@@ -212,6 +212,11 @@ function whereFilters(
         return conditions.length === 1 ? conditions[0]! : { all: conditions };
       });
       if (alternatives.length > 0) filters.push({ any: alternatives });
+    } else if (key === 'NOT') {
+      // Its conditions ANDed, then negated: NULLs stay unmatched, as in the YAML's `not:`.
+      const conditions = whereFilters(type, value as WhereValue, path, types);
+      if (conditions.length > 0)
+        filters.push({ not: conditions.length === 1 ? conditions[0]! : { all: conditions } });
     } else if (type.whereJoins.has(key)) {
       const join = type.whereJoins.get(key)!;
       const target = types.get(join.target.name)!;

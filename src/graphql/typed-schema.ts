@@ -141,10 +141,11 @@ export interface ListArguments {
   offset?: number;
 }
 
-/** A `<Source>Where` value: field filters, joins' wheres, AND / OR lists. */
+/** A `<Source>Where` value: field filters, joins' wheres, AND / OR lists, NOT. */
 export interface WhereValue {
   AND?: WhereValue[];
   OR?: WhereValue[];
+  NOT?: WhereValue;
   [field: string]: unknown;
 }
 
@@ -189,10 +190,11 @@ function sourceType(
     }),
     where: new GraphQLInputObjectType({
       name: `${name}Where`,
-      description: `Conditions on ${source.name}: every field given must hold; AND and OR combine conditions; a join's where holds on some related row.`,
+      description: `Conditions on ${source.name}: every field given must hold; AND and OR combine conditions, NOT negates them (a comparison with null stays unmatched); a join's where holds on some related row.`,
       fields: (): GraphQLInputFieldConfigMap => ({
         AND: { type: new GraphQLList(new GraphQLNonNull(type.where)) },
         OR: { type: new GraphQLList(new GraphQLNonNull(type.where)) },
+        NOT: { type: type.where },
         ...Object.fromEntries(
           members.map((m) => [m.name, { type: filters.for(m.type) as GraphQLInputType }]),
         ),

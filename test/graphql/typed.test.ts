@@ -192,6 +192,18 @@ describe.each(engines)('typed API answers equal strata run on %s', (name, open) 
     expect(result.data!.orders).toEqual(expected.slice(1, 3));
   });
 
+  it('NOT negates its conditions, ANDed, three-valued: a null comparison stays unmatched', async () => {
+    const result = await query(
+      '{ orders(where: { NOT: { status: { equals: "shipped" }, amount: { lt: "100" } } }) { id } }',
+    );
+    expect(result.errors).toBeUndefined();
+    const { rows } = await engine.query(
+      `SELECT id FROM ${schema}.orders WHERE NOT (status = 'shipped' AND amount < 100)`,
+    );
+    expect(rows.length).toBeGreaterThan(1);
+    expect(sorted(result.data!.orders as unknown[])).toEqual(sorted(rows.map(([id]) => ({ id }))));
+  });
+
   it('an OR alternative with several conditions ANDs them (an `all` inside `any`)', async () => {
     const result = await query(
       '{ orders(where: { OR: [{ status: { equals: "shipped" }, amount: { lt: "100" } }, { status: { is_null: true } }] }) { id } }',
