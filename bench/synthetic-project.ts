@@ -3,18 +3,9 @@
  * joined in a graph (a random spanning tree plus extra cross joins), and inputs over 1-4
  * sources with dimensions, measures, filters and sorts. Deterministic for a seed.
  */
-const FIELD_TYPES = ['string', 'integer', 'decimal', 'date', 'timestamp', 'boolean'] as const;
+import { prng } from '../test/support/prng.js';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const FIELD_TYPES = ['string', 'integer', 'decimal', 'date', 'timestamp', 'boolean'] as const;
 
 export interface SyntheticFile {
   path: string;
@@ -48,7 +39,7 @@ function uniquelyReachable(root: number, neighbours: number[][]): Set<number> {
 }
 
 export function syntheticProject(sourceCount: number, inputCount: number, seed = 42): SyntheticFile[] {
-  const random = mulberry32(seed);
+  const random = prng(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const neighbours: number[][] = Array.from({ length: sourceCount }, () => []);
   const joins: string[][] = Array.from({ length: sourceCount }, () => []);

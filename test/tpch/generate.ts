@@ -12,6 +12,7 @@
  */
 import type { Engine } from '../../src/engines/engine.js';
 import { toMySqlDdl } from '../support/databases.js';
+import { prng } from '../support/prng.js';
 
 /** The scale: small enough to load in a second, large enough for every question. */
 export const SCALE = {
@@ -20,18 +21,6 @@ export const SCALE = {
   parts: 100,
   orders: 1500,
 } as const;
-
-/** mulberry32: a small, seedable PRNG, so every run and every engine sees the same rows. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const REGIONS = ['AFRICA', 'AMERICA', 'ASIA', 'EUROPE', 'MIDDLE EAST'];
 /** [name, regionkey], nationkey being the index (TPC-H 4.2.3). */
