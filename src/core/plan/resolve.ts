@@ -223,6 +223,8 @@ class Resolver {
     source: SourceModel,
     via: readonly string[] | undefined,
     path: ValuePath,
+    /** Where `via` is written, when not next to the reference at `path`. */
+    viaPath: ValuePath = path,
   ): TreeNode | undefined {
     for (const [i, name] of (via ?? []).entries()) {
       if (!this.model.sources.has(name)) {
@@ -230,7 +232,7 @@ class Resolver {
         return this.fail(
           'unknown_source',
           `via names unknown source '${name}'`,
-          [...path, 'via', i],
+          [...viaPath, 'via', i],
           suggestion ? `did you mean ${suggestion}?` : undefined,
         );
       }
@@ -516,7 +518,7 @@ class Resolver {
     const refPath: ValuePath = typeof ref === 'string' ? [...path, 'valueOf'] : [...path, 'valueOf', 'field'];
     const found = this.member(field, refPath);
     if (!found) return undefined;
-    const node = this.nodeFor(found.source, via, refPath);
+    const node = this.nodeFor(found.source, via, refPath, [...path, 'valueOf']);
     if (!node) return undefined;
     const other = found.member;
     if (member.kind !== other.kind) {
