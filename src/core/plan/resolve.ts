@@ -534,7 +534,8 @@ class Resolver {
         'type_mismatch',
         `'${f.field}' is ${member.type} but '${field}' is ${other.type}: a comparison needs the same family of types (integer, decimal and number together; string; boolean; date; timestamp)`,
         refPath,
-        member.type === 'date' || member.type === 'timestamp'
+        new Set([member.type, other.type]).size === 2 &&
+          [member.type, other.type].every((t) => t === 'date' || t === 'timestamp')
           ? 'a date and a timestamp are not compared implicitly: declare a field with sql: that casts one of them'
           : undefined,
       );
