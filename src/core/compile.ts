@@ -15,10 +15,11 @@ import type {
   QueryShape,
   SortKey,
 } from './plan/logical-plan.js';
+import { atomTargets } from './plan/logical-plan.js';
 import { JoinPathFinder } from './plan/paths.js';
 import { plan, type PlannerInput } from './plan/planner.js';
 import { resolveInput, type ResolveOptions } from './plan/resolve.js';
-import type { Atom, ColumnSpec, MeasureUse, QuerySpec } from './plan/spec.js';
+import type { ColumnSpec, FilterTarget, MeasureUse, QuerySpec } from './plan/spec.js';
 import { leafUses } from './plan/spec.js';
 import { atomsOf } from './plan/condition.js';
 import { dialectFor } from './sql/dialects/index.js';
@@ -202,7 +203,10 @@ function prepare(spec: QuerySpec, names: NameAllocator) {
   };
   const measureUses = [
     ...[...spec.columns, ...spec.hidden].filter((c) => c.kind === 'measure').map((c) => c.use),
-    ...spec.having.flatMap(atomsOf).map((a) => (a.target as { use: MeasureUse }).use),
+    ...spec.having
+      .flatMap(atomsOf)
+      .flatMap(atomTargets)
+      .map((t) => (t as { use: MeasureUse }).use),
   ];
   for (const use of measureUses) {
     outputOf(use);
@@ -236,7 +240,7 @@ function prepare(spec: QuerySpec, names: NameAllocator) {
     sort: spec.sort.map((s) => ({ key: sortKey(s.column), direction: s.direction })),
     ...(spec.limit !== undefined ? { limit: spec.limit } : {}),
     ...(spec.offset !== undefined ? { offset: spec.offset } : {}),
-    useKeyOf: (atom: Atom) => useKey((atom.target as { use: MeasureUse }).use),
+    useKeyOf: (target: FilterTarget) => useKey((target as { use: MeasureUse }).use),
   };
   return {
     plannerInput: {

@@ -37,8 +37,10 @@ export function referencedMembers(spec: QuerySpec): Set<string> {
     else measureRefs(c.use).forEach((r) => refs.add(r));
   }
   for (const atom of [...spec.where, ...spec.having].flatMap(atomsOf)) {
-    if (atom.target.kind === 'field') refs.add(`${atom.target.field.source}.${atom.target.field.name}`);
-    else measureRefs(atom.target.use).forEach((r) => refs.add(r));
+    for (const t of [atom.target, ...(atom.other ? [atom.other] : [])]) {
+      if (t.kind === 'field') refs.add(`${t.field.source}.${t.field.name}`);
+      else measureRefs(t.use).forEach((r) => refs.add(r));
+    }
   }
   return refs;
 }

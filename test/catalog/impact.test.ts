@@ -32,7 +32,12 @@ describe('impact', () => {
 
   it('keeps the answers it gave before', () => {
     expect(usagesOf(model, 'production.start_date')).toEqual({
-      inputs: ['movies_in_production', 'productions_by_quarter', 'productions_missing_plan'],
+      inputs: [
+        'movies_in_production',
+        'productions_by_quarter',
+        'productions_missing_plan',
+        'productions_shooting_abroad',
+      ],
       trackers: ['movie-status'],
     });
   });

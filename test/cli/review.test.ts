@@ -12,7 +12,11 @@ describe('strata impact', () => {
     const r = await strataInProcess(['impact', 'production.start_date']);
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(
-      'inputs (3): movies_in_production, productions_by_quarter, productions_missing_plan\ntrackers (1): movie-status\n',
+      'inputs (4): movies_in_production, productions_by_quarter, productions_missing_plan, productions_shooting_abroad\ntrackers (1): movie-status\n',
+    );
+    // The other side of a comparison (valueOf) is a use too.
+    expect((await strataInProcess(['impact', 'location.country'])).stdout).toContain(
+      'productions_shooting_abroad',
     );
     expect((await strataInProcess(['impact', 'movie.total_budget'])).stdout).toMatch(
       /^inputs \(2\): budget_by_production_country, movie_summary_by_genre\n/,
@@ -38,7 +42,7 @@ describe('strata diff', () => {
     git('add', '.');
     git('-c', 'user.email=t@example.com', '-c', 'user.name=t', 'commit', '-qm', 'base');
     expect((await strataInProcess(['diff', '--base', 'HEAD', '--project', dir])).stdout).toMatch(
-      /^0 of 25 inputs and trackers changed/,
+      /^0 of 26 inputs and trackers changed/,
     );
     const production = join(dir, 'definitions/sources/production.yaml');
     writeFileSync(
@@ -52,7 +56,7 @@ describe('strata diff', () => {
     expect(r.stdout).toMatch(/^- {4}FROM studio\.production$/m);
     expect(r.stdout).toMatch(/^\+ {4}FROM studio\.production_v2$/m);
     expect(r.stdout).not.toContain('input:movie_catalog');
-    expect(r.stdout).toMatch(/\d+ of 25 inputs and trackers changed their duckdb SQL since HEAD\n$/);
+    expect(r.stdout).toMatch(/\d+ of 26 inputs and trackers changed their duckdb SQL since HEAD\n$/);
   });
 
   it('an unknown revision is bad usage', async () => {

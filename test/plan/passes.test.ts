@@ -269,3 +269,59 @@ describe('the pass list', () => {
     ]);
   });
 });
+
+describe('comparisons of two fields (valueOf) in the passes', () => {
+  it('pruneJoins keeps both sides; inferInnerJoins makes both inner', () => {
+    const state = after(
+      'inferInnerJoins',
+      `from: orders
+fields: [orders.id]
+filters:
+  - { field: customer.region_code, op: equals, valueOf: region.code }`,
+    );
+    expect(names(state.nodes).sort()).toEqual(['customer', 'orders', 'region']);
+    expect(names(state.inner).sort()).toEqual(['customer', 'region']);
+  });
+
+  it('under any, a comparison next to is_null of one side leaves that join left', () => {
+    const state = after(
+      'inferInnerJoins',
+      `from: orders
+fields: [orders.id]
+filters:
+  - any:
+      - { field: customer.region_code, op: equals, valueOf: orders.ship_region }
+      - { field: customer.id, op: is_null }`,
+    );
+    expect(names(state.inner)).toEqual([]);
+  });
+
+  it('selectExists: inside one subtree uncorrelated, with the joined row correlated, two subtrees tied', () => {
+    const groupOf = (filter: string) => {
+      const state = after('selectExists', `from: orders\nfields: [orders.id]\nfilters:\n  - ${filter}`);
+      const groups = state.conditions.flatMap(groupsOf);
+      expect(groups).toHaveLength(1);
+      return groups[0]!;
+    };
+    const inside = groupOf('{ field: order_item.qty, op: lt, valueOf: order_item.price }');
+    expect([inside.form, inside.whenNoRow]).toEqual(['in_subquery', 'false']);
+    const correlated = groupOf('not: { field: payment.amount, op: lt, valueOf: orders.amount }');
+    expect([correlated.form, correlated.whenNoRow]).toEqual(['exists', 'false']);
+    const tied = groupOf('{ field: payment.amount, op: equals, valueOf: order_item.price }');
+    expect(names(tied.tops).sort()).toEqual(['order_item', 'payment']);
+    expect(tied.whenNoRow).toBe('general');
+  });
+
+  it('pushDownFilters: one source into its scan; two sources stay above their join', () => {
+    const state = after(
+      'pushDownFilters',
+      `from: orders
+fields: [orders.id]
+filters:
+  - { field: orders.amount, op: gt, valueOf: orders.id }
+  - { field: customer.credit_limit, op: gte, valueOf: orders.amount }`,
+    );
+    expect(names(state.pushed.keys())).toEqual(['orders']);
+    expect(state.residual).toHaveLength(1);
+  });
+});

@@ -985,6 +985,40 @@ function leafFilterArb(
     );
 }
 
+const FIELD_COMPARISON_OPS: readonly FilterOp[] = ['equals', 'not_equals', 'gt', 'gte', 'lt', 'lte'];
+
+/**
+ * A comparison of two fields (`valueOf:`), or of two measures: a left side from `left`, the
+ * other side of the same type from `right` (the same field at times). Booleans only take
+ * equals and not_equals. Falls back to `fallback` when no pair has a common type.
+ */
+function comparisonArb(
+  left: Selectable[],
+  right: Selectable[],
+  fallback: fc.Arbitrary<RefLeafFilter>,
+): fc.Arbitrary<RefLeafFilter> {
+  const pairs = left.flatMap((a) =>
+    right.filter((b) => a.type !== null && b.type === a.type).map((b) => [a, b] as const),
+  );
+  if (pairs.length === 0) return fallback;
+  return fc
+    .constantFrom(...pairs)
+    .chain(([a, b]) =>
+      fc
+        .constantFrom(...(a.type === 'boolean' ? FIELD_COMPARISON_OPS.slice(0, 2) : FIELD_COMPARISON_OPS))
+        .map((op): RefLeafFilter => ({ field: a.ref, op, other: b.ref })),
+    );
+}
+
+/** Mostly plain leaves, one in four a comparison of two fields of `left` and `right`. */
+function leafOrComparisonArb(
+  leaf: fc.Arbitrary<RefLeafFilter>,
+  left: Selectable[],
+  right: Selectable[],
+): fc.Arbitrary<RefLeafFilter> {
+  return fc.oneof({ arbitrary: leaf, weight: 3 }, { arbitrary: comparisonArb(left, right, leaf), weight: 1 });
+}
+
 /**
  * A boolean tree of filters up to `depth` levels of `any` / `all` / `not` above the leaves
  * (1-3 filters per group), leaves most often.
@@ -1064,11 +1098,18 @@ function filtersArb(
     (item) => item.kind === 'measure' && item.type !== null && isNumericType(item.type),
   );
   const single = (arb: fc.Arbitrary<RefFilter>) => arb.map((f) => [f]);
-  const leaf = leafFilterArb(dimensions, dimensionOp);
+  const leaf = leafOrComparisonArb(leafFilterArb(dimensions, dimensionOp), dimensions, dimensions);
   const choices: { arbitrary: fc.Arbitrary<RefFilter[]>; weight: number }[] = [
     { arbitrary: single(leaf), weight: 3 },
     { arbitrary: fc.array(leaf, { minLength: 2, maxLength: 3 }).map((any) => [{ any }]), weight: 1 },
     { arbitrary: single(filterTreeArb(leaf, 3)), weight: 2 },
+    // An `any` of `all` groups (a disjunctive normal form), comparisons among the leaves.
+    {
+      arbitrary: fc
+        .array(fc.array(leaf, { minLength: 1, maxLength: 2 }), { minLength: 2, maxLength: 3 })
+        .map((groups): RefFilter[] => [{ any: groups.map((all): RefFilter => ({ all })) }]),
+      weight: 1,
+    },
   ];
   if (filterOnly.length > 0) {
     const target = existsOnly.length > 0 ? existsOnly : filterOnly;
@@ -1085,13 +1126,29 @@ function filtersArb(
       ),
     );
     choices.push({ arbitrary: sameSource, weight: 1 });
+    // Comparisons on filter-only sources: within one, across two, with any other field, in trees.
+    const related = leafFilterArb(target, nullishOp);
+    choices.push({
+      arbitrary: single(
+        fc.oneof(
+          comparisonArb(target, target, related),
+          comparisonArb(target, dimensions, related),
+          filterTreeArb(leafOrComparisonArb(related, target, dimensions), 2),
+        ),
+      ),
+      weight: 2,
+    });
     if (grainDimensions.length > 0) {
       const mixed = fc
         .tuple(leafFilterArb(target, nullishOp), leafFilterArb(grainDimensions, dimensionOp), fc.boolean())
         .map(([a, b, swap]) => [{ any: swap ? [b, a] : [a, b] }]);
       choices.push({ arbitrary: mixed, weight: 2 });
       // Trees over the filter-only source and the grain: `all` inside `any`, `not` of both.
-      const either = fc.oneof(leafFilterArb(target, nullishOp), leafFilterArb(grainDimensions, dimensionOp));
+      const either = fc.oneof(
+        leafFilterArb(target, nullishOp),
+        leafFilterArb(grainDimensions, dimensionOp),
+        comparisonArb(target, grainDimensions, leafFilterArb(target, nullishOp)),
+      );
       choices.push({ arbitrary: single(filterTreeArb(either, 3)), weight: 3 });
     }
     // `not` on a filter-only source: TRUE on the NULL row where the leaf is FALSE there.
@@ -1111,6 +1168,11 @@ function filtersArb(
     const pool = selectedNumeric.length > 0 ? selectedNumeric : numericMeasures;
     choices.push({ arbitrary: single(leafFilterArb(pool, havingOp)), weight: 2 });
     choices.push({ arbitrary: single(filterTreeArb(leafFilterArb(pool, havingOp), 2)), weight: 1 });
+    // Two measures compared (HAVING).
+    choices.push({
+      arbitrary: single(comparisonArb(pool, numericMeasures, leafFilterArb(pool, havingOp))),
+      weight: 1,
+    });
   }
   const filter = fc.oneof(...choices);
   const random = fc.oneof(
@@ -1381,6 +1443,7 @@ function leafFilterFlow(filter: RefLeafFilter): string {
   const parts = [`field: ${filter.field}`, `op: ${filter.op}`];
   if (filter.value !== undefined) parts.push(`value: ${yamlScalar(filter.value)}`);
   if (filter.values !== undefined) parts.push(`values: ${yamlFlowList(filter.values)}`);
+  if (filter.other !== undefined) parts.push(`valueOf: ${filter.other}`);
   return `{ ${parts.join(', ')} }`;
 }
 

@@ -1079,6 +1079,22 @@ describe('arbitraryScenario', () => {
           (n, i) => n.includes('_') && !s.input.fields[i]?.field.endsWith(`.${n}`),
         ),
       ),
+      comparison: seen((s) => s.input.filters.flatMap(leaves).some((f) => 'other' in f)),
+      comparisonAcrossSources: seen((s) =>
+        s.input.filters
+          .flatMap(leaves)
+          .some((f) => 'other' in f && f.other?.split('.')[0] !== f.field.split('.')[0]),
+      ),
+      comparisonOnFilterOnly: seen((s) => {
+        const contributing = new Set(s.input.fields.map((f) => f.field.split('.')[0]));
+        return s.input.filters
+          .flatMap(leaves)
+          .some((f) => 'other' in f && !contributing.has(f.field.split('.')[0]));
+      }),
+      comparisonUnderNot: seen((s) => has(s, (f) => 'not' in f && leaves(f.not).some((l) => 'other' in l))),
+      measureComparison: seen((s) =>
+        s.input.filters.flatMap(leaves).some((f) => 'other' in f && isMeasureRef(s, f.field)),
+      ),
       nonEmptyResult: seen((s) => evaluateReference(s.sources, s.input, s.tables).length > 0),
     };
     for (const [feature, count] of Object.entries(counts)) {
@@ -1150,7 +1166,7 @@ describe('arbitraryScenario', () => {
           fields: scenario.input.fields.map((f) =>
             f.as === undefined && f.granularity === undefined ? f.field : f,
           ),
-          ...(scenario.input.filters.length > 0 ? { filters: scenario.input.filters } : {}),
+          ...(scenario.input.filters.length > 0 ? { filters: scenario.input.filters.map(asWritten) } : {}),
         });
       }),
       { numRuns: 150 },
@@ -1219,4 +1235,13 @@ function readBackSql(source: RefSource, rows: Row[]): string {
     .split('.')
     .map((p) => `"${p}"`)
     .join('.')} ORDER BY ${order}`;
+}
+
+/** A filter as the input YAML writes it: the model's `other` is `valueOf:`. */
+function asWritten(filter: RefFilter): unknown {
+  if ('not' in filter) return { not: asWritten(filter.not) };
+  if ('any' in filter) return { any: filter.any.map(asWritten) };
+  if ('all' in filter) return { all: filter.all.map(asWritten) };
+  const { other, ...rest } = filter;
+  return other === undefined ? rest : { ...rest, valueOf: other };
 }

@@ -15,6 +15,7 @@ import {
   isLeafFilter,
   isNotFilter,
   type FieldType,
+  type FilterOp,
   type Granularity,
   type RefAggregateMeasure,
   type RefDerivedMeasure,
@@ -340,7 +341,10 @@ function neededSources(catalog: Catalog, root: string, columns: Column[], filter
     }
   };
   columns.forEach((column) => addResolved(column.resolved));
-  filters.flatMap(leafFilters).forEach((leaf) => addResolved(resolveRef(catalog, leaf.field)));
+  filters.flatMap(leafFilters).forEach((leaf) => {
+    addResolved(resolveRef(catalog, leaf.field));
+    if (leaf.other !== undefined) addResolved(resolveRef(catalog, leaf.other));
+  });
   return needed;
 }
 
@@ -489,8 +493,33 @@ function filterTruth(filter: RefFilter, lookup: Lookup): Truth {
     return values.includes(null) ? null : !absorbing;
   }
   const { value, type } = lookup(filter.field);
+  if (filter.other !== undefined) {
+    // Two fields compared on one row: unknown when either is NULL (spec §4 rule 7).
+    const other = lookup(filter.other).value;
+    if (value === null || other === null) return null;
+    return comparisonHolds(filter.op, compareValues(value, other));
+  }
   if (value === null && filter.op !== 'is_null' && filter.op !== 'is_not_null') return null;
   return leafHolds(filter, value, type);
+}
+
+function comparisonHolds(op: FilterOp, order: number): boolean {
+  switch (op) {
+    case 'equals':
+      return order === 0;
+    case 'not_equals':
+      return order !== 0;
+    case 'gt':
+      return order > 0;
+    case 'gte':
+      return order >= 0;
+    case 'lt':
+      return order < 0;
+    case 'lte':
+      return order <= 0;
+    default:
+      throw new Error(`op ${op} does not compare two fields`);
+  }
 }
 
 function singleOperand(filter: RefLeafFilter, type: FieldType): Value {

@@ -107,6 +107,11 @@ export interface RefLeafFilter {
   op: FilterOp;
   value?: Value;
   values?: Value[];
+  /**
+   * A comparison of two fields (or two measures): `source.field` of the other side, written
+   * `valueOf:` in the input (named otherwise here: every object inherits a `valueOf`).
+   */
+  other?: string;
 }
 
 export interface RefAnyFilter {

@@ -595,4 +595,94 @@ filters:
     expected: `SELECT c.name, count(o.id) FROM sem.customer c LEFT JOIN sem.orders o ON o.customer_id = c.id
       GROUP BY c.name HAVING NOT (sum(o.amount) > 150 OR count(o.id) = 0)`,
   },
+  // ---- comparing two fields (valueOf) ----------------------------------------------------
+  {
+    name: 'comparison_of_two_fields_of_one_source_across_numeric_types',
+    input: `from: order_item
+fields: [order_item.id]
+filters:
+  - { field: order_item.price, op: gte, valueOf: order_item.qty }`,
+    expected: `SELECT i.id FROM sem.order_item i WHERE i.price >= i.qty`,
+  },
+  {
+    name: 'comparison_across_a_to_one_join_is_unknown_with_null_on_either_side',
+    input: `from: orders
+fields: [orders.id, orders.ship_region]
+filters:
+  - { field: orders.ship_region, op: equals, valueOf: customer.region_code }`,
+    expected: `SELECT o.id, o.ship_region FROM sem.orders o JOIN sem.customer c ON c.id = o.customer_id
+      WHERE o.ship_region = c.region_code`,
+  },
+  {
+    name: 'not_of_a_comparison_does_not_match_null_on_either_side_nor_a_missing_related_row',
+    input: `from: orders
+fields: [orders.id]
+filters:
+  - not: { field: orders.ship_region, op: equals, valueOf: customer.region_code }`,
+    expected: `SELECT o.id FROM sem.orders o LEFT JOIN sem.customer c ON c.id = o.customer_id
+      WHERE NOT (o.ship_region = c.region_code)`,
+  },
+  {
+    name: 'one_source_in_two_roles_compared_with_via',
+    input: `from: orders
+fields: [orders.id]
+filters:
+  - { field: region.name, via: [customer], op: not_equals, valueOf: { field: region.name } }`,
+    expected: `SELECT o.id FROM sem.orders o
+      LEFT JOIN sem.customer c ON c.id = o.customer_id
+      LEFT JOIN sem.region cr ON cr.code = c.region_code
+      LEFT JOIN sem.region sr ON sr.code = o.ship_region
+      WHERE cr.name <> sr.name`,
+  },
+  {
+    name: 'comparison_on_a_filter_only_one_to_many_source_restricts_never_multiplies',
+    input: `from: customer
+fields: [customer.id, customer.name]
+filters:
+  - { field: orders.ship_region, op: equals, valueOf: customer.region_code }`,
+    expected: `SELECT c.id, c.name FROM sem.customer c
+      WHERE EXISTS (SELECT 1 FROM sem.orders o WHERE o.customer_id = c.id AND o.ship_region = c.region_code)`,
+  },
+  {
+    name: 'not_of_a_comparison_on_a_filter_only_source_needs_a_related_row_where_it_is_true',
+    input: `from: customer
+fields: [customer.id]
+filters:
+  - not: { field: orders.amount, op: lt, valueOf: customer.credit_limit }`,
+    expected: `SELECT c.id FROM sem.customer c
+      WHERE EXISTS (SELECT 1 FROM sem.orders o WHERE o.customer_id = c.id AND NOT (o.amount < c.credit_limit))`,
+  },
+  {
+    name: 'comparison_tying_two_filter_only_sources_holds_on_one_pair_of_rows',
+    input: `from: orders
+fields: [orders.id]
+filters:
+  - { field: payment.amount, op: equals, valueOf: order_item.price }`,
+    expected: `SELECT o.id FROM sem.orders o
+      WHERE EXISTS (SELECT 1 FROM sem.payment p JOIN sem.order_item i ON i.order_id = o.id
+                    WHERE p.order_id = o.id AND p.amount = i.price)`,
+  },
+  {
+    name: 'comparison_inside_any_with_a_filter_only_source_and_a_null_test',
+    input: `from: customer
+fields: [customer.id]
+filters:
+  - any:
+      - { field: orders.amount, op: gt, valueOf: customer.credit_limit }
+      - { field: orders.id, op: is_null }`,
+    expected: `SELECT c.id FROM sem.customer c
+      WHERE EXISTS (SELECT 1 FROM sem.orders o WHERE o.customer_id = c.id AND o.amount > c.credit_limit)
+         OR NOT EXISTS (SELECT 1 FROM sem.orders o WHERE o.customer_id = c.id)`,
+  },
+  {
+    name: 'two_measures_compared_is_a_having',
+    input: `from: customer
+fields: [customer.name, orders.total_amount, orders.max_amount]
+filters:
+  - { field: orders.total_amount, op: gt, valueOf: customer.total_credit }`,
+    expected: `SELECT c.name, sum(o.amount), max(o.amount)
+      FROM sem.customer c LEFT JOIN sem.orders o ON o.customer_id = c.id
+      GROUP BY c.name
+      HAVING sum(o.amount) > (SELECT sum(c2.credit_limit) FROM sem.customer c2 WHERE c2.name = c.name)`,
+  },
 ];

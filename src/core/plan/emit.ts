@@ -34,9 +34,10 @@ import type {
 } from './logical-plan.js';
 import { DELETED_COLUMN, latestRowsSelect, VERSION_COLUMN, VISIBLE_COLUMN } from './latest-rows.js';
 import { fieldExpr } from './field-expr.js';
-import type { Atom, Condition, TreeNode } from './spec.js';
+import type { Atom, Condition, FilterTarget, TreeNode } from './spec.js';
 import { isBelow } from './grain.js';
 import { atomsOf } from './condition.js';
+import { atomTargets } from './logical-plan.js';
 
 /** Hands out SQL names that are unique in one scope and avoid names the query must not shadow. */
 export class NameAllocator {
@@ -206,8 +207,8 @@ export class SqlBuilder {
     const source = s.node.source;
     // A CDC scan filters the latest versions by column name, so those columns must be read.
     if (source.cdc)
-      for (const atom of s.filters.flatMap(atomsOf))
-        this.scanField(s, (atom.target as { field: FieldModel }).field);
+      for (const target of s.filters.flatMap(atomsOf).flatMap(atomTargets))
+        this.scanField(s, (target as { field: FieldModel }).field);
     const relation: FromItem =
       source.relation.kind === 'table'
         ? { kind: 'table', path: source.relation.path }
@@ -216,7 +217,7 @@ export class SqlBuilder {
     const comment = describeScan(s.node);
     const visible = this.rowCondition(source);
     if (!source.cdc) {
-      const inScan = (atom: Atom) => fieldExpr((atom.target as { field: FieldModel }).field);
+      const inScan = (target: FilterTarget) => fieldExpr((target as { field: FieldModel }).field);
       const where = and([
         ...(visible ? [visible] : []),
         ...s.filters.map((c) => this.conditionExpr(c, inScan, () => FALSE)),
@@ -243,31 +244,36 @@ export class SqlBuilder {
    * its filters; the caller's row condition holds on that latest version.
    */
   private latestRowsQuery(s: Scan, items: SelectItem[], relation: FromItem, visible?: Expr): Select {
-    const byName = (atom: Atom) =>
-      col(undefined, this.scanField(s, (atom.target as { field: FieldModel }).field));
+    const byName = (target: FilterTarget) =>
+      col(undefined, this.scanField(s, (target as { field: FieldModel }).field));
     const filters = s.filters.map((c) => this.conditionExpr(c, byName, () => FALSE));
     return latestRowsSelect(s.node.source, items, relation, filters, visible);
   }
 
   // ---- filters -----------------------------------------------------------------------------
 
-  /** A condition tree: AND and OR nest (the renderer parenthesises), a negated atom is `NOT (pred)`. */
+  /**
+   * A condition tree: AND and OR nest (the renderer parenthesises), a negated atom is `NOT (pred)`.
+   * `field` and `measure` give the expression of a field or measure an atom reads (either side).
+   */
   private conditionExpr(
     condition: Condition,
-    field: (atom: Atom) => Expr,
-    measure: (atom: Atom) => Expr,
+    field: (target: FilterTarget) => Expr,
+    measure: (target: FilterTarget) => Expr,
   ): Expr {
     if (condition.kind !== 'atom') {
       const items = condition.items.map((c) => this.conditionExpr(c, field, measure));
       return condition.kind === 'and' ? and(items)! : or(items);
     }
     const { atom } = condition;
-    const pred = this.atomExpr(atom, atom.target.kind === 'field' ? field(atom) : measure(atom));
+    const side = (t: FilterTarget) => (t.kind === 'field' ? field(t) : measure(t));
+    const pred = this.atomExpr(atom, side(atom.target), atom.other && side(atom.other));
     return condition.negated ? { kind: 'not', operand: pred } : pred;
   }
 
-  atomExpr(atom: Atom, operand: Expr): Expr {
-    const values = atom.values.map((v) => lit(v));
+  /** An atom's predicate over its operand; `other` is the other side of a comparison of two fields. */
+  atomExpr(atom: Atom, operand: Expr, other?: Expr): Expr {
+    const values = other ? [other] : atom.values.map((v) => lit(v));
     const compare = (op: '=' | '<>' | '<' | '<=' | '>' | '>=') =>
       ({ kind: 'compare', op, left: operand, right: values[0]! }) as Expr;
     switch (atom.op) {
@@ -326,8 +332,8 @@ export class SqlBuilder {
   private rowFilter(condition: Condition): Expr {
     return this.conditionExpr(
       condition,
-      (atom) => {
-        const t = atom.target as { node: TreeNode; field: FieldModel };
+      (target) => {
+        const t = target as { node: TreeNode; field: FieldModel };
         return this.fieldRef(t.node, t.field);
       },
       () => FALSE,
@@ -629,7 +635,7 @@ export class SqlBuilder {
         this.conditionExpr(
           c,
           () => FALSE,
-          (atom) => outputOf(shape.useKeyOf(atom)),
+          (target) => outputOf(shape.useKeyOf(target)),
         ),
       ),
     );

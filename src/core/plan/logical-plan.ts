@@ -26,7 +26,7 @@
  */
 import type { Aggregate } from '../definitions/schema.js';
 import type { FieldModel, MeasureModel } from '../model/types.js';
-import type { Atom, Condition, Literal, TreeNode } from './spec.js';
+import type { Atom, Condition, FilterTarget, Literal, TreeNode } from './spec.js';
 
 export type NodeRole = 'grain' | 'lookup' | 'exists';
 
@@ -119,7 +119,7 @@ export function rowAtomsOf(condition: RowCondition): Atom[] {
 /** The nodes a row condition reads (for an EXISTS: the nodes it hangs off, and its atoms'). */
 export function rowNodesOf(condition: RowCondition): TreeNode[] {
   const hung = groupsOf(condition).flatMap((g) => g.tops.map((t) => t.parent!));
-  return [...new Set([...rowAtomsOf(condition).map((a) => atomNode(a)!), ...hung])];
+  return [...new Set([...rowAtomsOf(condition).flatMap(atomNodes), ...hung])];
 }
 
 export interface Preaggregate {
@@ -133,7 +133,7 @@ export interface Preaggregate {
   keyColumns: string[];
   /** HAVING conditions moved into this aggregate (pushDownHaving), its measure atoms' output columns. */
   having?: Condition[];
-  havingKeys: Map<Atom, string>;
+  havingKeys: Map<FilterTarget, string>;
 }
 
 export type Strategy = 'direct' | 'once_per_key';
@@ -161,8 +161,8 @@ export interface QueryShape {
   sort: { key: SortKey; direction: 'asc' | 'desc' }[];
   limit?: number;
   offset?: number;
-  /** The key of a measure atom's use, to find its output. */
-  useKeyOf(atom: Atom): string;
+  /** The key of a measure target's use (an atom's, or the other side of a comparison), to find its output. */
+  useKeyOf(target: FilterTarget): string;
 }
 
 export interface LogicalPlan {
@@ -200,4 +200,17 @@ export interface LogicalPlan {
 
 export function atomNode(atom: Atom): TreeNode | undefined {
   return atom.target.kind === 'field' ? atom.target.node : undefined;
+}
+
+/** The nodes a field atom reads: its field's, and for a comparison of two fields the other's too. */
+export function atomNodes(atom: Atom): TreeNode[] {
+  const nodes = [atom.target, ...(atom.other ? [atom.other] : [])].flatMap((t) =>
+    t.kind === 'field' ? [t.node] : [],
+  );
+  return [...new Set(nodes)];
+}
+
+/** The targets an atom reads: its own, and the other side of a comparison. */
+export function atomTargets(atom: Atom): FilterTarget[] {
+  return [atom.target, ...(atom.other ? [atom.other] : [])];
 }

@@ -20,7 +20,7 @@ import type {
   RowCondition,
 } from './logical-plan.js';
 import type { PlannerInput } from './planner.js';
-import type { Atom, Condition, TreeNode } from './spec.js';
+import type { Atom, Condition, FilterTarget, TreeNode } from './spec.js';
 import { conjunctsOf } from './condition.js';
 
 export type JoinKind = 'left' | 'inner';
@@ -98,11 +98,12 @@ class PlanText {
   ) {}
 
   atom(atom: Atom): string {
-    const target =
-      atom.target.kind === 'field'
-        ? this.names.field(atom.target.node, atom.target.field)
-        : `${atom.target.use.measure.source}.${atom.target.use.measure.name}`;
-    const values = atom.values.map(valueText);
+    const text = (t: FilterTarget) =>
+      t.kind === 'field'
+        ? this.names.field(t.node, t.field)
+        : `${t.use.measure.source}.${t.use.measure.name}`;
+    const target = text(atom.target);
+    const values = atom.other ? [text(atom.other)] : atom.values.map(valueText);
     const op = OP_TEXT[atom.op];
     if (op === 'IN' || op === 'NOT IN') return `${target} ${op} (${values.join(', ')})`;
     if (op !== undefined) return `${target} ${op} ${values[0]}`;

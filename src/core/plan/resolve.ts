@@ -13,7 +13,9 @@ import type {
   ParamDefinition,
   Scalar,
   SortDefinition,
+  ValueOfRef,
 } from '../definitions/schema.js';
+import { filterValueOf } from '../definitions/schema.js';
 import { comparableTypes } from '../model/build.js';
 import { humanize } from '../model/humanize.js';
 import type {
@@ -30,7 +32,16 @@ import { closest } from '../suggest.js';
 import { coerceValue, MAX_SPAN, parseSpan, type TypedValue } from '../values/typed-value.js';
 import { AccessPolicy, type Caller } from '../access/policy.js';
 import { JoinPathFinder } from './paths.js';
-import type { Atom, ColumnSpec, Condition, MeasureUse, QuerySpec, SortSpec, TreeNode } from './spec.js';
+import type {
+  Atom,
+  ColumnSpec,
+  Condition,
+  FilterTarget,
+  MeasureUse,
+  QuerySpec,
+  SortSpec,
+  TreeNode,
+} from './spec.js';
 import { atomsOf, combine, conjunctsOf, literal } from './condition.js';
 import { grainOf, oneValuedPerRow } from './grain.js';
 
@@ -70,6 +81,8 @@ const RANGE_OPS: ReadonlySet<FilterOp> = new Set(['gt', 'gte', 'lt', 'lte', 'bet
 const LIST_OPS: ReadonlySet<FilterOp> = new Set(['in', 'not_in', 'between']);
 const NULL_OPS: ReadonlySet<FilterOp> = new Set(['is_null', 'is_not_null']);
 const RELATIVE_OPS: ReadonlySet<FilterOp> = new Set(['in_last', 'in_next']);
+/** The ops that compare two fields (`valueOf:`). */
+const COMPARE_OPS: ReadonlySet<FilterOp> = new Set(['equals', 'not_equals', 'gt', 'gte', 'lt', 'lte']);
 
 export function resolveInput(
   model: SemanticModel,
@@ -210,6 +223,8 @@ class Resolver {
     source: SourceModel,
     via: readonly string[] | undefined,
     path: ValuePath,
+    /** Where `via` is written, when not next to the reference at `path`. */
+    viaPath: ValuePath = path,
   ): TreeNode | undefined {
     for (const [i, name] of (via ?? []).entries()) {
       if (!this.model.sources.has(name)) {
@@ -217,7 +232,7 @@ class Resolver {
         return this.fail(
           'unknown_source',
           `via names unknown source '${name}'`,
-          [...path, 'via', i],
+          [...viaPath, 'via', i],
           suggestion ? `did you mean ${suggestion}?` : undefined,
         );
       }
@@ -419,13 +434,32 @@ class Resolver {
         'op',
       ]);
     }
+    const given = (['value', 'values', 'param'] as const).filter((k) => f[k] !== undefined);
+    const ref = filterValueOf(f);
+    if (ref !== undefined) {
+      if (given.length > 0)
+        return this.fail(
+          'invalid_filter',
+          `give only one of valueOf, ${given.join(', ')}: valueOf compares with another field`,
+          path,
+        );
+      if (!COMPARE_OPS.has(f.op))
+        return this.fail(
+          'invalid_filter',
+          `op ${f.op} does not compare two fields (valueOf takes ${[...COMPARE_OPS].join(', ')})`,
+          [...path, 'op'],
+        );
+    }
     if (!this.opFitsType(f.op, member.type)) {
       return this.fail('invalid_filter', `op ${f.op} does not apply to ${member.type} field '${f.field}'`, [
         ...path,
         'op',
       ]);
     }
-    const given = (['value', 'values', 'param'] as const).filter((k) => f[k] !== undefined);
+    if (ref !== undefined) {
+      const other = this.otherSide(f, member, ref, path);
+      return other && { target, op: f.op, other, values: [], loc };
+    }
     if (NULL_OPS.has(f.op)) {
       if (given.length > 0)
         return this.fail('invalid_filter', `op ${f.op} takes no ${given[0]}`, [...path, given[0]!]);
@@ -471,6 +505,44 @@ class Resolver {
       values.push(coerced.value);
     }
     return { target, op: f.op, values, loc };
+  }
+
+  /** The other side of a comparison of two fields (`valueOf:`), checked against the first. */
+  private otherSide(
+    f: FilterAtom,
+    member: MemberModel,
+    ref: ValueOfRef,
+    path: ValuePath,
+  ): FilterTarget | undefined {
+    const { field, via } = typeof ref === 'string' ? { field: ref, via: undefined } : ref;
+    const refPath: ValuePath = typeof ref === 'string' ? [...path, 'valueOf'] : [...path, 'valueOf', 'field'];
+    const found = this.member(field, refPath);
+    if (!found) return undefined;
+    const node = this.nodeFor(found.source, via, refPath, [...path, 'valueOf']);
+    if (!node) return undefined;
+    const other = found.member;
+    if (member.kind !== other.kind) {
+      const [measure, plain] = member.kind === 'measure' ? [f.field, field] : [field, f.field];
+      return this.fail(
+        'invalid_filter',
+        `valueOf compares a field with a measure ('${plain}' with '${measure}'): compare two fields (WHERE) or two measures (HAVING); a measure at another grain is not supported yet (issue 13 part 4)`,
+        refPath,
+      );
+    }
+    if (!comparableTypes(member.type, other.type)) {
+      return this.fail(
+        'type_mismatch',
+        `'${f.field}' is ${member.type} but '${field}' is ${other.type}: a comparison needs the same family of types (integer, decimal and number together; string; boolean; date; timestamp)`,
+        refPath,
+        new Set([member.type, other.type]).size === 2 &&
+          [member.type, other.type].every((t) => t === 'date' || t === 'timestamp')
+          ? 'a date and a timestamp are not compared implicitly: declare a field with sql: that casts one of them'
+          : undefined,
+      );
+    }
+    if (other.kind === 'field') return { kind: 'field', node, field: other };
+    const use = this.measureUse(node, other, refPath);
+    return use && { kind: 'measure', use };
   }
 
   private opFitsType(op: FilterOp, type: FieldType): boolean {

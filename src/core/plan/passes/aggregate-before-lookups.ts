@@ -6,7 +6,7 @@
  * columns do not include the root's key (else every row is its own group), and when every
  * lookup is left joined (an inner join filters rows, which is better done before).
  */
-import { atomNode, groupsOf, rowAtomsOf } from '../logical-plan.js';
+import { atomTargets, groupsOf, rowAtomsOf } from '../logical-plan.js';
 import { DECOMPOSABLE, type PlanState } from './state.js';
 
 export function aggregateBeforeLookups(state: PlanState): PlanState {
@@ -37,8 +37,8 @@ export function aggregateBeforeLookups(state: PlanState): PlanState {
   const existsTops = state.residual.flatMap(groupsOf).flatMap((g) => g.tops);
   for (const child of [...state.joinOrder, ...existsTops].filter((n) => n.parent === root))
     for (const pair of child.edge!.on) read.add(pair.from);
-  for (const atom of state.residual.flatMap(rowAtomsOf))
-    if (atomNode(atom) === root && atom.target.kind === 'field') read.add(atom.target.field.name);
+  for (const target of state.residual.flatMap(rowAtomsOf).flatMap(atomTargets))
+    if (target.kind === 'field' && target.node === root) read.add(target.field.name);
   const key = root.source.primaryKey;
   if (key.length > 0 && key.every((k) => read.has(k))) return state;
   return { ...state, eagerRoot: { columns: [...read].sort() } };

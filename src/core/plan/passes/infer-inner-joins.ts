@@ -6,7 +6,7 @@
  * other atom free. An EXISTS hanging off such a NULL row finds nothing related, so it is
  * what its condition says on the NULL row.
  */
-import { atomNode, type ExistsGroup, type RowCondition } from '../logical-plan.js';
+import { atomNodes, type ExistsGroup, type RowCondition } from '../logical-plan.js';
 import { ancestorsOrSelf } from '../grain.js';
 import { atomOnNull, signed } from '../condition.js';
 import type { TreeNode } from '../spec.js';
@@ -29,7 +29,7 @@ export function inferInnerJoins(state: PlanState): PlanState {
 function rowCanBeTrue(c: RowCondition, nulls: ReadonlySet<TreeNode>): boolean {
   switch (c.kind) {
     case 'atom':
-      return !nulls.has(atomNode(c.atom)!) || signed(c, atomOnNull(c.atom)) === 'true';
+      return !atomNodes(c.atom).some((n) => nulls.has(n)) || signed(c, atomOnNull(c.atom)) === 'true';
     case 'and':
       return c.items.every((i) => rowCanBeTrue(i, nulls));
     case 'or':

@@ -6,7 +6,7 @@
  */
 import type { Aggregate } from '../../definitions/schema.js';
 import {
-  atomNode,
+  atomNodes,
   type AggregateRequest,
   type Dimension,
   type LogicalPlan,
@@ -136,7 +136,7 @@ function preaggregate(
     sortOnly: [],
     requests: innerRequests,
     outputs: new Map(innerRequests.map((r) => [r.id, { kind: 'request', id: r.id }])),
-    where: state.input.where.filter((c) => atomsOf(c).every((a) => inside.has(atomNode(a)!))),
+    where: state.input.where.filter((c) => atomsOf(c).every((a) => atomNodes(a).every((n) => inside.has(n)))),
     shape: {
       columns: [
         ...keyDimensions.map((dimension) => ({ kind: 'dimension' as const, dimension })),
@@ -148,7 +148,7 @@ function preaggregate(
       ],
       having: [],
       sort: [],
-      useKeyOf: (atom) => preaggregate.havingKeys.get(atom)!,
+      useKeyOf: (target) => preaggregate.havingKeys.get(target)!,
     },
     aggregated: true,
     nested: true,

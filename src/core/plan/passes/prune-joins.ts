@@ -3,7 +3,7 @@
  * and the nodes on the paths to those; nothing else is ever joined.
  */
 import { grainOf } from '../grain.js';
-import { atomNode } from '../logical-plan.js';
+import { atomNodes } from '../logical-plan.js';
 import { atomsOf } from '../condition.js';
 import type { TreeNode } from '../spec.js';
 import type { PlanState } from './state.js';
@@ -15,7 +15,7 @@ export function pruneJoins(state: PlanState): PlanState {
       root,
       ...[...dimensions, ...sortOnly].map((d) => d.node),
       ...requests.map((r) => r.node),
-      ...where.flatMap(atomsOf).map((a) => atomNode(a)!),
+      ...where.flatMap(atomsOf).flatMap(atomNodes),
     ],
     root,
   );

@@ -6,9 +6,9 @@
  * three-valued; counts, which are 0 without rows, stay) also turns that join inner. The pre-aggregate records the condition;
  * what is left is the query's own HAVING.
  */
-import type { Preaggregate } from '../logical-plan.js';
+import { atomTargets, type Preaggregate } from '../logical-plan.js';
 import { atomOnNull, atomsOf, canBeTrue, signed } from '../condition.js';
-import type { Atom, Condition } from '../spec.js';
+import type { Condition, FilterTarget } from '../spec.js';
 import { groupsByRootKey, type PlanState } from './state.js';
 
 export function pushDownHaving(state: PlanState): PlanState {
@@ -16,16 +16,17 @@ export function pushDownHaving(state: PlanState): PlanState {
   const { useKeyOf } = state.input.shape;
   if (!groupsByRootKey(state.input)) return state;
   const byId = new Map(state.requests.map((r) => [r.id, r]));
-  const preaggregateOf = (atom: Atom): { pre: Preaggregate; column: string } | undefined => {
-    const output = state.outputs.get(useKeyOf(atom));
+  const preaggregateOf = (target: FilterTarget): { pre: Preaggregate; column: string } | undefined => {
+    const output = state.outputs.get(useKeyOf(target));
     const input = output?.kind === 'request' ? byId.get(output.id)?.input : undefined;
     if (input?.kind !== 'partial' || input.preaggregate.parent !== root) return undefined;
     return { pre: input.preaggregate, column: input.column };
   };
   const having: Condition[] = [];
   for (const condition of state.having) {
-    const atoms = atomsOf(condition);
-    const targets = atoms.map(preaggregateOf);
+    // Both sides of a comparison of two measures are read from the pre-aggregate.
+    const measures = atomsOf(condition).flatMap(atomTargets);
+    const targets = measures.map(preaggregateOf);
     const pre = targets[0]?.pre;
     const nullFails = !canBeTrue(condition, (l) => signed(l, atomOnNull(l.atom)));
     if (!pre || !nullFails || targets.some((t) => t?.pre !== pre)) {
@@ -34,7 +35,7 @@ export function pushDownHaving(state: PlanState): PlanState {
     }
     pre.inner = true;
     pre.having = [...(pre.having ?? []), condition];
-    atoms.forEach((atom, i) => pre.havingKeys.set(atom, targets[i]!.column));
+    measures.forEach((target, i) => pre.havingKeys.set(target, targets[i]!.column));
   }
   return { ...state, having };
 }

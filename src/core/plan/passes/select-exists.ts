@@ -8,7 +8,7 @@
  * knows what its condition means with no related row at all, and whether no related row can
  * pass it (a pure anti-join).
  */
-import { atomNode, type ExistsGroup, type RowCondition } from '../logical-plan.js';
+import { atomNodes, type ExistsGroup, type RowCondition } from '../logical-plan.js';
 import { atomOnNull, atomsOf, canBeTrue, combine, signed, simplify } from '../condition.js';
 import type { Condition, Literal, TreeNode } from '../spec.js';
 import { parentOf, subtree, type PlanState } from './state.js';
@@ -77,12 +77,14 @@ class Placer {
 
   /** The filter-only subtrees (by their tops) a condition reads. */
   private topsOf(c: Condition): TreeNode[] {
-    const nodes = atomsOf(c).map((a) => atomNode(a)!);
+    const nodes = atomsOf(c).flatMap(atomNodes);
     return [...new Set(nodes.filter((n) => this.isExists(n)).map((n) => this.existsTop(n)))];
   }
 
   private relatedOnly(c: Condition): boolean {
-    return atomsOf(c).every((a) => this.isExists(atomNode(a)!));
+    return atomsOf(c)
+      .flatMap(atomNodes)
+      .every((n) => this.isExists(n));
   }
 
   /** Distinct, in the query's node order. */
@@ -144,7 +146,9 @@ function existsGroup(state: PlanState, condition: Condition, tops: TreeNode[]): 
 /** An uncorrelated semi-join where the key is one column and the filters read only related rows. */
 function formOf(group: ExistsGroup): ExistsGroup['form'] {
   const inGroup = new Set(group.nodes);
-  const uncorrelated = atomsOf(group.condition).every((a) => inGroup.has(atomNode(a)!));
+  const uncorrelated = atomsOf(group.condition)
+    .flatMap(atomNodes)
+    .every((n) => inGroup.has(n));
   return group.whenNoRow !== 'general' && group.tops[0]!.edge!.on.length === 1 && uncorrelated
     ? 'in_subquery'
     : 'exists';
@@ -154,7 +158,8 @@ function formOf(group: ExistsGroup): ExistsGroup['form'] {
 function whenNoRow(nodes: TreeNode[], condition: Condition): ExistsGroup['whenNoRow'] {
   const inGroup = new Set(nodes);
   const left = simplify(condition, (l) =>
-    inGroup.has(atomNode(l.atom)!) ? signed(l, atomOnNull(l.atom)) : undefined,
+    // A comparison with one side on the NULL row is unknown, whatever the other side is.
+    atomNodes(l.atom).some((n) => inGroup.has(n)) ? signed(l, atomOnNull(l.atom)) : undefined,
   );
   return left === true ? 'true' : left === false ? 'false' : left;
 }

@@ -1,0 +1,54 @@
+WITH
+  -- production
+  production AS (
+    SELECT
+      movie_id,
+      start_date,
+      country,
+      production_id,
+      name
+    FROM studio.production
+  ),
+  -- movie (via production -> movie)
+  movie AS (
+    SELECT
+      movie_id,
+      launch_date,
+      title
+    FROM (
+      SELECT *
+      FROM studio.movie
+      WHERE NOT is_test
+    ) AS movie_query
+  ),
+  -- location (via production -> shoot_day -> location)
+  location AS (
+    SELECT
+      country,
+      location_id
+    FROM studio.location
+  ),
+  -- shoot_day (via production -> shoot_day)
+  shoot_day AS (
+    SELECT
+      location_id,
+      production_id
+    FROM studio.shoot_day
+  )
+SELECT
+  production.name,
+  production.country,
+  movie.title
+FROM production
+INNER JOIN movie ON movie.movie_id = production.movie_id
+WHERE
+  production.start_date < movie.launch_date
+  AND EXISTS (
+    SELECT 1
+    FROM shoot_day
+    LEFT JOIN location ON location.location_id = shoot_day.location_id
+    WHERE
+      shoot_day.production_id = production.production_id
+      AND location.country <> production.country
+  )
+ORDER BY name ASC NULLS LAST
