@@ -298,32 +298,32 @@ filters:
     expect(lines[0]).toContain('did you mean movie.title?');
   });
 
-  it('comparing two fields (valueOf): types, ops, with value, field with measure, at their node', () => {
+  it('comparing two fields (valueFrom): types, ops, with value, field with measure, at their node', () => {
     const text = `name: i
 from: movie
 fields: [movie.title]
 filters:
-  - { field: movie.title, op: equals, valueOf: production.start_date }
-  - { field: movie.title, op: contains, valueOf: movie.status }
-  - { field: movie.title, op: equals, value: x, valueOf: movie.status }
-  - { field: movie.movie_count, op: gt, valueOf: production.start_date }
-  - not: { field: movie.status, op: lt, valueOf: { field: production.start_dat } }
-  - { field: movie.title, op: not_equals, valueOf: { field: movie.status, via: [nowhere] } }
-  - { field: movie.movie_count, op: gt, valueOf: production.production_count }
-  - { field: production.start_date, op: lte, valueOf: { field: production.start_date } }
+  - { field: movie.title, op: equals, valueFrom: production.start_date }
+  - { field: movie.title, op: contains, valueFrom: movie.status }
+  - { field: movie.title, op: equals, value: x, valueFrom: movie.status }
+  - { field: movie.movie_count, op: gt, valueFrom: production.start_date }
+  - not: { field: movie.status, op: lt, valueFrom: { field: production.start_dat } }
+  - { field: movie.title, op: not_equals, valueFrom: { field: movie.status, via: [nowhere] } }
+  - { field: movie.movie_count, op: gt, valueFrom: production.production_count }
+  - { field: production.start_date, op: lte, valueFrom: { field: production.start_date } }
 `;
     const { codes, lines } = diagnose([...base, input('i.yaml', text)]);
     expect(codes).toEqual([
-      'i.yaml:5:48: type_mismatch',
+      'i.yaml:5:50: type_mismatch',
       'i.yaml:6:31: invalid_filter',
       'i.yaml:7:5: invalid_filter',
-      'i.yaml:8:50: invalid_filter',
-      'i.yaml:9:59: unknown_field',
-      'i.yaml:10:81: unknown_source',
+      'i.yaml:8:52: invalid_filter',
+      'i.yaml:9:61: unknown_field',
+      'i.yaml:10:83: unknown_source',
     ]);
     expect(lines[0]).toContain("'movie.title' is string but 'production.start_date' is date");
-    expect(lines[1]).toContain('valueOf takes equals, not_equals, gt, gte, lt, lte');
-    expect(lines[2]).toContain('give only one of valueOf, value');
+    expect(lines[1]).toContain('valueFrom takes equals, not_equals, gt, gte, lt, lte');
+    expect(lines[2]).toContain('give only one of valueFrom, value');
     expect(lines[3]).toContain('issue 13 part 4');
     expect(lines[4]).toContain('did you mean production.start_date?');
   });

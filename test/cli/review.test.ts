@@ -14,7 +14,7 @@ describe('strata impact', () => {
     expect(r.stdout).toBe(
       'inputs (4): movies_in_production, productions_by_quarter, productions_missing_plan, productions_shooting_abroad\ntrackers (1): movie-status\n',
     );
-    // The other side of a comparison (valueOf) is a use too.
+    // The other side of a comparison (valueFrom) is a use too.
     expect((await strataInProcess(['impact', 'location.country'])).stdout).toContain(
       'productions_shooting_abroad',
     );

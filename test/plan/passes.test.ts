@@ -270,14 +270,14 @@ describe('the pass list', () => {
   });
 });
 
-describe('comparisons of two fields (valueOf) in the passes', () => {
+describe('comparisons of two fields (valueFrom) in the passes', () => {
   it('pruneJoins keeps both sides; inferInnerJoins makes both inner', () => {
     const state = after(
       'inferInnerJoins',
       `from: orders
 fields: [orders.id]
 filters:
-  - { field: customer.region_code, op: equals, valueOf: region.code }`,
+  - { field: customer.region_code, op: equals, valueFrom: region.code }`,
     );
     expect(names(state.nodes).sort()).toEqual(['customer', 'orders', 'region']);
     expect(names(state.inner).sort()).toEqual(['customer', 'region']);
@@ -290,7 +290,7 @@ filters:
 fields: [orders.id]
 filters:
   - any:
-      - { field: customer.region_code, op: equals, valueOf: orders.ship_region }
+      - { field: customer.region_code, op: equals, valueFrom: orders.ship_region }
       - { field: customer.id, op: is_null }`,
     );
     expect(names(state.inner)).toEqual([]);
@@ -303,11 +303,11 @@ filters:
       expect(groups).toHaveLength(1);
       return groups[0]!;
     };
-    const inside = groupOf('{ field: order_item.qty, op: lt, valueOf: order_item.price }');
+    const inside = groupOf('{ field: order_item.qty, op: lt, valueFrom: order_item.price }');
     expect([inside.form, inside.whenNoRow]).toEqual(['in_subquery', 'false']);
-    const correlated = groupOf('not: { field: payment.amount, op: lt, valueOf: orders.amount }');
+    const correlated = groupOf('not: { field: payment.amount, op: lt, valueFrom: orders.amount }');
     expect([correlated.form, correlated.whenNoRow]).toEqual(['exists', 'false']);
-    const tied = groupOf('{ field: payment.amount, op: equals, valueOf: order_item.price }');
+    const tied = groupOf('{ field: payment.amount, op: equals, valueFrom: order_item.price }');
     expect(names(tied.tops).sort()).toEqual(['order_item', 'payment']);
     expect(tied.whenNoRow).toBe('general');
   });
@@ -318,8 +318,8 @@ filters:
       `from: orders
 fields: [orders.id]
 filters:
-  - { field: orders.amount, op: gt, valueOf: orders.id }
-  - { field: customer.credit_limit, op: gte, valueOf: orders.amount }`,
+  - { field: orders.amount, op: gt, valueFrom: orders.id }
+  - { field: customer.credit_limit, op: gte, valueFrom: orders.amount }`,
     );
     expect(names(state.pushed.keys())).toEqual(['orders']);
     expect(state.residual).toHaveLength(1);

@@ -988,7 +988,7 @@ function leafFilterArb(
 const FIELD_COMPARISON_OPS: readonly FilterOp[] = ['equals', 'not_equals', 'gt', 'gte', 'lt', 'lte'];
 
 /**
- * A comparison of two fields (`valueOf:`), or of two measures: a left side from `left`, the
+ * A comparison of two fields (`valueFrom:`), or of two measures: a left side from `left`, the
  * other side of the same type from `right` (the same field at times). Booleans only take
  * equals and not_equals. Falls back to `fallback` when no pair has a common type.
  */
@@ -1443,7 +1443,7 @@ function leafFilterFlow(filter: RefLeafFilter): string {
   const parts = [`field: ${filter.field}`, `op: ${filter.op}`];
   if (filter.value !== undefined) parts.push(`value: ${yamlScalar(filter.value)}`);
   if (filter.values !== undefined) parts.push(`values: ${yamlFlowList(filter.values)}`);
-  if (filter.other !== undefined) parts.push(`valueOf: ${filter.other}`);
+  if (filter.other !== undefined) parts.push(`valueFrom: ${filter.other}`);
   return `{ ${parts.join(', ')} }`;
 }
 

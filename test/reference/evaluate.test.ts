@@ -1237,11 +1237,11 @@ function readBackSql(source: RefSource, rows: Row[]): string {
     .join('.')} ORDER BY ${order}`;
 }
 
-/** A filter as the input YAML writes it: the model's `other` is `valueOf:`. */
+/** A filter as the input YAML writes it: the model's `other` is `valueFrom:`. */
 function asWritten(filter: RefFilter): unknown {
   if ('not' in filter) return { not: asWritten(filter.not) };
   if ('any' in filter) return { any: filter.any.map(asWritten) };
   if ('all' in filter) return { all: filter.all.map(asWritten) };
   const { other, ...rest } = filter;
-  return other === undefined ? rest : { ...rest, valueOf: other };
+  return other === undefined ? rest : { ...rest, valueFrom: other };
 }

@@ -109,7 +109,7 @@ export interface RefLeafFilter {
   values?: Value[];
   /**
    * A comparison of two fields (or two measures): `source.field` of the other side, written
-   * `valueOf:` in the input (named otherwise here: every object inherits a `valueOf`).
+   * `valueFrom:` in the input (named otherwise here: every object inherits a `valueFrom`).
    */
   other?: string;
 }

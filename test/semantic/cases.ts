@@ -595,13 +595,13 @@ filters:
     expected: `SELECT c.name, count(o.id) FROM sem.customer c LEFT JOIN sem.orders o ON o.customer_id = c.id
       GROUP BY c.name HAVING NOT (sum(o.amount) > 150 OR count(o.id) = 0)`,
   },
-  // ---- comparing two fields (valueOf) ----------------------------------------------------
+  // ---- comparing two fields (valueFrom) ----------------------------------------------------
   {
     name: 'comparison_of_two_fields_of_one_source_across_numeric_types',
     input: `from: order_item
 fields: [order_item.id]
 filters:
-  - { field: order_item.price, op: gte, valueOf: order_item.qty }`,
+  - { field: order_item.price, op: gte, valueFrom: order_item.qty }`,
     expected: `SELECT i.id FROM sem.order_item i WHERE i.price >= i.qty`,
   },
   {
@@ -609,7 +609,7 @@ filters:
     input: `from: orders
 fields: [orders.id, orders.ship_region]
 filters:
-  - { field: orders.ship_region, op: equals, valueOf: customer.region_code }`,
+  - { field: orders.ship_region, op: equals, valueFrom: customer.region_code }`,
     expected: `SELECT o.id, o.ship_region FROM sem.orders o JOIN sem.customer c ON c.id = o.customer_id
       WHERE o.ship_region = c.region_code`,
   },
@@ -618,7 +618,7 @@ filters:
     input: `from: orders
 fields: [orders.id]
 filters:
-  - not: { field: orders.ship_region, op: equals, valueOf: customer.region_code }`,
+  - not: { field: orders.ship_region, op: equals, valueFrom: customer.region_code }`,
     expected: `SELECT o.id FROM sem.orders o LEFT JOIN sem.customer c ON c.id = o.customer_id
       WHERE NOT (o.ship_region = c.region_code)`,
   },
@@ -627,7 +627,7 @@ filters:
     input: `from: orders
 fields: [orders.id]
 filters:
-  - { field: region.name, via: [customer], op: not_equals, valueOf: { field: region.name } }`,
+  - { field: region.name, via: [customer], op: not_equals, valueFrom: { field: region.name } }`,
     expected: `SELECT o.id FROM sem.orders o
       LEFT JOIN sem.customer c ON c.id = o.customer_id
       LEFT JOIN sem.region cr ON cr.code = c.region_code
@@ -639,7 +639,7 @@ filters:
     input: `from: customer
 fields: [customer.id, customer.name]
 filters:
-  - { field: orders.ship_region, op: equals, valueOf: customer.region_code }`,
+  - { field: orders.ship_region, op: equals, valueFrom: customer.region_code }`,
     expected: `SELECT c.id, c.name FROM sem.customer c
       WHERE EXISTS (SELECT 1 FROM sem.orders o WHERE o.customer_id = c.id AND o.ship_region = c.region_code)`,
   },
@@ -648,7 +648,7 @@ filters:
     input: `from: customer
 fields: [customer.id]
 filters:
-  - not: { field: orders.amount, op: lt, valueOf: customer.credit_limit }`,
+  - not: { field: orders.amount, op: lt, valueFrom: customer.credit_limit }`,
     expected: `SELECT c.id FROM sem.customer c
       WHERE EXISTS (SELECT 1 FROM sem.orders o WHERE o.customer_id = c.id AND NOT (o.amount < c.credit_limit))`,
   },
@@ -657,7 +657,7 @@ filters:
     input: `from: orders
 fields: [orders.id]
 filters:
-  - { field: payment.amount, op: equals, valueOf: order_item.price }`,
+  - { field: payment.amount, op: equals, valueFrom: order_item.price }`,
     expected: `SELECT o.id FROM sem.orders o
       WHERE EXISTS (SELECT 1 FROM sem.payment p JOIN sem.order_item i ON i.order_id = o.id
                     WHERE p.order_id = o.id AND p.amount = i.price)`,
@@ -668,7 +668,7 @@ filters:
 fields: [customer.id]
 filters:
   - any:
-      - { field: orders.amount, op: gt, valueOf: customer.credit_limit }
+      - { field: orders.amount, op: gt, valueFrom: customer.credit_limit }
       - { field: orders.id, op: is_null }`,
     expected: `SELECT c.id FROM sem.customer c
       WHERE EXISTS (SELECT 1 FROM sem.orders o WHERE o.customer_id = c.id AND o.amount > c.credit_limit)
@@ -679,7 +679,7 @@ filters:
     input: `from: customer
 fields: [customer.name, orders.total_amount, orders.max_amount]
 filters:
-  - { field: orders.total_amount, op: gt, valueOf: customer.total_credit }`,
+  - { field: orders.total_amount, op: gt, valueFrom: customer.total_credit }`,
     expected: `SELECT c.name, sum(o.amount), max(o.amount)
       FROM sem.customer c LEFT JOIN sem.orders o ON o.customer_id = c.id
       GROUP BY c.name

@@ -360,7 +360,7 @@ export type FilterOp = z.infer<typeof FilterOp>;
 export const Scalar = z.union([z.string(), z.number(), z.boolean()]);
 export type Scalar = z.infer<typeof Scalar>;
 
-export const ValueOfRef = z
+export const ValueFromRef = z
   .union([
     FieldRef,
     z.strictObject({
@@ -376,7 +376,7 @@ export const ValueOfRef = z
       'Compare with another field (a measure with another measure) on the same joined row, instead of value/values/param: `source.field`, or `{ field, via }` when it needs its own join path. Ops equals, not_equals, gt, gte, lt, lte; the types must be comparable; NULL on either side does not match',
     examples: ['supplier.s_nationkey', { field: 'nation.n_name', via: ['supplier'] }],
   });
-export type ValueOfRef = z.infer<typeof ValueOfRef>;
+export type ValueFromRef = z.infer<typeof ValueFromRef>;
 
 export const FilterAtom = z.strictObject({
   field: FieldRef,
@@ -387,17 +387,10 @@ export const FilterAtom = z.strictObject({
   }).optional(),
   values: z.array(Scalar).meta({ description: 'in/not_in: the values; between: [low, high]' }).optional(),
   param: Name.meta({ description: 'Compare with this parameter of the input (params:)' }).optional(),
-  // `valueOf` is also the method every object inherits: only a filter's own key counts.
-  valueOf: z.preprocess((v) => (typeof v === 'function' ? undefined : v), ValueOfRef.optional()),
+  valueFrom: ValueFromRef.optional(),
   via: Via.optional(),
 });
-/** A filter atom; its `valueOf`, which every object also inherits as a method, is read with filterValueOf. */
-export type FilterAtom = Omit<z.infer<typeof FilterAtom>, 'valueOf'>;
-
-/** The field a filter compares with (`valueOf:`), when the filter has its own such key. */
-export function filterValueOf(f: FilterAtom): ValueOfRef | undefined {
-  return Object.hasOwn(f, 'valueOf') ? (f as unknown as { valueOf?: ValueOfRef }).valueOf : undefined;
-}
+export type FilterAtom = z.infer<typeof FilterAtom>;
 
 export interface AnyFilter {
   any: FilterDefinition[];

@@ -13,9 +13,8 @@ import type {
   ParamDefinition,
   Scalar,
   SortDefinition,
-  ValueOfRef,
+  ValueFromRef,
 } from '../definitions/schema.js';
-import { filterValueOf } from '../definitions/schema.js';
 import { comparableTypes } from '../model/build.js';
 import { humanize } from '../model/humanize.js';
 import type {
@@ -81,7 +80,7 @@ const RANGE_OPS: ReadonlySet<FilterOp> = new Set(['gt', 'gte', 'lt', 'lte', 'bet
 const LIST_OPS: ReadonlySet<FilterOp> = new Set(['in', 'not_in', 'between']);
 const NULL_OPS: ReadonlySet<FilterOp> = new Set(['is_null', 'is_not_null']);
 const RELATIVE_OPS: ReadonlySet<FilterOp> = new Set(['in_last', 'in_next']);
-/** The ops that compare two fields (`valueOf:`). */
+/** The ops that compare two fields (`valueFrom:`). */
 const COMPARE_OPS: ReadonlySet<FilterOp> = new Set(['equals', 'not_equals', 'gt', 'gte', 'lt', 'lte']);
 
 export function resolveInput(
@@ -435,18 +434,18 @@ class Resolver {
       ]);
     }
     const given = (['value', 'values', 'param'] as const).filter((k) => f[k] !== undefined);
-    const ref = filterValueOf(f);
+    const ref = f.valueFrom;
     if (ref !== undefined) {
       if (given.length > 0)
         return this.fail(
           'invalid_filter',
-          `give only one of valueOf, ${given.join(', ')}: valueOf compares with another field`,
+          `give only one of valueFrom, ${given.join(', ')}: valueFrom compares with another field`,
           path,
         );
       if (!COMPARE_OPS.has(f.op))
         return this.fail(
           'invalid_filter',
-          `op ${f.op} does not compare two fields (valueOf takes ${[...COMPARE_OPS].join(', ')})`,
+          `op ${f.op} does not compare two fields (valueFrom takes ${[...COMPARE_OPS].join(', ')})`,
           [...path, 'op'],
         );
     }
@@ -507,25 +506,26 @@ class Resolver {
     return { target, op: f.op, values, loc };
   }
 
-  /** The other side of a comparison of two fields (`valueOf:`), checked against the first. */
+  /** The other side of a comparison of two fields (`valueFrom:`), checked against the first. */
   private otherSide(
     f: FilterAtom,
     member: MemberModel,
-    ref: ValueOfRef,
+    ref: ValueFromRef,
     path: ValuePath,
   ): FilterTarget | undefined {
     const { field, via } = typeof ref === 'string' ? { field: ref, via: undefined } : ref;
-    const refPath: ValuePath = typeof ref === 'string' ? [...path, 'valueOf'] : [...path, 'valueOf', 'field'];
+    const refPath: ValuePath =
+      typeof ref === 'string' ? [...path, 'valueFrom'] : [...path, 'valueFrom', 'field'];
     const found = this.member(field, refPath);
     if (!found) return undefined;
-    const node = this.nodeFor(found.source, via, refPath, [...path, 'valueOf']);
+    const node = this.nodeFor(found.source, via, refPath, [...path, 'valueFrom']);
     if (!node) return undefined;
     const other = found.member;
     if (member.kind !== other.kind) {
       const [measure, plain] = member.kind === 'measure' ? [f.field, field] : [field, f.field];
       return this.fail(
         'invalid_filter',
-        `valueOf compares a field with a measure ('${plain}' with '${measure}'): compare two fields (WHERE) or two measures (HAVING); a measure at another grain is not supported yet (issue 13 part 4)`,
+        `valueFrom compares a field with a measure ('${plain}' with '${measure}'): compare two fields (WHERE) or two measures (HAVING); a measure at another grain is not supported yet (issue 13 part 4)`,
         refPath,
       );
     }

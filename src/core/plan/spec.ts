@@ -59,7 +59,7 @@ export interface Atom {
   target: FilterTarget;
   op: FilterOp;
   /**
-   * A comparison of two fields (or two measures), `valueOf:`: the target compared with this
+   * A comparison of two fields (or two measures), `valueFrom:`: the target compared with this
    * one on the same joined row (`values` is then empty). UNKNOWN when either side is NULL.
    */
   other?: FilterTarget;
