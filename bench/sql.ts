@@ -151,6 +151,17 @@ filters:
       FROM sem.orders o LEFT JOIN sem.region r ON r.code = o.ship_region
       WHERE o.status <> 'cancelled' GROUP BY r.name`,
   },
+  {
+    name: 'customers_with_orders_shipped_elsewhere',
+    pattern: "a comparison on a filter-only source with the root's field (issue 13)",
+    input: `from: customer
+fields: [region.name, customer.customer_count]
+filters:
+  - { field: orders.ship_region, op: not_equals, valueFrom: customer.region_code }`,
+    handWritten: `SELECT r.name, count(*) FROM sem.customer c LEFT JOIN sem.region r ON r.code = c.region_code
+      WHERE EXISTS (SELECT 1 FROM sem.orders o WHERE o.customer_id = c.id AND o.ship_region <> c.region_code)
+      GROUP BY r.name`,
+  },
 ];
 
 function definitionFiles(): DefinitionFile[] {
