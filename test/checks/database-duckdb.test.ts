@@ -6,9 +6,8 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkDatabase, PROBES_PER_QUERY } from '../../src/checks/database.js';
-import { validateCommand } from '../../src/cli/commands.js';
 import { formatDiagnostic } from '../../src/core/diagnostics.js';
 import { sourceProbes } from '../../src/core/checks/database-probes.js';
 import { buildModel, type DefinitionFile } from '../../src/core/model/build.js';
@@ -16,6 +15,7 @@ import { buildDemoDatabase } from '../../src/demo/load-duckdb.js';
 import { DuckDbEngine } from '../../src/engines/duckdb.js';
 import { readDefinitionFiles } from '../../src/project/load-project.js';
 import { exampleProject, REPO_ROOT } from '../support/example-project.js';
+import { strataInProcess } from '../support/in-process-cli.js';
 
 let dir: string;
 let database: string;
@@ -214,17 +214,13 @@ describe('strata validate --database FILE', () => {
     const movie = join(project, 'definitions', 'sources', 'movie.yaml');
     writeFileSync(movie, wrongColumn(readFileSync(movie, 'utf8')));
     const { line, col } = position(readFileSync(movie, 'utf8'), 'runtime_secnds');
-    let printed = '';
-    const write = vi.spyOn(process.stderr, 'write').mockImplementation((text) => {
-      printed += String(text);
-      return true;
-    });
-    let code: number;
-    try {
-      code = await validateCommand(project, { database });
-    } finally {
-      write.mockRestore();
-    }
+    const { status: code, stderr: printed } = await strataInProcess([
+      'validate',
+      '--project',
+      project,
+      '--database',
+      database,
+    ]);
     expect(code, printed).toBe(1);
     expect(printed).toContain(
       `${movie}:${line}:${col}: error: sql of field 'movie.runtime_minutes' does not compile on duckdb`,
@@ -235,17 +231,12 @@ describe('strata validate --database FILE', () => {
   it("reports an engine it cannot reach as one error after the files' own, exit 1", async () => {
     const project = join(dir, 'no-warehouse');
     cpSync(join(REPO_ROOT, 'definitions'), join(project, 'definitions'), { recursive: true });
-    let printed = '';
-    const write = vi.spyOn(process.stderr, 'write').mockImplementation((text) => {
-      printed += String(text);
-      return true;
-    });
-    let code: number;
-    try {
-      code = await validateCommand(project, { database: true });
-    } finally {
-      write.mockRestore();
-    }
+    const { status: code, stderr: printed } = await strataInProcess([
+      'validate',
+      '--project',
+      project,
+      '--database',
+    ]);
     expect(code).toBe(1);
     expect(printed).toBe(
       'error: cannot check on the database: duckdb: no warehouse yet: build the demo with `strata demo`, or pass --database FILE\n1 error\n',

@@ -5,42 +5,22 @@
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import { demoCommand, validateCommand } from '../../src/cli/commands.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/example-project.js';
+import { strataInProcess } from '../support/in-process-cli.js';
 
 let project: string;
 
 beforeAll(async () => {
   project = mkdtempSync(join(tmpdir(), 'strata-check-warehouse-'));
   cpSync(join(REPO_ROOT, 'definitions'), join(project, 'definitions'), { recursive: true });
-  await quietly(() => demoCommand(project, {}));
+  expect((await strataInProcess(['demo', '--project', project])).status).toBe(0);
 }, 90_000);
 afterAll(() => rmSync(project, { recursive: true, force: true }));
 
-/** Runs `body` with stdout and stderr captured. */
-async function quietly(body: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((text) => {
-    out += String(text);
-    return true;
-  });
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((text) => {
-    err += String(text);
-    return true;
-  });
-  try {
-    return { code: await body(), out, err };
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-}
-
 it('checks the example project clean on the embedded Iceberg warehouse', async () => {
-  const { code, out, err } = await quietly(() => validateCommand(project, { database: true }));
-  expect(err).toBe('checked 8 sources on duckdb in 23 queries\n');
-  expect(code).toBe(0);
-  expect(out).toMatch(/^ok: 8 sources/);
+  const { status, stdout, stderr } = await strataInProcess(['validate', '--database', '--project', project]);
+  expect(stderr).toBe('checked 8 sources on duckdb in 23 queries\n');
+  expect(status).toBe(0);
+  expect(stdout).toMatch(/^ok: 8 sources/);
 });

@@ -11,8 +11,8 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { validateCommand, runCommand } from '../../src/cli/commands.js';
 import { generateSourceCommand } from '../../src/cli/generate-command.js';
 import { importCommand, importFiles } from '../../src/cli/import-command.js';
-import { runCommand as runReported } from '../../src/cli/context.js';
 import { mysql, MYSQL_URL, postgres, POSTGRES_URL, uniqueSchema } from '../support/databases.js';
+import { strataInProcess } from '../support/in-process-cli.js';
 
 let dir: string;
 
@@ -186,18 +186,17 @@ describe('strata import', () => {
   it('reports each failure as one stderr line with the exit code of SPEC §10', async () => {
     const project = newProject('exit-codes');
     const outcome = async (file: string, flags: { table: string; format?: string }) => {
-      const lines: string[] = [];
-      const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-        lines.push(String(chunk));
-        return true;
-      });
-      try {
-        await captured(() => runReported({ project }, () => importCommand(project, join(dir, file), flags)));
-        return { code: process.exitCode, stderr: lines.join('') };
-      } finally {
-        err.mockRestore();
-        process.exitCode = 0;
-      }
+      const format = flags.format ? ['--format', flags.format] : [];
+      const r = await strataInProcess([
+        'import',
+        join(dir, file),
+        '--table',
+        flags.table,
+        ...format,
+        '--project',
+        project,
+      ]);
+      return { code: r.status, stderr: r.stderr };
     };
     expect(await outcome('missing.csv', { table: 'app.t' })).toMatchObject({ code: 2 });
     expect(await outcome('orders.xlsx', { table: 'app.t' })).toMatchObject({ code: 2 });

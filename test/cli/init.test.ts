@@ -2,12 +2,12 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initCommand, SAMPLE_INPUT } from '../../src/cli/init-commands.js';
-import { runCommand, validateCommand } from '../../src/cli/commands.js';
 import { UsageError } from '../../src/engines/open-engine.js';
 import { loadProject } from '../../src/project/load-project.js';
 import { strata } from '../support/cli.js';
+import { strataInProcess } from '../support/in-process-cli.js';
 
 let root: string;
 beforeAll(() => {
@@ -15,28 +15,22 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** Runs a command body in process, with what it prints to stdout. */
-async function captured(body: () => number | Promise<number>): Promise<{ code: number; stdout: string }> {
-  let stdout = '';
-  const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stdout += chunk.toString();
-    return true;
-  });
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    return { code: await body(), stdout };
-  } finally {
-    write.mockRestore();
-    stderr.mockRestore();
-  }
+/** A command run in process: its exit code and what it printed on stdout. */
+async function captured(args: string[]): Promise<{ code: number; stdout: string }> {
+  const r = await strataInProcess(args);
+  return { code: Number(r.status), stdout: r.stdout };
 }
+
+const init = (dir: string, ...flags: string[]) => captured(['init', dir, ...flags]);
+const validate = (dir: string) => captured(['validate', '--project', dir]);
+const runSample = (dir: string) => captured(['run', SAMPLE_INPUT, '--project', dir, '--format', 'json']);
 
 describe('strata init', () => {
   it('creates a project that validates and whose sample input runs on the embedded engine', async () => {
     const dir = join(root, 'shop');
-    const init = await captured(() => initCommand(dir, {}));
-    expect(init.code).toBe(0);
-    expect(init.stdout).toContain(`strata run ${SAMPLE_INPUT} --project ${dir}`);
+    const made = await init(dir);
+    expect(made.code).toBe(0);
+    expect(made.stdout).toContain(`strata run ${SAMPLE_INPUT} --project ${dir}`);
     for (const path of [
       'strata.yaml',
       '.gitignore',
@@ -51,8 +45,8 @@ describe('strata init', () => {
       expect(existsSync(join(dir, path)), path).toBe(true);
     expect(readFileSync(join(dir, '.gitignore'), 'utf8')).toContain('.strata/');
 
-    expect((await captured(() => validateCommand(dir))).code).toBe(0);
-    const run = await captured(() => runCommand(dir, SAMPLE_INPUT, { format: 'json' }));
+    expect((await validate(dir)).code).toBe(0);
+    const run = await runSample(dir);
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual([
       { status: 'shipped', order_count: 2, total_amount: 122.25 },
@@ -62,7 +56,7 @@ describe('strata init', () => {
 
   it('binds every kind of file to its schema in the editor settings', async () => {
     const dir = join(root, 'editor');
-    await captured(() => initCommand(dir, {}));
+    await init(dir);
     const settings = JSON.parse(readFileSync(join(dir, '.vscode/settings.json'), 'utf8')) as {
       'yaml.schemas': Record<string, string[]>;
     };
@@ -74,22 +68,22 @@ describe('strata init', () => {
 
   it('accepts sources added later beside the sample', async () => {
     const dir = join(root, 'later');
-    await captured(() => initCommand(dir, {}));
+    await init(dir);
     writeFileSync(
       join(dir, 'definitions/sources/customer.yaml'),
       'name: customer\ntable: app.customer\nfields:\n  - { name: id, type: integer }\n',
     );
     expect(loadProject(dir).model.sources.has('customer')).toBe(true);
-    expect((await captured(() => validateCommand(dir))).code).toBe(0);
+    expect((await validate(dir)).code).toBe(0);
   });
 
   it('refuses a folder that is not empty unless --force, and then keeps existing files', async () => {
     const dir = join(root, 'busy');
-    await captured(() => initCommand(dir, {}));
+    await init(dir);
     writeFileSync(join(dir, 'strata.yaml'), 'engine: duckdb\n');
     await expect(initCommand(dir, {})).rejects.toThrow(UsageError);
     await expect(initCommand(dir, {})).rejects.toThrow(/not empty: use --force/);
-    const forced = await captured(() => initCommand(dir, { force: true }));
+    const forced = await init(dir, '--force');
     expect(forced.code).toBe(0);
     expect(forced.stdout).toContain('strata.yaml (exists, kept)');
     expect(readFileSync(join(dir, 'strata.yaml'), 'utf8')).toBe('engine: duckdb\n');
@@ -97,12 +91,12 @@ describe('strata init', () => {
 
   it('--force in a fresh clone (no .strata/) recreates the warehouse catalog and keeps narrowed schemas', async () => {
     const dir = join(root, 'clone');
-    await captured(() => initCommand(dir, {}));
+    await init(dir);
     writeFileSync(join(dir, 'schemas/input.schema.json'), '{"narrowed": true}\n');
     rmSync(join(dir, '.strata'), { recursive: true, force: true });
-    await captured(() => initCommand(dir, { force: true }));
+    await init(dir, '--force');
     expect(readFileSync(join(dir, 'schemas/input.schema.json'), 'utf8')).toBe('{"narrowed": true}\n');
-    const run = await captured(() => runCommand(dir, SAMPLE_INPUT, { format: 'json' }));
+    const run = await runSample(dir);
     expect(run.code).toBe(0);
   });
 
