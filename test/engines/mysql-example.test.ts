@@ -91,5 +91,8 @@ describe('every example input on MariaDB', () => {
     const onMaria = await collect(maria.stream(sql));
     expect(onMaria.length, sql).toBeGreaterThan(0);
     expect(canonical(onMaria), sql).toEqual(canonical(onDuck));
-  });
+    // productions_shooting_abroad takes about 40 s on MariaDB (its correlated EXISTS over CTEs
+    // is slow there: a known performance problem, left for the next session), so each input
+    // gets room to spare on a busy machine.
+  }, 180_000);
 });
