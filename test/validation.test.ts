@@ -152,6 +152,41 @@ describe('definition errors point at their node', () => {
     expect(lines[0]).toContain('did you mean movie_count?');
   });
 
+  it('a measure reading related fields ({source.field}): each reference checked where it is written', () => {
+    const measures = [
+      `  - { name: ok, aggregate: count, filter: "{movie.status} = 'x'" }`,
+      `  - { name: b, aggregate: sum, sql: "1 + {movie.titel}" }`,
+      `  - { name: c, aggregate: count, filter: "{movie.movie_count} > 1" }`,
+      `  - { name: d, aggregate: count, filter: "{movi.status} = 'x'" }`,
+    ];
+    const fanOut = `${movie.replace('measures:\n', 'measures:\n  - { name: f, aggregate: sum, sql: "{production.start_date}" }\n')}`;
+    const text = `${production}${measures.join('\n')}\n`;
+    const { codes, lines } = diagnose([
+      source('movie.yaml', fanOut),
+      source('production.yaml', text),
+      input('i.yaml', 'name: i\nfrom: movie\nfields: [movie.title, production.ok]\n'),
+    ]);
+    expect(codes).toEqual([
+      'movie.yaml:9:38: fan_out_lookup',
+      'production.yaml:12:42: unknown_field',
+      'production.yaml:13:43: unknown_field',
+      'production.yaml:14:43: unknown_source',
+    ]);
+    expect(lines.join('\n')).toMatchInlineSnapshot(`
+      "movie.yaml:9:38: error: {production.start_date} of measure 'movie.f': 'production' is reached from 'movie' (movie -> production) only through a one-to-many join, which would count each 'movie' row once per related row (a measure reads fields of sources that each 'movie' row has at most one of, over many-to-one joins; aggregate 'production' with one of its own measures instead)
+      production.yaml:12:42: error: 'movie' has no field 'titel' (in {movie.titel} of measure 'production.b') (did you mean title?)
+      production.yaml:13:43: error: 'movie.movie_count' is a measure, not a field, in {movie.movie_count} of measure 'production.c'
+      production.yaml:14:43: error: unknown source 'movi' in {movi.status} of measure 'production.d' (did you mean movie?)"
+    `);
+    const bare = `${production}  - { name: e, aggregate: count, filter: "{status} = 'x'" }\n`;
+    expect(diagnose([source('movie.yaml', movie), source('production.yaml', bare)]).lines)
+      .toMatchInlineSnapshot(`
+      [
+        "production.yaml:11:43: error: {status} is not a field reference: a measure's filter refers to a field of a related source as {source.field} (its own columns are written by name alone; {via.source.field} picks the join path)",
+      ]
+    `);
+  });
+
   it('unknown field in an input, with a did-you-mean hint', () => {
     const text = 'name: i\nfrom: movie\nfields:\n  - movie.title\n  - production.start_dat\n';
     const { codes, lines } = diagnose([...base, input('i.yaml', text)]);

@@ -16,7 +16,7 @@ import type {
   SortKey,
 } from './plan/logical-plan.js';
 import { atomTargets } from './plan/logical-plan.js';
-import { JoinPathFinder } from './plan/paths.js';
+import { JoinPathFinder } from './model/paths.js';
 import { plan, type PlannerInput } from './plan/planner.js';
 import { resolveInput, type ResolveOptions } from './plan/resolve.js';
 import type { ColumnSpec, FilterTarget, MeasureUse, QuerySpec } from './plan/spec.js';
@@ -195,6 +195,7 @@ function prepare(spec: QuerySpec, names: NameAllocator) {
         aggregate: def.aggregate,
         input: def.sql !== undefined ? { kind: 'value', measure: use.measure } : { kind: 'rows' },
         ...(def.filter !== undefined ? { filter: use.measure } : {}),
+        ...(use.lookups ? { lookups: use.lookups } : {}),
       });
       out = { kind: 'request', id };
     }

@@ -15,7 +15,8 @@
  * - A row filter's `{user.<attribute>}` becomes a typed literal of the caller's attribute; a
  *   missing attribute denies the read (the rows it would select are unknown).
  */
-import type { DialectFragment, MeasureModel, MemberModel, SourceModel } from '../model/types.js';
+import type { MeasureModel, MemberModel, SourceModel } from '../model/types.js';
+import { fragmentColumns } from '../model/columns.js';
 import type { SqlFragment } from '../sql/fragments/fragment.js';
 import { lit, or, type Expr } from '../sql/ast.js';
 import type { TypedValue } from '../values/typed-value.js';
@@ -151,12 +152,6 @@ function measureColumns(measure: MeasureModel): string[] {
   const def = measure.definition;
   if (def.kind !== 'aggregate') return [];
   return [...(def.sql ? fragmentColumns(def.sql) : []), ...(def.filter ? fragmentColumns(def.filter) : [])];
-}
-
-function fragmentColumns(sql: DialectFragment): string[] {
-  return sql.kind === 'shared'
-    ? [...sql.fragment.columns]
-    : Object.values(sql.fragments).flatMap((f) => [...f.columns]);
 }
 
 function rowFilterExpr(

@@ -119,14 +119,23 @@ export function sourceProbes(source: SourceModel, dialect: Dialect): SourceProbe
     const id = `${source.name}.${measure.name}`;
     const what = `measure '${id}'`;
     const base = measure.path ?? [];
+    // A related source's `{source.field}` is not joined here: NULL stands in for it (as a
+    // left join gives it); the query compiles the same around any value of its type.
+    const lookups = definition.lookups
+      ? new Map<string, Expr>(definition.lookups.map((l) => [l.placeholder, lit(null)]))
+      : undefined;
     const value =
-      definition.sql && fragmentProbe(definition.sql, [...base, 'sql'], `sql of ${what}`, { measure: id });
+      definition.sql &&
+      fragmentProbe(definition.sql, [...base, 'sql'], `sql of ${what}`, { measure: id }, lookups);
     const filter =
       definition.filter &&
-      fragmentProbe(definition.filter, [...base, 'filter'], `filter of ${what}`, {
-        condition: true,
-        measure: id,
-      });
+      fragmentProbe(
+        definition.filter,
+        [...base, 'filter'],
+        `filter of ${what}`,
+        { condition: true, measure: id },
+        lookups,
+      );
     if (value || filter)
       probes.push({
         what: `${definition.aggregate} of ${what}`,

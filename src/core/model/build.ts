@@ -19,6 +19,8 @@ import {
 import { didYouMean } from '../suggest.js';
 import type {
   AccessModel,
+  DialectFragment,
+  FieldLookup,
   FieldModel,
   InputModel,
   JoinEdge,
@@ -32,6 +34,7 @@ import type {
 import { reverseRelationship } from './types.js';
 import { bareColumnOf, FragmentReader } from './fragments.js';
 import { fieldColumns } from './columns.js';
+import { JoinPathFinder } from './paths.js';
 import type { SqlFragment } from '../sql/fragments/fragment.js';
 
 export type DefinitionKind = 'source' | 'input' | 'tracker' | 'pipeline';
@@ -150,6 +153,7 @@ export function buildModel(files: readonly DefinitionFile[]): BuildResult {
     checkMeasureReferences(source, sources, parsed, definition, diagnostics, broken);
   }
   const joins = buildJoins(sourceFiles, sources, diagnostics, broken);
+  checkFieldLookups(sources, joins, parsedByName, diagnostics, broken);
   checkDerivedCycles(sources, diagnostics);
   // A source that cannot be used is reported once, here; what uses it stays quiet.
   for (const name of unusable) {
@@ -388,11 +392,13 @@ function measureModel(
       m.filter !== undefined
         ? reader.readDialectSql([...path, 'filter'], m.filter, 'measure_filter')
         : undefined;
+    const lookups = fieldLookups([valueSql, filter]);
     definition = {
       kind: 'aggregate',
       aggregate: m.aggregate ?? 'count',
       ...(valueSql ? { sql: valueSql } : {}),
       ...(filter ? { filter } : {}),
+      ...(lookups.length > 0 ? { lookups } : {}),
     };
   }
   return {
@@ -407,6 +413,125 @@ function measureModel(
     loc,
     path,
   };
+}
+
+/** The `{[via.…]source.field}` references of a measure's `sql` and `filter`, each once. */
+function fieldLookups(sqls: (DialectFragment | undefined)[]): FieldLookup[] {
+  const placeholders = new Set(
+    sqls.flatMap((sql) => (sql ? dialectFragments(sql) : [])).flatMap((f) => f.placeholders),
+  );
+  return [...placeholders].map((placeholder) => {
+    const segments = placeholder.split('.');
+    const [source, field] = segments.slice(-2) as [string, string];
+    return { placeholder, via: segments.slice(0, -2), source, field };
+  });
+}
+
+/** Each fragment of a definition's SQL, with the path of the string it is written in. */
+function dialectFragments(sql: DialectFragment, path: ValuePath = []): (SqlFragment & { path: ValuePath })[] {
+  if (sql.kind === 'shared') return [{ ...sql.fragment, path }];
+  return Object.entries(sql.fragments).map(([dialect, fragment]) => ({
+    ...fragment!,
+    path: [...path, dialect],
+  }));
+}
+
+/**
+ * A measure's `{source.field}` references: the source and field exist, and the source is
+ * reached from the measure's own by many-to-one joins only (a one-to-many join would count
+ * the measure's rows once per related row). Reported where each reference is written.
+ */
+function checkFieldLookups(
+  sources: ReadonlyMap<string, SourceModel>,
+  joins: ReadonlyMap<string, readonly JoinEdge[]>,
+  parsedByName: ReadonlyMap<string, Parsed<SourceDefinition>>,
+  diagnostics: Diagnostic[],
+  broken: ReadonlySet<string>,
+): void {
+  const anyPath = new JoinPathFinder({ joins });
+  const toOne = anyPath.toOne();
+  for (const source of sources.values()) {
+    const { parsed } = parsedByName.get(source.name)!;
+    for (const measure of source.measures.values()) {
+      const def = measure.definition;
+      if (def.kind !== 'aggregate' || !def.lookups) continue;
+      const written = (['sql', 'filter'] as const).flatMap((part) =>
+        def[part] ? dialectFragments(def[part], [...(measure.path ?? []), part]) : [],
+      );
+      for (const lookup of def.lookups) {
+        const where = written.find((f) => f.placeholders.includes(lookup.placeholder))!;
+        const token = where.tokens.find((t) => t.kind === 'placeholder' && t.value === lookup.placeholder);
+        const loc = parsed.locateWithin(where.path, token?.start ?? 0);
+        const problem = lookupProblem(source, measure, lookup, { sources, broken, anyPath, toOne }, loc);
+        if (problem) diagnostics.push(problem);
+      }
+    }
+  }
+}
+
+function lookupProblem(
+  source: SourceModel,
+  measure: MeasureModel,
+  lookup: FieldLookup,
+  project: {
+    sources: ReadonlyMap<string, SourceModel>;
+    broken: ReadonlySet<string>;
+    anyPath: JoinPathFinder;
+    toOne: JoinPathFinder;
+  },
+  loc: SourceLocation,
+): Diagnostic | undefined {
+  const { sources, broken, anyPath, toOne } = project;
+  const at = `{${lookup.placeholder}} of measure '${source.name}.${measure.name}'`;
+  for (const name of [...lookup.via, lookup.source]) {
+    if (sources.has(name)) continue;
+    if (broken.has(name)) return undefined;
+    return unknownMember('unknown_source', `unknown source '${name}' in ${at}`, name, sources.keys(), loc);
+  }
+  const target = sources.get(lookup.source)!;
+  if (!target.fields.has(lookup.field)) {
+    const what = target.measures.has(lookup.field)
+      ? `'${lookup.source}.${lookup.field}' is a measure, not a field, in ${at}`
+      : `'${lookup.source}' has no field '${lookup.field}' (in ${at})`;
+    return unknownMember('unknown_field', what, lookup.field, target.fields.keys(), loc);
+  }
+  const path = toOne.path(source.name, lookup.source, lookup.via);
+  if (path.ok) return undefined;
+  const shown = [source.name, ...lookup.via, lookup.source].join(' -> ');
+  switch (path.reason) {
+    case 'unreachable':
+      return anyPath.path(source.name, lookup.source, lookup.via).ok
+        ? error(
+            'fan_out_lookup',
+            `${at}: '${lookup.source}' is reached from '${source.name}' (${shown}) only through a one-to-many join, which would count each '${source.name}' row once per related row`,
+            loc,
+            `a measure reads fields of sources that each '${source.name}' row has at most one of, over many-to-one joins; aggregate '${lookup.source}' with one of its own measures instead`,
+          )
+        : error(
+            'no_join_path',
+            `${at}: '${lookup.source}' cannot be reached from '${source.name}' by the declared joins`,
+            loc,
+            'declare a join between them',
+          );
+    case 'revisits':
+      return error(
+        'no_join_path',
+        `${at}: the join path ${shown} passes through '${path.source}' twice`,
+        loc,
+      );
+    case 'tie':
+      return error(
+        'ambiguous_join_path',
+        `${at}: '${lookup.source}' is reached from '${source.name}' by more than one shortest many-to-one path (${path.alternatives
+          .map((alt) => [source.name, ...alt, lookup.source].join(' -> '))
+          .join('; ')})`,
+        loc,
+        `name the sources it passes through: ${path.alternatives
+          .filter((alt) => alt.length > 0)
+          .map((alt) => `{${[...alt, lookup.source, lookup.field].join('.')}}`)
+          .join(' or ')}`,
+      );
+  }
 }
 
 /** Stands in for a derived expression that failed to parse (its source is left out of the model). */

@@ -1,7 +1,8 @@
 /** The physical columns a source's definition reads, as far as its definitions tell. */
 import type { DialectFragment, SourceModel } from './types.js';
 
-function fragmentColumns(sql: DialectFragment): string[] {
+/** The columns a definition's SQL names, in every dialect it is written for. */
+export function fragmentColumns(sql: DialectFragment): string[] {
   return sql.kind === 'shared'
     ? [...sql.fragment.columns]
     : Object.values(sql.fragments).flatMap((f) => [...f.columns]);

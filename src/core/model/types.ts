@@ -38,6 +38,22 @@ export interface AggregateDefinition {
   aggregate: Aggregate;
   sql?: DialectFragment;
   filter?: DialectFragment;
+  /** The `{source.field}` references of `sql` and `filter`: fields of sources each row has at most one of. */
+  lookups?: FieldLookup[];
+}
+
+/**
+ * A field of a related source that a measure's `sql` or `filter` reads, written
+ * `{source.field}` or `{via.….source.field}`: the source is reached from the measure's own
+ * by many-to-one (or one-to-one) joins only, so reading it never repeats a row.
+ */
+export interface FieldLookup {
+  /** The placeholder as written, e.g. `supplier.nation.n_name`. */
+  placeholder: string;
+  /** Sources the join path passes through, in order (like an input's `via`). */
+  via: string[];
+  source: string;
+  field: string;
 }
 
 /** A measure a derived expression refers to. */

@@ -34,6 +34,7 @@ import type {
 } from './logical-plan.js';
 import { DELETED_COLUMN, latestRowsSelect, VERSION_COLUMN, VISIBLE_COLUMN } from './latest-rows.js';
 import { fieldExpr } from './field-expr.js';
+import { fragmentColumns } from '../model/columns.js';
 import type { Atom, Condition, FilterTarget, TreeNode } from './spec.js';
 import { isBelow } from './grain.js';
 import { atomsOf } from './condition.js';
@@ -148,11 +149,32 @@ export class SqlBuilder {
     return this.fieldRef(node, node.source.fields.get(key)!);
   }
 
-  /** A measure's `sql` (the value it aggregates) or `filter`, computed in its source's scan. */
-  private measureInputRef(node: TreeNode, measure: MeasureModel, part: 'sql' | 'filter'): Expr | undefined {
+  /**
+   * A measure's `sql` (the value it aggregates) or `filter`, computed in its source's scan; one
+   * that reads related sources' fields (`{source.field}`) is computed on the joined rows, its
+   * own columns read from its scan and each reference from the node it looks up.
+   */
+  private measureInputRef(
+    r: AggregateRequest,
+    measure: MeasureModel,
+    part: 'sql' | 'filter',
+  ): Expr | undefined {
     const input = measureInput(measure, part);
     if (input === undefined) return undefined;
-    const s = this.scan(node);
+    const s = this.scan(r.node);
+    if (r.lookups) {
+      const columns = new Map(
+        fragmentColumns(input.sql).map((c) => [
+          c,
+          col(
+            s.alias,
+            s.column(`c:${c}`, c, () => col(undefined, c)),
+          ),
+        ]),
+      );
+      const placeholders = new Map([...r.lookups].map(([p, l]) => [p, this.fieldRef(l.node, l.field)]));
+      return { ...input, columns, placeholders };
+    }
     const suffix = part === 'sql' ? 'value' : 'filter';
     return col(
       s.alias,
@@ -671,7 +693,7 @@ export class SqlBuilder {
     return this.finishAggregate(plan, shape, base, dimension, (r) =>
       aggregateCall(r, {
         value: () => this.requestValue(r),
-        filter: () => (r.filter ? this.measureInputRef(r.node, r.filter, 'filter') : undefined),
+        filter: () => (r.filter ? this.measureInputRef(r, r.filter, 'filter') : undefined),
         countRows: () => (r.node === plan.root ? { kind: 'star' } : this.keyRef(r.node)),
       }),
     );
@@ -682,7 +704,7 @@ export class SqlBuilder {
    * measure's filter holds; a count is 1 when that value (or the source's row) is there, else 0.
    */
   private singleRowValue(r: AggregateRequest, plan: LogicalPlan): Expr {
-    const filter = r.filter ? this.measureInputRef(r.node, r.filter, 'filter') : undefined;
+    const filter = r.filter ? this.measureInputRef(r, r.filter, 'filter') : undefined;
     const value = this.requestValue(r);
     const zero = lit({ type: 'integer', value: 0 });
     const one = lit({ type: 'integer', value: 1 });
@@ -702,7 +724,7 @@ export class SqlBuilder {
 
   private requestValue(r: AggregateRequest): Expr | undefined {
     if (r.input.kind === 'partial') return col(r.input.preaggregate.name, r.input.column);
-    if (r.input.kind === 'value') return this.measureInputRef(r.node, r.input.measure, 'sql');
+    if (r.input.kind === 'value') return this.measureInputRef(r, r.input.measure, 'sql');
     return undefined;
   }
 
@@ -724,7 +746,8 @@ export class SqlBuilder {
     const projected = new Map<string, string>();
     /** A column of `joined` (the same expression once), by name. */
     const project = (expr: Expr, preferred: string): string => {
-      const key = JSON.stringify(expr);
+      // Maps (a fragment's placeholders and columns) are part of what an expression says.
+      const key = JSON.stringify(expr, (_, v: unknown) => (v instanceof Map ? [...v] : v));
       const known = projected.get(key);
       if (known) return known;
       const alias = names.allocate(preferred);
@@ -754,7 +777,7 @@ export class SqlBuilder {
     for (const r of plan.requests) {
       const part = partOf(plan.keyNodes.get(r.id));
       const value = this.requestValue(r);
-      const filter = r.filter ? this.measureInputRef(r.node, r.filter, 'filter') : undefined;
+      const filter = r.filter ? this.measureInputRef(r, r.filter, 'filter') : undefined;
       const valueCol = value ? project(value, `${r.id.replaceAll('.', '_')}_value`) : undefined;
       const filterCol = filter ? project(filter, `${r.id.replaceAll('.', '_')}_filter`) : undefined;
       const rowsCol =
@@ -854,7 +877,10 @@ function derivedDefinition(measure: MeasureModel) {
 }
 
 /** A measure's `sql` or `filter` as an expression over its source's columns. */
-function measureInput(measure: MeasureModel, part: 'sql' | 'filter'): Expr | undefined {
+function measureInput(
+  measure: MeasureModel,
+  part: 'sql' | 'filter',
+): Extract<Expr, { kind: 'fragment' }> | undefined {
   const def = measure.definition;
   const sql = def.kind === 'aggregate' ? def[part] : undefined;
   if (sql === undefined) return undefined;

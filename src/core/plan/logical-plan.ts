@@ -26,7 +26,7 @@
  */
 import type { Aggregate } from '../definitions/schema.js';
 import type { FieldModel, MeasureModel } from '../model/types.js';
-import type { Atom, Condition, FilterTarget, Literal, TreeNode } from './spec.js';
+import type { Atom, Condition, FilterTarget, Literal, Lookups, TreeNode } from './spec.js';
 
 export type NodeRole = 'grain' | 'lookup' | 'exists';
 
@@ -52,6 +52,8 @@ export interface AggregateRequest {
   input: AggregateInput;
   /** The measure whose `filter:` restricts the rows aggregated. */
   filter?: MeasureModel;
+  /** Fields of to-one related nodes the measure's `sql` / `filter` reads (joined, never repeating a row). */
+  lookups?: Lookups;
 }
 
 /** How a final measure value is made from aggregate calls. */
@@ -196,6 +198,11 @@ export interface LogicalPlan {
   eagerRoot?: { columns: string[] };
   /** oneRowPerGroup: each group is one joined row, so nothing is aggregated. */
   oneRowPerGroup?: boolean;
+}
+
+/** The nodes a request reads: its own, and those of the fields its measure looks up. */
+export function requestNodes(r: AggregateRequest): TreeNode[] {
+  return [r.node, ...[...(r.lookups?.values() ?? [])].map((l) => l.node)];
 }
 
 export function atomNode(atom: Atom): TreeNode | undefined {

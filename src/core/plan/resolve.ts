@@ -18,6 +18,7 @@ import type {
 import { comparableTypes } from '../model/build.js';
 import { humanize } from '../model/humanize.js';
 import type {
+  FieldLookup,
   FieldModel,
   InputModel,
   JoinEdge,
@@ -30,12 +31,13 @@ import { memberOf } from '../model/types.js';
 import { closest } from '../suggest.js';
 import { coerceValue, MAX_SPAN, parseSpan, type TypedValue } from '../values/typed-value.js';
 import { AccessPolicy, type Caller } from '../access/policy.js';
-import { JoinPathFinder } from './paths.js';
+import { JoinPathFinder } from '../model/paths.js';
 import type {
   Atom,
   ColumnSpec,
   Condition,
   FilterTarget,
+  Lookups,
   MeasureUse,
   QuerySpec,
   SortSpec,
@@ -311,7 +313,11 @@ class Resolver {
   }
 
   private measureUse(node: TreeNode, measure: MeasureModel, path: ValuePath): MeasureUse | undefined {
-    if (measure.definition.kind === 'aggregate') return { node, measure };
+    if (measure.definition.kind === 'aggregate') {
+      if (!measure.definition.lookups) return { node, measure };
+      const lookups = this.lookups(node, measure, measure.definition.lookups, path);
+      return lookups && { node, measure, lookups };
+    }
     const parts: MeasureUse[] = [];
     for (const part of measure.definition.refs) {
       const source = this.model.sources.get(part.source);
@@ -323,6 +329,38 @@ class Resolver {
       parts.push(use);
     }
     return { node, measure, parts };
+  }
+
+  /**
+   * The fields a measure's `{source.field}` references read, each on a node reached from the
+   * measure's node by its to-one path (always below it, so a pre-aggregated subtree holds
+   * them). The caller must be allowed to read each source and field.
+   */
+  private lookups(
+    node: TreeNode,
+    measure: MeasureModel,
+    lookups: readonly FieldLookup[],
+    path: ValuePath,
+  ): Lookups | undefined {
+    const bound = new Map<string, { node: TreeNode; field: FieldModel }>();
+    for (const lookup of lookups) {
+      const source = this.model.sources.get(lookup.source);
+      const field = source?.fields.get(lookup.field);
+      const found = this.finder.toOne().path(measure.source, lookup.source, lookup.via);
+      // The model reported what is wrong with the reference; the measure is left out here.
+      if (!source || !field || !found.ok) return undefined;
+      if (!found.edges.every((edge) => this.checkSourceAccess(this.model.sources.get(edge.to)!, path)))
+        return undefined;
+      const denial = this.policy?.memberDenial(source, field);
+      if (denial)
+        return this.fail(
+          'access_denied',
+          `access denied: measure '${measure.source}.${measure.name}' reads ${lookup.source}.${lookup.field}: ${denial}`,
+          path,
+        );
+      bound.set(lookup.placeholder, { node: this.node(source, [...edgesTo(node), ...found.edges]), field });
+    }
+    return bound;
   }
 
   // ---- columns ---------------------------------------------------------------------------
@@ -720,4 +758,11 @@ class Resolver {
   private isOneValuedPerRow(node: TreeNode, columns: ColumnSpec[]): boolean {
     return oneValuedPerRow(node, grainOf(columns.map((c) => (c.kind === 'dimension' ? c.node : c.use.node))));
   }
+}
+
+/** The joins from the root down to `node`. */
+function edgesTo(node: TreeNode): JoinEdge[] {
+  const edges: JoinEdge[] = [];
+  for (let n: TreeNode | undefined = node; n?.edge; n = n.parent) edges.unshift(n.edge);
+  return edges;
 }

@@ -28,7 +28,12 @@ export interface MeasureUse {
   node: TreeNode;
   measure: MeasureModel;
   parts?: MeasureUse[];
+  /** The fields of related sources its `sql` / `filter` reads, by placeholder: nodes to-one below `node`. */
+  lookups?: Lookups;
 }
+
+/** A measure's `{source.field}` references bound to nodes of the join tree. */
+export type Lookups = ReadonlyMap<string, { node: TreeNode; field: FieldModel }>;
 
 export interface ColumnBase {
   name: string;

@@ -23,6 +23,11 @@ export type Expr =
       sql: DialectFragment;
       owner: string;
       placeholders?: ReadonlyMap<string, Expr>;
+      /**
+       * Printed outside its source's scan (a measure reading related sources' fields): each
+       * column it names, as `facts.columns` holds it, replaced by this expression.
+       */
+      columns?: ReadonlyMap<string, Expr>;
     }
   | { kind: 'literal'; value: TypedValue | null }
   | { kind: 'compare'; op: ComparisonOp; left: Expr; right: Expr }

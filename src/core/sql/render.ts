@@ -146,7 +146,7 @@ export class Printer {
       case 'fragment': {
         // A bare column name needs no parentheses; any other expression keeps them.
         const fragment = d.fragmentFor(e.sql, e.owner);
-        const sql = this.fragment(fragment, depth, undefined, e.placeholders);
+        const sql = this.fragment(fragment, depth, undefined, e.placeholders, e.columns);
         return fragment.bareColumn !== undefined ? sql : `(${sql})`;
       }
       case 'literal':
@@ -208,9 +208,19 @@ export class Printer {
     depth: number,
     clauseIndent?: string,
     placeholders?: ReadonlyMap<string, Expr>,
+    columns?: ReadonlyMap<string, Expr>,
   ): string {
     const d = this.dialect;
     return printFragment(fragment, {
+      ...(columns
+        ? {
+            column: (name) => {
+              const replacement = columns.get(name);
+              if (!replacement) throw new Error(`internal: no column ${name} for ${fragment.text}`);
+              return this.expr(replacement, depth);
+            },
+          }
+        : {}),
       identifier: (name) => d.identifier(name),
       stringLiteral: (value) => d.stringLiteral(value),
       placeholder: (path) => {

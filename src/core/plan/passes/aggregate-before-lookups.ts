@@ -4,7 +4,8 @@
  * root's rows are aggregated first, per the root columns the query reads (dimensions, join
  * keys, filter columns), and the lookups joined to those groups. Only worth it when those
  * columns do not include the root's key (else every row is its own group), and when every
- * lookup is left joined (an inner join filters rows, which is better done before).
+ * lookup is left joined (an inner join filters rows, which is better done before). A
+ * measure reading a lookup's field is computed on joined rows, so it is not aggregated early.
  */
 import { atomTargets, groupsOf, rowAtomsOf } from '../logical-plan.js';
 import { DECOMPOSABLE, type PlanState } from './state.js';
@@ -19,6 +20,7 @@ export function aggregateBeforeLookups(state: PlanState): PlanState {
   const rootOnly = state.requests.every(
     (r) =>
       r.node === root &&
+      !r.lookups &&
       r.input.kind !== 'partial' &&
       state.strategies.get(r.id) === 'direct' &&
       DECOMPOSABLE.has(r.aggregate),

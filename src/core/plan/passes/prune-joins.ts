@@ -3,7 +3,7 @@
  * and the nodes on the paths to those; nothing else is ever joined.
  */
 import { grainOf } from '../grain.js';
-import { atomNodes } from '../logical-plan.js';
+import { atomNodes, requestNodes } from '../logical-plan.js';
 import { atomsOf } from '../condition.js';
 import type { TreeNode } from '../spec.js';
 import type { PlanState } from './state.js';
@@ -14,7 +14,7 @@ export function pruneJoins(state: PlanState): PlanState {
     [
       root,
       ...[...dimensions, ...sortOnly].map((d) => d.node),
-      ...requests.map((r) => r.node),
+      ...requests.flatMap(requestNodes),
       ...where.flatMap(atomsOf).flatMap(atomNodes),
     ],
     root,

@@ -3,7 +3,7 @@
  * is exactly one expression, a source's `sql:` exactly one SELECT) and printed back from
  * its validated tokens for each dialect. The only way definition SQL reaches a query.
  */
-import { FragmentSyntaxError, tokenize, type FragmentProblem, type Token } from './lexer.js';
+import { columnName, FragmentSyntaxError, tokenize, type FragmentProblem, type Token } from './lexer.js';
 import { FragmentGrammar, type GrammarRules } from './parser.js';
 
 export type { FragmentProblem } from './lexer.js';
@@ -21,8 +21,8 @@ export type FragmentContext =
 
 const RULES: Record<FragmentContext, GrammarRules> = {
   field: { what: "a field's sql", placeholders: 'none', columns: true },
-  measure: { what: "a measure's sql", placeholders: 'none', columns: true },
-  measure_filter: { what: "a measure's filter", placeholders: 'none', columns: true },
+  measure: { what: "a measure's sql", placeholders: 'fields', columns: true },
+  measure_filter: { what: "a measure's filter", placeholders: 'fields', columns: true },
   deleted_when: { what: 'cdc.deletedWhen', placeholders: 'none', columns: true },
   row_filter: { what: 'a row filter', placeholders: 'caller', columns: true },
   derived: { what: "a derived measure's expression", placeholders: 'measures', columns: false },
@@ -95,6 +95,11 @@ export interface FragmentPrinter {
   stringLiteral(value: string): string;
   /** The SQL of a `{placeholder}`, already parenthesised when it is not atomic. */
   placeholder(path: string): string;
+  /**
+   * The SQL of a column token (its name as `facts.columns` holds it), where the fragment is
+   * printed outside its source's own scan; absent prints the name.
+   */
+  column?(name: string): string | undefined;
   /** Indentation for a SELECT's clauses (one line per clause); absent prints one line. */
   clauseIndent?: string;
 }
@@ -115,7 +120,7 @@ export function printFragment(fragment: SqlFragment, printer: FragmentPrinter): 
       if (token.role === 'clause' && printer.clauseIndent !== undefined) out += `\n${printer.clauseIndent}`;
       else if (!glued(previous, token)) out += ' ';
     }
-    out += printToken(token, printer);
+    out += printColumn(token, printer) ?? printToken(token, printer);
     previous = token;
   }
   return out;
@@ -125,6 +130,11 @@ function glued(previous: Token, token: Token): boolean {
   if (token.kind === 'symbol' && NO_SPACE_BEFORE.has(token.value)) return true;
   if (previous.kind === 'symbol' && NO_SPACE_AFTER.has(previous.value)) return true;
   return previous.role === 'function' && token.kind === 'symbol' && token.value === '(';
+}
+
+function printColumn(token: Token, printer: FragmentPrinter): string | undefined {
+  if (token.role !== 'column' || !printer.column) return undefined;
+  return printer.column(columnName(token));
 }
 
 function printToken(token: Token, printer: FragmentPrinter): string {

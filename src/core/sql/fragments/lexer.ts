@@ -164,9 +164,15 @@ export function tokenize(text: string, options: LexOptions): Token[] {
     } else if (c === '{') {
       const match = PLACEHOLDER.exec(text.slice(i));
       if (!options.placeholders)
-        fail(i, "'{' is not SQL here: placeholders are only allowed in derived measures and row filters");
+        fail(
+          i,
+          "'{' is not SQL here: placeholders are only allowed in measures, derived measures and row filters",
+        );
       if (!match)
-        fail(i, "unclosed or malformed '{': a reference is {measure}, {source.measure} or {user.attribute}");
+        fail(
+          i,
+          "unclosed or malformed '{': a reference is {measure}, {source.measure}, {source.field} or {user.attribute}",
+        );
       push('placeholder', match[1]!, i, i + match[0].length);
       i += match[0].length;
     } else if (c === ';') {
@@ -221,4 +227,9 @@ function readNumber(text: string, start: number): number {
 function describeChar(c: string): string {
   const code = c.codePointAt(0)!;
   return code < 32 || code === 127 ? `U+${code.toString(16).padStart(4, '0').toUpperCase()}` : `'${c}'`;
+}
+
+/** A column token's name as a fragment's `columns` lists it: unquoted names in lower case, as every engine folds them. */
+export function columnName(token: Token): string {
+  return token.kind === 'quoted' ? token.value : token.value.toLowerCase();
 }

@@ -9,7 +9,7 @@
  * EXTRACT, INTERVAL, typed literals, function calls, IN/BETWEEN/LIKE, IS [NOT] ...); in a
  * source's SELECT also joins, subqueries, set operations, aggregates and windows.
  */
-import { fail, type Token } from './lexer.js';
+import { columnName, fail, type Token } from './lexer.js';
 import {
   AGGREGATE_FUNCTIONS,
   ALLOWED_TABLE_FUNCTIONS,
@@ -25,7 +25,7 @@ export interface GrammarRules {
   /** Says what the fragment is, in messages: "a field's sql". */
   what: string;
   /** Which `{placeholders}` may appear. */
-  placeholders: 'none' | 'measures' | 'caller';
+  placeholders: 'none' | 'measures' | 'caller' | 'fields';
   /** Whether column names may appear (a derived measure combines measures only). */
   columns: boolean;
 }
@@ -428,7 +428,7 @@ export class FragmentGrammar {
           code: 'sql_not_allowed',
         },
       );
-    this.facts.columns.add(first.kind === 'quoted' ? first.value : first.value.toLowerCase());
+    this.facts.columns.add(columnName(first));
   }
 
   private placeholder(): void {
@@ -438,6 +438,12 @@ export class FragmentGrammar {
       fail(
         t.start,
         `{${t.value}} is not a caller attribute: a row filter refers to the caller as {user.<attribute>}`,
+      );
+    if (this.rules.placeholders === 'fields' && (segments.length < 2 || segments.some((s) => s === '')))
+      fail(
+        t.start,
+        `{${t.value}} is not a field reference: ${this.rules.what} refers to a field of a related source as {source.field}`,
+        { hint: 'its own columns are written by name alone; {via.source.field} picks the join path' },
       );
     if (!this.facts.placeholders.includes(t.value)) this.facts.placeholders.push(t.value);
   }

@@ -2,7 +2,7 @@
  * Join paths: the shortest path from the input's root to each source it needs, with ties
  * reported (not guessed) and `via: [...]` to pick one.
  */
-import type { JoinEdge, SemanticModel } from '../model/types.js';
+import type { JoinEdge, SemanticModel } from './types.js';
 
 export type PathResult =
   | { ok: true; edges: JoinEdge[] }
@@ -18,8 +18,19 @@ interface Search {
 /** Breadth-first search from one source, keeping every predecessor at shortest distance. */
 export class JoinPathFinder {
   private readonly searches = new Map<string, Search>();
+  private toOneFinder?: JoinPathFinder;
 
-  constructor(private readonly model: SemanticModel) {}
+  constructor(
+    private readonly model: Pick<SemanticModel, 'joins'>,
+    /** The joins a path may follow (every join by default). */
+    private readonly follows: (edge: JoinEdge) => boolean = () => true,
+  ) {}
+
+  /** Paths along many-to-one and one-to-one joins only: each row has at most one row at the end. */
+  toOne(): JoinPathFinder {
+    this.toOneFinder ??= new JoinPathFinder(this.model, (edge) => edge.relationship !== 'one_to_many');
+    return this.toOneFinder;
+  }
 
   private search(from: string): Search {
     let s = this.searches.get(from);
@@ -32,6 +43,7 @@ export class JoinPathFinder {
       for (const node of frontier) {
         const d = distance.get(node)!;
         for (const edge of this.model.joins.get(node) ?? []) {
+          if (!this.follows(edge)) continue;
           const seen = distance.get(edge.to);
           if (seen === undefined) {
             distance.set(edge.to, d + 1);
