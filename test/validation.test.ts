@@ -359,8 +359,55 @@ filters:
     expect(lines[0]).toContain("'movie.title' is string but 'production.start_date' is date");
     expect(lines[1]).toContain('valueFrom takes equals, not_equals, gt, gte, lt, lte');
     expect(lines[2]).toContain('give only one of valueFrom, value');
-    expect(lines[3]).toContain('issue 13 part 4');
+    expect(lines[3]).toContain('valueFrom: { measure, per }');
     expect(lines[4]).toContain('did you mean production.start_date?');
+  });
+
+  it('a measure at another grain (valueFrom: { measure, per, filters, times }): each problem at its node', () => {
+    const crew = production.replace('measures:\n', '  - { name: crew, type: integer }\nmeasures:\n');
+    const text = `name: i
+from: production
+fields: [production.production_id]
+filters:
+  - { field: production.start_date, op: gt, valueFrom: { measure: production.production_count } }
+  - { field: production.crew, op: equals, valueFrom: { measure: production.movie_id } }
+  - { field: production.crew, op: lt, valueFrom: { measure: production.production_count, per: movi } }
+  - { field: production.crew, op: lt, valueFrom: { measure: movie.movie_count, per: production } }
+  - { field: production.production_id, op: gt, valueFrom: { measure: movie.movie_count, times: 2 } }
+  - field: production.crew
+    op: gt
+    valueFrom: { measure: production.production_count, filters: [{ field: production.production_count, op: gt, value: 1 }] }
+  - field: production.crew
+    op: gt
+    valueFrom: { measure: production.production_count, filters: [{ field: movie.titl, op: equals, value: x }] }
+  - { field: movie.movie_count, op: gt, valueFrom: { measure: movie.movie_count, per: movie } }
+  - { field: production.crew, op: lt, valueFrom: { measure: production.production_count, per: movie, times: 0.5 } }
+`;
+    const { codes, lines } = diagnose([
+      source('movie.yaml', movie),
+      source('production.yaml', crew),
+      input('i.yaml', text),
+    ]);
+    expect(codes).toEqual([
+      'i.yaml:5:67: type_mismatch',
+      'i.yaml:6:65: invalid_filter',
+      'i.yaml:7:95: unknown_source',
+      'i.yaml:8:85: invalid_filter',
+      'i.yaml:9:70: type_mismatch',
+      'i.yaml:12:66: invalid_filter',
+      'i.yaml:15:75: unknown_field',
+      'i.yaml:16:87: invalid_filter',
+    ]);
+    expect(lines.join('\n')).toMatchInlineSnapshot(`
+      "i.yaml:5:67: error: 'production.start_date' is date but measure 'production.production_count' is integer: a comparison needs the same family of types
+      i.yaml:6:65: error: valueFrom.measure names 'production.movie_id', a field: name a measure (to compare with the field on the same row, write valueFrom: production.movie_id)
+      i.yaml:7:95: error: per names unknown source 'movi' (did you mean movie?)
+      i.yaml:8:85: error: per: 'production' must be a source that 'movie' joins many-to-one, so that each movie row belongs to one production row (declare a many_to_one join from movie to production)
+      i.yaml:9:70: error: 'production.production_id' is string but measure 'movie.movie_count' is integer: a comparison needs the same family of types
+      i.yaml:12:66: error: the filters of a measure at another grain choose the rows it is computed over: they filter fields, not measures
+      i.yaml:15:75: error: 'movie' has no field or measure 'titl' (did you mean movie.title?)
+      i.yaml:16:87: error: a measure is compared with a measure over all rows (no per): a group has no single 'movie' row"
+    `);
   });
 
   it('an empty all: [] or any: [] is an error at its place, however deep', () => {

@@ -19,7 +19,7 @@ import { atomTargets } from './plan/logical-plan.js';
 import { JoinPathFinder } from './model/paths.js';
 import { plan, type PlannerInput } from './plan/planner.js';
 import { resolveInput, type ResolveOptions } from './plan/resolve.js';
-import type { ColumnSpec, FilterTarget, MeasureUse, QuerySpec } from './plan/spec.js';
+import type { ColumnSpec, FilterTarget, MeasureAtGrain, MeasureUse, QuerySpec } from './plan/spec.js';
 import { leafUses } from './plan/spec.js';
 import { atomsOf } from './plan/condition.js';
 import { dialectFor } from './sql/dialects/index.js';
@@ -77,7 +77,11 @@ export class Compiler {
   check(input: InputModel, options: ResolveOptions = {}): Diagnostic[] {
     try {
       const { spec, diagnostics } = resolveInput(this.model, input, options, this.finder);
-      if (spec) plan(prepare(spec, new NameAllocator(this.reserved)).plannerInput);
+      if (spec) {
+        const names = new NameAllocator(this.reserved);
+        plan(prepare(spec, names).plannerInput);
+        planGrains(spec, names);
+      }
       return diagnostics;
     } catch (e) {
       if (e instanceof StrataError) return e.diagnostics;
@@ -88,6 +92,7 @@ export class Compiler {
   compile(nameOrModel: string | InputModel, options: CompileOptions): CompiledQuery {
     const { input, spec, policy, plannerInput, names } = this.resolve(nameOrModel, options);
     const logical = plan(plannerInput);
+    const grains = planGrains(spec, names);
     const rowCondition = (source: SourceModel) => {
       const access = policy?.rowAccess(source);
       return access?.kind === 'filtered' ? access.condition : undefined;
@@ -98,6 +103,7 @@ export class Compiler {
       spec.timezone,
       rowCondition,
       dialect.capabilities,
+      grains,
     ).build(logical);
     const sql = dialect.render(select, materialize);
     return {
@@ -256,6 +262,24 @@ function prepare(spec: QuerySpec, names: NameAllocator) {
       nameFor: (base: string) => names.allocate(base),
     },
   };
+}
+
+/**
+ * Each measure at another grain (`valueFrom: { measure, per }`) of the query, and of theirs,
+ * planned as the query of its own that it is: the emitter makes it a scalar subquery.
+ */
+function planGrains(
+  spec: QuerySpec,
+  names: NameAllocator,
+  plans = new Map<MeasureAtGrain, LogicalPlan>(),
+): Map<MeasureAtGrain, LogicalPlan> {
+  for (const atom of [...spec.where, ...spec.having].flatMap(atomsOf)) {
+    const grain = atom.grain;
+    if (!grain || plans.has(grain)) continue;
+    plans.set(grain, plan({ ...prepare(grain.query, names).plannerInput, nested: true }));
+    planGrains(grain.query, names, plans);
+  }
+  return plans;
 }
 
 /**

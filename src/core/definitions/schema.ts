@@ -360,7 +360,50 @@ export type FilterOp = z.infer<typeof FilterOp>;
 export const Scalar = z.union([z.string(), z.number(), z.boolean()]);
 export type Scalar = z.infer<typeof Scalar>;
 
-export const ValueFromRef = z
+/** A measure computed apart from the query, per one source's row or over all rows (issue 13 part 4). */
+export interface MeasureAtGrainRef {
+  measure: string;
+  per?: string;
+  filters?: FilterDefinition[];
+  times?: number;
+}
+
+// Named, since the JSON Schema draws it out as a definition of its own (it refers back to Filter).
+export const MeasureAtGrainRef: z.ZodType<MeasureAtGrainRef> = z
+  .strictObject({
+    measure: FieldRef.meta({
+      description:
+        'The measure (source.measure), computed on its own: over the rows of its source that `filters` keeps, not the query',
+      examples: ['lineitem.avg_qty'],
+    }),
+    per: Name.meta({
+      description:
+        "Computed per row of this source, which the measure's source joins many-to-one: the value for the joined row's one (NULL without one). Without per: over all rows",
+      examples: ['part'],
+    }).optional(),
+    get filters() {
+      return z
+        .array(FilterDefinition)
+        .min(1)
+        .meta({
+          description:
+            "The rows the measure is computed over, as an input's filters from the measure's source (fields only)",
+        })
+        .optional();
+    },
+    times: z
+      .number()
+      .meta({ description: 'Multiply the measure by this factor (0.2: a fifth of it)', examples: [0.2] })
+      .optional(),
+  })
+  .meta({
+    id: 'MeasureAtGrain',
+    description: 'A measure at another grain: per a source the measure joins many-to-one, or over all rows',
+  });
+
+export type ValueFromRef = string | { field: string; via?: string[] } | MeasureAtGrainRef;
+
+export const ValueFromRef: z.ZodType<ValueFromRef> = z
   .union([
     FieldRef,
     z.strictObject({
@@ -370,13 +413,17 @@ export const ValueFromRef = z
         examples: [['supplier']],
       }).optional(),
     }),
+    MeasureAtGrainRef,
   ])
   .meta({
     description:
-      'Compare with another field (a measure with another measure) on the same joined row, instead of value/values/param: `source.field`, or `{ field, via }` when it needs its own join path. Ops equals, not_equals, gt, gte, lt, lte; the types must be comparable; NULL on either side does not match',
-    examples: ['supplier.s_nationkey', { field: 'nation.n_name', via: ['supplier'] }],
+      'Compare with another field (a measure with another measure) on the same joined row, instead of value/values/param: `source.field`, or `{ field, via }` when it needs its own join path; or with a measure at another grain, `{ measure, per, filters, times }`. Ops equals, not_equals, gt, gte, lt, lte; the types must be comparable; NULL on either side does not match',
+    examples: [
+      'supplier.s_nationkey',
+      { field: 'nation.n_name', via: ['supplier'] },
+      { measure: 'lineitem.avg_qty', per: 'part', times: 0.2 },
+    ],
   });
-export type ValueFromRef = z.infer<typeof ValueFromRef>;
 
 export const FilterAtom = z.strictObject({
   field: FieldRef,

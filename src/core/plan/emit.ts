@@ -35,7 +35,7 @@ import type {
 import { DELETED_COLUMN, latestRowsSelect, VERSION_COLUMN, VISIBLE_COLUMN } from './latest-rows.js';
 import { fieldExpr } from './field-expr.js';
 import { fragmentColumns } from '../model/columns.js';
-import type { Atom, Condition, FilterTarget, TreeNode } from './spec.js';
+import type { Atom, Condition, FilterTarget, MeasureAtGrain, TreeNode } from './spec.js';
 import { isBelow } from './grain.js';
 import { atomsOf } from './condition.js';
 import { atomTargets } from './logical-plan.js';
@@ -98,16 +98,36 @@ export class SqlBuilder {
     private readonly rowCondition: (source: SourceModel) => Expr | undefined = () => undefined,
     /** What the target dialect can say, where the SQL takes another shape without it. */
     private readonly capabilities: Pick<DialectCapabilities, 'lateral'> = { lateral: true },
+    /** The plan of each measure at another grain the query compares with (compile.ts). */
+    private readonly grains: ReadonlyMap<MeasureAtGrain, LogicalPlan> = new Map(),
   ) {}
 
   build(plan: LogicalPlan): { select: Select; materialize: Set<string> } {
     const body = this.planSelect(plan, plan.shape);
-    const ctes = [...[...this.scans.values()].map((s) => this.scanCte(s)), ...this.steps];
+    const ctes = [...this.scanCtes(), ...this.steps];
     const materialize = new Set([
       ...[...this.scans.values()].filter((s) => s.references > 1).map((s) => s.alias),
       ...this.sharedSteps,
     ]);
     return { select: { ...body, ctes }, materialize };
+  }
+
+  /**
+   * Every scan's CTE. A filter in a scan may compare with a measure at another grain, whose
+   * subquery reads scans of its own: those are written first (a CTE reads only earlier ones).
+   */
+  private scanCtes(): Cte[] {
+    const ctes: Cte[] = [];
+    const written = new Set<Scan>();
+    const write = (s: Scan) => {
+      written.add(s);
+      const known = new Set(this.scans.values());
+      const cte = this.scanCte(s);
+      for (const t of [...this.scans.values()]) if (!known.has(t) && !written.has(t)) write(t);
+      ctes.push(cte);
+    };
+    for (const s of [...this.scans.values()]) if (!written.has(s)) write(s);
+    return ctes;
   }
 
   // ---- scans -------------------------------------------------------------------------------
@@ -289,8 +309,38 @@ export class SqlBuilder {
     }
     const { atom } = condition;
     const side = (t: FilterTarget) => (t.kind === 'field' ? field(t) : measure(t));
-    const pred = this.atomExpr(atom, side(atom.target), atom.other && side(atom.other));
+    const other = atom.grain ? this.grainValue(atom.grain, field) : atom.other && side(atom.other);
+    const pred = this.atomExpr(atom, side(atom.target), other);
     return condition.negated ? { kind: 'not', operand: pred } : pred;
+  }
+
+  /**
+   * A measure at another grain as a scalar subquery of its own plan: per a joined row, it is
+   * correlated on the join of the measure's source to that row's source, and NULL where the
+   * row is missing (even for a count, which would be 0 over no rows); `times` multiplies it.
+   */
+  private grainValue(grain: MeasureAtGrain, field: (target: FilterTarget) => Expr): Expr {
+    const sub = this.grains.get(grain);
+    if (!sub) throw new Error('internal: a measure at another grain was not planned');
+    const select = this.planSelect(sub, sub.shape);
+    const per = grain.per;
+    const pairs = (per?.edge.on ?? []).map((pair) => ({
+      inner: this.fieldRef(sub.root, sub.root.source.fields.get(pair.from)!),
+      outer: field({ kind: 'field', node: per!.node, field: per!.node.source.fields.get(pair.to)! }),
+    }));
+    const where = and([
+      ...(select.where ? [select.where] : []),
+      ...pairs.map((p) => ({ kind: 'compare' as const, op: '=' as const, left: p.inner, right: p.outer })),
+    ]);
+    let value: Expr = { kind: 'scalarSubquery', query: { ...select, ...(where ? { where } : {}) } };
+    if (per)
+      value = {
+        kind: 'case',
+        when: and(pairs.map((p) => ({ kind: 'isNull' as const, operand: p.outer, negated: true })))!,
+        then: value,
+      };
+    if (grain.times === undefined) return value;
+    return { kind: 'arithmetic', op: '*', left: lit({ type: 'number', value: grain.times }), right: value };
   }
 
   /** An atom's predicate over its operand; `other` is the other side of a comparison of two fields. */

@@ -209,12 +209,15 @@ export function atomNode(atom: Atom): TreeNode | undefined {
   return atom.target.kind === 'field' ? atom.target.node : undefined;
 }
 
-/** The nodes a field atom reads: its field's, and for a comparison of two fields the other's too. */
+/**
+ * The nodes a field atom reads: its field's, for a comparison of two fields the other's too,
+ * and for a measure at another grain the node it is computed per.
+ */
 export function atomNodes(atom: Atom): TreeNode[] {
   const nodes = [atom.target, ...(atom.other ? [atom.other] : [])].flatMap((t) =>
     t.kind === 'field' ? [t.node] : [],
   );
-  return [...new Set(nodes)];
+  return [...new Set([...nodes, ...(atom.grain?.per ? [atom.grain.per.node] : [])])];
 }
 
 /** The targets an atom reads: its own, and the other side of a comparison. */

@@ -20,7 +20,7 @@ import type {
   RowCondition,
 } from './logical-plan.js';
 import type { PlannerInput } from './planner.js';
-import type { Atom, Condition, FilterTarget, TreeNode } from './spec.js';
+import type { Atom, Condition, FilterTarget, MeasureAtGrain, TreeNode } from './spec.js';
 import { conjunctsOf } from './condition.js';
 
 export type JoinKind = 'left' | 'inner';
@@ -91,6 +91,15 @@ function valueText(value: TypedValue): string {
     : String(value.value);
 }
 
+/** `0.2 * lineitem.avg_qty per part` (computed as a query of its own). */
+function grainText(grain: MeasureAtGrain, names: NodeNames): string {
+  const measure = grain.query.columns[0]!;
+  const use = (measure as { use: { measure: { source: string; name: string } } }).use.measure;
+  const per = grain.per ? ` per ${names.of(grain.per.node)}` : ' over all rows';
+  const filters = grain.query.where.length > 0 ? ' (filtered)' : '';
+  return `${grain.times !== undefined ? `${grain.times} * ` : ''}${use.source}.${use.name}${per}${filters}`;
+}
+
 class PlanText {
   constructor(
     readonly names: NodeNames,
@@ -103,7 +112,11 @@ class PlanText {
         ? this.names.field(t.node, t.field)
         : `${t.use.measure.source}.${t.use.measure.name}`;
     const target = text(atom.target);
-    const values = atom.other ? [text(atom.other)] : atom.values.map(valueText);
+    const values = atom.grain
+      ? [grainText(atom.grain, this.names)]
+      : atom.other
+        ? [text(atom.other)]
+        : atom.values.map(valueText);
     const op = OP_TEXT[atom.op];
     if (op === 'IN' || op === 'NOT IN') return `${target} ${op} (${values.join(', ')})`;
     if (op !== undefined) return `${target} ${op} ${values[0]}`;

@@ -10,6 +10,7 @@ import type {
   FilterAtom,
   FilterDefinition,
   FilterOp,
+  MeasureAtGrainRef,
   ParamDefinition,
   Scalar,
   SortDefinition,
@@ -38,12 +39,14 @@ import type {
   Condition,
   FilterTarget,
   Lookups,
+  MeasureAtGrain,
   MeasureUse,
   QuerySpec,
   SortSpec,
   TreeNode,
 } from './spec.js';
 import { atomsOf, combine, conjunctsOf, literal } from './condition.js';
+import { leafUses } from './spec.js';
 import { grainOf, oneValuedPerRow } from './grain.js';
 
 export interface ResolveOptions {
@@ -77,6 +80,7 @@ const ORDERED_TYPES: ReadonlySet<FieldType> = new Set([
   'date',
   'timestamp',
 ]);
+const NUMERIC_TYPES: ReadonlySet<FieldType> = new Set(['integer', 'decimal', 'number']);
 const TEXT_OPS: ReadonlySet<FilterOp> = new Set(['contains', 'starts_with', 'ends_with']);
 const RANGE_OPS: ReadonlySet<FilterOp> = new Set(['gt', 'gte', 'lt', 'lte', 'between']);
 const LIST_OPS: ReadonlySet<FilterOp> = new Set(['in', 'not_in', 'between']);
@@ -99,7 +103,11 @@ export function resolveInput(
 
 class Resolver {
   private readonly diagnostics: Diagnostic[] = [];
-  private readonly nodes = new Map<string, TreeNode>();
+  /**
+   * The join tree being built: the input's, rooted at its `from`, or while a measure at
+   * another grain is resolved, that measure's own query's, rooted at its source.
+   */
+  private scope: { from: string; nodes: Map<string, TreeNode> };
   private nextId = 0;
   private readonly def;
   /** Sources already refused to the caller: each is reported once. */
@@ -113,6 +121,7 @@ class Resolver {
     private readonly policy: AccessPolicy | undefined,
   ) {
     this.def = input.definition;
+    this.scope = { from: this.def.from, nodes: new Map() };
   }
 
   /** A source the query reads (as root, on a join path, or filtered on) must be readable by the caller. */
@@ -203,7 +212,7 @@ class Resolver {
       parent = this.node(this.model.sources.get(edges[edges.length - 1]!.from)!, edges.slice(0, -1));
       key = `${parent.key}>${source.name}`;
     }
-    let node = this.nodes.get(key);
+    let node = this.scope.nodes.get(key);
     if (!node) {
       const edge = edges[edges.length - 1];
       node = {
@@ -215,7 +224,7 @@ class Resolver {
         ...(edge ? { edge } : {}),
       };
       parent?.children.push(node);
-      this.nodes.set(key, node);
+      this.scope.nodes.set(key, node);
     }
     return node;
   }
@@ -238,7 +247,8 @@ class Resolver {
         );
       }
     }
-    const result = this.finder.path(this.def.from, source.name, via ?? []);
+    const from = this.scope.from;
+    const result = this.finder.path(from, source.name, via ?? []);
     if (result.ok) {
       const readable = result.edges.every((edge) =>
         this.checkSourceAccess(this.model.sources.get(edge.to)!, path),
@@ -250,7 +260,7 @@ class Resolver {
       case 'unreachable':
         return this.fail(
           'no_join_path',
-          `'${target}' cannot be reached from '${this.def.from}' by the declared joins`,
+          `'${target}' cannot be reached from '${from}' by the declared joins`,
           path,
           'declare a join between them',
         );
@@ -261,16 +271,14 @@ class Resolver {
           path,
         );
       case 'tie': {
-        const shown = result.alternatives
-          .map((alt) => [this.def.from, ...alt, source.name].join(' -> '))
-          .join('; ');
+        const shown = result.alternatives.map((alt) => [from, ...alt, source.name].join(' -> ')).join('; ');
         const hint = result.alternatives
           .filter((alt) => alt.length > 0)
           .map((alt) => `via: [${alt.join(', ')}]`)
           .join(' or ');
         return this.fail(
           'ambiguous_join_path',
-          `'${source.name}' is reached from '${this.def.from}' by more than one shortest join path (${shown})`,
+          `'${source.name}' is reached from '${from}' by more than one shortest join path (${shown})`,
           path,
           `add ${hint} to pick one`,
         );
@@ -493,6 +501,10 @@ class Resolver {
         'op',
       ]);
     }
+    if (ref !== undefined && typeof ref === 'object' && 'measure' in ref) {
+      const grain = this.measureAtGrain(f, member, ref, [...path, 'valueFrom']);
+      return grain && { target, op: f.op, grain, values: [], loc };
+    }
     if (ref !== undefined) {
       const other = this.otherSide(f, member, ref, path);
       return other && { target, op: f.op, other, values: [], loc };
@@ -544,11 +556,142 @@ class Resolver {
     return { target, op: f.op, values, loc };
   }
 
+  /**
+   * `valueFrom: { measure, per, filters, times }`: the measure as its own query from its
+   * source (its filters resolved in that query's join tree), per the row of `per` joined to
+   * the filtered row, or over all rows.
+   */
+  private measureAtGrain(
+    f: FilterAtom,
+    member: MemberModel,
+    ref: MeasureAtGrainRef,
+    path: ValuePath,
+  ): MeasureAtGrain | undefined {
+    const found = this.member(ref.measure, [...path, 'measure']);
+    if (!found) return undefined;
+    const { source, member: measure } = found;
+    if (measure.kind !== 'measure')
+      return this.fail(
+        'invalid_filter',
+        `valueFrom.measure names '${ref.measure}', a field: name a measure`,
+        [...path, 'measure'],
+        `to compare with the field on the same row, write valueFrom: ${ref.measure}`,
+      );
+    if (!comparableTypes(member.type, measure.type))
+      return this.fail(
+        'type_mismatch',
+        `'${f.field}' is ${member.type} but measure '${ref.measure}' is ${measure.type}: a comparison needs the same family of types`,
+        [...path, 'measure'],
+      );
+    if (ref.times !== undefined && !NUMERIC_TYPES.has(member.type))
+      return this.fail('invalid_filter', `times multiplies a number; '${f.field}' is ${member.type}`, [
+        ...path,
+        'times',
+      ]);
+    if (member.kind === 'measure' && ref.per !== undefined)
+      return this.fail(
+        'invalid_filter',
+        `a measure is compared with a measure over all rows (no per): a group has no single '${ref.per}' row`,
+        [...path, 'per'],
+      );
+    const per = ref.per === undefined ? undefined : this.perSource(source, ref.per, [...path, 'per']);
+    if (ref.per !== undefined && !per) return undefined;
+    const query = this.inScope(source.name, () => this.grainQuery(source, measure, ref, path));
+    return (
+      query && {
+        query,
+        ...(per ? { per } : {}),
+        ...(ref.times !== undefined ? { times: ref.times } : {}),
+      }
+    );
+  }
+
+  /** `per:` a source the measure's source joins by one many-to-one join, and its node in the query. */
+  private perSource(source: SourceModel, name: string, path: ValuePath): MeasureAtGrain['per'] {
+    const per = this.model.sources.get(name);
+    if (!per) {
+      const suggestion = closest(name, this.model.sources.keys());
+      return this.fail(
+        'unknown_source',
+        `per names unknown source '${name}'`,
+        path,
+        suggestion ? `did you mean ${suggestion}?` : undefined,
+      );
+    }
+    const edge = (this.model.joins.get(source.name) ?? []).find(
+      (e) => e.to === per.name && e.relationship !== 'one_to_many',
+    );
+    if (!edge)
+      return this.fail(
+        'invalid_filter',
+        `per: '${name}' must be a source that '${source.name}' joins many-to-one, so that each ${source.name} row belongs to one ${name} row`,
+        path,
+        `declare a many_to_one join from ${source.name} to ${name}`,
+      );
+    const node = this.nodeFor(per, undefined, path);
+    return node && { node, edge };
+  }
+
+  /** The measure's own query: from its source, the measure, its filters (on fields). */
+  private grainQuery(
+    source: SourceModel,
+    measure: MeasureModel,
+    ref: MeasureAtGrainRef,
+    path: ValuePath,
+  ): QuerySpec | undefined {
+    const root = this.node(source, []);
+    const use = this.measureUse(root, measure, [...path, 'measure']);
+    const where: Condition[] = [];
+    let ok = use !== undefined;
+    (ref.filters ?? []).forEach((inner, j) => {
+      const condition = this.condition(inner, [...path, 'filters', j], false);
+      if (!condition) ok = false;
+      else if (atomsOf(condition).some((a) => a.target.kind === 'measure')) {
+        ok = false;
+        this.fail(
+          'invalid_filter',
+          'the filters of a measure at another grain choose the rows it is computed over: they filter fields, not measures',
+          [...path, 'filters', j],
+        );
+      } else where.push(...conjunctsOf(condition));
+    });
+    if (use && leafUses(use).some((leaf) => leaf.node !== root)) {
+      ok = false;
+      this.fail(
+        'invalid_filter',
+        `measure '${ref.measure}' combines measures of other sources: a measure at another grain aggregates its own source's rows`,
+        [...path, 'measure'],
+      );
+    }
+    if (!ok || !use) return undefined;
+    const name = measure.name;
+    return {
+      root,
+      columns: [{ kind: 'measure', name, label: name, type: measure.type, use }],
+      hidden: [],
+      where,
+      having: [],
+      sort: [],
+      timezone: this.options.timezone ?? 'UTC',
+    };
+  }
+
+  /** Resolves in the join tree of a query from `from` (a measure at another grain), then returns to the input's. */
+  private inScope<T>(from: string, resolve: () => T): T {
+    const outer = this.scope;
+    this.scope = { from, nodes: new Map() };
+    try {
+      return resolve();
+    } finally {
+      this.scope = outer;
+    }
+  }
+
   /** The other side of a comparison of two fields (`valueFrom:`), checked against the first. */
   private otherSide(
     f: FilterAtom,
     member: MemberModel,
-    ref: ValueFromRef,
+    ref: Exclude<ValueFromRef, MeasureAtGrainRef>,
     path: ValuePath,
   ): FilterTarget | undefined {
     const { field, via } = typeof ref === 'string' ? { field: ref, via: undefined } : ref;
@@ -563,7 +706,7 @@ class Resolver {
       const [measure, plain] = member.kind === 'measure' ? [f.field, field] : [field, f.field];
       return this.fail(
         'invalid_filter',
-        `valueFrom compares a field with a measure ('${plain}' with '${measure}'): compare two fields (WHERE) or two measures (HAVING); a measure at another grain is not supported yet (issue 13 part 4)`,
+        `valueFrom compares a field with a measure ('${plain}' with '${measure}'): compare two fields (WHERE) or two measures (HAVING); a field against a measure at another grain is valueFrom: { measure, per }`,
         refPath,
       );
     }

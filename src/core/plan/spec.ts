@@ -68,9 +68,23 @@ export interface Atom {
    * one on the same joined row (`values` is then empty). UNKNOWN when either side is NULL.
    */
   other?: FilterTarget;
+  /** A comparison with a measure at another grain (`valueFrom: { measure, per }`); `values` is then empty. */
+  grain?: MeasureAtGrain;
   values: TypedValue[];
   span?: RelativeSpan;
   loc: SourceLocation;
+}
+
+/**
+ * A measure computed apart from the query (issue 13 part 4): `query` is its own query, from
+ * the measure's source, with its one measure column and its filters. With `per`, it is
+ * computed per row of that source (`edge` joins the measure's source to it many-to-one) and
+ * compared on each row with the value for the row of `per.node` there; NULL without one.
+ */
+export interface MeasureAtGrain {
+  query: QuerySpec;
+  per?: { node: TreeNode; edge: JoinEdge };
+  times?: number;
 }
 
 /** An atom, possibly negated: `NOT (pred)`, which is UNKNOWN where `pred` is. */

@@ -56,7 +56,9 @@ export type Expr =
   | { kind: 'rowNumber'; partitionBy: Expr[]; orderBy: OrderItem[] }
   | { kind: 'exists'; query: Select }
   | { kind: 'case'; when: Expr; then: Expr; else?: Expr }
-  | { kind: 'inSubquery'; operand: Expr; query: Select; negated: boolean };
+  | { kind: 'inSubquery'; operand: Expr; query: Select; negated: boolean }
+  /** A SELECT of one column and at most one row, as a value (NULL without a row). */
+  | { kind: 'scalarSubquery'; query: Select };
 
 export interface OrderItem {
   expr: Expr;

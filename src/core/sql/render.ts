@@ -133,6 +133,7 @@ export class Printer {
       'truncate',
       'rowNumber',
       'exists',
+      'scalarSubquery',
       'case',
     ].includes(e.kind);
     return atomic ? text : `(${text})`;
@@ -198,6 +199,8 @@ export class Printer {
         return `CASE WHEN ${this.expr(e.when, depth)} THEN ${this.expr(e.then, depth)}${e.else ? ` ELSE ${this.expr(e.else, depth)}` : ''} END`;
       case 'exists':
         return `EXISTS (\n${this.select(e.query, depth + 1)}\n${INDENT.repeat(depth)})`;
+      case 'scalarSubquery':
+        return `(\n${this.select(e.query, depth + 1)}\n${INDENT.repeat(depth)})`;
       case 'inSubquery':
         return `${this.operand(e.operand, depth)} ${e.negated ? 'NOT IN' : 'IN'} (\n${this.select(e.query, depth + 1)}\n${INDENT.repeat(depth)})`;
     }
