@@ -221,13 +221,18 @@ function prepare(spec: QuerySpec, names: NameAllocator) {
   }
   const dimensionOf = new Map<ColumnSpec, Dimension>();
   for (const c of [...spec.columns, ...spec.hidden]) {
-    if (c.kind === 'dimension')
-      dimensionOf.set(c, {
-        name: c.name,
-        node: c.node,
-        field: c.field,
-        ...(c.granularity ? { granularity: c.granularity } : {}),
-      });
+    if (c.kind !== 'dimension') continue;
+    dimensionOf.set(
+      c,
+      c.grain
+        ? { name: c.name, node: c.node, grain: c.grain }
+        : {
+            name: c.name,
+            node: c.node,
+            field: c.field,
+            ...(c.granularity ? { granularity: c.granularity } : {}),
+          },
+    );
   }
   const aggregated = measureUses.length > 0;
   const hiddenDims = spec.hidden.filter((c) => c.kind === 'dimension').map((c) => dimensionOf.get(c)!);
@@ -273,9 +278,12 @@ function planGrains(
   names: NameAllocator,
   plans = new Map<MeasureAtGrain, LogicalPlan>(),
 ): Map<MeasureAtGrain, LogicalPlan> {
-  for (const atom of [...spec.where, ...spec.having].flatMap(atomsOf)) {
-    const grain = atom.grain;
-    if (!grain || plans.has(grain)) continue;
+  const grains = [
+    ...[...spec.columns, ...spec.hidden].flatMap((c) => (c.kind === 'dimension' && c.grain ? [c.grain] : [])),
+    ...[...spec.where, ...spec.having].flatMap(atomsOf).flatMap((a) => (a.grain ? [a.grain] : [])),
+  ];
+  for (const grain of grains) {
+    if (plans.has(grain)) continue;
     plans.set(grain, plan({ ...prepare(grain.query, names).plannerInput, nested: true }));
     planGrains(grain.query, names, plans);
   }

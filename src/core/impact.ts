@@ -33,7 +33,8 @@ function measureRefs(use: MeasureUse): string[] {
 export function referencedMembers(spec: QuerySpec): Set<string> {
   const refs = new Set<string>();
   for (const c of [...spec.columns, ...spec.hidden]) {
-    if (c.kind === 'dimension') refs.add(`${c.field.source}.${c.field.name}`);
+    if (c.kind === 'dimension' && c.grain) refs.add(`${c.measure.source}.${c.measure.name}`);
+    else if (c.kind === 'dimension') refs.add(`${c.field.source}.${c.field.name}`);
     else measureRefs(c.use).forEach((r) => refs.add(r));
   }
   for (const atom of [...spec.where, ...spec.having].flatMap(atomsOf)) {

@@ -96,6 +96,10 @@ function filterInput(type: FieldType): GraphQLInputObjectType {
   if (type === 'string') {
     for (const op of ['contains', 'starts_with', 'ends_with'] as const)
       fields[op] = { type: GraphQLString, description: 'case-insensitive' };
+    fields.like = {
+      type: GraphQLString,
+      description: 'a LIKE pattern: % any characters, _ one, \\ before either for itself',
+    };
   }
   if (type === 'date' || type === 'timestamp') {
     fields.in_last = { type: GraphQLString, description: '"90 days", "2 weeks", "3 months", "1 year"' };

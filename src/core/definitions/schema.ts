@@ -332,9 +332,33 @@ export const FieldSelectionObject = z.strictObject({
       'Sources the join path passes through, in order, when more than one shortest path reaches the field',
     examples: [['movie']],
   }).optional(),
+  per: Name.meta({
+    description:
+      "A measure as a dimension: its value per row of this source (which the measure's source joins many-to-one), e.g. customers grouped by their number of orders; 0 for a count without rows",
+    examples: ['customer'],
+  }).optional(),
+  get filters() {
+    return z
+      .array(FilterDefinition)
+      .min(1)
+      .meta({
+        description: "With per: the rows the measure is computed over, as filters from the measure's source",
+      })
+      .optional();
+  },
 });
+export interface FieldSelectionObject {
+  field: string;
+  label?: string;
+  format?: string;
+  granularity?: Granularity;
+  as?: string;
+  via?: string[];
+  per?: string;
+  filters?: FilterDefinition[];
+}
 export const FieldSelection = z.union([FieldRef, FieldSelectionObject]);
-export type FieldSelection = z.infer<typeof FieldSelection>;
+export type FieldSelection = string | FieldSelectionObject;
 
 export const FILTER_OPS = [
   'equals',
@@ -349,6 +373,7 @@ export const FILTER_OPS = [
   'contains',
   'starts_with',
   'ends_with',
+  'like',
   'is_null',
   'is_not_null',
   'in_last',
@@ -360,10 +385,15 @@ export type FilterOp = z.infer<typeof FilterOp>;
 export const Scalar = z.union([z.string(), z.number(), z.boolean()]);
 export type Scalar = z.infer<typeof Scalar>;
 
+export const GroupAggregate = z.enum(['max', 'min', 'avg', 'sum']);
+export type GroupAggregate = z.infer<typeof GroupAggregate>;
+
 /** A measure computed apart from the query, per one source's row or over all rows (issue 13 part 4). */
 export interface MeasureAtGrainRef {
   measure: string;
   per?: string;
+  groupBy?: string;
+  aggregate?: GroupAggregate;
   filters?: FilterDefinition[];
   times?: number;
 }
@@ -380,6 +410,14 @@ export const MeasureAtGrainRef: z.ZodType<MeasureAtGrainRef> = z
       description:
         "Computed per row of this source, which the measure's source joins many-to-one: the value for the joined row's one (NULL without one). Without per: over all rows",
       examples: ['part'],
+    }).optional(),
+    groupBy: Name.meta({
+      description:
+        "Computed per row of this source (which the measure's source joins many-to-one), then `aggregate` of those values: the highest revenue of any supplier is groupBy: supplier, aggregate: max",
+      examples: ['supplier'],
+    }).optional(),
+    aggregate: GroupAggregate.meta({
+      description: 'With groupBy: how the values per group become one (max, min, avg, sum)',
     }).optional(),
     get filters() {
       return z

@@ -90,6 +90,7 @@ export class SqlBuilder {
   private readonly steps: Cte[] = [];
   /** Steps read by more than one other step: computed once. */
   private readonly sharedSteps = new Set<string>();
+  private readonly grainDimensions = new Map<MeasureAtGrain, Expr>();
 
   constructor(
     private readonly names: NameAllocator,
@@ -162,6 +163,21 @@ export class SqlBuilder {
       type,
     }));
     return col(s.alias, name);
+  }
+
+  /** A dimension's value on the joined row: a field, or a measure per the row of its node. */
+  private dimensionRef(d: Dimension): Expr {
+    if (!d.grain) return this.fieldRef(d.node, d.field, d.granularity);
+    // The same subquery in SELECT and GROUP BY: planned once, so both print alike.
+    let value = this.grainDimensions.get(d.grain);
+    if (!value) {
+      value = this.grainValue(d.grain, (target) => {
+        const t = target as { node: TreeNode; field: FieldModel };
+        return this.fieldRef(t.node, t.field);
+      });
+      this.grainDimensions.set(d.grain, value);
+    }
+    return value;
   }
 
   private keyRef(node: TreeNode): Expr {
@@ -332,7 +348,11 @@ export class SqlBuilder {
       ...(select.where ? [select.where] : []),
       ...pairs.map((p) => ({ kind: 'compare' as const, op: '=' as const, left: p.inner, right: p.outer })),
     ]);
-    let value: Expr = { kind: 'scalarSubquery', query: { ...select, ...(where ? { where } : {}) } };
+    const query: Select = { ...select, ...(where ? { where } : {}) };
+    let value: Expr = {
+      kind: 'scalarSubquery',
+      query: grain.groups ? this.ofGroups(query, sub, grain.groups) : query,
+    };
     if (per)
       value = {
         kind: 'case',
@@ -341,6 +361,18 @@ export class SqlBuilder {
       };
     if (grain.times === undefined) return value;
     return { kind: 'arithmetic', op: '*', left: lit({ type: 'number', value: grain.times }), right: value };
+  }
+
+  /** `groupBy`/`aggregate`: one value of the measure's rows per group (the query's last column). */
+  private ofGroups(query: Select, sub: LogicalPlan, groups: NonNullable<MeasureAtGrain['groups']>): Select {
+    const alias = this.names.allocate('per_group');
+    const columns = sub.shape.columns;
+    const measure = columns[columns.length - 1]!;
+    const name = measure.kind === 'measure' ? measure.name : measure.dimension.name;
+    return {
+      columns: [{ expr: call(groups.aggregate, [col(alias, name)]) }],
+      from: { kind: 'subquery', alias, query },
+    };
   }
 
   /** An atom's predicate over its operand; `other` is the other side of a comparison of two fields. */
@@ -366,6 +398,13 @@ export class SqlBuilder {
         return { kind: 'inList', operand, list: values, negated: atom.op === 'not_in' };
       case 'between':
         return { kind: 'between', operand, low: values[0]!, high: values[1]! };
+      case 'like':
+        return {
+          kind: 'like',
+          operand,
+          pattern: likePattern(String(atom.values[0]!.value)),
+          caseSensitive: true,
+        };
       case 'contains':
       case 'starts_with':
       case 'ends_with': {
@@ -655,12 +694,12 @@ export class SqlBuilder {
     if (!plan.aggregated) {
       const columns = shape.columns.map((c) => {
         const d = (c as { dimension: Dimension }).dimension;
-        return { expr: this.fieldRef(d.node, d.field, d.granularity), alias: d.name };
+        return { expr: this.dimensionRef(d), alias: d.name };
       });
       const orderBy = shape.sort.map((s) => ({
         expr: this.sortExpr(
           s.key,
-          (d) => this.fieldRef(d.node, d.field, d.granularity),
+          (d) => this.dimensionRef(d),
           () => FALSE,
         ),
         direction: s.direction,
@@ -735,7 +774,7 @@ export class SqlBuilder {
     shape: QueryShape,
     base: Pick<Select, 'from' | 'joins' | 'where'>,
   ): Select {
-    const dimension = (d: Dimension) => this.fieldRef(d.node, d.field, d.granularity);
+    const dimension = (d: Dimension) => this.dimensionRef(d);
     if (plan.eagerRoot)
       return this.finishAggregate(plan, shape, base, dimension, (r) => this.eagerAggregate(r));
     if (plan.oneRowPerGroup)
@@ -805,9 +844,7 @@ export class SqlBuilder {
       projected.set(key, alias);
       return alias;
     };
-    const dimColumns = new Map(
-      plan.dimensions.map((d) => [d, project(this.fieldRef(d.node, d.field, d.granularity), d.name)]),
-    );
+    const dimColumns = new Map(plan.dimensions.map((d) => [d, project(this.dimensionRef(d), d.name)]));
     // Each part: the requests reading one source once per key (or all rows: undefined), and its columns.
     const parts = new Map<TreeNode | undefined, { requests: AggregateRequest[]; columns: Set<string> }>();
     const partOf = (node: TreeNode | undefined) => {
@@ -985,6 +1022,20 @@ function measureOutputExpr(o: MeasureOutput, request: (id: string) => Expr): Exp
       };
     }
   }
+}
+
+/**
+ * A `like` filter's pattern (`%` any run of characters, `_` one; a backslash makes the next
+ * character literal) in the escaping every dialect is given (LIKE_ESCAPE): the same on all.
+ */
+function likePattern(pattern: string): string {
+  let out = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '\\' && i + 1 < pattern.length) out += escapeLike(pattern[++i]!);
+    else out += c === '%' || c === '_' ? c : escapeLike(c);
+  }
+  return out;
 }
 
 function escapeLike(text: string): string {

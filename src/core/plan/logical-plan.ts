@@ -26,17 +26,23 @@
  */
 import type { Aggregate } from '../definitions/schema.js';
 import type { FieldModel, MeasureModel } from '../model/types.js';
-import type { Atom, Condition, FilterTarget, Literal, Lookups, TreeNode } from './spec.js';
+import type { Atom, Condition, FilterTarget, Literal, Lookups, MeasureAtGrain, TreeNode } from './spec.js';
 
 export type NodeRole = 'grain' | 'lookup' | 'exists';
 
-/** A selected non-measure column: a field of a node, possibly truncated. */
-export interface Dimension {
-  name: string;
-  node: TreeNode;
-  field: FieldModel;
-  granularity?: import('../definitions/schema.js').Granularity;
-}
+/**
+ * A selected non-measure column: a field of a node, possibly truncated; or a measure at
+ * another grain, per the row of `node` (a correlated scalar subquery).
+ */
+export type Dimension =
+  | {
+      name: string;
+      node: TreeNode;
+      field: FieldModel;
+      granularity?: import('../definitions/schema.js').Granularity;
+      grain?: undefined;
+    }
+  | { name: string; node: TreeNode; grain: MeasureAtGrain; field?: undefined; granularity?: undefined };
 
 /** What one aggregate call reads. */
 export type AggregateInput =

@@ -149,6 +149,7 @@ class PlanText {
   }
 
   dimension(d: Dimension): string {
+    if (d.grain) return grainText(d.grain, this.names);
     const field = this.names.field(d.node, d.field);
     return d.granularity ? `${d.granularity}(${field})` : field;
   }

@@ -6,6 +6,7 @@ import { error, type Diagnostic, type SourceLocation } from '../diagnostics.js';
 import type { ValuePath } from '../definitions/document.js';
 import type {
   FieldSelection,
+  FieldSelectionObject,
   FieldType,
   FilterAtom,
   FilterDefinition,
@@ -81,7 +82,7 @@ const ORDERED_TYPES: ReadonlySet<FieldType> = new Set([
   'timestamp',
 ]);
 const NUMERIC_TYPES: ReadonlySet<FieldType> = new Set(['integer', 'decimal', 'number']);
-const TEXT_OPS: ReadonlySet<FilterOp> = new Set(['contains', 'starts_with', 'ends_with']);
+const TEXT_OPS: ReadonlySet<FilterOp> = new Set(['contains', 'starts_with', 'ends_with', 'like']);
 const RANGE_OPS: ReadonlySet<FilterOp> = new Set(['gt', 'gte', 'lt', 'lte', 'between']);
 const LIST_OPS: ReadonlySet<FilterOp> = new Set(['in', 'not_in', 'between']);
 const NULL_OPS: ReadonlySet<FilterOp> = new Set(['is_null', 'is_not_null']);
@@ -378,6 +379,8 @@ class Resolver {
     const refPath = typeof sel === 'string' ? path : [...path, 'field'];
     const found = this.member(obj.field, refPath);
     if (!found) return undefined;
+    if (typeof sel !== 'string' && (sel.per !== undefined || sel.filters !== undefined))
+      return this.grainDimension(sel, found, path);
     const node = this.nodeFor(found.source, obj.via, refPath);
     if (!node) return undefined;
     const { member } = found;
@@ -414,10 +417,60 @@ class Resolver {
     };
   }
 
+  /**
+   * `{ field: orders.order_count, per: customer, filters }`: a measure as a dimension, computed
+   * as a query of its own per row of the `per` source (which the measure's source joins
+   * many-to-one), over the rows its filters keep.
+   */
+  private grainDimension(
+    sel: FieldSelectionObject,
+    found: { source: SourceModel; member: MemberModel },
+    path: ValuePath,
+  ): ColumnSpec | undefined {
+    const { source, member } = found;
+    if (member.kind !== 'measure')
+      return this.fail(
+        'invalid_field',
+        `per and filters apply to a measure (its value per row of another source); '${sel.field}' is a field`,
+        [...path, sel.per !== undefined ? 'per' : 'filters'],
+      );
+    if (sel.per === undefined)
+      return this.fail(
+        'invalid_field',
+        'filters on a selected measure go with per: the source whose rows it is computed for',
+        [...path, 'filters'],
+      );
+    for (const key of ['granularity', 'via'] as const)
+      if (sel[key] !== undefined)
+        return this.fail('invalid_field', `${key} does not apply to a measure computed per '${sel.per}'`, [
+          ...path,
+          key,
+        ]);
+    const edge = this.manyToOneEdge(source, sel.per, [...path, 'per']);
+    const node = edge && this.nodeFor(this.model.sources.get(sel.per)!, undefined, [...path, 'per']);
+    if (!edge || !node) return undefined;
+    const query = this.inScope(source.name, () =>
+      this.grainQuery(source, member, sel.filters, path, [...path, 'field']),
+    );
+    if (!query) return undefined;
+    return {
+      name: sel.as ?? '',
+      label: sel.label ?? member.label ?? '',
+      type: member.type,
+      ...((sel.format ?? member.format) ? { format: (sel.format ?? member.format)! } : {}),
+      ...(member.description !== undefined ? { description: member.description } : {}),
+      kind: 'dimension',
+      node,
+      grain: { query, per: { node, edge } },
+      measure: member,
+    };
+  }
+
   /** `as`, else the field name when no other selected field shares it, else `source_field`. */
   private nameColumns(all: (ColumnSpec | undefined)[]): void {
     const columns = all.filter((c): c is ColumnSpec => c !== undefined);
-    const memberOfColumn = (c: ColumnSpec) => (c.kind === 'measure' ? c.use.measure : c.field);
+    const memberOfColumn = (c: ColumnSpec) =>
+      c.kind === 'measure' ? c.use.measure : c.grain ? c.measure : c.field;
     const owners = new Map<string, Set<string>>();
     for (const c of columns) {
       const m = memberOfColumn(c);
@@ -594,56 +647,78 @@ class Resolver {
         `a measure is compared with a measure over all rows (no per): a group has no single '${ref.per}' row`,
         [...path, 'per'],
       );
-    const per = ref.per === undefined ? undefined : this.perSource(source, ref.per, [...path, 'per']);
-    if (ref.per !== undefined && !per) return undefined;
-    const query = this.inScope(source.name, () => this.grainQuery(source, measure, ref, path));
+    if ((ref.groupBy === undefined) !== (ref.aggregate === undefined))
+      return this.fail(
+        'invalid_filter',
+        'groupBy and aggregate go together: the measure per row of the groupBy source, then the aggregate of those values',
+        [...path, ref.groupBy === undefined ? 'aggregate' : 'groupBy'],
+      );
+    if (ref.groupBy !== undefined && ref.per !== undefined)
+      return this.fail('invalid_filter', 'give per or groupBy, not both', [...path, 'groupBy']);
+    let per: MeasureAtGrain['per'];
+    if (ref.per !== undefined) {
+      const edge = this.manyToOneEdge(source, ref.per, [...path, 'per']);
+      const node = edge && this.nodeFor(this.model.sources.get(ref.per)!, undefined, [...path, 'per']);
+      if (!edge || !node) return undefined;
+      per = { node, edge };
+    }
+    const groupEdge =
+      ref.groupBy === undefined ? undefined : this.manyToOneEdge(source, ref.groupBy, [...path, 'groupBy']);
+    if (ref.groupBy !== undefined && !groupEdge) return undefined;
+    const query = this.inScope(source.name, () =>
+      this.grainQuery(source, measure, ref.filters, path, [...path, 'measure'], groupEdge),
+    );
     return (
       query && {
         query,
         ...(per ? { per } : {}),
+        ...(ref.aggregate ? { groups: { aggregate: ref.aggregate } } : {}),
         ...(ref.times !== undefined ? { times: ref.times } : {}),
       }
     );
   }
 
-  /** `per:` a source the measure's source joins by one many-to-one join, and its node in the query. */
-  private perSource(source: SourceModel, name: string, path: ValuePath): MeasureAtGrain['per'] {
-    const per = this.model.sources.get(name);
-    if (!per) {
+  /** The join by which `source` belongs to one row of source `name` (`per:`, `groupBy:`). */
+  private manyToOneEdge(source: SourceModel, name: string, path: ValuePath): JoinEdge | undefined {
+    const key = path[path.length - 1];
+    if (!this.model.sources.has(name)) {
       const suggestion = closest(name, this.model.sources.keys());
       return this.fail(
         'unknown_source',
-        `per names unknown source '${name}'`,
+        `${key} names unknown source '${name}'`,
         path,
         suggestion ? `did you mean ${suggestion}?` : undefined,
       );
     }
     const edge = (this.model.joins.get(source.name) ?? []).find(
-      (e) => e.to === per.name && e.relationship !== 'one_to_many',
+      (e) => e.to === name && e.relationship !== 'one_to_many',
     );
     if (!edge)
       return this.fail(
         'invalid_filter',
-        `per: '${name}' must be a source that '${source.name}' joins many-to-one, so that each ${source.name} row belongs to one ${name} row`,
+        `${key}: '${name}' must be a source that '${source.name}' joins many-to-one, so that each ${source.name} row belongs to one ${name} row`,
         path,
         `declare a many_to_one join from ${source.name} to ${name}`,
       );
-    const node = this.nodeFor(per, undefined, path);
-    return node && { node, edge };
+    return edge;
   }
 
   /** The measure's own query: from its source, the measure, its filters (on fields). */
   private grainQuery(
     source: SourceModel,
     measure: MeasureModel,
-    ref: MeasureAtGrainRef,
+    filters: readonly FilterDefinition[] | undefined,
+    /** Where the filters are (`filters` under it) and the measure is named. */
     path: ValuePath,
+    measurePath: ValuePath,
+    /** groupBy: the join whose columns of the measure's source the query groups by. */
+    groupEdge?: JoinEdge,
   ): QuerySpec | undefined {
     const root = this.node(source, []);
-    const use = this.measureUse(root, measure, [...path, 'measure']);
+    const use = this.measureUse(root, measure, measurePath);
     const where: Condition[] = [];
     let ok = use !== undefined;
-    (ref.filters ?? []).forEach((inner, j) => {
+    (filters ?? []).forEach((inner, j) => {
       const condition = this.condition(inner, [...path, 'filters', j], false);
       if (!condition) ok = false;
       else if (atomsOf(condition).some((a) => a.target.kind === 'measure')) {
@@ -659,15 +734,26 @@ class Resolver {
       ok = false;
       this.fail(
         'invalid_filter',
-        `measure '${ref.measure}' combines measures of other sources: a measure at another grain aggregates its own source's rows`,
-        [...path, 'measure'],
+        `measure '${measure.source}.${measure.name}' combines measures of other sources: a measure at another grain aggregates its own source's rows`,
+        measurePath,
       );
     }
     if (!ok || !use) return undefined;
     const name = measure.name;
+    const groups: ColumnSpec[] = (groupEdge?.on ?? []).map((pair, i) => {
+      const field = source.fields.get(pair.from)!;
+      return {
+        kind: 'dimension',
+        name: `group_${i + 1}`,
+        label: field.name,
+        type: field.type,
+        node: root,
+        field,
+      };
+    });
     return {
       root,
-      columns: [{ kind: 'measure', name, label: name, type: measure.type, use }],
+      columns: [...groups, { kind: 'measure', name, label: name, type: measure.type, use }],
       hidden: [],
       where,
       having: [],

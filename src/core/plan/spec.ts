@@ -4,7 +4,7 @@
  * planner itself; the planner only ever sees this shape.
  */
 import type { SourceLocation } from '../diagnostics.js';
-import type { FilterOp, FieldType, Granularity } from '../definitions/schema.js';
+import type { FilterOp, FieldType, Granularity, GroupAggregate } from '../definitions/schema.js';
 import type { FieldModel, JoinEdge, MeasureModel, SourceModel } from '../model/types.js';
 import type { RelativeSpan, TypedValue } from '../values/typed-value.js';
 
@@ -48,6 +48,20 @@ export interface DimensionColumn extends ColumnBase {
   node: TreeNode;
   field: FieldModel;
   granularity?: Granularity;
+  grain?: undefined;
+}
+
+/**
+ * A measure at another grain selected as a dimension (`{ field: orders.order_count, per:
+ * customer }`): its value per row of the `per` source, `node` (0 for a count without rows).
+ */
+export interface GrainDimensionColumn extends ColumnBase {
+  kind: 'dimension';
+  node: TreeNode;
+  grain: MeasureAtGrain;
+  measure: MeasureModel;
+  field?: undefined;
+  granularity?: undefined;
 }
 
 export interface MeasureColumn extends ColumnBase {
@@ -55,7 +69,7 @@ export interface MeasureColumn extends ColumnBase {
   use: MeasureUse;
 }
 
-export type ColumnSpec = DimensionColumn | MeasureColumn;
+export type ColumnSpec = DimensionColumn | GrainDimensionColumn | MeasureColumn;
 
 export type FilterTarget =
   { kind: 'field'; node: TreeNode; field: FieldModel } | { kind: 'measure'; use: MeasureUse };
@@ -77,13 +91,18 @@ export interface Atom {
 
 /**
  * A measure computed apart from the query (issue 13 part 4): `query` is its own query, from
- * the measure's source, with its one measure column and its filters. With `per`, it is
+ * the measure's source, with its one measure column (last) and its filters. With `per`, it is
  * computed per row of that source (`edge` joins the measure's source to it many-to-one) and
  * compared on each row with the value for the row of `per.node` there; NULL without one.
  */
 export interface MeasureAtGrain {
   query: QuerySpec;
   per?: { node: TreeNode; edge: JoinEdge };
+  /**
+   * `groupBy`/`aggregate`: `query` groups by the measure's source's columns that join it to
+   * the groupBy source (its dimensions), and `aggregate` makes one value of its rows.
+   */
+  groups?: { aggregate: GroupAggregate };
   times?: number;
 }
 

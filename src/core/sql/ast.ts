@@ -40,7 +40,8 @@ export type Expr =
   | { kind: 'inList'; operand: Expr; list: Expr[]; negated: boolean }
   | { kind: 'between'; operand: Expr; low: Expr; high: Expr }
   /** `lower(operand) LIKE lower(pattern) ESCAPE '!'`; `pattern` is already LIKE-escaped. */
-  | { kind: 'like'; operand: Expr; pattern: string }
+  /** `pattern` is escaped with LIKE_ESCAPE; case-insensitive unless `caseSensitive`. */
+  | { kind: 'like'; operand: Expr; pattern: string; caseSensitive?: boolean }
   | { kind: 'call'; name: string; args: Expr[]; distinct?: boolean; filter?: Expr }
   | { kind: 'star' }
   | { kind: 'cast'; operand: Expr; type: FieldType }

@@ -143,8 +143,9 @@ export abstract class SqlDialect {
     return `${left} IS NOT DISTINCT FROM ${right}`;
   }
 
-  /** Case-insensitive LIKE; `pattern` is already escaped with LIKE_ESCAPE. */
-  like(operand: string, pattern: string): string {
+  /** LIKE, case-insensitive unless asked; `pattern` is already escaped with LIKE_ESCAPE. */
+  like(operand: string, pattern: string, caseSensitive = false): string {
+    if (caseSensitive) return `${operand} LIKE ${this.stringLiteral(pattern)} ESCAPE '${LIKE_ESCAPE}'`;
     return `lower(${operand}) LIKE lower(${this.stringLiteral(pattern)}) ESCAPE '${LIKE_ESCAPE}'`;
   }
 

@@ -170,7 +170,7 @@ export class Printer {
       case 'between':
         return `${this.operand(e.operand, depth)} BETWEEN ${this.operand(e.low, depth)} AND ${this.operand(e.high, depth)}`;
       case 'like':
-        return d.like(this.expr(e.operand, depth), e.pattern);
+        return d.like(this.expr(e.operand, depth), e.pattern, e.caseSensitive);
       case 'call':
         return d.functionCall(
           e.name,

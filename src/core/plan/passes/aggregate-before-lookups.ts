@@ -25,10 +25,11 @@ export function aggregateBeforeLookups(state: PlanState): PlanState {
       state.strategies.get(r.id) === 'direct' &&
       DECOMPOSABLE.has(r.aggregate),
   );
-  if (!rootOnly) return state;
+  // A measure at another grain as a dimension is a subquery over the root's joined row.
+  if (!rootOnly || dimensions.some((d) => d.grain)) return state;
   const read = new Set<string>();
   for (const d of [...dimensions, ...sortOnly])
-    if (d.node === root)
+    if (d.node === root && d.field)
       read.add(
         d.granularity
           ? `${d.granularity}(${d.field.name})`

@@ -123,7 +123,9 @@ export function groupsByRootKey(input: PlannerInput): boolean {
   const { root, dimensions } = input;
   const key = root.source.primaryKey;
   const grouped = new Set(
-    dimensions.filter((d) => d.node === root && !d.granularity && !d.field.sql).map((d) => d.field.name),
+    dimensions.flatMap((d) =>
+      d.node === root && d.field && !d.granularity && !d.field.sql ? [d.field.name] : [],
+    ),
   );
   return key.length > 0 && key.every((k) => grouped.has(k));
 }
