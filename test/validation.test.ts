@@ -410,6 +410,48 @@ filters:
     `);
   });
 
+  it('a measure as a dimension per a source ({ field, per, filters }), and like: each problem at its node', () => {
+    const text = `name: i
+from: movie
+fields:
+  - { field: production.production_count, per: movie, as: n }
+  - { field: movie.title, per: movie }
+  - { field: production.production_count, filters: [{ field: production.start_date, op: gt, value: 2024-01-01 }] }
+  - { field: production.production_count, per: movi }
+  - { field: production.production_count, per: production }
+  - { field: production.production_count, per: movie, granularity: month }
+  - field: production.production_count
+    per: movie
+    as: m
+    filters: [{ field: production.start_dat, op: gt, value: 2024-01-01 }]
+filters:
+  - { field: movie.title, op: like, value: '%night%' }
+  - { field: movie.movie_count, op: like, value: '%1' }
+  - { field: production.start_date, op: like, value: '2024%' }
+`;
+    const { codes, lines } = diagnose([...base, input('i.yaml', text)]);
+    expect(codes).toEqual([
+      'i.yaml:5:32: invalid_field',
+      'i.yaml:6:52: invalid_field',
+      'i.yaml:7:48: unknown_source',
+      'i.yaml:8:48: invalid_filter',
+      'i.yaml:9:68: invalid_field',
+      'i.yaml:13:24: unknown_field',
+      'i.yaml:16:37: invalid_filter',
+      'i.yaml:17:41: invalid_filter',
+    ]);
+    expect(lines.join('\n')).toMatchInlineSnapshot(`
+      "i.yaml:5:32: error: per and filters apply to a measure (its value per row of another source); 'movie.title' is a field
+      i.yaml:6:52: error: filters on a selected measure go with per: the source whose rows it is computed for
+      i.yaml:7:48: error: per names unknown source 'movi' (did you mean movie?)
+      i.yaml:8:48: error: per: 'production' is the measure's own source (one row each): name the source its rows belong to, which 'production' joins many-to-one
+      i.yaml:9:68: error: granularity does not apply to a measure computed per 'movie'
+      i.yaml:13:24: error: 'production' has no field or measure 'start_dat' (did you mean production.start_date?)
+      i.yaml:16:37: error: op like does not apply to measure 'movie.movie_count'
+      i.yaml:17:41: error: op like does not apply to date field 'production.start_date'"
+    `);
+  });
+
   it('an empty all: [] or any: [] is an error at its place, however deep', () => {
     const text = `name: i
 from: movie

@@ -685,4 +685,118 @@ filters:
       GROUP BY c.name
       HAVING sum(o.amount) > (SELECT sum(c2.credit_limit) FROM sem.customer c2 WHERE c2.name = c.name)`,
   },
+  // ---- measures over joined fields ({source.field}) ------------------------------------------
+  {
+    name: 'measure_filtered_on_a_lookup_field_below_a_fan_out',
+    input: `from: customer
+fields: [customer.id, order_item.home_qty, order_item.eu_customer_items]`,
+    expected: `SELECT c.id,
+        sum(CASE WHEN p.category = 'home' THEN i.qty END),
+        count(CASE WHEN ic.region_code = 'EU' THEN 1 END)
+      FROM sem.customer c
+      LEFT JOIN sem.orders o ON o.customer_id = c.id
+      LEFT JOIN sem.order_item i ON i.order_id = o.id
+      LEFT JOIN sem.product p ON p.id = i.product_id
+      LEFT JOIN sem.orders io ON io.id = i.order_id
+      LEFT JOIN sem.customer ic ON ic.id = io.customer_id
+      GROUP BY c.id`,
+  },
+  {
+    name: 'measure_reading_a_lookup_of_its_own_row_from_the_looked_up_source',
+    input: `from: product
+fields: [product.category, order_item.home_qty, order_item.shipped_value]`,
+    expected: `SELECT p.category,
+        sum(CASE WHEN ip.category = 'home' THEN i.qty END),
+        sum(CASE WHEN o.status = 'shipped' THEN i.qty * i.price ELSE 0 END)
+      FROM sem.product p
+      LEFT JOIN sem.order_item i ON i.product_id = p.id
+      LEFT JOIN sem.product ip ON ip.id = i.product_id
+      LEFT JOIN sem.orders o ON o.id = i.order_id
+      GROUP BY p.category`,
+  },
+  {
+    name: 'measure_with_a_missing_lookup_row_reads_null',
+    input: `from: order_item
+fields: [order_item.order_id, order_item.shipped_value, order_item.eu_customer_items]`,
+    expected: `SELECT i.order_id,
+        sum(CASE WHEN o.status = 'shipped' THEN i.qty * i.price ELSE 0 END),
+        count(CASE WHEN c.region_code = 'EU' THEN 1 END)
+      FROM sem.order_item i
+      LEFT JOIN sem.orders o ON o.id = i.order_id
+      LEFT JOIN sem.customer c ON c.id = o.customer_id
+      GROUP BY i.order_id`,
+  },
+  // ---- measures at another grain -------------------------------------------------------------
+  {
+    name: 'field_against_a_measure_per_a_joined_source',
+    input: `from: order_item
+fields: [order_item.id]
+filters:
+  - { field: order_item.qty, op: gt, valueFrom: { measure: order_item.total_qty, per: product, times: 0.4 } }`,
+    expected: `SELECT i.id FROM sem.order_item i JOIN sem.product p ON p.id = i.product_id
+      WHERE i.qty > 0.4 * (SELECT sum(i2.qty) FROM sem.order_item i2 WHERE i2.product_id = p.id)`,
+  },
+  {
+    name: 'a_count_per_a_missing_row_is_null_not_zero',
+    input: `from: order_item
+fields: [order_item.id]
+filters:
+  - { field: order_item.qty, op: gte, valueFrom: { measure: order_item.item_count, per: product } }`,
+    expected: `SELECT i.id FROM sem.order_item i JOIN sem.product p ON p.id = i.product_id
+      WHERE i.qty >= (SELECT count(*) FROM sem.order_item i2 WHERE i2.product_id = p.id)`,
+  },
+  {
+    name: 'field_against_a_filtered_measure_over_all_rows',
+    input: `from: orders
+fields: [orders.id]
+filters:
+  - field: orders.amount
+    op: gt
+    valueFrom: { measure: orders.avg_amount, filters: [{ field: orders.status, op: equals, value: shipped }] }`,
+    expected: `SELECT o.id FROM sem.orders o
+      WHERE o.amount > (SELECT avg(o2.amount) FROM sem.orders o2 WHERE o2.status = 'shipped')`,
+  },
+  {
+    name: 'having_against_a_fraction_of_the_total',
+    input: `from: customer
+fields: [customer.id, orders.total_amount]
+filters:
+  - { field: orders.total_amount, op: gt, valueFrom: { measure: orders.total_amount, times: 0.2 } }`,
+    expected: `SELECT c.id, sum(o.amount) FROM sem.customer c LEFT JOIN sem.orders o ON o.customer_id = c.id
+      GROUP BY c.id HAVING sum(o.amount) > 0.2 * (SELECT sum(amount) FROM sem.orders)`,
+  },
+  {
+    name: 'having_equal_to_the_highest_measure_per_group_of_existing_rows',
+    input: `from: customer
+fields: [customer.id, orders.order_count]
+filters:
+  - { field: orders.order_count, op: equals, valueFrom: { measure: orders.order_count, groupBy: customer, aggregate: max } }`,
+    expected: `SELECT c.id, count(o.id) FROM sem.customer c LEFT JOIN sem.orders o ON o.customer_id = c.id
+      GROUP BY c.id
+      HAVING count(o.id) = (SELECT max(n) FROM (SELECT c2.id, count(*) AS n FROM sem.orders o2
+        JOIN sem.customer c2 ON c2.id = o2.customer_id GROUP BY c2.id) t)`,
+  },
+  {
+    name: 'customers_grouped_by_their_number_of_orders_zero_for_none',
+    input: `from: customer
+fields:
+  - { field: orders.order_count, per: customer, as: orders }
+  - customer.customer_count`,
+    expected: `SELECT coalesce(t.n, 0), count(c.id) FROM sem.customer c
+      LEFT JOIN (SELECT customer_id, count(*) AS n FROM sem.orders GROUP BY customer_id) t ON t.customer_id = c.id
+      GROUP BY coalesce(t.n, 0)`,
+  },
+  {
+    name: 'a_filtered_measure_per_a_source_as_a_dimension_from_another_root',
+    input: `from: orders
+fields:
+  - orders.id
+  - field: orders.order_count
+    per: customer
+    as: shipped_orders_of_customer
+    filters: [{ field: orders.status, op: equals, value: shipped }]`,
+    expected: `SELECT o.id, CASE WHEN c.id IS NOT NULL THEN
+        (SELECT count(*) FROM sem.orders o2 WHERE o2.customer_id = c.id AND o2.status = 'shipped') END
+      FROM sem.orders o LEFT JOIN sem.customer c ON c.id = o.customer_id`,
+  },
 ];

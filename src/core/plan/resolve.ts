@@ -690,6 +690,12 @@ class Resolver {
         suggestion ? `did you mean ${suggestion}?` : undefined,
       );
     }
+    if (name === source.name)
+      return this.fail(
+        'invalid_filter',
+        `${key}: '${name}' is the measure's own source (one row each): name the source its rows belong to, which '${name}' joins many-to-one`,
+        path,
+      );
     const edge = (this.model.joins.get(source.name) ?? []).find(
       (e) => e.to === name && e.relationship !== 'one_to_many',
     );
@@ -740,17 +746,27 @@ class Resolver {
     }
     if (!ok || !use) return undefined;
     const name = measure.name;
-    const groups: ColumnSpec[] = (groupEdge?.on ?? []).map((pair, i) => {
-      const field = source.fields.get(pair.from)!;
-      return {
-        kind: 'dimension',
-        name: `group_${i + 1}`,
-        label: field.name,
-        type: field.type,
-        node: root,
-        field,
-      };
-    });
+    // groupBy: one group per row of that source that rows of the measure's source join
+    // (inner: rows without one belong to no group), keyed by its primary key.
+    const groupNode = groupEdge && this.node(this.model.sources.get(groupEdge.to)!, [groupEdge]);
+    const groupKey = groupNode ? groupNode.source.primaryKey.map((k) => groupNode.source.fields.get(k)!) : [];
+    const groups: ColumnSpec[] = groupKey.map((field, i) => ({
+      kind: 'dimension',
+      name: `group_${i + 1}`,
+      label: field.name,
+      type: field.type,
+      node: groupNode!,
+      field,
+    }));
+    for (const field of groupKey)
+      where.push(
+        literal({
+          target: { kind: 'field', node: groupNode!, field },
+          op: 'is_not_null',
+          values: [],
+          loc: this.at(path),
+        }),
+      );
     return {
       root,
       columns: [...groups, { kind: 'measure', name, label: name, type: measure.type, use }],
