@@ -24,9 +24,20 @@ export interface InputUsage {
   columns: Set<string>;
 }
 
+/** A measure, the measures a derived one combines, and the related fields it looks up. */
 function measureRefs(use: MeasureUse): string[] {
   const own = `${use.measure.source}.${use.measure.name}`;
-  return [own, ...(use.parts ?? []).flatMap(measureRefs)];
+  const lookups = [...(use.lookups?.values() ?? [])].map((l) => `${l.field.source}.${l.field.name}`);
+  return [own, ...lookups, ...(use.parts ?? []).flatMap(measureRefs)];
+}
+
+/** The query and the queries of the measures at another grain it compares with or selects, nested. */
+function queriesOf(spec: QuerySpec): QuerySpec[] {
+  const grains = [
+    ...[...spec.columns, ...spec.hidden].flatMap((c) => (c.kind === 'dimension' && c.grain ? [c.grain] : [])),
+    ...[...spec.where, ...spec.having].flatMap(atomsOf).flatMap((a) => (a.grain ? [a.grain] : [])),
+  ];
+  return [spec, ...grains.flatMap((g) => queriesOf(g.query))];
 }
 
 /** Every `source.member` a resolved query refers to. */
@@ -89,9 +100,10 @@ export function inputUsage(
 ): InputUsage | undefined {
   const { spec } = resolveInput(model, input, { validateOnly: true });
   if (!spec) return undefined;
-  const members = new Set([...referencedMembers(spec), ...joinKeys(spec)]);
+  const queries = queriesOf(spec);
+  const members = new Set(queries.flatMap((q) => [...referencedMembers(q), ...joinKeys(q)]));
   const columns = new Set([...members].flatMap((m) => index.read(m)));
-  const sources = new Set(treeNodes(spec.root).map((n) => n.source.name));
+  const sources = new Set(queries.flatMap((q) => treeNodes(q.root)).map((n) => n.source.name));
   return { sources, members, columns };
 }
 

@@ -42,6 +42,15 @@ describe('impact', () => {
     });
   });
 
+  it("counts a related field a measure reads ({source.field}) and a measure at another grain's own query", () => {
+    // shoot_days_abroad_by_production names shoot_day.abroad_day_count, whose filter reads
+    // {location.country} and {production.country}; long_shoot_days compares with
+    // shoot_day.avg_actual_hours per production, a query of its own over shoot_day.
+    expect(usagesOf(model, 'location.country').inputs).toContain('shoot_days_abroad_by_production');
+    expect(usagesOf(model, 'shoot_day.avg_actual_hours').inputs).toEqual(['long_shoot_days']);
+    expect(usagesOf(model, 'shoot_day.production_id').inputs).toContain('long_shoot_days');
+  });
+
   it('follows a raw table to its sources, fields, inputs and trackers', () => {
     const lineage = tableLineage(model, 'studio.movie');
     expect(lineage.sources).toEqual(['movie']);
