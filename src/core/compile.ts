@@ -20,7 +20,7 @@ import { JoinPathFinder } from './model/paths.js';
 import { plan, type PlannerInput } from './plan/planner.js';
 import { resolveInput, type ResolveOptions } from './plan/resolve.js';
 import type { ColumnSpec, FilterTarget, MeasureAtGrain, MeasureUse, QuerySpec } from './plan/spec.js';
-import { leafUses } from './plan/spec.js';
+import { grainsOf, leafUses, queriesOf } from './plan/spec.js';
 import { atomsOf } from './plan/condition.js';
 import { dialectFor } from './sql/dialects/index.js';
 import { explainOperators, naiveOperators, planOperators } from './plan/operators.js';
@@ -112,7 +112,7 @@ export class Compiler {
       sql,
       columns: spec.columns.map(outputColumn),
       plan: logical,
-      tables: tablesRead(logical),
+      tables: tablesRead(logical, grains),
       ...relativeTo(spec),
       timezone: spec.timezone,
     };
@@ -144,7 +144,8 @@ export class Compiler {
 
 /** Whether the query's filters are relative to today or to now (now wins: it moves more often). */
 function relativeTo(spec: QuerySpec): { relativeTo?: 'today' | 'now' } {
-  const anchors = [...spec.where, ...spec.having]
+  const anchors = queriesOf(spec)
+    .flatMap((q) => [...q.where, ...q.having])
     .flatMap(atomsOf)
     .filter((a) => a.op === 'in_last' || a.op === 'in_next')
     .map((a) => (a.target.kind === 'field' && a.target.field.type === 'date' ? 'today' : 'now'));
@@ -152,7 +153,7 @@ function relativeTo(spec: QuerySpec): { relativeTo?: 'today' | 'now' } {
   return anchors.length > 0 ? { relativeTo: 'today' } : {};
 }
 
-function tablesRead(plan: LogicalPlan): string[] {
+function tablesRead(plan: LogicalPlan, grains: ReadonlyMap<MeasureAtGrain, LogicalPlan>): string[] {
   const tables = new Set<string>();
   const visit = (p: LogicalPlan) => {
     for (const node of p.roles.keys()) {
@@ -164,6 +165,7 @@ function tablesRead(plan: LogicalPlan): string[] {
     for (const pre of p.preaggregates) visit(pre.plan);
   };
   visit(plan);
+  for (const grain of grains.values()) visit(grain);
   return [...tables].sort();
 }
 
@@ -278,11 +280,7 @@ function planGrains(
   names: NameAllocator,
   plans = new Map<MeasureAtGrain, LogicalPlan>(),
 ): Map<MeasureAtGrain, LogicalPlan> {
-  const grains = [
-    ...[...spec.columns, ...spec.hidden].flatMap((c) => (c.kind === 'dimension' && c.grain ? [c.grain] : [])),
-    ...[...spec.where, ...spec.having].flatMap(atomsOf).flatMap((a) => (a.grain ? [a.grain] : [])),
-  ];
-  for (const grain of grains) {
+  for (const grain of grainsOf(spec)) {
     if (plans.has(grain)) continue;
     plans.set(grain, plan({ ...prepare(grain.query, names).plannerInput, nested: true }));
     planGrains(grain.query, names, plans);

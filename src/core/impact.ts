@@ -11,7 +11,7 @@ import { bareColumnOf } from './model/fragments.js';
 import { memberColumns } from './model/columns.js';
 import type { InputModel, SemanticModel, SourceModel } from './model/types.js';
 import { resolveInput } from './plan/resolve.js';
-import type { MeasureUse, QuerySpec, TreeNode } from './plan/spec.js';
+import { queriesOf, type MeasureUse, type QuerySpec, type TreeNode } from './plan/spec.js';
 import { atomsOf } from './plan/condition.js';
 
 /** What one input's query reads. */
@@ -29,15 +29,6 @@ function measureRefs(use: MeasureUse): string[] {
   const own = `${use.measure.source}.${use.measure.name}`;
   const lookups = [...(use.lookups?.values() ?? [])].map((l) => `${l.field.source}.${l.field.name}`);
   return [own, ...lookups, ...(use.parts ?? []).flatMap(measureRefs)];
-}
-
-/** The query and the queries of the measures at another grain it compares with or selects, nested. */
-function queriesOf(spec: QuerySpec): QuerySpec[] {
-  const grains = [
-    ...[...spec.columns, ...spec.hidden].flatMap((c) => (c.kind === 'dimension' && c.grain ? [c.grain] : [])),
-    ...[...spec.where, ...spec.having].flatMap(atomsOf).flatMap((a) => (a.grain ? [a.grain] : [])),
-  ];
-  return [spec, ...grains.flatMap((g) => queriesOf(g.query))];
 }
 
 /** Every `source.member` a resolved query refers to. */

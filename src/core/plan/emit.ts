@@ -91,6 +91,8 @@ export class SqlBuilder {
   /** Steps read by more than one other step: computed once. */
   private readonly sharedSteps = new Set<string>();
   private readonly grainDimensions = new Map<MeasureAtGrain, Expr>();
+  /** The root scans of measures at another grain, and what each computes (for its comment). */
+  private readonly scanPurposes = new Map<TreeNode, string>();
 
   constructor(
     private readonly names: NameAllocator,
@@ -272,7 +274,7 @@ export class SqlBuilder {
         ? { kind: 'table', path: source.relation.path }
         : { kind: 'definitionQuery', query: source.relation.query, alias: `${source.name}_query` };
     const items: SelectItem[] = [...s.columns.values()].map((c) => ({ expr: c.expr, alias: c.name }));
-    const comment = describeScan(s.node);
+    const comment = describeScan(s.node, this.scanPurposes.get(s.node));
     const visible = this.rowCondition(source);
     if (!source.cdc) {
       const inScan = (target: FilterTarget) => fieldExpr((target as { field: FieldModel }).field);
@@ -338,6 +340,7 @@ export class SqlBuilder {
   private grainValue(grain: MeasureAtGrain, field: (target: FilterTarget) => Expr): Expr {
     const sub = this.grains.get(grain);
     if (!sub) throw new Error('internal: a measure at another grain was not planned');
+    this.scanPurposes.set(sub.root, grainPurpose(grain));
     const select = this.planSelect(sub, sub.shape);
     const per = grain.per;
     const pairs = (per?.edge.on ?? []).map((pair) => ({
@@ -1045,10 +1048,21 @@ function escapeLike(text: string): string {
     .replaceAll('_', `${LIKE_ESCAPE}_`);
 }
 
-function describeScan(node: TreeNode): string {
+function describeScan(node: TreeNode, purpose?: string): string {
   const source = node.source;
   const what = source.cdc
     ? `${source.name}: latest row per ${source.primaryKey.join(', ')}, deletes dropped`
     : source.name;
+  if (purpose) return `${what} (${purpose})`;
   return node.parent ? `${what} (via ${node.key.split('>').join(' -> ')})` : what;
+}
+
+/** What a measure at another grain computes, for the comment on its source's scan. */
+function grainPurpose(grain: MeasureAtGrain): string {
+  const column = grain.query.columns[grain.query.columns.length - 1]!;
+  const measure =
+    column.kind === 'measure' ? `${column.use.measure.source}.${column.use.measure.name}` : column.name;
+  if (grain.per) return `for ${measure} per ${grain.per.node.source.name}`;
+  if (grain.groups) return `for the ${grain.groups.aggregate} of ${measure} per group`;
+  return `for ${measure} over all rows`;
 }

@@ -7,6 +7,7 @@ import type { SourceLocation } from '../diagnostics.js';
 import type { FilterOp, FieldType, Granularity, GroupAggregate } from '../definitions/schema.js';
 import type { FieldModel, JoinEdge, MeasureModel, SourceModel } from '../model/types.js';
 import type { RelativeSpan, TypedValue } from '../values/typed-value.js';
+import { atomsOf } from './condition.js';
 
 /** One occurrence of a source in the query, reached from the root by one join path. */
 export interface TreeNode {
@@ -140,6 +141,19 @@ export interface QuerySpec {
 
 export function isAggregateMeasure(m: MeasureModel): boolean {
   return m.definition.kind === 'aggregate';
+}
+
+/** The measures at another grain a query selects or compares with (not those of their own queries). */
+export function grainsOf(spec: QuerySpec): MeasureAtGrain[] {
+  return [
+    ...[...spec.columns, ...spec.hidden].flatMap((c) => (c.kind === 'dimension' && c.grain ? [c.grain] : [])),
+    ...[...spec.where, ...spec.having].flatMap(atomsOf).flatMap((a) => (a.grain ? [a.grain] : [])),
+  ];
+}
+
+/** The query and the queries of the measures at another grain in it, nested. */
+export function queriesOf(spec: QuerySpec): QuerySpec[] {
+  return [spec, ...grainsOf(spec).flatMap((g) => queriesOf(g.query))];
 }
 
 /** The aggregate measures a measure use finally reads (a derived one, through its parts). */

@@ -26,7 +26,7 @@ WITH
       WHERE NOT is_test
     ) AS movie_query
   ),
-  -- shoot_day
+  -- shoot_day (for shoot_day.avg_actual_hours per production)
   shoot_day_2 AS (
     SELECT
       actual_hours AS avg_actual_hours_value,
