@@ -452,6 +452,33 @@ filters:
     `);
   });
 
+  it('a filter on a measure per a source ({ field, per, filters, op }): a WHERE, each problem at its node', () => {
+    const text = `name: i
+from: production
+fields: [production.production_id]
+filters:
+  - { field: production.production_count, per: movie, op: gt, value: 1 }
+  - { field: production.start_date, per: movie, op: gt, value: 2024-01-01 }
+  - { field: production.production_count, filters: [{ field: production.start_date, op: is_null }], op: gt, value: 1 }
+  - { field: production.production_count, per: movie, op: gt, valueFrom: production.production_count }
+  - any:
+      - { field: production.production_count, per: movie, op: equals, value: 1 }
+      - { field: production.start_date, op: is_null }
+`;
+    const { codes, lines } = diagnose([...base, input('i.yaml', text)]);
+    // The first filter and the any: (a measure per a row beside a field: both WHERE) are fine.
+    expect(codes).toEqual([
+      'i.yaml:6:42: invalid_filter',
+      'i.yaml:7:52: invalid_filter',
+      'i.yaml:8:74: invalid_filter',
+    ]);
+    expect(lines.join('\n')).toMatchInlineSnapshot(`
+      "i.yaml:6:42: error: per and filters apply to a measure (its value per row of another source); 'production.start_date' is a field
+      i.yaml:7:52: error: filters on a filtered measure go with per: the source whose rows it is computed for
+      i.yaml:8:74: error: a measure per a source is compared with a value or a parameter, not valueFrom"
+    `);
+  });
+
   it('an empty all: [] or any: [] is an error at its place, however deep', () => {
     const text = `name: i
 from: movie

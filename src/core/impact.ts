@@ -42,7 +42,7 @@ export function referencedMembers(spec: QuerySpec): Set<string> {
   for (const atom of [...spec.where, ...spec.having].flatMap(atomsOf)) {
     for (const t of [atom.target, ...(atom.other ? [atom.other] : [])]) {
       if (t.kind === 'field') refs.add(`${t.field.source}.${t.field.name}`);
-      else measureRefs(t.use).forEach((r) => refs.add(r));
+      else if (t.kind === 'measure') measureRefs(t.use).forEach((r) => refs.add(r));
     }
   }
   return refs;

@@ -799,4 +799,15 @@ fields:
         (SELECT count(*) FROM sem.orders o2 WHERE o2.customer_id = c.id AND o2.status = 'shipped') END
       FROM sem.orders o LEFT JOIN sem.customer c ON c.id = o.customer_id`,
   },
+  {
+    name: 'filter_on_a_measure_per_a_joined_row_and_its_negation_need_that_row',
+    input: `from: orders
+fields: [orders.id]
+filters:
+  - { field: orders.order_count, per: customer, op: gt, value: 1 }
+  - not: { field: payment.payment_count, per: orders, filters: [{ field: payment.method, op: equals, value: card }], op: equals, value: 0 }`,
+    expected: `SELECT o.id FROM sem.orders o JOIN sem.customer c ON c.id = o.customer_id
+      WHERE (SELECT count(*) FROM sem.orders o2 WHERE o2.customer_id = c.id) > 1
+        AND NOT ((SELECT count(*) FROM sem.payment p WHERE p.order_id = o.id AND p.method = 'card') = 0)`,
+  },
 ];

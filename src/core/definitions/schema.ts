@@ -463,7 +463,19 @@ export const ValueFromRef: z.ZodType<ValueFromRef> = z
     ],
   });
 
-export const FilterAtom = z.strictObject({
+export interface FilterAtom {
+  field: string;
+  op: FilterOp;
+  value?: Scalar;
+  values?: Scalar[];
+  param?: string;
+  valueFrom?: ValueFromRef;
+  via?: string[];
+  per?: string;
+  filters?: FilterDefinition[];
+}
+
+export const FilterAtom: z.ZodType<FilterAtom> = z.strictObject({
   field: FieldRef,
   op: FilterOp,
   value: Scalar.meta({
@@ -474,8 +486,21 @@ export const FilterAtom = z.strictObject({
   param: Name.meta({ description: 'Compare with this parameter of the input (params:)' }).optional(),
   valueFrom: ValueFromRef.optional(),
   via: Via.optional(),
+  per: Name.meta({
+    description:
+      "On a measure: filter rows by its value per row of this source (which the measure's source joins many-to-one), e.g. lines whose order has more than one supplier",
+    examples: ['orders'],
+  }).optional(),
+  get filters() {
+    return z
+      .array(FilterDefinition)
+      .min(1)
+      .meta({
+        description: "With per: the rows the measure is computed over, as filters from the measure's source",
+      })
+      .optional();
+  },
 });
-export type FilterAtom = z.infer<typeof FilterAtom>;
 
 export interface AnyFilter {
   any: FilterDefinition[];

@@ -268,7 +268,7 @@ export class SqlBuilder {
     // A CDC scan filters the latest versions by column name, so those columns must be read.
     if (source.cdc)
       for (const target of s.filters.flatMap(atomsOf).flatMap(atomTargets))
-        this.scanField(s, (target as { field: FieldModel }).field);
+        if (target.kind === 'field') this.scanField(s, target.field);
     const relation: FromItem =
       source.relation.kind === 'table'
         ? { kind: 'table', path: source.relation.path }
@@ -326,7 +326,8 @@ export class SqlBuilder {
       return condition.kind === 'and' ? and(items)! : or(items);
     }
     const { atom } = condition;
-    const side = (t: FilterTarget) => (t.kind === 'field' ? field(t) : measure(t));
+    const side = (t: FilterTarget) =>
+      t.kind === 'field' ? field(t) : t.kind === 'grain' ? this.grainValue(t.grain, field) : measure(t);
     const other = atom.grain ? this.grainValue(atom.grain, field) : atom.other && side(atom.other);
     const pred = this.atomExpr(atom, side(atom.target), other);
     return condition.negated ? { kind: 'not', operand: pred } : pred;

@@ -26,7 +26,16 @@
  */
 import type { Aggregate } from '../definitions/schema.js';
 import type { FieldModel, MeasureModel } from '../model/types.js';
-import type { Atom, Condition, FilterTarget, Literal, Lookups, MeasureAtGrain, TreeNode } from './spec.js';
+import {
+  atomGrains,
+  type Atom,
+  type Condition,
+  type FilterTarget,
+  type Literal,
+  type Lookups,
+  type MeasureAtGrain,
+  type TreeNode,
+} from './spec.js';
 
 export type NodeRole = 'grain' | 'lookup' | 'exists';
 
@@ -223,7 +232,8 @@ export function atomNodes(atom: Atom): TreeNode[] {
   const nodes = [atom.target, ...(atom.other ? [atom.other] : [])].flatMap((t) =>
     t.kind === 'field' ? [t.node] : [],
   );
-  return [...new Set([...nodes, ...(atom.grain?.per ? [atom.grain.per.node] : [])])];
+  const perNodes = atomGrains(atom).flatMap((g) => (g.per ? [g.per.node] : []));
+  return [...new Set([...nodes, ...perNodes])];
 }
 
 /** The targets an atom reads: its own, and the other side of a comparison. */

@@ -110,7 +110,9 @@ class PlanText {
     const text = (t: FilterTarget) =>
       t.kind === 'field'
         ? this.names.field(t.node, t.field)
-        : `${t.use.measure.source}.${t.use.measure.name}`;
+        : t.kind === 'grain'
+          ? grainText(t.grain, this.names)
+          : `${t.use.measure.source}.${t.use.measure.name}`;
     const target = text(atom.target);
     const values = atom.grain
       ? [grainText(atom.grain, this.names)]

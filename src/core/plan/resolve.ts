@@ -170,7 +170,8 @@ class Resolver {
     (this.def.filters ?? []).forEach((f, i) => {
       const condition = this.condition(f, ['filters', i], false);
       if (!condition) return;
-      const kinds = new Set(atomsOf(condition).map((a) => a.target.kind));
+      // A measure per a source's row (`per:`) is a value of the row: a WHERE, like a field.
+      const kinds = new Set(atomsOf(condition).map((a) => (a.target.kind === 'measure' ? 'measure' : 'row')));
       if (kinds.size > 1) {
         this.fail(
           'mixed_filter_group',
@@ -446,13 +447,9 @@ class Resolver {
           ...path,
           key,
         ]);
-    const edge = this.manyToOneEdge(source, sel.per, [...path, 'per']);
-    const node = edge && this.nodeFor(this.model.sources.get(sel.per)!, undefined, [...path, 'per']);
-    if (!edge || !node) return undefined;
-    const query = this.inScope(source.name, () =>
-      this.grainQuery(source, member, sel.filters, path, [...path, 'field']),
-    );
-    if (!query) return undefined;
+    const grain = this.measurePer(source, member, sel.per, sel.filters, path);
+    if (!grain) return undefined;
+    const node = grain.per!.node;
     return {
       name: sel.as ?? '',
       label: sel.label ?? member.label ?? '',
@@ -461,9 +458,59 @@ class Resolver {
       ...(member.description !== undefined ? { description: member.description } : {}),
       kind: 'dimension',
       node,
-      grain: { query, per: { node, edge } },
+      grain,
       measure: member,
     };
+  }
+
+  /** A measure per row of `per` (a source its source joins many-to-one), over the rows `filters` keep. */
+  private measurePer(
+    source: SourceModel,
+    measure: MeasureModel,
+    per: string,
+    filters: readonly FilterDefinition[] | undefined,
+    path: ValuePath,
+  ): MeasureAtGrain | undefined {
+    const edge = this.manyToOneEdge(source, per, [...path, 'per']);
+    const node = edge && this.nodeFor(this.model.sources.get(per)!, undefined, [...path, 'per']);
+    if (!edge || !node) return undefined;
+    const query = this.inScope(source.name, () =>
+      this.grainQuery(source, measure, filters, path, [...path, 'field']),
+    );
+    return query && { query, per: { node, edge } };
+  }
+
+  /** `{ field: lineitem.supplier_count, per: orders, op: gt, value: 1 }`: a filter on a measure per a source's row. */
+  private grainTarget(
+    f: FilterAtom,
+    found: { source: SourceModel; member: MemberModel },
+    path: ValuePath,
+  ): MeasureAtGrain | undefined {
+    const { source, member } = found;
+    if (member.kind !== 'measure')
+      return this.fail(
+        'invalid_filter',
+        `per and filters apply to a measure (its value per row of another source); '${f.field}' is a field`,
+        [...path, f.per !== undefined ? 'per' : 'filters'],
+      );
+    if (f.per === undefined)
+      return this.fail(
+        'invalid_filter',
+        'filters on a filtered measure go with per: the source whose rows it is computed for',
+        [...path, 'filters'],
+      );
+    if (f.via !== undefined)
+      return this.fail('invalid_filter', `via does not apply to a measure computed per '${f.per}'`, [
+        ...path,
+        'via',
+      ]);
+    if (f.valueFrom !== undefined)
+      return this.fail(
+        'invalid_filter',
+        'a measure per a source is compared with a value or a parameter, not valueFrom',
+        [...path, 'valueFrom'],
+      );
+    return this.measurePer(source, member, f.per, f.filters, path);
   }
 
   /** `as`, else the field name when no other selected field shares it, else `source_field`. */
@@ -518,14 +565,21 @@ class Resolver {
   private atom(f: FilterAtom, path: ValuePath): Atom | undefined {
     const found = this.member(f.field, [...path, 'field']);
     if (!found) return undefined;
-    const node = this.nodeFor(found.source, f.via, [...path, 'field']);
-    if (!node) return undefined;
     const { member } = found;
     const loc = this.at(path);
-    const target: Atom['target'] =
-      member.kind === 'field'
-        ? { kind: 'field', node, field: member }
-        : { kind: 'measure', use: this.measureUse(node, member, path)! };
+    let target: Atom['target'];
+    if (f.per !== undefined || f.filters !== undefined) {
+      const grain = this.grainTarget(f, found, path);
+      if (!grain) return undefined;
+      target = { kind: 'grain', grain };
+    } else {
+      const node = this.nodeFor(found.source, f.via, [...path, 'field']);
+      if (!node) return undefined;
+      target =
+        member.kind === 'field'
+          ? { kind: 'field', node, field: member }
+          : { kind: 'measure', use: this.measureUse(node, member, path)! };
+    }
     if (member.kind === 'measure' && (TEXT_OPS.has(f.op) || RELATIVE_OPS.has(f.op))) {
       return this.fail('invalid_filter', `op ${f.op} does not apply to measure '${f.field}'`, [
         ...path,

@@ -73,7 +73,10 @@ export interface MeasureColumn extends ColumnBase {
 export type ColumnSpec = DimensionColumn | GrainDimensionColumn | MeasureColumn;
 
 export type FilterTarget =
-  { kind: 'field'; node: TreeNode; field: FieldModel } | { kind: 'measure'; use: MeasureUse };
+  | { kind: 'field'; node: TreeNode; field: FieldModel }
+  | { kind: 'measure'; use: MeasureUse }
+  /** A measure per row of a source (`{ field: m, per: P }` in a filter): a value of the joined row. */
+  | { kind: 'grain'; grain: MeasureAtGrain };
 
 export interface Atom {
   target: FilterTarget;
@@ -147,8 +150,13 @@ export function isAggregateMeasure(m: MeasureModel): boolean {
 export function grainsOf(spec: QuerySpec): MeasureAtGrain[] {
   return [
     ...[...spec.columns, ...spec.hidden].flatMap((c) => (c.kind === 'dimension' && c.grain ? [c.grain] : [])),
-    ...[...spec.where, ...spec.having].flatMap(atomsOf).flatMap((a) => (a.grain ? [a.grain] : [])),
+    ...[...spec.where, ...spec.having].flatMap(atomsOf).flatMap(atomGrains),
   ];
+}
+
+/** The measures at another grain an atom reads: as its target, or on the other side. */
+export function atomGrains(atom: Atom): MeasureAtGrain[] {
+  return [...(atom.target.kind === 'grain' ? [atom.target.grain] : []), ...(atom.grain ? [atom.grain] : [])];
 }
 
 /** The query and the queries of the measures at another grain in it, nested. */

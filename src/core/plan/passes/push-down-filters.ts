@@ -5,7 +5,7 @@
  * a measure computed per a joined row).
  */
 import { groupsOf, rowAtomsOf, rowNodesOf, type RowCondition } from '../logical-plan.js';
-import type { Condition, TreeNode } from '../spec.js';
+import { atomGrains, type Condition, type TreeNode } from '../spec.js';
 import type { PlanState } from './state.js';
 
 export function pushDownFilters(state: PlanState): PlanState {
@@ -15,7 +15,9 @@ export function pushDownFilters(state: PlanState): PlanState {
     const [only, ...more] = rowNodesOf(condition);
     // A measure computed per a joined row is a subquery correlated to that row's columns,
     // which must be named by their joined source (inside a scan they would be bare names).
-    const plain = groupsOf(condition).length === 0 && !rowAtomsOf(condition).some((a) => a.grain?.per);
+    const plain =
+      groupsOf(condition).length === 0 &&
+      !rowAtomsOf(condition).some((a) => atomGrains(a).some((g) => g.per));
     if (plain && only && more.length === 0 && (only === state.input.root || state.inner.has(only))) {
       pushed.set(only, [...(pushed.get(only) ?? []), condition as Condition]);
     } else residual.push(condition);
