@@ -168,6 +168,18 @@ const CASES: SemanticCase[] = [
       WHERE v = 1 AND _op <> 'd' AND tier = 'gold'`,
   },
   {
+    name: 'measure_at_another_grain_over_visible_rows_only',
+    caller: regional('EU'),
+    input: `from: customer
+fields: [customer.id]
+filters:
+  - { field: orders.order_count, per: customer, op: gt, value: 0 }
+  - { field: customer.id, op: lte, valueFrom: { measure: orders.max_amount, per: customer, times: 0.05 } }`,
+    expected: `SELECT c.id FROM sem.customer c
+      WHERE (SELECT count(*) FROM sem.orders o WHERE o.customer_id = c.id AND o.ship_region = 'EU') > 0
+        AND c.id <= 0.05 * (SELECT max(o.amount) FROM sem.orders o WHERE o.customer_id = c.id AND o.ship_region = 'EU')`,
+  },
+  {
     name: 'cdc_measure_filtered_on_the_latest_version',
     caller: { roles: ['tier_viewer'], attributes: { tier: 'silver' } },
     input: `from: customer\nfields: [customer.name, member.total_points]`,
@@ -239,6 +251,16 @@ sort:
       "3:25: access_denied: access denied: 'customer.total_credit' reads 'customer.credit_limit', which is readable by roles finance only (the caller has staff)",
       "5:14: access_denied: access denied: 'customer.credit_limit' is readable by roles finance only (the caller has staff)",
       "7:14: access_denied: access denied: 'customer.avg_credit' reads 'customer.credit_limit', which is readable by roles finance only (the caller has staff)",
+    ]);
+  });
+
+  it('a measure at another grain computed from a restricted field', () => {
+    const input = `from: orders
+fields: [orders.id]
+filters:
+  - { field: orders.amount, op: gt, valueFrom: { measure: customer.avg_credit } }`;
+    expect(denials(input, staff)).toEqual([
+      "5:59: access_denied: access denied: 'customer.avg_credit' reads 'customer.credit_limit', which is readable by roles finance only (the caller has staff)",
     ]);
   });
 
