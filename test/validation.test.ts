@@ -178,6 +178,10 @@ describe('definition errors point at their node', () => {
       production.yaml:13:43: error: 'movie.movie_count' is a measure, not a field, in {movie.movie_count} of measure 'production.c'
       production.yaml:14:43: error: unknown source 'movi' in {movi.status} of measure 'production.d' (did you mean movie?)"
     `);
+    const viaPath = `${production}  - { name: v, aggregate: count, filter: "{movie.status} = 'x' and {production.movie.title} <> ''" }\n  - { name: w, expression: "{movie.movie.movie_count}" }\n`;
+    expect(diagnose([source('movie.yaml', movie), source('production.yaml', viaPath)]).lines).toEqual([
+      'production.yaml:12:29: error: {movie.movie.movie_count} is not a measure reference: write {measure} or {source.measure}',
+    ]);
     const bare = `${production}  - { name: e, aggregate: count, filter: "{status} = 'x'" }\n`;
     expect(diagnose([source('movie.yaml', movie), source('production.yaml', bare)]).lines)
       .toMatchInlineSnapshot(`

@@ -108,7 +108,7 @@ const WORD_START = /[\p{L}_]/u;
 const WORD_PART = /[\p{L}\p{N}_$]/u;
 const DIGIT = /[0-9]/;
 const WHITESPACE = /[ \t\r\n\f]/;
-const PLACEHOLDER = /^\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)\s*\}/;
+const PLACEHOLDER = /^\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}/;
 
 /** Letters that, glued to a string, make a prefixed literal (E'\n', U&'..', B'01', X'ff', N'..'). */
 const STRING_PREFIXES = new Set(['e', 'u', 'b', 'x', 'n', 'r']);

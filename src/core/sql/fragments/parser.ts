@@ -439,6 +439,8 @@ export class FragmentGrammar {
         t.start,
         `{${t.value}} is not a caller attribute: a row filter refers to the caller as {user.<attribute>}`,
       );
+    if (this.rules.placeholders === 'measures' && segments.length > 2)
+      fail(t.start, `{${t.value}} is not a measure reference: write {measure} or {source.measure}`);
     if (this.rules.placeholders === 'fields' && (segments.length < 2 || segments.some((s) => s === '')))
       fail(
         t.start,
