@@ -4,9 +4,10 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { arbitraryScenario, toCreateTableSql, toInputYaml, toSourceYaml } from './arbitrary.js';
+import { arbitraryScenario, LOOKUP_VIA, toCreateTableSql, toInputYaml, toSourceYaml } from './arbitrary.js';
 import { evaluateReference, outputColumnNames, readSourceRows, truncateValue } from './evaluate.js';
 import type {
+  RefAggregateMeasure,
   FieldType,
   RefFilter,
   RefInput,
@@ -1096,6 +1097,17 @@ describe('arbitraryScenario', () => {
         s.input.filters.flatMap(leaves).some((f) => 'other' in f && isMeasureRef(s, f.field)),
       ),
       nonEmptyResult: seen((s) => evaluateReference(s.sources, s.input, s.tables).length > 0),
+      relatedValue: seen((s) => usedMeasures(s).some((m) => typeof m.sql === 'object')),
+      relatedFilter: seen((s) => usedMeasures(s).some((m) => typeof m.filter?.field === 'object')),
+      ...(LOOKUP_VIA
+        ? {
+            relatedVia: seen((s) =>
+              usedMeasures(s).some((m) =>
+                [m.sql, m.filter?.field].some((f) => typeof f === 'object' && f.via),
+              ),
+            ),
+          }
+        : {}),
     };
     for (const [feature, count] of Object.entries(counts)) {
       expect(count, feature).toBeGreaterThanOrEqual(10);
@@ -1150,7 +1162,7 @@ describe('arbitraryScenario', () => {
     fc.assert(
       fc.property(arbitraryScenario(), (scenario) => {
         for (const source of scenario.sources) {
-          const parsed: unknown = parse(toSourceYaml(source));
+          const parsed: unknown = parse(toSourceYaml(source, scenario.sources));
           expect(parsed).toMatchObject({
             name: source.name,
             table: source.table,
@@ -1235,6 +1247,18 @@ function readBackSql(source: RefSource, rows: Row[]): string {
     .split('.')
     .map((p) => `"${p}"`)
     .join('.')} ORDER BY ${order}`;
+}
+
+/** The aggregate measures an input selects or filters on (derived measures' operands not followed). */
+function usedMeasures(s: Scenario): RefAggregateMeasure[] {
+  const leaves = (f: RefFilter): string[] =>
+    'field' in f ? [f.field, ...(f.other ? [f.other] : [])] : innerFilters(f).flatMap(leaves);
+  const refs = new Set([...s.input.fields.map((f) => f.field), ...s.input.filters.flatMap(leaves)]);
+  return s.sources.flatMap((src) =>
+    src.measures.filter(
+      (m): m is RefAggregateMeasure => 'aggregate' in m && refs.has(`${src.name}.${m.name}`),
+    ),
+  );
 }
 
 /** A filter as the input YAML writes it: the model's `other` is `valueFrom:`. */
