@@ -296,7 +296,7 @@ const measureSeedArb: fc.Arbitrary<MeasureSeed> = fc.record({
       fieldPick: fc.nat(),
       valuePick: fc.nat(),
       part: fc.constantFrom<LookupSeed['part']>('sql', 'filter', 'both'),
-      via: LOOKUP_VIA ? fc.boolean() : fc.constant(false),
+      via: fc.boolean(),
     }),
     3,
   ),
@@ -383,7 +383,7 @@ function resolveAggregate(
       ? {
           source: target.source,
           field: field.name,
-          ...(lookup?.via && target.via.length > 0 ? { via: target.via } : {}),
+          ...(LOOKUP_VIA && lookup?.via && target.via.length > 0 ? { via: target.via } : {}),
         }
       : field.name;
   const needsField = seed.aggregate !== 'count' || seed.countsField;
