@@ -121,7 +121,7 @@ async function check(
   const read = sourcesRead(scenario.sources, scenario.input);
   const denied = [...read].filter((s) => policies.get(s)?.standing === 'none');
   const context = () =>
-    `\n${toInputYaml('q', scenario.input)}\n${scenario.sources.map((s) => toSourceYaml(s) + policyYaml(policies)(s)).join('\n---\n')}\n${JSON.stringify(callerOf(policies))}\n${JSON.stringify(scenario.tables)}`;
+    `\n${toInputYaml('q', scenario.input)}\n${scenario.sources.map((s) => toSourceYaml(s, scenario.sources) + policyYaml(policies)(s)).join('\n---\n')}\n${JSON.stringify(callerOf(policies))}\n${JSON.stringify(scenario.tables)}`;
   let compiled;
   try {
     compiled = compile(scenario, dialect, { sourceSuffix: policyYaml(policies), caller: callerOf(policies) });

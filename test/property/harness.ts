@@ -32,7 +32,7 @@ export function compile(
     ...scenario.sources.map((s) => ({
       path: `${s.name}.yaml`,
       kind: 'source' as const,
-      text: toSourceYaml(s) + (extras.sourceSuffix?.(s) ?? ''),
+      text: toSourceYaml(s, scenario.sources) + (extras.sourceSuffix?.(s) ?? ''),
     })),
     { path: 'q.yaml', kind: 'input' as const, text: toInputYaml('q', scenario.input) },
   ];
@@ -72,6 +72,6 @@ export async function check(
   const rows = await collect(engine.stream(compiled.sql));
   const actual = rows.map((r) => Object.fromEntries(compiled.columns.map((c, i) => [c.name, r[i] ?? null])));
   const types = new Map(compiled.columns.map((c) => [c.name, c.type]));
-  const context = `\n${compiled.sql}\n${toInputYaml('q', scenario.input)}\n${scenario.sources.map(toSourceYaml).join('\n---\n')}\n${JSON.stringify(scenario.tables)}`;
+  const context = `\n${compiled.sql}\n${toInputYaml('q', scenario.input)}\n${scenario.sources.map((s) => toSourceYaml(s, scenario.sources)).join('\n---\n')}\n${JSON.stringify(scenario.tables)}`;
   expect(canonical(actual, types), context).toEqual(canonical(expected, types));
 }

@@ -175,7 +175,7 @@ describe('generator invariants', () => {
           ...scenario.sources.map((s) => ({
             path: `${s.name}.yaml`,
             kind: 'source' as const,
-            text: toSourceYaml(s),
+            text: toSourceYaml(s, scenario.sources),
           })),
           { path: 'q.yaml', kind: 'input' as const, text: toInputYaml('q', scenario.input) },
         ];

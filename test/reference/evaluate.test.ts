@@ -4,9 +4,10 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { arbitraryScenario, toCreateTableSql, toInputYaml, toSourceYaml } from './arbitrary.js';
+import { arbitraryScenario, LOOKUP_VIA, toCreateTableSql, toInputYaml, toSourceYaml } from './arbitrary.js';
 import { evaluateReference, outputColumnNames, readSourceRows, truncateValue } from './evaluate.js';
 import type {
+  RefAggregateMeasure,
   FieldType,
   RefFilter,
   RefInput,
@@ -360,6 +361,112 @@ describe('conditional and derived measures', () => {
 // ---------------------------------------------------------------------------
 // 4.5 Filters never multiply rows
 // ---------------------------------------------------------------------------
+
+describe('measures that read related fields', () => {
+  // line -> order (many_to_one, declared on order) -> customer (declared on customer as
+  // one_to_many, so many_to_one read from order); part is one_to_many from line.
+  const sources: RefSource[] = [
+    {
+      name: 'line',
+      table: 'x.line',
+      primaryKey: ['id'],
+      fields: [
+        { name: 'id', type: 'integer' },
+        { name: 'order_id', type: 'integer' },
+        { name: 'qty', type: 'integer' },
+      ],
+      measures: [
+        { name: 'revenue', aggregate: 'sum', sql: { source: 'order', field: 'price' } },
+        {
+          name: 'urgent',
+          aggregate: 'count',
+          filter: { field: { source: 'order', field: 'prio' }, equals: 'u' },
+        },
+        {
+          name: 'gold_qty',
+          aggregate: 'sum',
+          sql: 'qty',
+          filter: { field: { source: 'customer', field: 'tier', via: ['order'] }, equals: 'gold' },
+        },
+        { name: 'part_weight', aggregate: 'sum', sql: { source: 'part', field: 'weight' } },
+      ],
+      joins: [
+        { to: 'order', relationship: 'many_to_one', on: { order_id: 'id' } },
+        { to: 'part', relationship: 'one_to_many', on: { id: 'line_id' } },
+      ],
+    },
+    {
+      name: 'order',
+      table: 'x.order',
+      primaryKey: ['id'],
+      fields: [
+        { name: 'id', type: 'integer' },
+        { name: 'customer_id', type: 'integer' },
+        { name: 'price', type: 'number' },
+        { name: 'prio', type: 'string' },
+      ],
+      measures: [],
+      joins: [],
+    },
+    {
+      name: 'customer',
+      table: 'x.customer',
+      primaryKey: ['id'],
+      fields: [
+        { name: 'id', type: 'integer' },
+        { name: 'tier', type: 'string' },
+      ],
+      measures: [],
+      joins: [{ to: 'order', relationship: 'one_to_many', on: { id: 'customer_id' } }],
+    },
+    {
+      name: 'part',
+      table: 'x.part',
+      primaryKey: ['id'],
+      fields: [
+        { name: 'id', type: 'integer' },
+        { name: 'line_id', type: 'integer' },
+        { name: 'weight', type: 'number' },
+      ],
+      measures: [],
+      joins: [],
+    },
+  ];
+  const tables: Tables = {
+    'x.line': [
+      { id: 1, order_id: 1, qty: 1 },
+      { id: 2, order_id: 1, qty: 2 },
+      { id: 3, order_id: 2, qty: 4 },
+      { id: 4, order_id: null, qty: 8 },
+      { id: 5, order_id: 9, qty: 16 },
+    ],
+    'x.order': [
+      { id: 1, customer_id: 1, price: 10, prio: 'u' },
+      { id: 2, customer_id: 2, price: 5, prio: null },
+    ],
+    'x.customer': [
+      { id: 1, tier: 'gold' },
+      { id: 2, tier: 'silver' },
+    ],
+    'x.part': [{ id: 1, line_id: 1, weight: 1 }],
+  };
+
+  it('reads the related row per row of the measure source (none: NULL, excluded by a filter)', () => {
+    const measures = ['line.revenue', 'line.urgent', 'line.gold_qty'];
+    expect(run(query('line', measures), sources, tables)).toEqual([{ revenue: 25, urgent: 2, gold_qty: 3 }]);
+    // Grouped by the line's own field, and from another root: each line row counted once.
+    expect(bag(run(query('customer', ['customer.tier', ...measures]), sources, tables))).toEqual(
+      bag([
+        { tier: 'gold', revenue: 20, urgent: 2, gold_qty: 3 },
+        { tier: 'silver', revenue: 5, urgent: 0, gold_qty: null },
+      ]),
+    );
+  });
+
+  it('rejects a related field reached only through a one-to-many join', () => {
+    expect(() => run(query('line', ['line.part_weight']), sources, tables)).toThrow(/fan_out_lookup/);
+  });
+});
 
 describe('4.5 filters never multiply rows', () => {
   const dramaTag: RefFilter = { field: 'movie_tag.tag', op: 'starts_with', value: 'DRAM' };
@@ -1096,6 +1203,17 @@ describe('arbitraryScenario', () => {
         s.input.filters.flatMap(leaves).some((f) => 'other' in f && isMeasureRef(s, f.field)),
       ),
       nonEmptyResult: seen((s) => evaluateReference(s.sources, s.input, s.tables).length > 0),
+      relatedValue: seen((s) => usedMeasures(s).some((m) => typeof m.sql === 'object')),
+      relatedFilter: seen((s) => usedMeasures(s).some((m) => typeof m.filter?.field === 'object')),
+      ...(LOOKUP_VIA
+        ? {
+            relatedVia: seen((s) =>
+              usedMeasures(s).some((m) =>
+                [m.sql, m.filter?.field].some((f) => typeof f === 'object' && f.via),
+              ),
+            ),
+          }
+        : {}),
     };
     for (const [feature, count] of Object.entries(counts)) {
       expect(count, feature).toBeGreaterThanOrEqual(10);
@@ -1150,7 +1268,7 @@ describe('arbitraryScenario', () => {
     fc.assert(
       fc.property(arbitraryScenario(), (scenario) => {
         for (const source of scenario.sources) {
-          const parsed: unknown = parse(toSourceYaml(source));
+          const parsed: unknown = parse(toSourceYaml(source, scenario.sources));
           expect(parsed).toMatchObject({
             name: source.name,
             table: source.table,
@@ -1235,6 +1353,18 @@ function readBackSql(source: RefSource, rows: Row[]): string {
     .split('.')
     .map((p) => `"${p}"`)
     .join('.')} ORDER BY ${order}`;
+}
+
+/** The aggregate measures an input selects or filters on (derived measures' operands not followed). */
+function usedMeasures(s: Scenario): RefAggregateMeasure[] {
+  const leaves = (f: RefFilter): string[] =>
+    'field' in f ? [f.field, ...(f.other ? [f.other] : [])] : innerFilters(f).flatMap(leaves);
+  const refs = new Set([...s.input.fields.map((f) => f.field), ...s.input.filters.flatMap(leaves)]);
+  return s.sources.flatMap((src) =>
+    src.measures.filter(
+      (m): m is RefAggregateMeasure => 'aggregate' in m && refs.has(`${src.name}.${m.name}`),
+    ),
+  );
 }
 
 /** A filter as the input YAML writes it: the model's `other` is `valueFrom:`. */

@@ -14,6 +14,7 @@ import {
   isDerivedMeasure,
   isLeafFilter,
   isNotFilter,
+  isRelatedField,
   type FieldType,
   type FilterOp,
   type Granularity,
@@ -24,6 +25,7 @@ import {
   type RefInput,
   type RefLeafFilter,
   type RefMeasure,
+  type RefMeasureField,
   type RefSelectedField,
   type RefSort,
   type RefSource,
@@ -288,7 +290,28 @@ function joinSteps(catalog: Catalog): Step[] {
  * paths. Breadth-first search that counts shortest paths; a target with two throws (a tie).
  */
 function shortestPaths(catalog: Catalog, root: string, targets: Set<string>): Map<string, Step[]> {
-  const steps = joinSteps(catalog);
+  const { distance, pathCount, arrivedBy } = breadthFirst(joinSteps(catalog), root);
+  const paths = new Map<string, Step[]>();
+  for (const target of targets) {
+    if (!distance.has(target)) throw new Error(`no join path from ${root} to ${target}`);
+    if ((pathCount.get(target) ?? 0) > 1) {
+      throw new Error(`two shortest join paths from ${root} to ${target}: use via`);
+    }
+    const path = walkBack(arrivedBy, root, target);
+    paths.set(target, path);
+    path.forEach((step, i) => paths.set(step.to, path.slice(0, i + 1)));
+  }
+  return paths;
+}
+
+interface Search {
+  distance: Map<string, number>;
+  /** How many shortest paths reach each source. */
+  pathCount: Map<string, number>;
+  arrivedBy: Map<string, Step>;
+}
+
+function breadthFirst(steps: Step[], root: string): Search {
   const distance = new Map<string, number>([[root, 0]]);
   const pathCount = new Map<string, number>([[root, 1]]);
   const arrivedBy = new Map<string, Step>();
@@ -307,17 +330,38 @@ function shortestPaths(catalog: Catalog, root: string, targets: Set<string>): Ma
       }
     }
   }
-  const paths = new Map<string, Step[]>();
-  for (const target of targets) {
-    if (!distance.has(target)) throw new Error(`no join path from ${root} to ${target}`);
-    if ((pathCount.get(target) ?? 0) > 1) {
-      throw new Error(`two shortest join paths from ${root} to ${target}: use via`);
+  return { distance, pathCount, arrivedBy };
+}
+
+/**
+ * The path a measure's related field is read along: from the measure's source through `via`
+ * to `target`, each leg the one shortest path over many-to-one and one-to-one steps (so a row
+ * has at most one related row). Throws, as validation would, on a one-to-many-only reach, a
+ * tie, or a path that passes a source twice.
+ */
+function toOnePath(catalog: Catalog, from: string, target: string, via: string[] = []): Step[] {
+  const all = joinSteps(catalog);
+  const toOne = all.filter((step) => step.relationship !== 'one_to_many');
+  const stops = [from, ...via, target];
+  const path: Step[] = [];
+  for (let i = 1; i < stops.length; i++) {
+    const [start, end] = [stops[i - 1] ?? from, stops[i] ?? target];
+    const { distance, pathCount, arrivedBy } = breadthFirst(toOne, start);
+    if (!distance.has(end)) {
+      const reachable = breadthFirst(all, start).distance.has(end);
+      throw new Error(
+        reachable
+          ? `fan_out_lookup: ${end} is reached from ${start} only through a one-to-many join`
+          : `no join path from ${start} to ${end}`,
+      );
     }
-    const path = walkBack(arrivedBy, root, target);
-    paths.set(target, path);
-    path.forEach((step, i) => paths.set(step.to, path.slice(0, i + 1)));
+    if ((pathCount.get(end) ?? 0) > 1) throw new Error(`two shortest to-one paths from ${start} to ${end}`);
+    path.push(...walkBack(arrivedBy, start, end));
   }
-  return paths;
+  const visited = [from, ...path.map((step) => step.to)];
+  if (new Set(visited).size !== visited.length)
+    throw new Error(`the path ${visited.join(' -> ')} revisits a source`);
+  return path;
 }
 
 function walkBack(arrivedBy: Map<string, Step>, root: string, target: string): Step[] {
@@ -601,10 +645,70 @@ function distinctSourceRows(rows: JoinedRow[], source: RefSource): SourceRow[] {
   return [...byIndex.values()];
 }
 
-function measureFilterHolds(source: RefSource, measure: RefAggregateMeasure, row: SourceRow): boolean {
+/** Reads each source's rows once per evaluation (CDC sources as their latest view). */
+class Reader {
+  private readonly read = new Map<string, SourceRow[]>();
+
+  constructor(
+    readonly catalog: Catalog,
+    readonly tables: Tables,
+  ) {}
+
+  rows(name: string): SourceRow[] {
+    let rows = this.read.get(name);
+    if (!rows) {
+      rows = readSourceRows(getSource(this.catalog, name), this.tables);
+      this.read.set(name, rows);
+    }
+    return rows;
+  }
+}
+
+/** The field a measure reads (its own source's, or a related source's), for its type. */
+function measureField(catalog: Catalog, source: RefSource, ref: RefMeasureField): RefField {
+  return isRelatedField(ref) ? getField(getSource(catalog, ref.source), ref.field) : getField(source, ref);
+}
+
+/**
+ * The value a measure reads on one row of its source: its own column, or the related row's,
+ * found by following the to-one join path over the tables (matching the join columns with
+ * SQL `=`); NULL when some step has no matching row.
+ */
+function measureFieldValue(reader: Reader, source: RefSource, ref: RefMeasureField, row: SourceRow): Value {
+  if (!isRelatedField(ref)) return cell(row, getField(source, ref).name);
+  const target = getSource(reader.catalog, ref.source);
+  const field = getField(target, ref.field);
+  let current: SourceRow | null = row;
+  for (const step of toOnePath(reader.catalog, source.name, target.name, ref.via)) {
+    const from: SourceRow = current;
+    const matches = reader
+      .rows(step.to)
+      .filter((candidate) =>
+        step.pairs.every(([mine, theirs]) => sqlEquals(cell(from, mine), cell(candidate, theirs))),
+      );
+    if (matches.length > 1) {
+      throw new Error(
+        `${step.from} row ${from.index} has ${matches.length} ${step.to} rows over a ${step.relationship} join`,
+      );
+    }
+    current = matches[0] ?? null;
+    if (current === null) return null;
+  }
+  return cell(current, field.name);
+}
+
+function measureFilterHolds(
+  reader: Reader,
+  source: RefSource,
+  measure: RefAggregateMeasure,
+  row: SourceRow,
+): boolean {
   if (!measure.filter) return true;
-  const field = getField(source, measure.filter.field);
-  return sqlEquals(cell(row, field.name), normalizeValue(measure.filter.equals, field.type));
+  const field = measureField(reader.catalog, source, measure.filter.field);
+  return sqlEquals(
+    measureFieldValue(reader, source, measure.filter.field, row),
+    normalizeValue(measure.filter.equals, field.type),
+  );
 }
 
 function numbersOf(values: Value[], measure: RefAggregateMeasure): number[] {
@@ -622,17 +726,24 @@ function extreme(values: Value[], sign: 1 | -1): Value {
   );
 }
 
-function aggregateValue(source: RefSource, measure: RefAggregateMeasure, rows: JoinedRow[]): Value {
+function aggregateValue(
+  reader: Reader,
+  source: RefSource,
+  measure: RefAggregateMeasure,
+  rows: JoinedRow[],
+): Value {
   const sourceRows = distinctSourceRows(rows, source).filter((row) =>
-    measureFilterHolds(source, measure, row),
+    measureFilterHolds(reader, source, measure, row),
   );
   if (measure.sql === undefined) {
     if (measure.aggregate !== 'count')
       throw new Error(`${measure.aggregate} measure ${measure.name} needs sql`);
     return sourceRows.length;
   }
-  const field = getField(source, measure.sql);
-  const values = sourceRows.map((row) => cell(row, field.name)).filter((v) => v !== null);
+  const sql = measure.sql;
+  const values = sourceRows
+    .map((row) => measureFieldValue(reader, source, sql, row))
+    .filter((v) => v !== null);
   const sum = (): number => numbersOf(values, measure).reduce((a, b) => a + b, 0);
   switch (measure.aggregate) {
     case 'count':
@@ -667,12 +778,12 @@ function arithmetic(op: RefDerivedMeasure['expression']['op'], left: Value, righ
 }
 
 /** A measure's value over a group's rows; derived measures combine their operands' values. */
-function measureValue(catalog: Catalog, source: RefSource, measure: RefMeasure, rows: JoinedRow[]): Value {
-  measureSources(catalog, source, measure); // rejects cycles
-  if (!isDerivedMeasure(measure)) return aggregateValue(source, measure, rows);
+function measureValue(reader: Reader, source: RefSource, measure: RefMeasure, rows: JoinedRow[]): Value {
+  measureSources(reader.catalog, source, measure); // rejects cycles
+  if (!isDerivedMeasure(measure)) return aggregateValue(reader, source, measure, rows);
   const operand = (ref: string): Value => {
-    const resolved = resolveMeasureRef(catalog, source, ref);
-    return measureValue(catalog, resolved.source, resolved.measure, rows);
+    const resolved = resolveMeasureRef(reader.catalog, source, ref);
+    return measureValue(reader, resolved.source, resolved.measure, rows);
   };
   return arithmetic(
     measure.expression.op,
@@ -682,21 +793,21 @@ function measureValue(catalog: Catalog, source: RefSource, measure: RefMeasure, 
 }
 
 /** The type a measure's value has, for HAVING operand normalization. */
-function measureType(source: RefSource, measure: RefMeasure): FieldType {
+function measureType(catalog: Catalog, source: RefSource, measure: RefMeasure): FieldType {
   if (isDerivedMeasure(measure)) return 'number';
   if (measure.aggregate === 'count' || measure.aggregate === 'count_distinct') return 'integer';
   if (measure.aggregate === 'min' || measure.aggregate === 'max')
-    return getField(source, measure.sql ?? '').type;
+    return measureField(catalog, source, measure.sql ?? '').type;
   return 'number';
 }
 
-function groupLookup(catalog: Catalog, rows: JoinedRow[]): Lookup {
+function groupLookup(reader: Reader, rows: JoinedRow[]): Lookup {
   return (ref) => {
-    const resolved = resolveRef(catalog, ref);
+    const resolved = resolveRef(reader.catalog, ref);
     if (resolved.kind !== 'measure') throw new Error(`internal: HAVING on field ${ref}`);
     return {
-      value: measureValue(catalog, resolved.source, resolved.measure, rows),
-      type: measureType(resolved.source, resolved.measure),
+      value: measureValue(reader, resolved.source, resolved.measure, rows),
+      type: measureType(reader.catalog, resolved.source, resolved.measure),
     };
   };
 }
@@ -753,17 +864,17 @@ function groupRows(rows: JoinedRow[], dimensions: Column[]): Group[] {
   return [...groups.values()];
 }
 
-function aggregatedRows(catalog: Catalog, columns: Column[], rows: JoinedRow[], having: RefFilter[]): Row[] {
+function aggregatedRows(reader: Reader, columns: Column[], rows: JoinedRow[], having: RefFilter[]): Row[] {
   const dimensions = columns.filter((column) => column.resolved.kind === 'dimension');
   return groupRows(rows, dimensions)
-    .filter((group) => having.every((filter) => filterHolds(filter, groupLookup(catalog, group.rows))))
+    .filter((group) => having.every((filter) => filterHolds(filter, groupLookup(reader, group.rows))))
     .map((group) =>
       Object.fromEntries(
         columns.map((column) => {
           const { resolved } = column;
           const value =
             resolved.kind === 'measure'
-              ? measureValue(catalog, resolved.source, resolved.measure, group.rows)
+              ? measureValue(reader, resolved.source, resolved.measure, group.rows)
               : (group.dimensions[dimensions.indexOf(column)] ?? null);
           return [column.name, value];
         }),
@@ -807,7 +918,33 @@ export function sourcesRead(sources: RefSource[], input: RefInput): Set<string> 
     input.from,
     neededSources(catalog, input.from, columns, input.filters),
   );
-  return new Set([input.from, ...paths.keys()]);
+  const lookups = [
+    ...columns.map((column) => column.resolved),
+    ...input.filters
+      .flatMap(leafFilters)
+      .flatMap((leaf) => [leaf.field, ...(leaf.other === undefined ? [] : [leaf.other])])
+      .map((ref) => resolveRef(catalog, ref)),
+  ].flatMap((resolved) =>
+    resolved.kind === 'measure' ? [...lookupSources(catalog, resolved.source, resolved.measure)] : [],
+  );
+  return new Set([input.from, ...paths.keys(), ...lookups]);
+}
+
+/** The sources a measure's related fields are read from, with those their paths pass through. */
+function lookupSources(catalog: Catalog, source: RefSource, measure: RefMeasure): Set<string> {
+  const found = new Set<string>();
+  if (isDerivedMeasure(measure)) {
+    for (const ref of [measure.expression.left, measure.expression.right]) {
+      const operand = resolveMeasureRef(catalog, source, ref);
+      for (const name of lookupSources(catalog, operand.source, operand.measure)) found.add(name);
+    }
+    return found;
+  }
+  for (const ref of [measure.sql, measure.filter?.field]) {
+    if (ref === undefined || !isRelatedField(ref)) continue;
+    for (const step of toOnePath(catalog, source.name, ref.source, ref.via)) found.add(step.to);
+  }
+  return found;
 }
 
 export function evaluateReference(sources: RefSource[], input: RefInput, tables: Tables): Row[] {
@@ -826,7 +963,7 @@ export function evaluateReference(sources: RefSource[], input: RefInput, tables:
   );
   const aggregated = having.length > 0 || columns.some((column) => column.resolved.kind === 'measure');
   const rows = aggregated
-    ? aggregatedRows(catalog, columns, surviving, having)
+    ? aggregatedRows(new Reader(catalog, tables), columns, surviving, having)
     : grainRows(columns, surviving, grainSources(input.from, columns, paths));
   const sorted = sortRows(
     rows,

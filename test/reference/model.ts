@@ -37,13 +37,27 @@ export interface RefField {
   type: FieldType;
 }
 
+/**
+ * A field a measure reads: a field name of the measure's own source, or a field of a source
+ * reached from it by many-to-one / one-to-one joins only (written `{via….source.field}`): each
+ * row of the measure's source has at most one such row, and NULL when it has none.
+ */
+export type RefMeasureField = string | RefRelatedField;
+
+export interface RefRelatedField {
+  source: string;
+  field: string;
+  /** Sources the to-one path passes through, in order (`{via1.via2.source.field}`). */
+  via?: string[];
+}
+
 export interface RefAggregateMeasure {
   name: string;
   aggregate: AggregateKind;
-  /** A field name of the same source; absent only for `count` (count rows). */
-  sql?: string;
+  /** The field it aggregates; absent only for `count` (count rows). */
+  sql?: RefMeasureField;
   /** Conditional aggregate: only rows whose `field` equals `equals` (SQL `=`, so never NULL). */
-  filter?: { field: string; equals: Value };
+  filter?: { field: RefMeasureField; equals: Value };
 }
 
 export interface RefDerivedMeasure {
@@ -173,4 +187,8 @@ export function innerFilters(filter: RefFilter): RefFilter[] {
   if (isAnyFilter(filter)) return filter.any;
   if (isAllFilter(filter)) return filter.all;
   return isNotFilter(filter) ? [filter.not] : [];
+}
+
+export function isRelatedField(field: RefMeasureField): field is RefRelatedField {
+  return typeof field !== 'string';
 }
