@@ -98,7 +98,10 @@ export class SqlBuilder {
     /** The rows of a source the caller may see (access policies), applied wherever it is read. */
     private readonly rowCondition: (source: SourceModel) => Expr | undefined = () => undefined,
     /** What the target dialect can say, where the SQL takes another shape without it. */
-    private readonly capabilities: Pick<DialectCapabilities, 'lateral'> = { lateral: true },
+    private readonly capabilities: Pick<DialectCapabilities, 'lateral' | 'correlatedJoins'> = {
+      lateral: true,
+      correlatedJoins: true,
+    },
     /** The plan of each measure at another grain the query compares with (compile.ts). */
     private readonly grains: ReadonlyMap<MeasureAtGrain, LogicalPlan> = new Map(),
   ) {}
@@ -440,23 +443,31 @@ export class SqlBuilder {
     }
   }
 
-  private rowFilter(condition: Condition): Expr {
+  /** A condition on the joined rows; `ref` gives a node's field (its scan's column by default). */
+  private rowFilter(
+    condition: Condition,
+    ref: (node: TreeNode, field: FieldModel) => Expr = (node, field) => this.fieldRef(node, field),
+  ): Expr {
     return this.conditionExpr(
       condition,
       (target) => {
         const t = target as { node: TreeNode; field: FieldModel };
-        return this.fieldRef(t.node, t.field);
+        return ref(t.node, t.field);
       },
       () => FALSE,
     );
   }
 
-  private joinCondition(child: TreeNode, parentRef: (field: FieldModel) => Expr): Expr {
+  private joinCondition(
+    child: TreeNode,
+    parentRef: (field: FieldModel) => Expr,
+    childRef: (node: TreeNode, field: FieldModel) => Expr = (node, field) => this.fieldRef(node, field),
+  ): Expr {
     return and(
       child.edge!.on.map((pair) => ({
         kind: 'compare' as const,
         op: '=' as const,
-        left: this.fieldRef(child, child.source.fields.get(pair.to)!),
+        left: childRef(child, child.source.fields.get(pair.to)!),
         right: parentRef(child.parent!.source.fields.get(pair.from)!),
       })),
     )!;
@@ -495,15 +506,60 @@ export class SqlBuilder {
         : this.leftJoinExists(group, filters);
     const related: Expr = {
       kind: 'exists',
-      query: {
-        columns: one,
-        from: this.scanRef(top),
-        joins: this.descendantJoins(group, top),
-        where: and([this.correlation(top), ...filters])!,
-      },
+      query:
+        this.capabilities.correlatedJoins || !group.nodes.some((n) => isBelow(n, top))
+          ? {
+              columns: one,
+              from: this.scanRef(top),
+              joins: this.descendantJoins(group, top),
+              where: and([this.correlation(top), ...filters])!,
+            }
+          : this.relatedRowsOnce(group, top),
     };
     if (group.whenNoRow === 'false') return related;
     return or([related, and([this.noRelatedRow(top), ...this.noRowConditions(group)])!]);
+  }
+
+  /**
+   * The correlated EXISTS for engines that plan joins inside it badly (MariaDB: no hash
+   * joins by default, no selectivity for an unindexed correlation, and a left join its
+   * filters make inner is reordered, so it may scan every combination of the related
+   * nodes per outer row). The related rows are joined once, without the outer query, in a
+   * DISTINCT derived table (which MariaDB materializes instead of merging), and the
+   * correlation and filters read its columns. DISTINCT changes nothing an EXISTS can see.
+   */
+  private relatedRowsOnce(group: ExistsGroup, top: TreeNode): Select {
+    const alias = this.names.allocate(`${top.source.name}_related`);
+    const inside = new Set([top, ...group.nodes.filter((n) => isBelow(n, top))]);
+    const names = new NameAllocator();
+    const exposed = new Map<string, SelectItem>();
+    const ref = (node: TreeNode, field: FieldModel): Expr => {
+      if (!inside.has(node)) return this.fieldRef(node, field);
+      const s = this.scan(node);
+      const name = this.scanField(s, field);
+      const key = `${s.alias}.${name}`;
+      let item = exposed.get(key);
+      if (!item) {
+        item = { expr: col(s.alias, name), alias: names.allocate(name) };
+        exposed.set(key, item);
+      }
+      return col(alias, item.alias!);
+    };
+    const where = and([
+      this.joinCondition(top, (f) => this.fieldRef(top.parent!, f), ref),
+      this.rowFilter(group.condition, ref),
+    ])!;
+    const rows: Select = {
+      distinct: true,
+      columns: [...exposed.values()],
+      from: this.scanRef(top),
+      joins: this.descendantJoins(group, top),
+    };
+    return {
+      columns: [{ expr: lit({ type: 'integer', value: 1 }) }],
+      from: { kind: 'subquery', query: rows, alias },
+      where,
+    };
   }
 
   /**
