@@ -4,8 +4,8 @@ WITH
     SELECT
       movie_id,
       start_date,
-      country,
       production_id,
+      country,
       name
     FROM studio.production
   ),
@@ -21,19 +21,19 @@ WITH
       WHERE NOT is_test
     ) AS movie_query
   ),
-  -- location (via production -> shoot_day -> location)
-  location AS (
-    SELECT
-      country,
-      location_id
-    FROM studio.location
-  ),
   -- shoot_day (via production -> shoot_day)
   shoot_day AS (
     SELECT
       production_id,
       location_id
     FROM studio.shoot_day
+  ),
+  -- location (via production -> shoot_day -> location)
+  location AS (
+    SELECT
+      country,
+      location_id
+    FROM studio.location
   )
 SELECT
   production.name,
