@@ -542,7 +542,7 @@ export class SqlBuilder {
    * table, for engines that plan joins inside a correlated subquery badly. MariaDB has no
    * hash joins by default and no selectivity estimate for an unindexed correlation, and it
    * reorders a left join that the filters make inner: it may join every combination of the
-   * related tables again for each outer row (productions_shooting_abroad: 30-40 s). Joined
+   * related tables again for each outer row (productions_shooting_abroad: 22-42 s). Joined
    * here without the outer query, the rows are computed once: SELECT DISTINCT keeps MariaDB
    * and MySQL from merging the derived table back into the subquery, and changes nothing an
    * EXISTS can see. It reads the scans' CTEs, so row conditions and CDC latest rows hold.
@@ -666,8 +666,8 @@ export class SqlBuilder {
   /**
    * leftJoinExists where joins inside a correlated subquery are planned badly: each
    * filter-only subtree is one derived table joined once (`relatedRows`), left-joined from
-   * the anchor on its correlation (d_general-like filters over two subtrees: 85 s -> 0.2 s
-   * on MariaDB).
+   * the anchor on its correlation (a field of one subtree compared with one of another:
+   * 94 s -> 0.1 s on MariaDB, `npm run bench:mariadb`).
    */
   private joinedOnceLeftJoinExists(group: ExistsGroup, anchor: string): Expr {
     const one = lit({ type: 'integer', value: 1 });
