@@ -116,6 +116,15 @@ const CASES: SemanticCase[] = [
       WHERE o.customer_id = c.id AND o.ship_region = 'EU' AND p.method = 'card' AND p.amount > 50)`,
   },
   {
+    // A correlated EXISTS over two nodes: on MariaDB one derived table joined once (docs/dialects.md).
+    name: 'correlated_filter_through_two_protected_sources',
+    caller: { roles: ['regional', 'card_only'], attributes: { region: 'EU' } },
+    input: `from: customer\nfields: [customer.id]\nfilters:\n  - { field: payment.amount, op: gt, valueFrom: customer.id }`,
+    expected: `SELECT c.id FROM sem.customer c WHERE EXISTS (
+      SELECT 1 FROM sem.orders o JOIN sem.payment p ON p.order_id = o.id
+      WHERE o.customer_id = c.id AND o.ship_region = 'EU' AND p.method = 'card' AND p.amount > c.id)`,
+  },
+  {
     name: 'two_roles_see_the_union_of_their_rows',
     caller: { roles: ['regional', 'big_spender'], attributes: { region: 'NA' } },
     input: `from: orders\nfields: [orders.id]`,

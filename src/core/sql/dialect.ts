@@ -27,6 +27,12 @@ export interface DialectCapabilities {
   readonly lateral: boolean;
   /** `WITH x AS MATERIALIZED (...)`, to keep a CTE read twice from being computed twice. */
   readonly materializedCte: boolean;
+  /**
+   * Joins inside a correlated subquery are planned well (hash joins, selectivity estimates).
+   * Without it a correlated EXISTS over several related nodes reads them from one derived
+   * table joined once (`SELECT DISTINCT ... FROM top LEFT JOIN ...`), not per outer row.
+   */
+  readonly correlatedJoins: boolean;
 }
 
 const PLAIN_IDENTIFIER = /^[a-z_][a-z0-9_]*$/;

@@ -4,8 +4,8 @@ WITH
     SELECT
       movie_id,
       start_date,
-      country,
       production_id,
+      country,
       name
     FROM studio.production
   ),
@@ -21,19 +21,19 @@ WITH
       WHERE NOT is_test
     ) AS movie_query
   ),
+  -- shoot_day (via production -> shoot_day)
+  shoot_day AS (
+    SELECT
+      production_id,
+      location_id
+    FROM studio.shoot_day
+  ),
   -- location (via production -> shoot_day -> location)
   location AS (
     SELECT
       country,
       location_id
     FROM studio.location
-  ),
-  -- shoot_day (via production -> shoot_day)
-  shoot_day AS (
-    SELECT
-      location_id,
-      production_id
-    FROM studio.shoot_day
   )
 SELECT
   production.name,
@@ -45,10 +45,15 @@ WHERE
   production.start_date < movie.launch_date
   AND EXISTS (
     SELECT 1
-    FROM shoot_day
-    LEFT JOIN location ON location.location_id = shoot_day.location_id
+    FROM (
+      SELECT DISTINCT
+        shoot_day.production_id,
+        location.country
+      FROM shoot_day
+      LEFT JOIN location ON location.location_id = shoot_day.location_id
+    ) AS shoot_day_related
     WHERE
-      shoot_day.production_id = production.production_id
-      AND location.country <> production.country
+      shoot_day_related.production_id = production.production_id
+      AND shoot_day_related.country <> production.country
   )
 ORDER BY production.name IS NULL, production.name ASC

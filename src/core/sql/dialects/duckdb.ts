@@ -11,6 +11,7 @@ export class DuckDbDialect extends SqlDialect {
     nullsOrdering: true,
     lateral: true,
     materializedCte: true,
+    correlatedJoins: true,
   };
   protected readonly reservedWords = DUCKDB_RESERVED;
 

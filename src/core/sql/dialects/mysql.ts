@@ -27,6 +27,7 @@ export class MySqlDialect extends SqlDialect {
     nullsOrdering: false,
     lateral: false,
     materializedCte: false,
+    correlatedJoins: false,
   };
   protected readonly reservedWords = MYSQL_RESERVED;
 

@@ -11,6 +11,7 @@ export class PostgresDialect extends SqlDialect {
     nullsOrdering: true,
     lateral: true,
     materializedCte: true,
+    correlatedJoins: true,
   };
   protected readonly reservedWords = POSTGRES_RESERVED;
 

@@ -11,6 +11,7 @@ export class TrinoDialect extends SqlDialect {
     nullsOrdering: true,
     lateral: true,
     materializedCte: false,
+    correlatedJoins: true,
   };
   protected readonly reservedWords = TRINO_RESERVED;
 
