@@ -278,12 +278,10 @@ function treeArb(): fc.Arbitrary<EdgePlan[]> {
 }
 
 /**
- * Whether lookups sometimes name the sources their path passes through, `{via.source.field}`.
- * Off by default: the fragment lexer (src/core/sql/fragments/lexer.ts, PLACEHOLDER) takes at
- * most two segments, so the compiler rejects that documented form ("unclosed or malformed
- * '{'"). STRATA_LOOKUP_VIA=1 turns it on.
+ * Whether lookups sometimes name the sources their path passes through, `{via.source.field}`
+ * (on by default; STRATA_LOOKUP_VIA=0 leaves it out).
  */
-export const LOOKUP_VIA = process.env.STRATA_LOOKUP_VIA === '1';
+export const LOOKUP_VIA = process.env.STRATA_LOOKUP_VIA !== '0';
 
 const measureSeedArb: fc.Arbitrary<MeasureSeed> = fc.record({
   aggregate: AGGREGATE,
