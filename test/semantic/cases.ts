@@ -810,4 +810,18 @@ filters:
       WHERE (SELECT count(*) FROM sem.orders o2 WHERE o2.customer_id = c.id) > 1
         AND NOT ((SELECT count(*) FROM sem.payment p WHERE p.order_id = o.id AND p.method = 'card') = 0)`,
   },
+  {
+    name: 'a_measure_per_a_source_reached_two_ways_follows_via',
+    input: `from: orders
+fields: [orders.id, orders.ship_region]
+filters:
+  - { field: customer.customer_count, per: region, via: [customer], op: gt, value: 1 }
+  - { field: orders.amount, op: lte, valueFrom: { measure: orders.max_amount, per: region } }`,
+    expected: `SELECT o.id, o.ship_region FROM sem.orders o
+      JOIN sem.customer c ON c.id = o.customer_id
+      JOIN sem.region cr ON cr.code = c.region_code
+      JOIN sem.region sr ON sr.code = o.ship_region
+      WHERE (SELECT count(*) FROM sem.customer c2 WHERE c2.region_code = cr.code) > 1
+        AND o.amount <= (SELECT max(o2.amount) FROM sem.orders o2 WHERE o2.ship_region = sr.code)`,
+  },
 ];

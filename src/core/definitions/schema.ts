@@ -392,6 +392,7 @@ export type GroupAggregate = z.infer<typeof GroupAggregate>;
 export interface MeasureAtGrainRef {
   measure: string;
   per?: string;
+  via?: string[];
   groupBy?: string;
   aggregate?: GroupAggregate;
   filters?: FilterDefinition[];
@@ -410,6 +411,11 @@ export const MeasureAtGrainRef: z.ZodType<MeasureAtGrainRef> = z
       description:
         "Computed per row of this source, which the measure's source joins many-to-one: the value for the joined row's one (NULL without one). Without per: over all rows",
       examples: ['part'],
+    }).optional(),
+    via: Via.meta({
+      description:
+        "With per: the sources the query's join path to that source passes through, when more than one shortest path reaches it",
+      examples: [['customer']],
     }).optional(),
     groupBy: Name.meta({
       description:

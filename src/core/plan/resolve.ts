@@ -441,13 +441,12 @@ class Resolver {
         'filters on a selected measure go with per: the source whose rows it is computed for',
         [...path, 'filters'],
       );
-    for (const key of ['granularity', 'via'] as const)
-      if (sel[key] !== undefined)
-        return this.fail('invalid_field', `${key} does not apply to a measure computed per '${sel.per}'`, [
-          ...path,
-          key,
-        ]);
-    const grain = this.measurePer(source, member, sel.per, sel.filters, path);
+    if (sel.granularity !== undefined)
+      return this.fail('invalid_field', `granularity does not apply to a measure computed per '${sel.per}'`, [
+        ...path,
+        'granularity',
+      ]);
+    const grain = this.measurePer(source, member, { ...sel, per: sel.per }, path);
     if (!grain) return undefined;
     const node = grain.per!.node;
     return {
@@ -467,12 +466,12 @@ class Resolver {
   private measurePer(
     source: SourceModel,
     measure: MeasureModel,
-    per: string,
-    filters: readonly FilterDefinition[] | undefined,
+    /** `via`: the sources the query's path to `per` passes through, when several reach it. */
+    { per, filters, via }: { per: string; filters?: readonly FilterDefinition[]; via?: string[] },
     path: ValuePath,
   ): MeasureAtGrain | undefined {
     const edge = this.manyToOneEdge(source, per, [...path, 'per']);
-    const node = edge && this.nodeFor(this.model.sources.get(per)!, undefined, [...path, 'per']);
+    const node = edge && this.nodeFor(this.model.sources.get(per)!, via, [...path, 'per'], path);
     if (!edge || !node) return undefined;
     const query = this.inScope(source.name, () =>
       this.grainQuery(source, measure, filters, path, [...path, 'field']),
@@ -499,18 +498,13 @@ class Resolver {
         'filters on a filtered measure go with per: the source whose rows it is computed for',
         [...path, 'filters'],
       );
-    if (f.via !== undefined)
-      return this.fail('invalid_filter', `via does not apply to a measure computed per '${f.per}'`, [
-        ...path,
-        'via',
-      ]);
     if (f.valueFrom !== undefined)
       return this.fail(
         'invalid_filter',
         'a measure per a source is compared with a value or a parameter, not valueFrom',
         [...path, 'valueFrom'],
       );
-    return this.measurePer(source, member, f.per, f.filters, path);
+    return this.measurePer(source, member, { ...f, per: f.per }, path);
   }
 
   /** `as`, else the field name when no other selected field shares it, else `source_field`. */
@@ -709,10 +703,15 @@ class Resolver {
       );
     if (ref.groupBy !== undefined && ref.per !== undefined)
       return this.fail('invalid_filter', 'give per or groupBy, not both', [...path, 'groupBy']);
+    if (ref.via !== undefined && ref.per === undefined)
+      return this.fail('invalid_filter', "via goes with per: it picks the query's join path to that source", [
+        ...path,
+        'via',
+      ]);
     let per: MeasureAtGrain['per'];
     if (ref.per !== undefined) {
       const edge = this.manyToOneEdge(source, ref.per, [...path, 'per']);
-      const node = edge && this.nodeFor(this.model.sources.get(ref.per)!, undefined, [...path, 'per']);
+      const node = edge && this.nodeFor(this.model.sources.get(ref.per)!, ref.via, [...path, 'per'], path);
       if (!edge || !node) return undefined;
       per = { node, edge };
     }
