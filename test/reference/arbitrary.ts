@@ -21,11 +21,13 @@ import {
   type ArithmeticOp,
   type FieldType,
   type FilterOp,
+  type GrainAggregate,
   type Granularity,
   type RefAggregateMeasure,
   type RefDerivedMeasure,
   type RefField,
   type RefFilter,
+  type RefGrainMeasure,
   type RefInput,
   type RefJoin,
   type RefLeafFilter,
@@ -80,6 +82,10 @@ const FOREIGN_KEY_VALUE: fc.Arbitrary<Value> = fc.oneof(
 );
 /** Patterns for contains / starts_with / ends_with, in mixed case (the ops are case-insensitive). */
 const TEXT_PATTERNS: readonly Value[] = ['A', 'b', 'AB', "'", 'O', 'K', 'Ba'];
+/** LIKE patterns (case-sensitive): wildcards, a literal quote, escaped wildcards. */
+const LIKE_PATTERNS: readonly Value[] = ['a%', '%b', '_', '_b%', 'A%', '%a%', "o'%", '%', '', 'a\\_', '%\\%'];
+/** `times` of a measure at another grain: dyadic, so that sums stay exact. */
+const TIMES: readonly number[] = [0.5, 2, 0.25];
 const HAVING_DOMAIN: readonly Value[] = [0, 1, 2, 3, 1.5, 10];
 /** `_op_ts` values of CDC tables, in increasing order (two differ by one millisecond). */
 const CDC_TIMESTAMPS: readonly string[] = [
@@ -105,7 +111,7 @@ const COMPARISON_OPS: readonly FilterOp[] = [
   'is_null',
   'is_not_null',
 ];
-const TEXT_OPS: readonly FilterOp[] = ['contains', 'starts_with', 'ends_with'];
+const TEXT_OPS: readonly FilterOp[] = ['contains', 'starts_with', 'ends_with', 'like'];
 const BOOLEAN_OPS: readonly FilterOp[] = ['equals', 'not_equals', 'in', 'not_in', 'is_null', 'is_not_null'];
 const AGGREGATES: readonly AggregateKind[] = ['count', 'count_distinct', 'sum', 'avg', 'min', 'max'];
 
@@ -1069,6 +1075,8 @@ function operandsArb(op: FilterOp, domain: readonly Value[]): fc.Arbitrary<Opera
     case 'starts_with':
     case 'ends_with':
       return fc.constantFrom(...TEXT_PATTERNS).map((value) => ({ value }));
+    case 'like':
+      return fc.constantFrom(...LIKE_PATTERNS).map((value) => ({ value }));
     default:
       return one.map((value) => ({ value }));
   }
@@ -1137,11 +1145,15 @@ function filterTreeArb(leaf: fc.Arbitrary<RefLeafFilter>, depth: number): fc.Arb
   );
 }
 
-/** Any op of the dimension's type (for a string, a text op one time in three). */
+/** Any op of the dimension's type (for a string, a text op one time in three, `like` one in six). */
 function dimensionOp(item: Selectable): fc.Arbitrary<FilterOp> {
   const any = fc.constantFrom(...opsFor(item.type ?? 'string'));
   if (item.type !== 'string') return any;
-  return fc.oneof({ arbitrary: any, weight: 2 }, { arbitrary: fc.constantFrom(...TEXT_OPS), weight: 1 });
+  return fc.oneof(
+    { arbitrary: any, weight: 3 },
+    { arbitrary: fc.constantFrom(...TEXT_OPS), weight: 1 },
+    { arbitrary: fc.constant<FilterOp>('like'), weight: 1 },
+  );
 }
 
 /** `is_null` (true on the NULL row of "no related row") and `is_not_null` often, else any op. */
@@ -1172,6 +1184,185 @@ function havingOp(): fc.Arbitrary<FilterOp> {
   );
 }
 
+// ---------------------------------------------------------------------------
+// Measures at another grain: compared with a field (valueFrom, per a source, over all rows, or
+// grouped then aggregated), with a measure (HAVING), filtered on per a source, or selected as a
+// dimension per a source.
+// ---------------------------------------------------------------------------
+
+/**
+ * Whether a measure is computed per a source that holds the foreign key of a one-to-one join
+ * (`per: P` where `M.id = P.m_id`). Off by default: the compiler tests `P.m_id IS NOT NULL` for
+ * "the query has a P row", so an existing P row with a NULL key gets NULL instead of a count
+ * of 0 (STRATA_PER_FOREIGN_KEY=1 generates them).
+ */
+export const PER_FOREIGN_KEY = process.env.STRATA_PER_FOREIGN_KEY === '1';
+
+/** An aggregate measure and the sources its source joins to-one by one declared join. */
+interface GrainCandidate {
+  measure: string;
+  source: string;
+  type: FieldType;
+  /** Sources the measure can be computed per. */
+  toOne: string[];
+  /** Sources it can be grouped by (`groupBy`). */
+  groupBy: string[];
+}
+
+function grainCandidates(sources: RefSource[], edges: EdgePlan[]): GrainCandidate[] {
+  return sources.flatMap((source, index) => {
+    // The edges read from this source to-one, and whether the other side holds the key.
+    const reached = edges.flatMap((e) => {
+      if (e.parent === index && e.relationship !== 'one_to_many')
+        return [{ target: sourceName(e.child), keyOnTarget: e.fkOnChild }];
+      if (e.child === index && e.relationship !== 'many_to_one')
+        return [{ target: sourceName(e.parent), keyOnTarget: !e.fkOnChild }];
+      return [];
+    });
+    const groupBy = reached.map((r) => r.target);
+    const toOne = reached.filter((r) => PER_FOREIGN_KEY || !r.keyOnTarget).map((r) => r.target);
+    return source.measures.flatMap((measure): GrainCandidate[] => {
+      const type = measureResultType(sources, source, measure);
+      if (isDerivedMeasure(measure) || type === null) return [];
+      return [{ measure: `${source.name}.${measure.name}`, source: source.name, type, toOne, groupBy }];
+    });
+  });
+}
+
+/** Types that compare: numbers with numbers, otherwise the same type. */
+function comparable(a: FieldType, b: FieldType): boolean {
+  return a === b || (isNumericType(a) && isNumericType(b));
+}
+
+/** Sometimes 1-2 filters of a query from the measure's source (mostly on its own fields). */
+function grainFiltersArb(
+  candidate: GrainCandidate,
+  dimensions: Selectable[],
+): fc.Arbitrary<RefFilter[] | null> {
+  const own = dimensions.filter((d) => d.source === candidate.source);
+  const leaf = fc.oneof(
+    { arbitrary: leafFilterArb(own.length > 0 ? own : dimensions, nullishOp), weight: 3 },
+    { arbitrary: leafFilterArb(dimensions, dimensionOp), weight: 1 },
+  );
+  const filter = fc.oneof(
+    { arbitrary: leaf, weight: 3 },
+    { arbitrary: leaf.map((not): RefFilter => ({ not })), weight: 1 },
+  );
+  return occasionally(fc.array(filter, { minLength: 1, maxLength: 2 }), 3);
+}
+
+type GrainMode = 'per' | 'all' | 'groupBy';
+
+/**
+ * A measure at another grain of `candidate`: per one of its to-one sources (when `per` is
+ * allowed), over all rows, or per one of them then max/min (any type) or avg/sum (numbers);
+ * `times` sometimes, on numbers.
+ */
+function grainSpecArb(
+  candidate: GrainCandidate,
+  dimensions: Selectable[],
+  allowPer: boolean,
+): fc.Arbitrary<RefGrainMeasure> {
+  const modes: { arbitrary: fc.Arbitrary<GrainMode>; weight: number }[] = [
+    { arbitrary: fc.constant<GrainMode>('all'), weight: 1 },
+  ];
+  if (allowPer && candidate.toOne.length > 0)
+    modes.push({ arbitrary: fc.constant<GrainMode>('per'), weight: 3 });
+  if (candidate.groupBy.length > 0) modes.push({ arbitrary: fc.constant<GrainMode>('groupBy'), weight: 2 });
+  const numeric = isNumericType(candidate.type);
+  const aggregates: GrainAggregate[] = numeric ? ['max', 'min', 'avg', 'sum'] : ['max', 'min'];
+  const target = (targets: string[]) => (targets.length > 0 ? fc.constantFrom(...targets) : fc.constant(''));
+  return fc
+    .record({
+      mode: fc.oneof(...modes),
+      per: target(candidate.toOne),
+      groupBy: target(candidate.groupBy),
+      aggregate: fc.constantFrom(...aggregates),
+      times: numeric ? occasionally(fc.constantFrom(...TIMES), 3) : fc.constant(null),
+      filters: grainFiltersArb(candidate, dimensions),
+    })
+    .map(({ mode, per, groupBy, aggregate, times, filters }): RefGrainMeasure => ({
+      measure: candidate.measure,
+      ...(mode === 'per' ? { per } : {}),
+      ...(mode === 'groupBy' ? { groupBy, aggregate } : {}),
+      ...(times === null ? {} : { times }),
+      ...(filters === null ? {} : { filters }),
+    }));
+}
+
+/** The type a measure at another grain has: the measure's, a number once multiplied or averaged. */
+function grainType(candidate: GrainCandidate, spec: RefGrainMeasure): FieldType {
+  return spec.times !== undefined || spec.aggregate === 'avg' || spec.aggregate === 'sum'
+    ? 'number'
+    : candidate.type;
+}
+
+/** `{ field, op, valueFrom: { measure, ... } }` on a field of `left` (a row filter), or null when no type fits. */
+function grainComparisonArb(
+  left: Selectable[],
+  candidates: GrainCandidate[],
+  dimensions: Selectable[],
+  allowPer: boolean,
+): fc.Arbitrary<RefLeafFilter> | null {
+  const pairs = left.flatMap((a) =>
+    candidates
+      .filter((c) => a.type !== null && a.type !== 'boolean' && comparable(a.type, c.type))
+      .map((c) => [a, c] as const),
+  );
+  if (pairs.length === 0) return null;
+  return fc.constantFrom(...pairs).chain(([a, c]) =>
+    fc
+      .tuple(fc.constantFrom(...FIELD_COMPARISON_OPS), grainSpecArb(c, dimensions, allowPer))
+      .filter(([, spec]) => a.type !== null && comparable(a.type, grainType(c, spec)))
+      .map(([op, grain]): RefLeafFilter => ({ field: a.ref, op, grain })),
+  );
+}
+
+/** `{ field: m.x, per: P, filters?, op, value }`: a WHERE on the measure's value per the row's P row. */
+function perFilterArb(
+  candidates: GrainCandidate[],
+  dimensions: Selectable[],
+): fc.Arbitrary<RefLeafFilter> | null {
+  const usable = candidates.filter((c) => c.toOne.length > 0 && c.type !== 'boolean');
+  if (usable.length === 0) return null;
+  return fc.constantFrom(...usable).chain((c) =>
+    fc
+      .record({
+        per: fc.constantFrom(...c.toOne),
+        filters: grainFiltersArb(c, dimensions),
+        op: fc.constantFrom<FilterOp>('equals', 'not_equals', 'gt', 'gte', 'lt', 'lte'),
+        value: fc.constantFrom(...(isNumericType(c.type) ? HAVING_DOMAIN : DOMAINS[c.type])),
+      })
+      .map(({ per, filters, op, value }): RefLeafFilter => ({
+        field: c.measure,
+        per,
+        ...(filters === null ? {} : { filters }),
+        op,
+        value,
+      })),
+  );
+}
+
+/** `{ field: m.x, per: P, filters?, as }`: a measure selected as a dimension. */
+function perDimensionArb(
+  candidates: GrainCandidate[],
+  dimensions: Selectable[],
+  name: string,
+): fc.Arbitrary<RefSelectedField> | null {
+  const usable = candidates.filter((c) => c.toOne.length > 0);
+  if (usable.length === 0) return null;
+  return fc.constantFrom(...usable).chain((c) =>
+    fc
+      .record({ per: fc.constantFrom(...c.toOne), filters: grainFiltersArb(c, dimensions) })
+      .map(({ per, filters }): RefSelectedField => ({
+        field: c.measure,
+        per,
+        ...(filters === null ? {} : { filters }),
+        as: name,
+      })),
+  );
+}
+
 /**
  * 0-3 filters. Besides filters on any field: filters on filter-only sources (outside the
  * grain), preferably ones below a one_to_many step (an EXISTS), often `is_null`, sometimes two
@@ -1184,6 +1375,7 @@ function filtersArb(
   fields: RefSelectedField[],
   topo: Topology,
   focus: string[],
+  grains: GrainCandidate[] = [],
 ): fc.Arbitrary<RefFilter[]> {
   const selectedItems = items.filter((item) => fields.some((f) => f.field === item.ref));
   const contributing = new Set(selectedItems.map((item) => item.source));
@@ -1261,6 +1453,37 @@ function filtersArb(
       weight: 2,
     });
   }
+  // Measures at another grain: a field compared with one, a measure per a source filtered on,
+  // alone or in trees with field filters.
+  const grainComparison = grainComparisonArb(dimensions, grains, dimensions, true);
+  if (grainComparison) {
+    choices.push({ arbitrary: single(grainComparison), weight: 2 });
+    choices.push({ arbitrary: single(grainComparison.map((not): RefFilter => ({ not }))), weight: 1 });
+    choices.push({
+      arbitrary: single(filterTreeArb(fc.oneof(grainComparison, leafFilterArb(dimensions, dimensionOp)), 2)),
+      weight: 2,
+    });
+  }
+  const perFilter = perFilterArb(grains, dimensions);
+  if (perFilter) {
+    choices.push({ arbitrary: single(perFilter), weight: 1 });
+    const either = fc.oneof(perFilter, leafFilterArb(dimensions, dimensionOp));
+    choices.push({
+      arbitrary: single(
+        fc.oneof(
+          perFilter.map((not): RefFilter => ({ not })),
+          fc.tuple(perFilter, either).map(([a, b]): RefFilter => ({ any: [a, b] })),
+          filterTreeArb(either, 2),
+        ),
+      ),
+      weight: 2,
+    });
+  }
+  const strings = dimensions.filter((i) => i.type === 'string');
+  if (strings.length > 0) {
+    const like = leafFilterArb(strings, () => fc.constant<FilterOp>('like'));
+    choices.push({ arbitrary: single(filterTreeArb(like, 1)), weight: 2 });
+  }
   const focusDimensions = dimensions.filter((i) => focus.includes(i.source));
   if (fannedMeasureDimensions.length > 0) {
     choices.push({ arbitrary: single(leafFilterArb(fannedMeasureDimensions, isNullOften)), weight: 3 });
@@ -1275,6 +1498,9 @@ function filtersArb(
       arbitrary: single(comparisonArb(pool, numericMeasures, leafFilterArb(pool, havingOp))),
       weight: 1,
     });
+    // A measure compared with a measure over all rows, or grouped then aggregated (HAVING).
+    const havingGrain = grainComparisonArb(pool, grains, dimensions, false);
+    if (havingGrain) choices.push({ arbitrary: single(havingGrain), weight: 1 });
   }
   const filter = fc.oneof(...choices);
   const random = fc.oneof(
@@ -1306,11 +1532,23 @@ function inputArb(sources: RefSource[], edges: EdgePlan[]): fc.Arbitrary<RefInpu
     { arbitrary: fc.constant(0), weight: 1 },
     { arbitrary: fc.nat(sources.length - 1), weight: 1 },
   );
-  return from.chain((root) => {
+  const grains = grainCandidates(sources, edges);
+  const dimensions = items.filter((item) => item.kind === 'dimension');
+  const perDimension = perDimensionArb(grains, dimensions, 'g0');
+  const maybePerDimension: fc.Arbitrary<RefSelectedField | null> = perDimension
+    ? occasionally(perDimension, 5)
+    : fc.constant(null);
+  return fc.tuple(from, maybePerDimension).chain(([root, extra]) => {
     const topo = new Topology(sourceName(root), edges);
     return selectionArb(items, topo, sources[root]?.primaryKey ?? []).chain(({ seeds, focus, havingOn }) => {
-      const fields = withDistinctNames(resolveSelection(seeds));
-      const filters = filtersArb(items, fields, topo, focus);
+      const distinct = withDistinctNames(resolveSelection(seeds));
+      // The measure as a dimension is named by `as`; none of the others shares its name.
+      const fitsIn =
+        extra !== null &&
+        distinct.length < 4 &&
+        !distinct.some((f) => fieldNamePart(f.field) === fieldNamePart(extra.field));
+      const fields = extra !== null && fitsIn ? [...distinct, extra] : distinct;
+      const filters = filtersArb(items, fields, topo, focus, grains);
       const havingFirst =
         havingOn.length > 0
           ? fc.oneof(
@@ -1559,18 +1797,46 @@ export function toSourceYaml(source: RefSource, sources: readonly RefSource[] = 
 }
 
 function selectedFieldYaml(selected: RefSelectedField): string[] {
-  if (selected.as === undefined && selected.granularity === undefined) return [`  - ${selected.field}`];
+  const plain = selected.as === undefined && selected.granularity === undefined && selected.per === undefined;
+  if (plain && selected.filters === undefined) return [`  - ${selected.field}`];
   const lines = [`  - field: ${selected.field}`];
+  if (selected.per !== undefined) lines.push(`    per: ${selected.per}`);
+  if (selected.filters !== undefined) lines.push(`    filters: ${filtersFlow(selected.filters)}`);
   if (selected.granularity !== undefined) lines.push(`    granularity: ${selected.granularity}`);
   if (selected.as !== undefined) lines.push(`    as: ${selected.as}`);
   return lines;
 }
 
+/** A list of filters in YAML flow style (inside a flow mapping). */
+function filtersFlow(filters: RefFilter[]): string {
+  return `[${filters.map(filterFlow).join(', ')}]`;
+}
+
+function filterFlow(filter: RefFilter): string {
+  if (isLeafFilter(filter)) return leafFilterFlow(filter);
+  if (isNotFilter(filter)) return `{ not: ${filterFlow(filter.not)} }`;
+  return `{ ${isAnyFilter(filter) ? 'any' : 'all'}: ${filtersFlow(innerFilters(filter))} }`;
+}
+
+function grainFlow(grain: RefGrainMeasure): string {
+  const parts = [`measure: ${grain.measure}`];
+  if (grain.per !== undefined) parts.push(`per: ${grain.per}`);
+  if (grain.groupBy !== undefined) parts.push(`groupBy: ${grain.groupBy}`);
+  if (grain.aggregate !== undefined) parts.push(`aggregate: ${grain.aggregate}`);
+  if (grain.times !== undefined) parts.push(`times: ${grain.times}`);
+  if (grain.filters !== undefined) parts.push(`filters: ${filtersFlow(grain.filters)}`);
+  return `{ ${parts.join(', ')} }`;
+}
+
 function leafFilterFlow(filter: RefLeafFilter): string {
-  const parts = [`field: ${filter.field}`, `op: ${filter.op}`];
+  const parts = [`field: ${filter.field}`];
+  if (filter.per !== undefined) parts.push(`per: ${filter.per}`);
+  if (filter.filters !== undefined) parts.push(`filters: ${filtersFlow(filter.filters)}`);
+  parts.push(`op: ${filter.op}`);
   if (filter.value !== undefined) parts.push(`value: ${yamlScalar(filter.value)}`);
   if (filter.values !== undefined) parts.push(`values: ${yamlFlowList(filter.values)}`);
   if (filter.other !== undefined) parts.push(`valueFrom: ${filter.other}`);
+  if (filter.grain !== undefined) parts.push(`valueFrom: ${grainFlow(filter.grain)}`);
   return `{ ${parts.join(', ')} }`;
 }
 

@@ -11,6 +11,7 @@ import type {
   FieldType,
   RefFilter,
   RefInput,
+  RefLeafFilter,
   RefSelectedField,
   RefSource,
   Row,
@@ -1149,13 +1150,15 @@ describe('arbitraryScenario', () => {
   });
 
   it('covers the features the compiler must get right', () => {
-    const samples = fc.sample(arbitraryScenario(), { numRuns: 400, seed: 20240601 });
+    const samples = fc.sample(arbitraryScenario(), { numRuns: 600, seed: 20240601 });
     const leaves = (f: RefFilter): RefFilter[] => ('field' in f ? [f] : innerFilters(f).flatMap(leaves));
     const groups = (f: RefFilter): RefFilter[] => [f, ...innerFilters(f).flatMap(groups)];
     const has = (s: Scenario, p: (f: RefFilter) => boolean) => s.input.filters.flatMap(groups).some(p);
     const isMeasureRef = (s: Scenario, ref: string): boolean =>
       s.sources.some((src) => src.measures.some((m) => `${src.name}.${m.name}` === ref));
     const seen = (predicate: (s: Scenario) => boolean): number => samples.filter(predicate).length;
+    const grainLeaves = (s: Scenario): RefLeafFilter[] =>
+      s.input.filters.flatMap(leaves).filter((f): f is RefLeafFilter => 'grain' in f);
     const counts = {
       cdc: seen((s) => s.sources.some((src) => src.cdc)),
       derived: seen((s) => s.sources.some((src) => src.measures.some((m) => 'expression' in m))),
@@ -1203,6 +1206,28 @@ describe('arbitraryScenario', () => {
         s.input.filters.flatMap(leaves).some((f) => 'other' in f && isMeasureRef(s, f.field)),
       ),
       nonEmptyResult: seen((s) => evaluateReference(s.sources, s.input, s.tables).length > 0),
+      like: seen((s) => s.input.filters.flatMap(leaves).some((f) => 'op' in f && f.op === 'like')),
+      grainPer: seen((s) => grainLeaves(s).some((f) => f.grain?.per !== undefined)),
+      grainAllRows: seen((s) =>
+        grainLeaves(s).some((f) => f.grain?.per === undefined && f.grain?.groupBy === undefined),
+      ),
+      grainGroupBy: seen((s) => grainLeaves(s).some((f) => f.grain?.groupBy !== undefined)),
+      grainTimes: seen((s) => grainLeaves(s).some((f) => f.grain?.times !== undefined)),
+      grainFilters: seen((s) => grainLeaves(s).some((f) => f.grain?.filters !== undefined)),
+      grainUnderNot: seen((s) => has(s, (f) => 'not' in f && leaves(f.not).some((l) => 'grain' in l))),
+      grainHaving: seen((s) => grainLeaves(s).some((f) => isMeasureRef(s, f.field))),
+      grainMatches: seen(
+        (s) => grainLeaves(s).length > 0 && evaluateReference(s.sources, s.input, s.tables).length > 0,
+      ),
+      perFilter: seen((s) => s.input.filters.flatMap(leaves).some((f) => 'per' in f)),
+      perFilterInTree: seen((s) => has(s, (f) => !('field' in f) && leaves(f).some((l) => 'per' in l))),
+      perDimension: seen((s) => s.input.fields.some((f) => f.per !== undefined)),
+      perDimensionFiltered: seen((s) => s.input.fields.some((f) => f.filters !== undefined)),
+      perDimensionWithoutMeasure: seen(
+        (s) =>
+          s.input.fields.some((f) => f.per !== undefined) &&
+          !s.input.fields.some((f) => f.per === undefined && isMeasureRef(s, f.field)),
+      ),
       relatedValue: seen((s) => usedMeasures(s).some((m) => typeof m.sql === 'object')),
       relatedFilter: seen((s) => usedMeasures(s).some((m) => typeof m.filter?.field === 'object')),
       ...(LOOKUP_VIA
@@ -1282,7 +1307,9 @@ describe('arbitraryScenario', () => {
           name: 'q',
           from: scenario.input.from,
           fields: scenario.input.fields.map((f) =>
-            f.as === undefined && f.granularity === undefined ? f.field : f,
+            f.as === undefined && f.granularity === undefined
+              ? f.field
+              : { ...f, ...(f.filters ? { filters: f.filters.map(asWritten) } : {}) },
           ),
           ...(scenario.input.filters.length > 0 ? { filters: scenario.input.filters.map(asWritten) } : {}),
         });
@@ -1372,6 +1399,13 @@ function asWritten(filter: RefFilter): unknown {
   if ('not' in filter) return { not: asWritten(filter.not) };
   if ('any' in filter) return { any: filter.any.map(asWritten) };
   if ('all' in filter) return { all: filter.all.map(asWritten) };
-  const { other, ...rest } = filter;
-  return other === undefined ? rest : { ...rest, valueFrom: other };
+  const { other, grain, filters, ...rest } = filter;
+  return {
+    ...rest,
+    ...(filters === undefined ? {} : { filters: filters.map(asWritten) }),
+    ...(other === undefined ? {} : { valueFrom: other }),
+    ...(grain === undefined
+      ? {}
+      : { valueFrom: { ...grain, ...(grain.filters ? { filters: grain.filters.map(asWritten) } : {}) } }),
+  };
 }

@@ -17,11 +17,13 @@ import {
   isRelatedField,
   type FieldType,
   type FilterOp,
+  type GrainAggregate,
   type Granularity,
   type RefAggregateMeasure,
   type RefDerivedMeasure,
   type RefField,
   type RefFilter,
+  type RefGrainMeasure,
   type RefInput,
   type RefLeafFilter,
   type RefMeasure,
@@ -119,9 +121,21 @@ export function truncateValue(value: Value, type: FieldType, granularity: Granul
 
 type Catalog = Map<string, RefSource>;
 
+/**
+ * A selected dimension is a field of its source, or a measure per a source (`per`): then
+ * `source` is that per source and `field` stands for the measure's value on its row.
+ */
 type Resolved =
-  | { kind: 'dimension'; source: RefSource; field: RefField }
+  | { kind: 'dimension'; source: RefSource; field: RefField; per?: PerMeasure }
   | { kind: 'measure'; source: RefSource; measure: RefMeasure };
+
+/** A measure of `source` per row of `per` (joined many-to-one from it), over the rows `filters` keep. */
+interface PerMeasure {
+  source: RefSource;
+  measure: RefMeasure;
+  per: string;
+  filters: RefFilter[];
+}
 
 function buildCatalog(sources: RefSource[]): Catalog {
   const catalog: Catalog = new Map();
@@ -197,9 +211,13 @@ function leafFilters(filter: RefFilter): RefLeafFilter[] {
   return isLeafFilter(filter) ? [filter] : innerFilters(filter).flatMap(leafFilters);
 }
 
-/** A filter on a measure is a HAVING filter; a group must not mix the two kinds. */
+/** A filter on a measure is a HAVING filter (one per a source is not); a group must not mix the two kinds. */
 function isHavingFilter(catalog: Catalog, filter: RefFilter): boolean {
-  const kinds = new Set(leafFilters(filter).map((leaf) => resolveRef(catalog, leaf.field).kind));
+  const kinds = new Set(
+    leafFilters(filter).map((leaf) =>
+      leaf.per === undefined ? resolveRef(catalog, leaf.field).kind : 'dimension',
+    ),
+  );
   if (kinds.size > 1) throw new Error('a filter group mixes measure and non-measure filters');
   if (kinds.size === 0) throw new Error('empty filter group');
   return kinds.has('measure');
@@ -235,12 +253,32 @@ function resolveColumns(catalog: Catalog, fields: RefSelectedField[]): Column[] 
   const duplicate = names.find((name, i) => names.indexOf(name) !== i);
   if (duplicate !== undefined) throw new Error(`duplicate output column ${duplicate}`);
   return fields.map((selected, i) => {
+    if (selected.per !== undefined) {
+      if (selected.granularity !== undefined)
+        throw new Error(`granularity on ${selected.field} per a source`);
+      const per = resolvePerMeasure(catalog, selected.field, selected.per, selected.filters ?? []);
+      const field: RefField = {
+        name: per.measure.name,
+        type: measureType(catalog, per.source, per.measure),
+      };
+      const resolved: Resolved = { kind: 'dimension', source: getSource(catalog, per.per), field, per };
+      return { name: names[i] ?? '', granularity: undefined, resolved };
+    }
+    if (selected.filters !== undefined) throw new Error(`filters on ${selected.field} without per`);
     const resolved = resolveRef(catalog, selected.field);
     if (selected.granularity !== undefined && resolved.kind === 'measure') {
       throw new Error(`granularity on measure ${selected.field}`);
     }
     return { name: names[i] ?? '', granularity: selected.granularity, resolved };
   });
+}
+
+/** `source.measure` per `per`, which the measure's source must join to-one by one declared join. */
+function resolvePerMeasure(catalog: Catalog, ref: string, per: string, filters: RefFilter[]): PerMeasure {
+  const resolved = resolveRef(catalog, ref);
+  if (resolved.kind !== 'measure') throw new Error(`per on ${ref}, which is not a measure`);
+  directToOneStep(catalog, resolved.source.name, per);
+  return { source: resolved.source, measure: resolved.measure, per, filters };
 }
 
 // ---------------------------------------------------------------------------
@@ -364,6 +402,19 @@ function toOnePath(catalog: Catalog, from: string, target: string, via: string[]
   return path;
 }
 
+/**
+ * The one declared join between `from` and `to` (either side's), read from `from`, which must
+ * be many-to-one or one-to-one: the source a measure is computed per (or grouped by).
+ */
+function directToOneStep(catalog: Catalog, from: string, to: string): Step {
+  const steps = joinSteps(catalog).filter((step) => step.from === from && step.to === to);
+  const [step, ...others] = steps;
+  if (!step) throw new Error(`${from} has no direct join with ${to}`);
+  if (others.length > 0) throw new Error(`${from} and ${to} are joined twice`);
+  if (step.relationship === 'one_to_many') throw new Error(`${from} joins ${to} one-to-many`);
+  return step;
+}
+
 function walkBack(arrivedBy: Map<string, Step>, root: string, target: string): Step[] {
   const path: Step[] = [];
   for (let node = target; node !== root;) {
@@ -386,8 +437,11 @@ function neededSources(catalog: Catalog, root: string, columns: Column[], filter
   };
   columns.forEach((column) => addResolved(column.resolved));
   filters.flatMap(leafFilters).forEach((leaf) => {
-    addResolved(resolveRef(catalog, leaf.field));
+    // A measure per a source reads the query's row of that source, not the measure's source.
+    if (leaf.per === undefined) addResolved(resolveRef(catalog, leaf.field));
+    else needed.add(getSource(catalog, leaf.per).name);
     if (leaf.other !== undefined) addResolved(resolveRef(catalog, leaf.other));
+    if (leaf.grain?.per !== undefined) needed.add(getSource(catalog, leaf.grain.per).name);
   });
   return needed;
 }
@@ -518,8 +572,14 @@ function fieldValue(row: JoinedRow, source: RefSource, field: RefField): Value {
 
 type Truth = true | false | null;
 
-/** What a leaf filter is evaluated against: a row's field, or a group's measure. */
-type Lookup = (ref: string) => { value: Value; type: FieldType };
+/** What a leaf filter is evaluated against: a row's fields, or a group's measures. */
+interface Lookup {
+  ref(ref: string): { value: Value; type: FieldType };
+  /** A leaf on a measure per a source (`per`): its value for the row's row of that source. */
+  perMeasure(leaf: RefLeafFilter): { value: Value; type: FieldType };
+  /** A measure at another grain (`valueFrom: { measure, ... }`). */
+  grain(spec: RefGrainMeasure): Value;
+}
 
 function filterHolds(filter: RefFilter, lookup: Lookup): boolean {
   return filterTruth(filter, lookup) === true;
@@ -536,10 +596,13 @@ function filterTruth(filter: RefFilter, lookup: Lookup): Truth {
     if (values.includes(absorbing)) return absorbing;
     return values.includes(null) ? null : !absorbing;
   }
-  const { value, type } = lookup(filter.field);
-  if (filter.other !== undefined) {
-    // Two fields compared on one row: unknown when either is NULL (spec §4 rule 7).
-    const other = lookup(filter.other).value;
+  const { value, type } = filter.per === undefined ? lookup.ref(filter.field) : lookup.perMeasure(filter);
+  if (filter.other !== undefined || filter.grain !== undefined) {
+    if (filter.other !== undefined && filter.grain !== undefined) throw new Error('two valueFrom');
+    // Two fields compared on one row (or a field with a measure at another grain): unknown
+    // when either is NULL (spec §4 rule 7).
+    const other =
+      filter.grain !== undefined ? lookup.grain(filter.grain) : lookup.ref(filter.other ?? '').value;
     if (value === null || other === null) return null;
     return comparisonHolds(filter.op, compareValues(value, other));
   }
@@ -619,15 +682,142 @@ function leafHolds(filter: RefLeafFilter, value: Value, type: FieldType): boolea
       return textOf(value, filter).startsWith(textOf(singleOperand(filter, type), filter));
     case 'ends_with':
       return textOf(value, filter).endsWith(textOf(singleOperand(filter, type), filter));
+    case 'like': {
+      const pattern = singleOperand(filter, type);
+      if (typeof value !== 'string' || typeof pattern !== 'string') throw new Error('like needs strings');
+      return likePattern(pattern).test(value);
+    }
   }
 }
 
-function rowLookup(catalog: Catalog, row: JoinedRow): Lookup {
-  return (ref) => {
-    const resolved = resolveRef(catalog, ref);
-    if (resolved.kind !== 'dimension') throw new Error(`internal: row filter on measure ${ref}`);
-    return { value: fieldValue(row, resolved.source, resolved.field), type: resolved.field.type };
+/** A LIKE pattern as a regular expression: `%` any run, `_` one character, a backslash before a character for itself; case-sensitive. */
+export function likePattern(pattern: string): RegExp {
+  let source = '';
+  const chars = [...pattern];
+  for (let i = 0; i < chars.length; i++) {
+    const char = chars[i] ?? '';
+    if (char === '\\') {
+      const next = chars[++i];
+      if (next === undefined) throw new Error(`LIKE pattern ${pattern} ends with a backslash`);
+      source += escapeRegExp(next);
+    } else if (char === '%') source += '[\\s\\S]*';
+    else if (char === '_') source += '[\\s\\S]';
+    else source += escapeRegExp(char);
+  }
+  return new RegExp(`^${source}$`);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+}
+
+function rowLookup(reader: Reader, row: JoinedRow): Lookup {
+  const { catalog } = reader;
+  return {
+    ref: (ref) => {
+      const resolved = resolveRef(catalog, ref);
+      if (resolved.kind !== 'dimension') throw new Error(`internal: row filter on measure ${ref}`);
+      return { value: fieldValue(row, resolved.source, resolved.field), type: resolved.field.type };
+    },
+    perMeasure: (leaf) => {
+      const per = resolvePerMeasure(catalog, leaf.field, leaf.per ?? '', leaf.filters ?? []);
+      return {
+        value: perMeasureValue(reader, per, joinedRow(row, per.per)),
+        type: measureType(catalog, per.source, per.measure),
+      };
+    },
+    grain: (spec) => grainMeasureValue(reader, spec, row),
   };
+}
+
+function joinedRow(row: JoinedRow, source: string): SourceRow | null {
+  const sourceRow = row[source];
+  if (sourceRow === undefined) throw new Error(`internal: ${source} is not joined`);
+  return sourceRow;
+}
+
+// ---------------------------------------------------------------------------
+// Measures at another grain: a query of their own from the measure's source.
+// ---------------------------------------------------------------------------
+
+/** The joined rows of a query from `source` that its `filters` keep (computed once per reader). */
+function filteredRows(reader: Reader, source: RefSource, filters: RefFilter[]): JoinedRow[] {
+  const key = JSON.stringify([source.name, filters]);
+  const known = reader.filtered.get(key);
+  if (known) return known;
+  const { catalog } = reader;
+  if (filters.some((filter) => isHavingFilter(catalog, filter)))
+    throw new Error('the filters of a measure at another grain are row filters');
+  const paths = shortestPaths(catalog, source.name, neededSources(catalog, source.name, [], filters));
+  const rows = joinedRelation(catalog, reader.tables, source.name, paths).filter((row) =>
+    filters.every((filter) => filterHolds(filter, rowLookup(reader, row))),
+  );
+  reader.filtered.set(key, rows);
+  return rows;
+}
+
+/** Whether a row of a measure's source joins `target` (a row of the per or groupBy source) by `step`. */
+function joinsRow(row: JoinedRow, step: Step, target: SourceRow): boolean {
+  const own = joinedRow(row, step.from);
+  return (
+    own !== null && step.pairs.every(([mine, theirs]) => sqlEquals(cell(own, mine), cell(target, theirs)))
+  );
+}
+
+/** The measure over the rows of its source that join this row of `per`; NULL without that row. */
+function perMeasureValue(reader: Reader, per: PerMeasure, perRow: SourceRow | null): Value {
+  if (perRow === null) return null;
+  const step = directToOneStep(reader.catalog, per.source.name, per.per);
+  const rows = filteredRows(reader, per.source, per.filters).filter((row) => joinsRow(row, step, perRow));
+  return measureValue(reader, per.source, per.measure, rows);
+}
+
+function combineValues(aggregate: GrainAggregate, values: Value[]): Value {
+  const present = values.filter((v) => v !== null);
+  if (present.length === 0) return null;
+  if (aggregate === 'max') return extreme(present, 1);
+  if (aggregate === 'min') return extreme(present, -1);
+  const numbers = present.map((v) => {
+    if (typeof v !== 'number') throw new Error(`${aggregate} of non-number ${JSON.stringify(v)}`);
+    return v;
+  });
+  const sum = numbers.reduce((a, b) => a + b, 0);
+  return aggregate === 'sum' ? sum : sum / numbers.length;
+}
+
+/**
+ * `valueFrom: { measure, per | groupBy + aggregate, times, filters }`: per the row's row of
+ * `per` (NULL without one), per row of `groupBy` (rows with a row of the measure's source
+ * only) then `aggregate`, or over all rows; times `times`.
+ */
+function grainMeasureValue(reader: Reader, spec: RefGrainMeasure, row: JoinedRow | null): Value {
+  const { catalog } = reader;
+  const resolved = resolveRef(catalog, spec.measure);
+  if (resolved.kind !== 'measure') throw new Error(`valueFrom measure ${spec.measure} is a field`);
+  const { source, measure } = resolved;
+  const filters = spec.filters ?? [];
+  if ((spec.groupBy === undefined) !== (spec.aggregate === undefined))
+    throw new Error('groupBy and aggregate go together');
+  let value: Value;
+  if (spec.per !== undefined) {
+    if (spec.groupBy !== undefined) throw new Error('per and groupBy');
+    if (row === null) throw new Error('a measure compared with one per a source (a group has no such row)');
+    const per = resolvePerMeasure(catalog, spec.measure, spec.per, filters);
+    value = perMeasureValue(reader, per, joinedRow(row, spec.per));
+  } else if (spec.groupBy !== undefined && spec.aggregate !== undefined) {
+    const step = directToOneStep(catalog, source.name, spec.groupBy);
+    const rows = filteredRows(reader, source, filters);
+    const values = reader.rows(spec.groupBy).flatMap((target) => {
+      const mine = rows.filter((r) => joinsRow(r, step, target));
+      return mine.length === 0 ? [] : [measureValue(reader, source, measure, mine)];
+    });
+    value = combineValues(spec.aggregate, values);
+  } else {
+    value = measureValue(reader, source, measure, filteredRows(reader, source, filters));
+  }
+  if (spec.times === undefined || value === null) return value;
+  if (typeof value !== 'number') throw new Error(`times on a non-number ${JSON.stringify(value)}`);
+  return value * spec.times;
 }
 
 // ---------------------------------------------------------------------------
@@ -648,6 +838,8 @@ function distinctSourceRows(rows: JoinedRow[], source: RefSource): SourceRow[] {
 /** Reads each source's rows once per evaluation (CDC sources as their latest view). */
 class Reader {
   private readonly read = new Map<string, SourceRow[]>();
+  /** A query's filtered rows from a measure's source, by source and filters. */
+  readonly filtered = new Map<string, JoinedRow[]>();
 
   constructor(
     readonly catalog: Catalog,
@@ -802,13 +994,19 @@ function measureType(catalog: Catalog, source: RefSource, measure: RefMeasure): 
 }
 
 function groupLookup(reader: Reader, rows: JoinedRow[]): Lookup {
-  return (ref) => {
-    const resolved = resolveRef(reader.catalog, ref);
-    if (resolved.kind !== 'measure') throw new Error(`internal: HAVING on field ${ref}`);
-    return {
-      value: measureValue(reader, resolved.source, resolved.measure, rows),
-      type: measureType(reader.catalog, resolved.source, resolved.measure),
-    };
+  return {
+    ref: (ref) => {
+      const resolved = resolveRef(reader.catalog, ref);
+      if (resolved.kind !== 'measure') throw new Error(`internal: HAVING on field ${ref}`);
+      return {
+        value: measureValue(reader, resolved.source, resolved.measure, rows),
+        type: measureType(reader.catalog, resolved.source, resolved.measure),
+      };
+    },
+    perMeasure: (leaf) => {
+      throw new Error(`internal: HAVING on ${leaf.field} per ${leaf.per ?? ''}`);
+    },
+    grain: (spec) => grainMeasureValue(reader, spec, null),
   };
 }
 
@@ -816,9 +1014,10 @@ function groupLookup(reader: Reader, rows: JoinedRow[]): Lookup {
 // Result rows
 // ---------------------------------------------------------------------------
 
-function dimensionValue(row: JoinedRow, column: Column): Value {
+function dimensionValue(reader: Reader, row: JoinedRow, column: Column): Value {
   if (column.resolved.kind !== 'dimension') throw new Error('internal: not a dimension');
-  const { source, field } = column.resolved;
+  const { source, field, per } = column.resolved;
+  if (per) return perMeasureValue(reader, per, joinedRow(row, source.name));
   const value = fieldValue(row, source, field);
   return column.granularity === undefined ? value : truncateValue(value, field.type, column.granularity);
 }
@@ -833,14 +1032,16 @@ function grainSources(root: string, columns: Column[], paths: Map<string, Step[]
 }
 
 /** No measure: one output row per distinct grain-row identity among the surviving rows. */
-function grainRows(columns: Column[], rows: JoinedRow[], grain: string[]): Row[] {
+function grainRows(reader: Reader, columns: Column[], rows: JoinedRow[], grain: string[]): Row[] {
   const seen = new Set<string>();
   const result: Row[] = [];
   for (const row of rows) {
     const identity = grain.map((name) => row[name]?.index ?? 'null').join('|');
     if (seen.has(identity)) continue;
     seen.add(identity);
-    result.push(Object.fromEntries(columns.map((column) => [column.name, dimensionValue(row, column)])));
+    result.push(
+      Object.fromEntries(columns.map((column) => [column.name, dimensionValue(reader, row, column)])),
+    );
   }
   return result;
 }
@@ -851,11 +1052,11 @@ interface Group {
 }
 
 /** GROUP BY the dimension columns; with no dimension, exactly one group (even over zero rows). */
-function groupRows(rows: JoinedRow[], dimensions: Column[]): Group[] {
+function groupRows(reader: Reader, rows: JoinedRow[], dimensions: Column[]): Group[] {
   if (dimensions.length === 0) return [{ dimensions: [], rows }];
   const groups = new Map<string, Group>();
   for (const row of rows) {
-    const values = dimensions.map((column) => dimensionValue(row, column));
+    const values = dimensions.map((column) => dimensionValue(reader, row, column));
     const key = tupleKey(values);
     const group = groups.get(key) ?? { dimensions: values, rows: [] };
     group.rows.push(row);
@@ -866,7 +1067,7 @@ function groupRows(rows: JoinedRow[], dimensions: Column[]): Group[] {
 
 function aggregatedRows(reader: Reader, columns: Column[], rows: JoinedRow[], having: RefFilter[]): Row[] {
   const dimensions = columns.filter((column) => column.resolved.kind === 'dimension');
-  return groupRows(rows, dimensions)
+  return groupRows(reader, rows, dimensions)
     .filter((group) => having.every((filter) => filterHolds(filter, groupLookup(reader, group.rows))))
     .map((group) =>
       Object.fromEntries(
@@ -927,7 +1128,33 @@ export function sourcesRead(sources: RefSource[], input: RefInput): Set<string> 
   ].flatMap((resolved) =>
     resolved.kind === 'measure' ? [...lookupSources(catalog, resolved.source, resolved.measure)] : [],
   );
-  return new Set([input.from, ...paths.keys(), ...lookups]);
+  // Measures at another grain: their own query from the measure's source, its filters' sources.
+  const grains = [
+    ...input.fields.flatMap((f) => (f.per === undefined ? [] : [{ measure: f.field, filters: f.filters }])),
+    ...input.filters
+      .flatMap(leafFilters)
+      .flatMap((leaf) => [
+        ...(leaf.per === undefined ? [] : [{ measure: leaf.field, filters: leaf.filters }]),
+        ...(leaf.grain === undefined ? [] : [leaf.grain]),
+      ]),
+  ].flatMap((spec: { measure: string; filters?: RefFilter[]; groupBy?: string }) => [
+    ...grainSourcesRead(catalog, spec.measure, spec.filters ?? []),
+    ...(spec.groupBy === undefined ? [] : [spec.groupBy]),
+  ]);
+  return new Set([input.from, ...paths.keys(), ...lookups, ...grains]);
+}
+
+/** The sources a measure at another grain reads: its own, its lookups', its filters'. */
+function grainSourcesRead(catalog: Catalog, ref: string, filters: RefFilter[]): Set<string> {
+  const resolved = resolveRef(catalog, ref);
+  if (resolved.kind !== 'measure') throw new Error(`${ref} is not a measure`);
+  return new Set([
+    ...sourcesRead([...catalog.values()], {
+      from: resolved.source.name,
+      fields: [{ field: ref }],
+      filters,
+    }),
+  ]);
 }
 
 /** The sources a measure's related fields are read from, with those their paths pass through. */
@@ -958,13 +1185,14 @@ export function evaluateReference(sources: RefSource[], input: RefInput, tables:
     input.from,
     neededSources(catalog, input.from, columns, input.filters),
   );
+  const reader = new Reader(catalog, tables);
   const surviving = joinedRelation(catalog, tables, input.from, paths).filter((row) =>
-    rowFilters.every((filter) => filterHolds(filter, rowLookup(catalog, row))),
+    rowFilters.every((filter) => filterHolds(filter, rowLookup(reader, row))),
   );
   const aggregated = having.length > 0 || columns.some((column) => column.resolved.kind === 'measure');
   const rows = aggregated
-    ? aggregatedRows(new Reader(catalog, tables), columns, surviving, having)
-    : grainRows(columns, surviving, grainSources(input.from, columns, paths));
+    ? aggregatedRows(reader, columns, surviving, having)
+    : grainRows(reader, columns, surviving, grainSources(input.from, columns, paths));
   const sorted = sortRows(
     rows,
     input.sort ?? [],

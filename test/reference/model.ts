@@ -97,6 +97,30 @@ export interface RefSelectedField {
   field: string;
   as?: string;
   granularity?: Granularity;
+  /**
+   * A measure as a dimension: its value per the query's row of this source (a source the
+   * measure's source joins many-to-one directly); NULL without that row, 0 for a count over no rows.
+   */
+  per?: string;
+  /** With `per`: the rows the measure is computed over, an input's filters from the measure's source. */
+  filters?: RefFilter[];
+}
+
+export type GrainAggregate = 'max' | 'min' | 'avg' | 'sum';
+
+/**
+ * A measure at another grain (`valueFrom: { measure, per, groupBy, aggregate, times, filters }`):
+ * computed on its own from the measure's source over the rows `filters` keep; per the query's
+ * row of `per`, or over all rows, or per row of `groupBy` then `aggregate` of those values.
+ */
+export interface RefGrainMeasure {
+  /** `source.measure` (an aggregate measure). */
+  measure: string;
+  per?: string;
+  groupBy?: string;
+  aggregate?: GrainAggregate;
+  times?: number;
+  filters?: RefFilter[];
 }
 
 export type FilterOp =
@@ -112,6 +136,7 @@ export type FilterOp =
   | 'contains'
   | 'starts_with'
   | 'ends_with'
+  | 'like'
   | 'is_null'
   | 'is_not_null';
 
@@ -126,6 +151,14 @@ export interface RefLeafFilter {
    * `valueFrom:` in the input (named otherwise here: every object inherits a `valueFrom`).
    */
   other?: string;
+  /** A comparison with a measure at another grain (also written `valueFrom:`). */
+  grain?: RefGrainMeasure;
+  /**
+   * On a measure: its value per the query's row of this source (a WHERE on that value, not a
+   * HAVING), over the rows `filters` keep.
+   */
+  per?: string;
+  filters?: RefFilter[];
 }
 
 export interface RefAnyFilter {
