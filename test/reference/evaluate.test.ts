@@ -17,6 +17,7 @@ import type {
   Row,
   Scenario,
   Tables,
+  Value,
 } from './model.js';
 import { innerFilters } from './model.js';
 
@@ -1041,6 +1042,198 @@ describe('sort and limit', () => {
     expect(() => budgets({ sort: [{ field: 'movie.budget', direction: 'asc' }] })).toThrow(
       /unknown output column/,
     );
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Measures at another grain, a measure as a dimension, like
+//
+//   orders --many_to_one--> customer; orders 13 (no customer) and 14 (dangling) have no customer row.
+// ---------------------------------------------------------------------------
+
+describe('measures at another grain', () => {
+  const customer: RefSource = {
+    name: 'customer',
+    table: 'shop.customer',
+    primaryKey: ['id'],
+    fields: [
+      { name: 'id', type: 'integer' },
+      { name: 'name', type: 'string' },
+    ],
+    measures: [{ name: 'customer_count', aggregate: 'count' }],
+    joins: [],
+  };
+  const orders: RefSource = {
+    name: 'orders',
+    table: 'shop.orders',
+    primaryKey: ['id'],
+    fields: [
+      { name: 'id', type: 'integer' },
+      { name: 'customer_id', type: 'integer' },
+      { name: 'amount', type: 'integer' },
+      { name: 'status', type: 'string' },
+    ],
+    measures: [
+      { name: 'order_count', aggregate: 'count' },
+      { name: 'total_amount', aggregate: 'sum', sql: 'amount' },
+      { name: 'max_amount', aggregate: 'max', sql: 'amount' },
+    ],
+    joins: [{ to: 'customer', relationship: 'many_to_one', on: { customer_id: 'id' } }],
+  };
+  const SHOP = [customer, orders];
+  const SHOP_TABLES: Tables = {
+    'shop.customer': [
+      { id: 1, name: 'Ann' },
+      { id: 2, name: 'bob' },
+      { id: 3, name: 'C%y' },
+    ],
+    'shop.orders': [
+      { id: 10, customer_id: 1, amount: 5, status: 'shipped' },
+      { id: 11, customer_id: 1, amount: 15, status: 'open' },
+      { id: 12, customer_id: 2, amount: 7, status: 'shipped' },
+      { id: 13, customer_id: null, amount: 100, status: 'shipped' },
+      { id: 14, customer_id: 9, amount: 1, status: 'open' },
+    ],
+  };
+  const shop = (input: RefInput): Row[] => run(input, SHOP, SHOP_TABLES);
+  const orderIds = (filters: RefFilter[]): Value[] =>
+    shop(query('orders', ['orders.id'], filters)).map((row) => row['id'] ?? null);
+  const names = (filters: RefFilter[]): Value[] =>
+    shop(query('customer', ['customer.name'], filters)).map((row) => row['name'] ?? null);
+  const shipped: RefFilter = { field: 'orders.status', op: 'equals', value: 'shipped' };
+
+  it('selects a measure per a source as a grouping column: a count over no rows is 0', () => {
+    const perCustomer: RefSelectedField = { field: 'orders.order_count', per: 'customer', as: 'n' };
+    expect(shop(query('customer', [perCustomer, 'customer.customer_count']))).toEqual([
+      { n: 2, customer_count: 1 },
+      { n: 1, customer_count: 1 },
+      { n: 0, customer_count: 1 },
+    ]);
+    // Over the rows its filters keep (the query's own filters do not apply to it).
+    expect(
+      shop(query('customer', [{ ...perCustomer, filters: [shipped] }, 'customer.customer_count'])),
+    ).toEqual([
+      { n: 1, customer_count: 2 },
+      { n: 0, customer_count: 1 },
+    ]);
+  });
+
+  it('gives NULL, not 0, where the query has no row of the per source', () => {
+    const perCustomer: RefSelectedField = { field: 'orders.order_count', per: 'customer', as: 'n' };
+    expect(shop(query('orders', ['orders.id', perCustomer]))).toEqual([
+      { id: 10, n: 2 },
+      { id: 11, n: 2 },
+      { id: 12, n: 1 },
+      { id: 13, n: null },
+      { id: 14, n: null },
+    ]);
+    // Filtered on: a WHERE on the value; NULL does not match, not even `lt`.
+    expect(orderIds([{ field: 'orders.order_count', per: 'customer', op: 'lt', value: 5 }])).toEqual([
+      10, 11, 12,
+    ]);
+  });
+
+  it('filters on a measure per a source, inside not and any', () => {
+    const count: RefFilter = { field: 'orders.order_count', per: 'customer', op: 'equals', value: 0 };
+    expect(names([count])).toEqual(['C%y']);
+    expect(names([{ not: { field: 'orders.order_count', per: 'customer', op: 'gt', value: 1 } }])).toEqual([
+      'bob',
+      'C%y',
+    ]);
+    const shippedCount: RefFilter = {
+      field: 'orders.order_count',
+      per: 'customer',
+      filters: [shipped],
+      op: 'equals',
+      value: 1,
+    };
+    expect(names([{ any: [count, shippedCount] }])).toEqual(['Ann', 'bob', 'C%y']);
+    expect(names([{ all: [shippedCount, { field: 'customer.name', op: 'equals', value: 'bob' }] }])).toEqual([
+      'bob',
+    ]);
+  });
+
+  it('compares a field with the measure per the row of a source, times a factor; NULL without that row', () => {
+    const half: RefFilter = {
+      field: 'orders.amount',
+      op: 'gt',
+      grain: { measure: 'orders.total_amount', per: 'customer', times: 0.5 },
+    };
+    // Customer 1: 20 / 2 = 10 (order 11 above it); customer 2: 3.5 (order 12); 13 and 14: NULL.
+    expect(orderIds([half])).toEqual([11, 12]);
+    expect(orderIds([{ not: half }])).toEqual([10]);
+  });
+
+  it('compares a field with the measure over all rows its filters keep', () => {
+    const maxOpen: RefFilter = {
+      field: 'orders.amount',
+      op: 'gte',
+      grain: {
+        measure: 'orders.max_amount',
+        filters: [{ field: 'orders.status', op: 'equals', value: 'open' }],
+      },
+    };
+    expect(orderIds([maxOpen])).toEqual([11, 13]);
+    // Over no rows: NULL, nothing matches.
+    const none: RefFilter = {
+      field: 'orders.amount',
+      op: 'lte',
+      grain: {
+        measure: 'orders.max_amount',
+        filters: [{ field: 'orders.status', op: 'equals', value: 'x' }],
+      },
+    };
+    expect(orderIds([none])).toEqual([]);
+  });
+
+  it('aggregates the measure per row of a groupBy source (rows without one, and rows of it without measure rows, left out)', () => {
+    // Totals per customer: 20 and 7 (customer 3 has none; orders 13 and 14 are in no group).
+    const lowest: RefFilter = {
+      field: 'orders.amount',
+      op: 'equals',
+      grain: { measure: 'orders.total_amount', groupBy: 'customer', aggregate: 'min' },
+    };
+    expect(orderIds([lowest])).toEqual([12]);
+    const average: RefFilter = {
+      field: 'orders.total_amount',
+      op: 'gte',
+      grain: { measure: 'orders.total_amount', groupBy: 'customer', aggregate: 'avg' },
+    };
+    expect(shop(query('customer', ['customer.name', 'orders.total_amount'], [average]))).toEqual([
+      { name: 'Ann', total_amount: 20 },
+    ]);
+  });
+
+  it('compares a measure with the measure over all rows in a HAVING', () => {
+    // All orders: 128; times 0.125 = 16.
+    const share: RefFilter = {
+      field: 'orders.total_amount',
+      op: 'gt',
+      grain: { measure: 'orders.total_amount', times: 0.125 },
+    };
+    expect(shop(query('customer', ['customer.name', 'orders.total_amount'], [share]))).toEqual([
+      { name: 'Ann', total_amount: 20 },
+    ]);
+    const perSource: RefFilter = { ...share, grain: { measure: 'orders.total_amount', per: 'customer' } };
+    expect(() => shop(query('customer', ['customer.name', 'orders.total_amount'], [perSource]))).toThrow(
+      /a group has no such row/,
+    );
+  });
+
+  it('rejects a per source the measure does not join to-one directly', () => {
+    const perOrders: RefSelectedField = { field: 'customer.customer_count', per: 'orders', as: 'n' };
+    expect(() => shop(query('orders', [perOrders]))).toThrow(/one-to-many/);
+  });
+
+  it('matches like patterns case-sensitively, with escaped wildcards', () => {
+    const like = (value: string): Value[] => names([{ field: 'customer.name', op: 'like', value }]);
+    expect(like('b%')).toEqual(['bob']);
+    expect(like('_nn')).toEqual(['Ann']);
+    expect(like('a%')).toEqual([]);
+    expect(like('C%')).toEqual(['C%y']);
+    expect(like('%\\%%')).toEqual(['C%y']);
+    expect(like('%\\_%')).toEqual([]);
+    expect(like('%')).toEqual(['Ann', 'bob', 'C%y']);
   });
 });
 
