@@ -1198,6 +1198,14 @@ function havingOp(): fc.Arbitrary<FilterOp> {
  */
 export const PER_FOREIGN_KEY = process.env.STRATA_PER_FOREIGN_KEY === '1';
 
+/**
+ * Whether a min/max of a related field (`min({p.d})`) of a non-numeric type is compared at
+ * another grain. Off by default: the compiler types such a measure `number` (its own field's
+ * min is typed right), so comparing a date field with it is a type error
+ * (STRATA_GRAIN_RELATED_EXTREMES=1 generates them).
+ */
+export const GRAIN_RELATED_EXTREMES = process.env.STRATA_GRAIN_RELATED_EXTREMES === '1';
+
 /** An aggregate measure and the sources its source joins to-one by one declared join. */
 interface GrainCandidate {
   measure: string;
@@ -1224,6 +1232,12 @@ function grainCandidates(sources: RefSource[], edges: EdgePlan[]): GrainCandidat
     return source.measures.flatMap((measure): GrainCandidate[] => {
       const type = measureResultType(sources, source, measure);
       if (isDerivedMeasure(measure) || type === null) return [];
+      const relatedExtreme =
+        (measure.aggregate === 'min' || measure.aggregate === 'max') &&
+        measure.sql !== undefined &&
+        isRelatedField(measure.sql) &&
+        !isNumericType(type);
+      if (relatedExtreme && !GRAIN_RELATED_EXTREMES) return [];
       return [{ measure: `${source.name}.${measure.name}`, source: source.name, type, toOne, groupBy }];
     });
   });
