@@ -1543,14 +1543,14 @@ function filtersArb(
   return withFocus.map((groups) => groups.flat().slice(0, 3));
 }
 
-function inputArb(sources: RefSource[], edges: EdgePlan[]): fc.Arbitrary<RefInput> {
+function inputArb(sources: RefSource[], edges: EdgePlan[], grain: boolean): fc.Arbitrary<RefInput> {
   const items = selectables(sources);
   // The tree's own root is `from` most often: the generated relationships then read outward.
   const from = fc.oneof(
     { arbitrary: fc.constant(0), weight: 1 },
     { arbitrary: fc.nat(sources.length - 1), weight: 1 },
   );
-  const grains = grainCandidates(sources, edges);
+  const grains = grain ? grainCandidates(sources, edges) : [];
   const dimensions = items.filter((item) => item.kind === 'dimension');
   const perDimension = perDimensionArb(grains, dimensions, 'g0');
   const maybePerDimension: fc.Arbitrary<RefSelectedField | null> = perDimension
@@ -1588,13 +1588,18 @@ function inputArb(sources: RefSource[], edges: EdgePlan[]): fc.Arbitrary<RefInpu
   });
 }
 
+export interface ScenarioOptions {
+  /** Measures at another grain and measures per a source in inputs (default true). */
+  grain?: boolean;
+}
+
 /**
  * A random scenario: a join tree of 2-5 sources, consistent data, and an input over it
  * (1-4 selected fields, 0-3 filters, no sort, no limit). Biased toward what fan-out gets
  * wrong: one_to_many chains and stars, several child rows per parent, sum/count/avg measures
  * next to dimensions of fan-out sources, `is_null` and `any` filters on filter-only sources.
  */
-export function arbitraryScenario(): fc.Arbitrary<Scenario> {
+export function arbitraryScenario(options: ScenarioOptions = {}): fc.Arbitrary<Scenario> {
   return treeArb()
     .chain((edges) =>
       fc.tuple(
@@ -1606,7 +1611,7 @@ export function arbitraryScenario(): fc.Arbitrary<Scenario> {
       const built = buildSources(edges, plans);
       const sources = built.map((b) => b.source);
       return fc
-        .record({ tables: tablesArb(built), input: inputArb(sources, edges) })
+        .record({ tables: tablesArb(built), input: inputArb(sources, edges, options.grain ?? true) })
         .map(({ tables, input }): Scenario => ({ sources, input, tables }));
     });
 }
