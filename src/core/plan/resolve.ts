@@ -428,26 +428,14 @@ class Resolver {
     found: { source: SourceModel; member: MemberModel },
     path: ValuePath,
   ): ColumnSpec | undefined {
-    const { source, member } = found;
-    if (member.kind !== 'measure')
-      return this.fail(
-        'invalid_field',
-        `per and filters apply to a measure (its value per row of another source); '${sel.field}' is a field`,
-        [...path, sel.per !== undefined ? 'per' : 'filters'],
-      );
-    if (sel.per === undefined)
-      return this.fail(
-        'invalid_field',
-        'filters on a selected measure go with per: the source whose rows it is computed for',
-        [...path, 'filters'],
-      );
+    const { member } = found;
     if (sel.granularity !== undefined)
       return this.fail('invalid_field', `granularity does not apply to a measure computed per '${sel.per}'`, [
         ...path,
         'granularity',
       ]);
-    const grain = this.measurePer(source, member, { ...sel, per: sel.per }, path);
-    if (!grain) return undefined;
+    const grain = this.measurePer(sel, found, path, 'invalid_field');
+    if (!grain || member.kind !== 'measure') return undefined;
     const node = grain.per!.node;
     return {
       name: sel.as ?? '',
@@ -462,14 +450,28 @@ class Resolver {
     };
   }
 
-  /** A measure per row of `per` (a source its source joins many-to-one), over the rows `filters` keep. */
+  /**
+   * A measure per row of `per` (a source its source joins many-to-one), over the rows `filters`
+   * keep; `via` picks the query's path to `per` when several reach it.
+   */
   private measurePer(
-    source: SourceModel,
-    measure: MeasureModel,
-    /** `via`: the sources the query's path to `per` passes through, when several reach it. */
-    { per, filters, via }: { per: string; filters?: readonly FilterDefinition[]; via?: string[] },
+    ref: { field: string; per?: string; filters?: readonly FilterDefinition[]; via?: string[] },
+    { source, member: measure }: { source: SourceModel; member: MemberModel },
     path: ValuePath,
+    code: 'invalid_field' | 'invalid_filter',
   ): MeasureAtGrain | undefined {
+    const { per, filters, via } = ref;
+    if (measure.kind !== 'measure')
+      return this.fail(
+        code,
+        `per and filters apply to a measure (its value per row of another source); '${ref.field}' is a field`,
+        [...path, per !== undefined ? 'per' : 'filters'],
+      );
+    if (per === undefined)
+      return this.fail(code, 'filters on a measure go with per: the source whose rows it is computed for', [
+        ...path,
+        'filters',
+      ]);
     const edge = this.manyToOneEdge(source, per, [...path, 'per']);
     const node = edge && this.nodeFor(this.model.sources.get(per)!, via, [...path, 'per'], path);
     if (!edge || !node) return undefined;
@@ -485,26 +487,13 @@ class Resolver {
     found: { source: SourceModel; member: MemberModel },
     path: ValuePath,
   ): MeasureAtGrain | undefined {
-    const { source, member } = found;
-    if (member.kind !== 'measure')
-      return this.fail(
-        'invalid_filter',
-        `per and filters apply to a measure (its value per row of another source); '${f.field}' is a field`,
-        [...path, f.per !== undefined ? 'per' : 'filters'],
-      );
-    if (f.per === undefined)
-      return this.fail(
-        'invalid_filter',
-        'filters on a filtered measure go with per: the source whose rows it is computed for',
-        [...path, 'filters'],
-      );
     if (f.valueFrom !== undefined)
       return this.fail(
         'invalid_filter',
         'a measure per a source is compared with a value or a parameter, not valueFrom',
         [...path, 'valueFrom'],
       );
-    return this.measurePer(source, member, { ...f, per: f.per }, path);
+    return this.measurePer(f, found, path, 'invalid_filter');
   }
 
   /** `as`, else the field name when no other selected field shares it, else `source_field`. */
