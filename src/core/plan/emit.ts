@@ -647,7 +647,6 @@ export class SqlBuilder {
    * refer to the outer query, which engines without LATERAL (MariaDB, MySQL 5.7) accept.
    */
   private leftJoinExists(group: ExistsGroup): Expr {
-    const one = lit({ type: 'integer', value: 1 });
     const anchor = this.names.allocate('anchor');
     if (!this.capabilities.correlatedJoins) return this.joinedOnceLeftJoinExists(group, anchor);
     const filter = this.rowFilter(group.condition);
@@ -656,15 +655,7 @@ export class SqlBuilder {
       item: this.scanRef(node),
       on: this.joinCondition(node, (f) => this.fieldRef(node.parent!, f)),
     }));
-    return {
-      kind: 'exists',
-      query: {
-        columns: [{ expr: one }],
-        from: { kind: 'subquery', query: { columns: [{ expr: one, alias: 'one' }] }, alias: anchor },
-        joins,
-        where: filter,
-      },
-    };
+    return anchorExists(anchor, joins, filter);
   }
 
   /**
@@ -674,7 +665,6 @@ export class SqlBuilder {
    * 94 s -> 0.1 s on MariaDB, `npm run bench:mariadb`).
    */
   private joinedOnceLeftJoinExists(group: ExistsGroup, anchor: string): Expr {
-    const one = lit({ type: 'integer', value: 1 });
     const subtrees = group.tops.map((top) => ({ top, related: this.relatedRows(group, top) }));
     const ref = (node: TreeNode, field: FieldModel): Expr => {
       const owner = subtrees.find(({ top }) => node === top || isBelow(node, top));
@@ -689,15 +679,7 @@ export class SqlBuilder {
       item: related.table(),
       on: on[i]!,
     }));
-    return {
-      kind: 'exists',
-      query: {
-        columns: [{ expr: one }],
-        from: { kind: 'subquery', query: { columns: [{ expr: one, alias: 'one' }] }, alias: anchor },
-        joins,
-        where,
-      },
-    };
+    return anchorExists(anchor, joins, where);
   }
 
   private semiJoin(group: ExistsGroup, top: TreeNode): Expr {
@@ -1071,6 +1053,20 @@ export class SqlBuilder {
       false,
     );
   }
+}
+
+/** `EXISTS (SELECT 1 FROM (SELECT 1) AS anchor LEFT JOIN ... WHERE ...)`: one row, whatever is related. */
+function anchorExists(anchor: string, joins: Join[], where: Expr): Expr {
+  const one = lit({ type: 'integer', value: 1 });
+  return {
+    kind: 'exists',
+    query: {
+      columns: [{ expr: one }],
+      from: { kind: 'subquery', query: { columns: [{ expr: one, alias: 'one' }] }, alias: anchor },
+      joins,
+      where,
+    },
+  };
 }
 
 function derivedDefinition(measure: MeasureModel) {
