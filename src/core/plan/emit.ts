@@ -91,6 +91,7 @@ export class SqlBuilder {
   /** Steps read by more than one other step: computed once. */
   private readonly sharedSteps = new Set<string>();
   private readonly grainDimensions = new Map<MeasureAtGrain, Expr>();
+  private readonly keyedSteps = new Map<MeasureAtGrain, { name: string; value: string; zero?: Expr }>();
   /** The root scans of measures at another grain, and what each computes (for its comment). */
   private readonly scanPurposes = new Map<TreeNode, string>();
 
@@ -170,9 +171,29 @@ export class SqlBuilder {
     return col(s.alias, name);
   }
 
+  /**
+   * A keyed measure's value on the joined row: the step's, or where the `per` row has no rows
+   * of the measure's source, the measure over no rows (a count's 0); NULL without a `per` row.
+   */
+  private keyedGrainValue(grain: MeasureAtGrain): Expr {
+    const step = this.keyedGrainStep(grain);
+    const value = col(step.name, step.value);
+    if (!step.zero) return value;
+    const per = grain.per!;
+    const present = and(
+      per.edge.on.map((pair) => ({
+        kind: 'isNull' as const,
+        operand: this.fieldRef(per.node, per.node.source.fields.get(pair.to)!),
+        negated: true,
+      })),
+    )!;
+    return { kind: 'case', when: present, then: call('coalesce', [value, step.zero]) };
+  }
+
   /** A dimension's value on the joined row: a field, or a measure per the row of its node. */
   private dimensionRef(d: Dimension): Expr {
     if (!d.grain) return this.fieldRef(d.node, d.field, d.granularity);
+    if (d.grain.keyed) return this.keyedGrainValue(d.grain);
     // The same subquery in SELECT and GROUP BY: planned once, so both print alike.
     let value = this.grainDimensions.get(d.grain);
     if (!value) {
@@ -763,6 +784,48 @@ export class SqlBuilder {
     return { from, joins };
   }
 
+  /**
+   * Each measure selected as a dimension per a source (`keyed`): its own query, grouped by the
+   * measure's source's join columns, is a step joined once to the `per` row (one row per key).
+   */
+  private keyedGrainJoins(plan: LogicalPlan): Join[] {
+    return [...plan.dimensions, ...plan.sortOnly].flatMap((d) => {
+      if (!d.grain?.keyed) return [];
+      const { name } = this.keyedGrainStep(d.grain);
+      const per = d.grain.per!;
+      const on = and(
+        per.edge.on.map((pair, i) => ({
+          kind: 'compare' as const,
+          op: '=' as const,
+          left: col(name, `key_${i + 1}`),
+          right: this.fieldRef(per.node, per.node.source.fields.get(pair.to)!),
+        })),
+      )!;
+      return [{ type: 'left' as const, item: { kind: 'ref' as const, name }, on }];
+    });
+  }
+
+  private keyedGrainStep(grain: MeasureAtGrain): { name: string; value: string; zero?: Expr } {
+    const known = this.keyedSteps.get(grain);
+    if (known) return known;
+    const sub = this.grains.get(grain);
+    if (!sub) throw new Error('internal: a measure at another grain was not planned');
+    const purpose = grainPurpose(grain);
+    this.scanPurposes.set(sub.root, purpose);
+    const last = sub.shape.columns[sub.shape.columns.length - 1]!;
+    if (last.kind !== 'measure') throw new Error('internal: a keyed measure without its measure column');
+    const name = this.names.allocate(`${sub.root.source.name}_per_${grain.per!.node.source.name}`);
+    this.steps.push({
+      name,
+      comment: `${sub.root.source.name} ${purpose}`,
+      query: this.planSelect(sub, sub.shape),
+    });
+    const zero = zeroRowValue(sub.outputs.get(last.useKey)!, sub.requests);
+    const step = { name, value: last.name, ...(zero ? { zero } : {}) };
+    this.keyedSteps.set(grain, step);
+    return step;
+  }
+
   private preaggregateCte(pre: Preaggregate): Cte {
     const shape: QueryShape = { ...pre.plan.shape, having: pre.having ?? [] };
     return {
@@ -786,6 +849,7 @@ export class SqlBuilder {
 
   private planSelect(plan: LogicalPlan, shape: QueryShape): Select {
     const { from, joins } = this.fromAndJoins(plan);
+    joins.push(...this.keyedGrainJoins(plan));
     const where = this.whereOf(plan);
     const base = { from, ...(joins.length > 0 ? { joins } : {}), ...(where ? { where } : {}) };
     if (!plan.aggregated) {
@@ -1084,6 +1148,19 @@ function measureInput(
   if (sql === undefined) return undefined;
   const owner = `${part === 'sql' ? 'measure' : 'filter of measure'} ${measure.source}.${measure.name}`;
   return { kind: 'fragment', sql, owner };
+}
+
+/**
+ * What a measure is over no rows, where that is not NULL: a count is 0, and a derived measure
+ * is its expression over its parts' values over no rows. Undefined for NULL.
+ */
+function zeroRowValue(o: MeasureOutput, requests: readonly AggregateRequest[]): Expr | undefined {
+  const counts = new Set(
+    requests.filter((r) => r.aggregate === 'count' || r.aggregate === 'count_distinct').map((r) => r.id),
+  );
+  const empty = (id: string): Expr => lit(counts.has(id) ? { type: 'integer', value: 0 } : null);
+  if (o.kind === 'request') return counts.has(o.id) ? empty(o.id) : undefined;
+  return measureOutputExpr(o, empty);
 }
 
 /** A request's output column in a per-source part. */

@@ -434,7 +434,7 @@ class Resolver {
         ...path,
         'granularity',
       ]);
-    const grain = this.measurePer(sel, found, path, 'invalid_field');
+    const grain = this.measurePer(sel, found, path, 'invalid_field', true);
     if (!grain || member.kind !== 'measure') return undefined;
     const node = grain.per!.node;
     return {
@@ -459,6 +459,8 @@ class Resolver {
     { source, member: measure }: { source: SourceModel; member: MemberModel },
     path: ValuePath,
     code: 'invalid_field' | 'invalid_filter',
+    /** A dimension: grouped by the join columns too (MeasureAtGrain.keyed). */
+    keyed = false,
   ): MeasureAtGrain | undefined {
     const { per, filters, via } = ref;
     if (measure.kind !== 'measure')
@@ -476,9 +478,17 @@ class Resolver {
     const node = edge && this.nodeFor(this.model.sources.get(per)!, via, [...path, 'per'], path);
     if (!edge || !node) return undefined;
     const query = this.inScope(source.name, () =>
-      this.grainQuery(source, measure, filters, path, [...path, 'field']),
+      this.grainQuery(
+        source,
+        measure,
+        filters,
+        path,
+        [...path, 'field'],
+        undefined,
+        keyed ? edge : undefined,
+      ),
     );
-    return query && { query, per: { node, edge } };
+    return query && { query, per: { node, edge }, ...(keyed ? { keyed: true as const } : {}) };
   }
 
   /** `{ field: lineitem.supplier_count, per: orders, op: gt, value: 1 }`: a filter on a measure per a source's row. */
@@ -759,8 +769,10 @@ class Resolver {
     /** Where the filters are (`filters` under it) and the measure is named. */
     path: ValuePath,
     measurePath: ValuePath,
-    /** groupBy: the join whose columns of the measure's source the query groups by. */
+    /** groupBy: the join to the source whose rows are the groups. */
     groupEdge?: JoinEdge,
+    /** A keyed measure as a dimension: the join whose columns of the measure's source it groups by. */
+    keyEdge?: JoinEdge,
   ): QuerySpec | undefined {
     const root = this.node(source, []);
     const use = this.measureUse(root, measure, measurePath);
@@ -800,6 +812,17 @@ class Resolver {
       node: groupNode!,
       field,
     }));
+    for (const [i, pair] of (keyEdge?.on ?? []).entries()) {
+      const field = source.fields.get(pair.from)!;
+      groups.push({
+        kind: 'dimension',
+        name: `key_${i + 1}`,
+        label: field.name,
+        type: field.type,
+        node: root,
+        field,
+      });
+    }
     for (const field of groupKey)
       where.push(
         literal({

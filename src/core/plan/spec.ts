@@ -107,6 +107,12 @@ export interface MeasureAtGrain {
    * the groupBy source (its dimensions), and `aggregate` makes one value of its rows.
    */
   groups?: { aggregate: GroupAggregate };
+  /**
+   * A measure as a dimension: `query` also groups by the measure's source's columns of the
+   * `per` join (its first columns), so it is joined once to the query (one row per `per` row)
+   * rather than asked for each row.
+   */
+  keyed?: true;
   times?: number;
 }
 
