@@ -21,21 +21,29 @@ import {
   type Select,
   type SelectItem,
 } from '../sql/ast.js';
-import type {
-  AggregateRequest,
-  Dimension,
-  ExistsGroup,
-  LogicalPlan,
-  MeasureOutput,
-  Preaggregate,
-  QueryShape,
-  RowCondition,
-  SortKey,
+import {
+  rowAtomsOf,
+  type AggregateRequest,
+  type Dimension,
+  type ExistsGroup,
+  type LogicalPlan,
+  type MeasureOutput,
+  type Preaggregate,
+  type QueryShape,
+  type RowCondition,
+  type SortKey,
 } from './logical-plan.js';
 import { DELETED_COLUMN, latestRowsSelect, VERSION_COLUMN, VISIBLE_COLUMN } from './latest-rows.js';
 import { fieldExpr } from './field-expr.js';
 import { fragmentColumns } from '../model/columns.js';
-import type { Atom, Condition, FilterTarget, MeasureAtGrain, TreeNode } from './spec.js';
+import {
+  atomGrains,
+  type Atom,
+  type Condition,
+  type FilterTarget,
+  type MeasureAtGrain,
+  type TreeNode,
+} from './spec.js';
 import { isBelow } from './grain.js';
 import { atomsOf } from './condition.js';
 import { atomTargets } from './logical-plan.js';
@@ -92,6 +100,8 @@ export class SqlBuilder {
   private readonly sharedSteps = new Set<string>();
   private readonly grainDimensions = new Map<MeasureAtGrain, Expr>();
   private readonly keyedSteps = new Map<MeasureAtGrain, { name: string; value: string; zero?: Expr }>();
+  /** Keyed measures at another grain joined in the SELECT being built (read from the join, not asked). */
+  private readonly keyedJoined = new Set<MeasureAtGrain>();
   /** The root scans of measures at another grain, and what each computes (for its comment). */
   private readonly scanPurposes = new Map<TreeNode, string>();
 
@@ -193,7 +203,7 @@ export class SqlBuilder {
   /** A dimension's value on the joined row: a field, or a measure per the row of its node. */
   private dimensionRef(d: Dimension): Expr {
     if (!d.grain) return this.fieldRef(d.node, d.field, d.granularity);
-    if (d.grain.keyed) return this.keyedGrainValue(d.grain);
+    if (this.keyedJoined.has(d.grain)) return this.keyedGrainValue(d.grain);
     // The same subquery in SELECT and GROUP BY: planned once, so both print alike.
     let value = this.grainDimensions.get(d.grain);
     if (!value) {
@@ -363,10 +373,25 @@ export class SqlBuilder {
    * row is missing (even for a count, which would be 0 over no rows); `times` multiplies it.
    */
   private grainValue(grain: MeasureAtGrain, field: (target: FilterTarget) => Expr): Expr {
+    const value = this.keyedJoined.has(grain)
+      ? this.keyedGrainValue(grain)
+      : this.grainSubquery(grain, field);
+    if (grain.times === undefined) return value;
+    return { kind: 'arithmetic', op: '*', left: lit({ type: 'number', value: grain.times }), right: value };
+  }
+
+  /**
+   * The scalar subquery form, where the `per` row is not joined in the same SELECT (inside an
+   * EXISTS) or there is no `per`: a keyed query asked for the one key needs no grouping.
+   */
+  private grainSubquery(grain: MeasureAtGrain, field: (target: FilterTarget) => Expr): Expr {
     const sub = this.grains.get(grain);
     if (!sub) throw new Error('internal: a measure at another grain was not planned');
     this.scanPurposes.set(sub.root, grainPurpose(grain));
-    const select = this.planSelect(sub, sub.shape);
+    const planned = this.planSelect(sub, sub.shape);
+    const select: Select = grain.keyed
+      ? { ...planned, columns: planned.columns.slice(-1), groupBy: undefined }
+      : planned;
     const per = grain.per;
     const pairs = (per?.edge.on ?? []).map((pair) => ({
       inner: this.fieldRef(sub.root, sub.root.source.fields.get(pair.from)!),
@@ -377,18 +402,16 @@ export class SqlBuilder {
       ...pairs.map((p) => ({ kind: 'compare' as const, op: '=' as const, left: p.inner, right: p.outer })),
     ]);
     const query: Select = { ...select, ...(where ? { where } : {}) };
-    let value: Expr = {
+    const value: Expr = {
       kind: 'scalarSubquery',
       query: grain.groups ? this.ofGroups(query, sub, grain.groups) : query,
     };
-    if (per)
-      value = {
-        kind: 'case',
-        when: and(pairs.map((p) => ({ kind: 'isNull' as const, operand: p.outer, negated: true })))!,
-        then: value,
-      };
-    if (grain.times === undefined) return value;
-    return { kind: 'arithmetic', op: '*', left: lit({ type: 'number', value: grain.times }), right: value };
+    if (!per) return value;
+    return {
+      kind: 'case',
+      when: and(pairs.map((p) => ({ kind: 'isNull' as const, operand: p.outer, negated: true })))!,
+      then: value,
+    };
   }
 
   /** `groupBy`/`aggregate`: one value of the measure's rows per group (the query's last column). */
@@ -789,10 +812,19 @@ export class SqlBuilder {
    * measure's source's join columns, is a step joined once to the `per` row (one row per key).
    */
   private keyedGrainJoins(plan: LogicalPlan): Join[] {
-    return [...plan.dimensions, ...plan.sortOnly].flatMap((d) => {
-      if (!d.grain?.keyed) return [];
-      const { name } = this.keyedGrainStep(d.grain);
-      const per = d.grain.per!;
+    const joined = new Set([plan.root, ...plan.joinOrder]);
+    const grains = new Set([
+      ...[...plan.dimensions, ...plan.sortOnly].flatMap((d) => (d.grain?.keyed ? [d.grain] : [])),
+      // Filters on the joined rows (an EXISTS may read the joined row too) per a joined row.
+      ...plan.residual
+        .flatMap(rowAtomsOf)
+        .flatMap(atomGrains)
+        .filter((g) => g.keyed && joined.has(g.per!.node)),
+    ]);
+    return [...grains].map((grain) => {
+      this.keyedJoined.add(grain);
+      const { name } = this.keyedGrainStep(grain);
+      const per = grain.per!;
       const on = and(
         per.edge.on.map((pair, i) => ({
           kind: 'compare' as const,
@@ -801,7 +833,7 @@ export class SqlBuilder {
           right: this.fieldRef(per.node, per.node.source.fields.get(pair.to)!),
         })),
       )!;
-      return [{ type: 'left' as const, item: { kind: 'ref' as const, name }, on }];
+      return { type: 'left' as const, item: { kind: 'ref' as const, name }, on };
     });
   }
 

@@ -434,7 +434,7 @@ class Resolver {
         ...path,
         'granularity',
       ]);
-    const grain = this.measurePer(sel, found, path, 'invalid_field', true);
+    const grain = this.measurePer(sel, found, path, 'invalid_field');
     if (!grain || member.kind !== 'measure') return undefined;
     const node = grain.per!.node;
     return {
@@ -459,8 +459,6 @@ class Resolver {
     { source, member: measure }: { source: SourceModel; member: MemberModel },
     path: ValuePath,
     code: 'invalid_field' | 'invalid_filter',
-    /** A dimension: grouped by the join columns too (MeasureAtGrain.keyed). */
-    keyed = false,
   ): MeasureAtGrain | undefined {
     const { per, filters, via } = ref;
     if (measure.kind !== 'measure')
@@ -478,17 +476,9 @@ class Resolver {
     const node = edge && this.nodeFor(this.model.sources.get(per)!, via, [...path, 'per'], path);
     if (!edge || !node) return undefined;
     const query = this.inScope(source.name, () =>
-      this.grainQuery(
-        source,
-        measure,
-        filters,
-        path,
-        [...path, 'field'],
-        undefined,
-        keyed ? edge : undefined,
-      ),
+      this.grainQuery(source, measure, filters, path, [...path, 'field'], undefined, edge),
     );
-    return query && { query, per: { node, edge }, ...(keyed ? { keyed: true as const } : {}) };
+    return query && { query, per: { node, edge }, keyed: true };
   }
 
   /** `{ field: lineitem.supplier_count, per: orders, op: gt, value: 1 }`: a filter on a measure per a source's row. */
@@ -718,12 +708,12 @@ class Resolver {
       ref.groupBy === undefined ? undefined : this.manyToOneEdge(source, ref.groupBy, [...path, 'groupBy']);
     if (ref.groupBy !== undefined && !groupEdge) return undefined;
     const query = this.inScope(source.name, () =>
-      this.grainQuery(source, measure, ref.filters, path, [...path, 'measure'], groupEdge),
+      this.grainQuery(source, measure, ref.filters, path, [...path, 'measure'], groupEdge, per?.edge),
     );
     return (
       query && {
         query,
-        ...(per ? { per } : {}),
+        ...(per ? { per, keyed: true as const } : {}),
         ...(ref.aggregate ? { groups: { aggregate: ref.aggregate } } : {}),
         ...(ref.times !== undefined ? { times: ref.times } : {}),
       }
@@ -771,7 +761,7 @@ class Resolver {
     measurePath: ValuePath,
     /** groupBy: the join to the source whose rows are the groups. */
     groupEdge?: JoinEdge,
-    /** A keyed measure as a dimension: the join whose columns of the measure's source it groups by. */
+    /** `per`: the join whose columns of the measure's source it also groups by (keyed). */
     keyEdge?: JoinEdge,
   ): QuerySpec | undefined {
     const root = this.node(source, []);

@@ -108,9 +108,10 @@ export interface MeasureAtGrain {
    */
   groups?: { aggregate: GroupAggregate };
   /**
-   * A measure as a dimension: `query` also groups by the measure's source's columns of the
-   * `per` join (its first columns), so it is joined once to the query (one row per `per` row)
-   * rather than asked for each row.
+   * With `per`: `query` also groups by the measure's source's columns of the `per` join (its
+   * first columns, `key_1`...), so that where the `per` row is joined it is joined once (one row
+   * per key) rather than asked for each row; elsewhere (inside an EXISTS) it is asked for the
+   * one key.
    */
   keyed?: true;
   times?: number;
