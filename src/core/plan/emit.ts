@@ -189,14 +189,7 @@ export class SqlBuilder {
     const step = this.keyedGrainStep(grain);
     const value = col(step.name, step.value);
     if (!step.zero) return value;
-    const per = grain.per!;
-    const present = and(
-      per.edge.on.map((pair) => ({
-        kind: 'isNull' as const,
-        operand: this.fieldRef(per.node, per.node.source.fields.get(pair.to)!),
-        negated: true,
-      })),
-    )!;
+    const present = perRowPresent(grain.per!, (node, field) => this.fieldRef(node, field));
     return { kind: 'case', when: present, then: call('coalesce', [value, step.zero]) };
   }
 
@@ -409,7 +402,7 @@ export class SqlBuilder {
     if (!per) return value;
     return {
       kind: 'case',
-      when: and(pairs.map((p) => ({ kind: 'isNull' as const, operand: p.outer, negated: true })))!,
+      when: perRowPresent(per, (node, f) => field({ kind: 'field', node, field: f })),
       then: value,
     };
   }
@@ -1180,6 +1173,26 @@ function measureInput(
   if (sql === undefined) return undefined;
   const owner = `${part === 'sql' ? 'measure' : 'filter of measure'} ${measure.source}.${measure.name}`;
   return { kind: 'fragment', sql, owner };
+}
+
+/**
+ * Whether the query's `per` row is there: its primary key is not NULL (a row without one has
+ * a NULL join column only when it has no rows of the measure's source, which is not the
+ * same). Without a key, its join columns.
+ */
+function perRowPresent(
+  per: NonNullable<MeasureAtGrain['per']>,
+  ref: (node: TreeNode, field: FieldModel) => Expr,
+): Expr {
+  const { node, edge } = per;
+  const key = node.source.primaryKey.length > 0 ? node.source.primaryKey : edge.on.map((pair) => pair.to);
+  return and(
+    key.map((name) => ({
+      kind: 'isNull' as const,
+      operand: ref(node, node.source.fields.get(name)!),
+      negated: true,
+    })),
+  )!;
 }
 
 /**
