@@ -765,6 +765,10 @@ class Resolver {
     keyEdge?: JoinEdge,
   ): QuerySpec | undefined {
     const root = this.node(source, []);
+    // The measure's own query reads its source (and a groupBy source): the caller must be allowed to.
+    const groupSource = groupEdge && this.model.sources.get(groupEdge.to)!;
+    if (!this.checkSourceAccess(source, measurePath)) return undefined;
+    if (groupSource && !this.checkSourceAccess(groupSource, [...path, 'groupBy'])) return undefined;
     const use = this.measureUse(root, measure, measurePath);
     const where: Condition[] = [];
     let ok = use !== undefined;
@@ -792,7 +796,7 @@ class Resolver {
     const name = measure.name;
     // groupBy: one group per row of that source that rows of the measure's source join
     // (inner: rows without one belong to no group), keyed by its primary key.
-    const groupNode = groupEdge && this.node(this.model.sources.get(groupEdge.to)!, [groupEdge]);
+    const groupNode = groupSource && this.node(groupSource, [groupEdge!]);
     const groupKey = groupNode ? groupNode.source.primaryKey.map((k) => groupNode.source.fields.get(k)!) : [];
     const groups: ColumnSpec[] = groupKey.map((field, i) => ({
       kind: 'dimension',
