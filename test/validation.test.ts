@@ -182,6 +182,10 @@ describe('definition errors point at their node', () => {
     expect(diagnose([source('movie.yaml', movie), source('production.yaml', viaPath)]).lines).toEqual([
       'production.yaml:12:29: error: {movie.movie.movie_count} is not a measure reference: write {measure} or {source.measure}',
     ]);
+    // One related field as the whole sql, no type declared: the field's type (max of a text is text).
+    const typed = `${production}  - { name: last_title, aggregate: max, sql: "{movie.title}" }\n`;
+    const { model } = buildModel([source('movie.yaml', movie), source('production.yaml', typed)]);
+    expect(model.sources.get('production')!.measures.get('last_title')!.type).toBe('string');
     const bare = `${production}  - { name: e, aggregate: count, filter: "{status} = 'x'" }\n`;
     expect(diagnose([source('movie.yaml', movie), source('production.yaml', bare)]).lines)
       .toMatchInlineSnapshot(`
