@@ -22,7 +22,8 @@ import { Compiler } from '../src/core/compile.js';
 import { buildModel, type DefinitionFile } from '../src/core/model/build.js';
 import { NameAllocator, SqlBuilder } from '../src/core/plan/emit.js';
 import { dialectFor } from '../src/core/sql/dialects/index.js';
-import { generateStudioData, type DemoColumnType } from '../src/demo/studio-data.js';
+import { generateStudioData } from '../src/demo/studio-data.js';
+import { MYSQL_DEMO_TYPES } from '../test/support/mysql-text.js';
 import { collect } from '../src/engines/engine.js';
 import { MySqlEngine } from '../src/engines/mysql.js';
 import { readDefinitionFiles } from '../src/project/load-project.js';
@@ -34,19 +35,6 @@ const SCALE = Number(process.env.BENCH_MARIADB_SCALE ?? 1);
 const TIMEOUT_MS = Number(process.env.BENCH_MARIADB_TIMEOUT_S ?? 300) * 1000;
 const SLOW_MS = 2000;
 const REPO_ROOT = new globalThis.URL('..', import.meta.url).pathname;
-
-/** Byte-wise text, as the engine tests load it (test/support/mysql-text.ts). */
-const TEXT = 'VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin';
-const TYPES: Record<DemoColumnType, string> = {
-  VARCHAR: TEXT,
-  BIGINT: 'BIGINT',
-  INTEGER: 'INTEGER',
-  DOUBLE: 'DOUBLE',
-  'DECIMAL(18,2)': 'DECIMAL(18,2)',
-  BOOLEAN: 'BOOLEAN',
-  DATE: 'DATE',
-  TIMESTAMP: 'DATETIME(6)',
-};
 
 const EXTRA_INPUTS: Record<string, string> = {
   productions_abroad_or_nowhere: `from: production
@@ -118,7 +106,7 @@ async function load(): Promise<void> {
   }));
   for (const name of Object.values(schemas)) await admin.query(`CREATE DATABASE ${name}`);
   for (const table of tables) {
-    const columns = table.columns.map((c) => `\`${c.name}\` ${TYPES[c.type]}`).join(', ');
+    const columns = table.columns.map((c) => `\`${c.name}\` ${MYSQL_DEMO_TYPES[c.type]}`).join(', ');
     await admin.query(`CREATE TABLE ${table.schema}.${table.name} (${columns})`);
     for (let i = 0; i < table.rows.length; i += 1000)
       await admin.query(`INSERT INTO ${table.schema}.${table.name} VALUES ?`, [

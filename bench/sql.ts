@@ -162,6 +162,68 @@ filters:
       WHERE EXISTS (SELECT 1 FROM sem.orders o WHERE o.customer_id = c.id AND o.ship_region <> c.region_code)
       GROUP BY r.name`,
   },
+  {
+    name: 'garden_revenue_by_region',
+    pattern: "a measure's filter reading a many-to-one lookup's field (issue 13 part 3)",
+    input: `from: order_item
+fields: [region.name, order_item.revenue, order_item.garden_revenue]`,
+    handWritten: `SELECT r.name, sum(i.qty * i.price), sum(i.qty * i.price) FILTER (WHERE p.category = 'garden')
+      FROM sem.order_item i JOIN sem.orders o ON o.id = i.order_id LEFT JOIN sem.region r ON r.code = o.ship_region
+      LEFT JOIN sem.product p ON p.id = i.product_id
+      GROUP BY r.name`,
+  },
+  {
+    name: 'orders_above_their_customers_average',
+    pattern: 'a field against a measure per a many-to-one source, times k (issue 13 part 4)',
+    input: `from: orders
+fields: [region.name, orders.order_count, orders.total_amount]
+filters:
+  - field: orders.amount
+    op: gt
+    valueFrom: { measure: orders.avg_amount, per: customer, times: 1.5 }`,
+    handWritten: `WITH per_customer AS (SELECT customer_id, avg(amount) AS avg_amount FROM sem.orders GROUP BY customer_id)
+      SELECT r.name, count(*), sum(o.amount)
+      FROM sem.orders o JOIN per_customer a ON a.customer_id = o.customer_id
+      LEFT JOIN sem.region r ON r.code = o.ship_region
+      WHERE o.amount > 1.5 * a.avg_amount GROUP BY r.name`,
+  },
+  {
+    name: 'products_above_a_share_of_revenue',
+    pattern: 'a HAVING against a fraction of the total over all rows (issue 13 part 4)',
+    input: `from: order_item
+fields: [product.id, product.name, order_item.revenue]
+filters:
+  - field: order_item.revenue
+    op: gt
+    valueFrom: { measure: order_item.revenue, times: 0.000102 }`,
+    handWritten: `WITH per_product AS (SELECT product_id, sum(qty * price) AS revenue FROM sem.order_item GROUP BY product_id)
+      SELECT p.id, p.name, pp.revenue FROM per_product pp JOIN sem.product p ON p.id = pp.product_id
+      WHERE pp.revenue > 0.000102 * (SELECT sum(revenue) FROM per_product)`,
+  },
+  {
+    name: 'customers_with_the_highest_total',
+    pattern: 'a measure equal to its max per group (groupBy, aggregate; issue 13 part 4)',
+    input: `from: customer
+fields: [customer.id, customer.name, orders.total_amount]
+filters:
+  - field: orders.total_amount
+    op: equals
+    valueFrom: { measure: orders.total_amount, groupBy: customer, aggregate: max }`,
+    handWritten: `WITH per_customer AS (SELECT customer_id, sum(amount) AS amount FROM sem.orders GROUP BY customer_id)
+      SELECT c.id, c.name, p.amount FROM per_customer p JOIN sem.customer c ON c.id = p.customer_id
+      WHERE p.amount = (SELECT max(amount) FROM per_customer)`,
+  },
+  {
+    name: 'customers_by_number_of_orders',
+    pattern: 'a measure per a source as a grouping column, 0 for none (issue 13 part 4)',
+    input: `from: customer
+fields:
+  - { field: orders.order_count, per: customer, as: n_orders }
+  - customer.customer_count`,
+    handWritten: `WITH per_customer AS (SELECT customer_id, count(*) AS n FROM sem.orders GROUP BY customer_id)
+      SELECT coalesce(p.n, 0) AS n_orders, count(*)
+      FROM sem.customer c LEFT JOIN per_customer p ON p.customer_id = c.id GROUP BY 1`,
+  },
 ];
 
 function definitionFiles(): DefinitionFile[] {

@@ -182,6 +182,10 @@ describe('definition errors point at their node', () => {
     expect(diagnose([source('movie.yaml', movie), source('production.yaml', viaPath)]).lines).toEqual([
       'production.yaml:12:29: error: {movie.movie.movie_count} is not a measure reference: write {measure} or {source.measure}',
     ]);
+    // One related field as the whole sql, no type declared: the field's type (max of a text is text).
+    const typed = `${production}  - { name: last_title, aggregate: max, sql: "{movie.title}" }\n`;
+    const { model } = buildModel([source('movie.yaml', movie), source('production.yaml', typed)]);
+    expect(model.sources.get('production')!.measures.get('last_title')!.type).toBe('string');
     const bare = `${production}  - { name: e, aggregate: count, filter: "{status} = 'x'" }\n`;
     expect(diagnose([source('movie.yaml', movie), source('production.yaml', bare)]).lines)
       .toMatchInlineSnapshot(`
@@ -446,7 +450,7 @@ filters:
     ]);
     expect(lines.join('\n')).toMatchInlineSnapshot(`
       "i.yaml:5:32: error: per and filters apply to a measure (its value per row of another source); 'movie.title' is a field
-      i.yaml:6:52: error: filters on a selected measure go with per: the source whose rows it is computed for
+      i.yaml:6:52: error: filters on a measure go with per: the source whose rows it is computed for
       i.yaml:7:48: error: per names unknown source 'movi' (did you mean movie?)
       i.yaml:8:48: error: per: 'production' is the measure's own source (one row each): name the source its rows belong to, which 'production' joins many-to-one
       i.yaml:9:68: error: granularity does not apply to a measure computed per 'movie'
@@ -478,7 +482,7 @@ filters:
     ]);
     expect(lines.join('\n')).toMatchInlineSnapshot(`
       "i.yaml:6:42: error: per and filters apply to a measure (its value per row of another source); 'production.start_date' is a field
-      i.yaml:7:52: error: filters on a filtered measure go with per: the source whose rows it is computed for
+      i.yaml:7:52: error: filters on a measure go with per: the source whose rows it is computed for
       i.yaml:8:74: error: a measure per a source is compared with a value or a parameter, not valueFrom"
     `);
   });

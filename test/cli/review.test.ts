@@ -42,7 +42,7 @@ describe('strata diff', () => {
     git('add', '.');
     git('-c', 'user.email=t@example.com', '-c', 'user.name=t', 'commit', '-qm', 'base');
     expect((await strataInProcess(['diff', '--base', 'HEAD', '--project', dir])).stdout).toMatch(
-      /^0 of 28 inputs and trackers changed/,
+      /^0 of 29 inputs and trackers changed/,
     );
     const production = join(dir, 'definitions/sources/production.yaml');
     writeFileSync(
@@ -56,7 +56,7 @@ describe('strata diff', () => {
     expect(r.stdout).toMatch(/^- {4}FROM studio\.production$/m);
     expect(r.stdout).toMatch(/^\+ {4}FROM studio\.production_v2$/m);
     expect(r.stdout).not.toContain('input:movie_catalog');
-    expect(r.stdout).toMatch(/\d+ of 28 inputs and trackers changed their duckdb SQL since HEAD\n$/);
+    expect(r.stdout).toMatch(/\d+ of 29 inputs and trackers changed their duckdb SQL since HEAD\n$/);
   });
 
   it('an unknown revision is bad usage', async () => {

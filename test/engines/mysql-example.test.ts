@@ -10,14 +10,14 @@ import { Compiler } from '../../src/core/compile.js';
 import { buildModel } from '../../src/core/model/build.js';
 import type { Cell } from '../../src/core/values/cell.js';
 import { loadDemoTables } from '../../src/demo/load-duckdb.js';
-import { generateStudioData, type DemoColumnType } from '../../src/demo/studio-data.js';
+import { generateStudioData } from '../../src/demo/studio-data.js';
 import type { DuckDbEngine } from '../../src/engines/duckdb.js';
 import { collect, type Engine } from '../../src/engines/engine.js';
 import { MySqlEngine } from '../../src/engines/mysql.js';
 import { readDefinitionFiles } from '../../src/project/load-project.js';
 import { memoryDuckDb, MYSQL_URL, uniqueSchema } from '../support/databases.js';
 import { REPO_ROOT } from '../support/example-project.js';
-import { MYSQL_TEXT } from '../support/mysql-text.js';
+import { MYSQL_DEMO_TYPES } from '../support/mysql-text.js';
 
 const schema = uniqueSchema('studio');
 const schemas: Record<string, string> = { studio: schema, studio_raw: `${schema}_raw` };
@@ -55,18 +55,6 @@ const { model, diagnostics } = buildModel([
 const compiler = new Compiler(model);
 const inputs = [...model.inputs.keys()];
 
-/** MariaDB column types for the demo's: text compared byte by byte, as in DuckDB (docs/dialects.md). */
-const MYSQL_TYPES: Record<DemoColumnType, string> = {
-  VARCHAR: MYSQL_TEXT,
-  BIGINT: 'BIGINT',
-  INTEGER: 'INTEGER',
-  DOUBLE: 'DOUBLE',
-  'DECIMAL(18,2)': 'DECIMAL(18,2)',
-  BOOLEAN: 'BOOLEAN',
-  DATE: 'DATE',
-  TIMESTAMP: 'DATETIME(6)',
-};
-
 let duck: DuckDbEngine;
 let maria: Engine;
 let admin: mysql.Connection;
@@ -78,7 +66,7 @@ beforeAll(async () => {
   admin = await mysql.createConnection(MYSQL_URL);
   for (const name of Object.values(schemas)) await admin.query(`CREATE DATABASE ${name}`);
   for (const table of tables) {
-    const columns = table.columns.map((c) => `\`${c.name}\` ${MYSQL_TYPES[c.type]}`).join(', ');
+    const columns = table.columns.map((c) => `\`${c.name}\` ${MYSQL_DEMO_TYPES[c.type]}`).join(', ');
     await admin.query(`CREATE TABLE ${table.schema}.${table.name} (${columns})`);
     for (let i = 0; i < table.rows.length; i += 1000)
       await admin.query(`INSERT INTO ${table.schema}.${table.name} VALUES ?`, [

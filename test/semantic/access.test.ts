@@ -273,6 +273,29 @@ filters:
     ]);
   });
 
+  it('a measure at another grain of a source the caller may not read, or grouped by one', () => {
+    const noRole: Caller = { roles: [], attributes: {} };
+    const input = `from: customer
+fields: [customer.id]
+filters:
+  - { field: customer.id, op: lt, valueFrom: { measure: orders.order_count, per: customer } }`;
+    expect(denials(input, noRole)).toEqual([
+      "5:57: access_denied: access denied: source 'orders' is readable by roles big_spender, regional, staff only (the caller has no role)",
+    ]);
+    const grouped = `from: region
+fields: [region.name]
+filters:
+  - { field: region.code, op: is_not_null }
+  - field: customer.customer_count
+    op: lt
+    valueFrom: { measure: payment.payment_count, groupBy: orders, aggregate: max }`;
+    expect(denials(grouped, { roles: ['card_only'], attributes: {} })).toMatchInlineSnapshot(`
+      [
+        "8:59: access_denied: access denied: source 'orders' is readable by roles big_spender, regional, staff only (the caller has card_only)",
+      ]
+    `);
+  });
+
   it('the same input for a caller allowed to read it', () => {
     expect(
       denials('from: customer\nfields: [customer.name, customer.total_credit]', {

@@ -316,6 +316,17 @@ export type Granularity = z.infer<typeof Granularity>;
 
 const Via = z.array(Name).min(1);
 
+/** `filters:` beside `per:` on a measure; a function, since Filter is defined further down. */
+function measureRowFilters() {
+  return z
+    .array(FilterDefinition)
+    .min(1)
+    .meta({
+      description: "With per: the rows the measure is computed over, as filters from the measure's source",
+    })
+    .optional();
+}
+
 export const FieldSelectionObject = z.strictObject({
   field: FieldRef,
   label: Text.meta({ description: "The column header (default: the field's label)" }).optional(),
@@ -338,13 +349,7 @@ export const FieldSelectionObject = z.strictObject({
     examples: ['customer'],
   }).optional(),
   get filters() {
-    return z
-      .array(FilterDefinition)
-      .min(1)
-      .meta({
-        description: "With per: the rows the measure is computed over, as filters from the measure's source",
-      })
-      .optional();
+    return measureRowFilters();
   },
 });
 export interface FieldSelectionObject {
@@ -498,13 +503,7 @@ export const FilterAtom: z.ZodType<FilterAtom> = z.strictObject({
     examples: ['orders'],
   }).optional(),
   get filters() {
-    return z
-      .array(FilterDefinition)
-      .min(1)
-      .meta({
-        description: "With per: the rows the measure is computed over, as filters from the measure's source",
-      })
-      .optional();
+    return measureRowFilters();
   },
 });
 

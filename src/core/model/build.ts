@@ -451,10 +451,11 @@ function checkFieldLookups(
   const anyPath = new JoinPathFinder({ joins });
   const toOne = anyPath.toOne();
   for (const source of sources.values()) {
-    const { parsed } = parsedByName.get(source.name)!;
+    const { parsed, definition } = parsedByName.get(source.name)!;
     for (const measure of source.measures.values()) {
       const def = measure.definition;
       if (def.kind !== 'aggregate' || !def.lookups) continue;
+      inferLookupType(measure, definition, sources);
       const written = (['sql', 'filter'] as const).flatMap((part) =>
         def[part] ? dialectFragments(def[part], [...(measure.path ?? []), part]) : [],
       );
@@ -467,6 +468,25 @@ function checkFieldLookups(
       }
     }
   }
+}
+
+/**
+ * A measure whose `sql` is one related field (`sql: "{part.p_type}"`) and declares no type
+ * takes it from that field, as one over its own column does (`max` of a text is text).
+ */
+function inferLookupType(
+  measure: MeasureModel,
+  source: SourceDefinition,
+  sources: ReadonlyMap<string, SourceModel>,
+): void {
+  const written = source.measures?.find((m) => m.name === measure.name);
+  const def = measure.definition;
+  if (!written || written.type !== undefined || def.kind !== 'aggregate' || def.sql?.kind !== 'shared')
+    return;
+  const tokens = def.sql.fragment.tokens;
+  const lookup = def.lookups?.find((l) => tokens.length === 1 && l.placeholder === tokens[0]!.value);
+  const field = lookup && sources.get(lookup.source)?.fields.get(lookup.field);
+  if (field) measure.type = inferMeasureType(written, field);
 }
 
 function lookupProblem(

@@ -21,21 +21,29 @@ import {
   type Select,
   type SelectItem,
 } from '../sql/ast.js';
-import type {
-  AggregateRequest,
-  Dimension,
-  ExistsGroup,
-  LogicalPlan,
-  MeasureOutput,
-  Preaggregate,
-  QueryShape,
-  RowCondition,
-  SortKey,
+import {
+  rowAtomsOf,
+  type AggregateRequest,
+  type Dimension,
+  type ExistsGroup,
+  type LogicalPlan,
+  type MeasureOutput,
+  type Preaggregate,
+  type QueryShape,
+  type RowCondition,
+  type SortKey,
 } from './logical-plan.js';
 import { DELETED_COLUMN, latestRowsSelect, VERSION_COLUMN, VISIBLE_COLUMN } from './latest-rows.js';
 import { fieldExpr } from './field-expr.js';
 import { fragmentColumns } from '../model/columns.js';
-import type { Atom, Condition, FilterTarget, MeasureAtGrain, TreeNode } from './spec.js';
+import {
+  atomGrains,
+  type Atom,
+  type Condition,
+  type FilterTarget,
+  type MeasureAtGrain,
+  type TreeNode,
+} from './spec.js';
 import { isBelow } from './grain.js';
 import { atomsOf } from './condition.js';
 import { atomTargets } from './logical-plan.js';
@@ -91,6 +99,9 @@ export class SqlBuilder {
   /** Steps read by more than one other step: computed once. */
   private readonly sharedSteps = new Set<string>();
   private readonly grainDimensions = new Map<MeasureAtGrain, Expr>();
+  private readonly keyedSteps = new Map<MeasureAtGrain, { name: string; value: string; zero?: Expr }>();
+  /** Keyed measures at another grain joined in the SELECT being built (read from the join, not asked). */
+  private readonly keyedJoined = new Set<MeasureAtGrain>();
   /** The root scans of measures at another grain, and what each computes (for its comment). */
   private readonly scanPurposes = new Map<TreeNode, string>();
 
@@ -170,9 +181,22 @@ export class SqlBuilder {
     return col(s.alias, name);
   }
 
+  /**
+   * A keyed measure's value on the joined row: the step's, or where the `per` row has no rows
+   * of the measure's source, the measure over no rows (a count's 0); NULL without a `per` row.
+   */
+  private keyedGrainValue(grain: MeasureAtGrain): Expr {
+    const step = this.keyedGrainStep(grain);
+    const value = col(step.name, step.value);
+    if (!step.zero) return value;
+    const present = perRowPresent(grain.per!, (node, field) => this.fieldRef(node, field));
+    return { kind: 'case', when: present, then: call('coalesce', [value, step.zero]) };
+  }
+
   /** A dimension's value on the joined row: a field, or a measure per the row of its node. */
   private dimensionRef(d: Dimension): Expr {
     if (!d.grain) return this.fieldRef(d.node, d.field, d.granularity);
+    if (this.keyedJoined.has(d.grain)) return this.keyedGrainValue(d.grain);
     // The same subquery in SELECT and GROUP BY: planned once, so both print alike.
     let value = this.grainDimensions.get(d.grain);
     if (!value) {
@@ -342,10 +366,25 @@ export class SqlBuilder {
    * row is missing (even for a count, which would be 0 over no rows); `times` multiplies it.
    */
   private grainValue(grain: MeasureAtGrain, field: (target: FilterTarget) => Expr): Expr {
+    const value = this.keyedJoined.has(grain)
+      ? this.keyedGrainValue(grain)
+      : this.grainSubquery(grain, field);
+    if (grain.times === undefined) return value;
+    return { kind: 'arithmetic', op: '*', left: lit({ type: 'number', value: grain.times }), right: value };
+  }
+
+  /**
+   * The scalar subquery form, where the `per` row is not joined in the same SELECT (inside an
+   * EXISTS) or there is no `per`: a keyed query asked for the one key needs no grouping.
+   */
+  private grainSubquery(grain: MeasureAtGrain, field: (target: FilterTarget) => Expr): Expr {
     const sub = this.grains.get(grain);
     if (!sub) throw new Error('internal: a measure at another grain was not planned');
     this.scanPurposes.set(sub.root, grainPurpose(grain));
-    const select = this.planSelect(sub, sub.shape);
+    const planned = this.planSelect(sub, sub.shape);
+    const select: Select = grain.keyed
+      ? { ...planned, columns: planned.columns.slice(-1), groupBy: undefined }
+      : planned;
     const per = grain.per;
     const pairs = (per?.edge.on ?? []).map((pair) => ({
       inner: this.fieldRef(sub.root, sub.root.source.fields.get(pair.from)!),
@@ -356,18 +395,16 @@ export class SqlBuilder {
       ...pairs.map((p) => ({ kind: 'compare' as const, op: '=' as const, left: p.inner, right: p.outer })),
     ]);
     const query: Select = { ...select, ...(where ? { where } : {}) };
-    let value: Expr = {
+    const value: Expr = {
       kind: 'scalarSubquery',
       query: grain.groups ? this.ofGroups(query, sub, grain.groups) : query,
     };
-    if (per)
-      value = {
-        kind: 'case',
-        when: and(pairs.map((p) => ({ kind: 'isNull' as const, operand: p.outer, negated: true })))!,
-        then: value,
-      };
-    if (grain.times === undefined) return value;
-    return { kind: 'arithmetic', op: '*', left: lit({ type: 'number', value: grain.times }), right: value };
+    if (!per) return value;
+    return {
+      kind: 'case',
+      when: perRowPresent(per, (node, f) => field({ kind: 'field', node, field: f })),
+      then: value,
+    };
   }
 
   /** `groupBy`/`aggregate`: one value of the measure's rows per group (the query's last column). */
@@ -647,7 +684,6 @@ export class SqlBuilder {
    * refer to the outer query, which engines without LATERAL (MariaDB, MySQL 5.7) accept.
    */
   private leftJoinExists(group: ExistsGroup): Expr {
-    const one = lit({ type: 'integer', value: 1 });
     const anchor = this.names.allocate('anchor');
     if (!this.capabilities.correlatedJoins) return this.joinedOnceLeftJoinExists(group, anchor);
     const filter = this.rowFilter(group.condition);
@@ -656,15 +692,7 @@ export class SqlBuilder {
       item: this.scanRef(node),
       on: this.joinCondition(node, (f) => this.fieldRef(node.parent!, f)),
     }));
-    return {
-      kind: 'exists',
-      query: {
-        columns: [{ expr: one }],
-        from: { kind: 'subquery', query: { columns: [{ expr: one, alias: 'one' }] }, alias: anchor },
-        joins,
-        where: filter,
-      },
-    };
+    return anchorExists(anchor, joins, filter);
   }
 
   /**
@@ -674,7 +702,6 @@ export class SqlBuilder {
    * 94 s -> 0.1 s on MariaDB, `npm run bench:mariadb`).
    */
   private joinedOnceLeftJoinExists(group: ExistsGroup, anchor: string): Expr {
-    const one = lit({ type: 'integer', value: 1 });
     const subtrees = group.tops.map((top) => ({ top, related: this.relatedRows(group, top) }));
     const ref = (node: TreeNode, field: FieldModel): Expr => {
       const owner = subtrees.find(({ top }) => node === top || isBelow(node, top));
@@ -689,15 +716,7 @@ export class SqlBuilder {
       item: related.table(),
       on: on[i]!,
     }));
-    return {
-      kind: 'exists',
-      query: {
-        columns: [{ expr: one }],
-        from: { kind: 'subquery', query: { columns: [{ expr: one, alias: 'one' }] }, alias: anchor },
-        joins,
-        where,
-      },
-    };
+    return anchorExists(anchor, joins, where);
   }
 
   private semiJoin(group: ExistsGroup, top: TreeNode): Expr {
@@ -781,6 +800,57 @@ export class SqlBuilder {
     return { from, joins };
   }
 
+  /**
+   * Each measure selected as a dimension per a source (`keyed`): its own query, grouped by the
+   * measure's source's join columns, is a step joined once to the `per` row (one row per key).
+   */
+  private keyedGrainJoins(plan: LogicalPlan): Join[] {
+    const joined = new Set([plan.root, ...plan.joinOrder]);
+    const grains = new Set([
+      ...[...plan.dimensions, ...plan.sortOnly].flatMap((d) => (d.grain?.keyed ? [d.grain] : [])),
+      // Filters on the joined rows (an EXISTS may read the joined row too) per a joined row.
+      ...plan.residual
+        .flatMap(rowAtomsOf)
+        .flatMap(atomGrains)
+        .filter((g) => g.keyed && joined.has(g.per!.node)),
+    ]);
+    return [...grains].map((grain) => {
+      this.keyedJoined.add(grain);
+      const { name } = this.keyedGrainStep(grain);
+      const per = grain.per!;
+      const on = and(
+        per.edge.on.map((pair, i) => ({
+          kind: 'compare' as const,
+          op: '=' as const,
+          left: col(name, `key_${i + 1}`),
+          right: this.fieldRef(per.node, per.node.source.fields.get(pair.to)!),
+        })),
+      )!;
+      return { type: 'left' as const, item: { kind: 'ref' as const, name }, on };
+    });
+  }
+
+  private keyedGrainStep(grain: MeasureAtGrain): { name: string; value: string; zero?: Expr } {
+    const known = this.keyedSteps.get(grain);
+    if (known) return known;
+    const sub = this.grains.get(grain);
+    if (!sub) throw new Error('internal: a measure at another grain was not planned');
+    const purpose = grainPurpose(grain);
+    this.scanPurposes.set(sub.root, purpose);
+    const last = sub.shape.columns[sub.shape.columns.length - 1]!;
+    if (last.kind !== 'measure') throw new Error('internal: a keyed measure without its measure column');
+    const name = this.names.allocate(`${sub.root.source.name}_per_${grain.per!.node.source.name}`);
+    this.steps.push({
+      name,
+      comment: `${sub.root.source.name} ${purpose}`,
+      query: this.planSelect(sub, sub.shape),
+    });
+    const zero = zeroRowValue(sub.outputs.get(last.useKey)!, sub.requests);
+    const step = { name, value: last.name, ...(zero ? { zero } : {}) };
+    this.keyedSteps.set(grain, step);
+    return step;
+  }
+
   private preaggregateCte(pre: Preaggregate): Cte {
     const shape: QueryShape = { ...pre.plan.shape, having: pre.having ?? [] };
     return {
@@ -804,6 +874,7 @@ export class SqlBuilder {
 
   private planSelect(plan: LogicalPlan, shape: QueryShape): Select {
     const { from, joins } = this.fromAndJoins(plan);
+    joins.push(...this.keyedGrainJoins(plan));
     const where = this.whereOf(plan);
     const base = { from, ...(joins.length > 0 ? { joins } : {}), ...(where ? { where } : {}) };
     if (!plan.aggregated) {
@@ -1073,6 +1144,20 @@ export class SqlBuilder {
   }
 }
 
+/** `EXISTS (SELECT 1 FROM (SELECT 1) AS anchor LEFT JOIN ... WHERE ...)`: one row, whatever is related. */
+function anchorExists(anchor: string, joins: Join[], where: Expr): Expr {
+  const one = lit({ type: 'integer', value: 1 });
+  return {
+    kind: 'exists',
+    query: {
+      columns: [{ expr: one }],
+      from: { kind: 'subquery', query: { columns: [{ expr: one, alias: 'one' }] }, alias: anchor },
+      joins,
+      where,
+    },
+  };
+}
+
 function derivedDefinition(measure: MeasureModel) {
   if (measure.definition.kind !== 'derived') throw new Error(`internal: ${measure.name} is not derived`);
   return measure.definition;
@@ -1088,6 +1173,39 @@ function measureInput(
   if (sql === undefined) return undefined;
   const owner = `${part === 'sql' ? 'measure' : 'filter of measure'} ${measure.source}.${measure.name}`;
   return { kind: 'fragment', sql, owner };
+}
+
+/**
+ * Whether the query's `per` row is there: its primary key is not NULL (a row without one has
+ * a NULL join column only when it has no rows of the measure's source, which is not the
+ * same). Without a key, its join columns.
+ */
+function perRowPresent(
+  per: NonNullable<MeasureAtGrain['per']>,
+  ref: (node: TreeNode, field: FieldModel) => Expr,
+): Expr {
+  const { node, edge } = per;
+  const key = node.source.primaryKey.length > 0 ? node.source.primaryKey : edge.on.map((pair) => pair.to);
+  return and(
+    key.map((name) => ({
+      kind: 'isNull' as const,
+      operand: ref(node, node.source.fields.get(name)!),
+      negated: true,
+    })),
+  )!;
+}
+
+/**
+ * What a measure is over no rows, where that is not NULL: a count is 0, and a derived measure
+ * is its expression over its parts' values over no rows. Undefined for NULL.
+ */
+function zeroRowValue(o: MeasureOutput, requests: readonly AggregateRequest[]): Expr | undefined {
+  const counts = new Set(
+    requests.filter((r) => r.aggregate === 'count' || r.aggregate === 'count_distinct').map((r) => r.id),
+  );
+  const empty = (id: string): Expr => lit(counts.has(id) ? { type: 'integer', value: 0 } : null);
+  if (o.kind === 'request') return counts.has(o.id) ? empty(o.id) : undefined;
+  return measureOutputExpr(o, empty);
 }
 
 /** A request's output column in a per-source part. */

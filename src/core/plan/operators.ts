@@ -93,8 +93,10 @@ function valueText(value: TypedValue): string {
 
 /** `0.2 * lineitem.avg_qty per part` (computed as a query of its own). */
 function grainText(grain: MeasureAtGrain, names: NodeNames): string {
-  const measure = grain.query.columns[0]!;
-  const use = (measure as { use: { measure: { source: string; name: string } } }).use.measure;
+  // The measure is the query's last column (after the group columns of groupBy or a dimension).
+  const measure = grain.query.columns[grain.query.columns.length - 1]!;
+  if (measure.kind !== 'measure') throw new Error('internal: a measure at another grain without its measure');
+  const use = measure.use.measure;
   const per = grain.per ? ` per ${names.of(grain.per.node)}` : ' over all rows';
   const filters = grain.query.where.length > 0 ? ' (filtered)' : '';
   return `${grain.times !== undefined ? `${grain.times} * ` : ''}${use.source}.${use.name}${per}${filters}`;

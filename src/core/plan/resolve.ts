@@ -428,26 +428,14 @@ class Resolver {
     found: { source: SourceModel; member: MemberModel },
     path: ValuePath,
   ): ColumnSpec | undefined {
-    const { source, member } = found;
-    if (member.kind !== 'measure')
-      return this.fail(
-        'invalid_field',
-        `per and filters apply to a measure (its value per row of another source); '${sel.field}' is a field`,
-        [...path, sel.per !== undefined ? 'per' : 'filters'],
-      );
-    if (sel.per === undefined)
-      return this.fail(
-        'invalid_field',
-        'filters on a selected measure go with per: the source whose rows it is computed for',
-        [...path, 'filters'],
-      );
+    const { member } = found;
     if (sel.granularity !== undefined)
       return this.fail('invalid_field', `granularity does not apply to a measure computed per '${sel.per}'`, [
         ...path,
         'granularity',
       ]);
-    const grain = this.measurePer(source, member, { ...sel, per: sel.per }, path);
-    if (!grain) return undefined;
+    const grain = this.measurePer(sel, found, path, 'invalid_field');
+    if (!grain || member.kind !== 'measure') return undefined;
     const node = grain.per!.node;
     return {
       name: sel.as ?? '',
@@ -462,21 +450,35 @@ class Resolver {
     };
   }
 
-  /** A measure per row of `per` (a source its source joins many-to-one), over the rows `filters` keep. */
+  /**
+   * A measure per row of `per` (a source its source joins many-to-one), over the rows `filters`
+   * keep; `via` picks the query's path to `per` when several reach it.
+   */
   private measurePer(
-    source: SourceModel,
-    measure: MeasureModel,
-    /** `via`: the sources the query's path to `per` passes through, when several reach it. */
-    { per, filters, via }: { per: string; filters?: readonly FilterDefinition[]; via?: string[] },
+    ref: { field: string; per?: string; filters?: readonly FilterDefinition[]; via?: string[] },
+    { source, member: measure }: { source: SourceModel; member: MemberModel },
     path: ValuePath,
+    code: 'invalid_field' | 'invalid_filter',
   ): MeasureAtGrain | undefined {
+    const { per, filters, via } = ref;
+    if (measure.kind !== 'measure')
+      return this.fail(
+        code,
+        `per and filters apply to a measure (its value per row of another source); '${ref.field}' is a field`,
+        [...path, per !== undefined ? 'per' : 'filters'],
+      );
+    if (per === undefined)
+      return this.fail(code, 'filters on a measure go with per: the source whose rows it is computed for', [
+        ...path,
+        'filters',
+      ]);
     const edge = this.manyToOneEdge(source, per, [...path, 'per']);
     const node = edge && this.nodeFor(this.model.sources.get(per)!, via, [...path, 'per'], path);
     if (!edge || !node) return undefined;
     const query = this.inScope(source.name, () =>
-      this.grainQuery(source, measure, filters, path, [...path, 'field']),
+      this.grainQuery(source, measure, filters, path, [...path, 'field'], undefined, edge),
     );
-    return query && { query, per: { node, edge } };
+    return query && { query, per: { node, edge }, keyed: true };
   }
 
   /** `{ field: lineitem.supplier_count, per: orders, op: gt, value: 1 }`: a filter on a measure per a source's row. */
@@ -485,26 +487,13 @@ class Resolver {
     found: { source: SourceModel; member: MemberModel },
     path: ValuePath,
   ): MeasureAtGrain | undefined {
-    const { source, member } = found;
-    if (member.kind !== 'measure')
-      return this.fail(
-        'invalid_filter',
-        `per and filters apply to a measure (its value per row of another source); '${f.field}' is a field`,
-        [...path, f.per !== undefined ? 'per' : 'filters'],
-      );
-    if (f.per === undefined)
-      return this.fail(
-        'invalid_filter',
-        'filters on a filtered measure go with per: the source whose rows it is computed for',
-        [...path, 'filters'],
-      );
     if (f.valueFrom !== undefined)
       return this.fail(
         'invalid_filter',
         'a measure per a source is compared with a value or a parameter, not valueFrom',
         [...path, 'valueFrom'],
       );
-    return this.measurePer(source, member, { ...f, per: f.per }, path);
+    return this.measurePer(f, found, path, 'invalid_filter');
   }
 
   /** `as`, else the field name when no other selected field shares it, else `source_field`. */
@@ -719,12 +708,12 @@ class Resolver {
       ref.groupBy === undefined ? undefined : this.manyToOneEdge(source, ref.groupBy, [...path, 'groupBy']);
     if (ref.groupBy !== undefined && !groupEdge) return undefined;
     const query = this.inScope(source.name, () =>
-      this.grainQuery(source, measure, ref.filters, path, [...path, 'measure'], groupEdge),
+      this.grainQuery(source, measure, ref.filters, path, [...path, 'measure'], groupEdge, per?.edge),
     );
     return (
       query && {
         query,
-        ...(per ? { per } : {}),
+        ...(per ? { per, keyed: true as const } : {}),
         ...(ref.aggregate ? { groups: { aggregate: ref.aggregate } } : {}),
         ...(ref.times !== undefined ? { times: ref.times } : {}),
       }
@@ -770,10 +759,16 @@ class Resolver {
     /** Where the filters are (`filters` under it) and the measure is named. */
     path: ValuePath,
     measurePath: ValuePath,
-    /** groupBy: the join whose columns of the measure's source the query groups by. */
+    /** groupBy: the join to the source whose rows are the groups. */
     groupEdge?: JoinEdge,
+    /** `per`: the join whose columns of the measure's source it also groups by (keyed). */
+    keyEdge?: JoinEdge,
   ): QuerySpec | undefined {
     const root = this.node(source, []);
+    // The measure's own query reads its source (and a groupBy source): the caller must be allowed to.
+    const groupSource = groupEdge && this.model.sources.get(groupEdge.to)!;
+    if (!this.checkSourceAccess(source, measurePath)) return undefined;
+    if (groupSource && !this.checkSourceAccess(groupSource, [...path, 'groupBy'])) return undefined;
     const use = this.measureUse(root, measure, measurePath);
     const where: Condition[] = [];
     let ok = use !== undefined;
@@ -801,7 +796,7 @@ class Resolver {
     const name = measure.name;
     // groupBy: one group per row of that source that rows of the measure's source join
     // (inner: rows without one belong to no group), keyed by its primary key.
-    const groupNode = groupEdge && this.node(this.model.sources.get(groupEdge.to)!, [groupEdge]);
+    const groupNode = groupSource && this.node(groupSource, [groupEdge!]);
     const groupKey = groupNode ? groupNode.source.primaryKey.map((k) => groupNode.source.fields.get(k)!) : [];
     const groups: ColumnSpec[] = groupKey.map((field, i) => ({
       kind: 'dimension',
@@ -811,6 +806,17 @@ class Resolver {
       node: groupNode!,
       field,
     }));
+    for (const [i, pair] of (keyEdge?.on ?? []).entries()) {
+      const field = source.fields.get(pair.from)!;
+      groups.push({
+        kind: 'dimension',
+        name: `key_${i + 1}`,
+        label: field.name,
+        type: field.type,
+        node: root,
+        field,
+      });
+    }
     for (const field of groupKey)
       where.push(
         literal({

@@ -107,6 +107,13 @@ export interface MeasureAtGrain {
    * the groupBy source (its dimensions), and `aggregate` makes one value of its rows.
    */
   groups?: { aggregate: GroupAggregate };
+  /**
+   * With `per`: `query` also groups by the measure's source's columns of the `per` join (its
+   * first columns, `key_1`...), so that where the `per` row is joined it is joined once (one row
+   * per key) rather than asked for each row; elsewhere (inside an EXISTS) it is asked for the
+   * one key.
+   */
+  keyed?: true;
   times?: number;
 }
 

@@ -29,9 +29,17 @@ WITH
   -- shoot_day (for shoot_day.avg_actual_hours per production)
   shoot_day_2 AS (
     SELECT
-      actual_hours AS avg_actual_hours_value,
-      production_id
+      production_id,
+      actual_hours AS avg_actual_hours_value
     FROM studio.shoot_day
+  ),
+  -- shoot_day for shoot_day.avg_actual_hours per production
+  shoot_day_per_production AS (
+    SELECT
+      shoot_day_2.production_id AS key_1,
+      avg(shoot_day_2.avg_actual_hours_value) AS avg_actual_hours
+    FROM shoot_day_2
+    GROUP BY shoot_day_2.production_id
   )
 SELECT
   movie.title,
@@ -41,9 +49,6 @@ SELECT
 FROM shoot_day
 INNER JOIN production ON production.production_id = shoot_day.production_id
 LEFT JOIN movie ON movie.movie_id = production.movie_id
-WHERE shoot_day.actual_hours > (1.5 * CASE WHEN production.production_id IS NOT NULL THEN (
-  SELECT avg(shoot_day_2.avg_actual_hours_value) AS avg_actual_hours
-  FROM shoot_day_2
-  WHERE shoot_day_2.production_id = production.production_id
-) END)
+LEFT JOIN shoot_day_per_production ON shoot_day_per_production.key_1 = production.production_id
+WHERE shoot_day.actual_hours > (1.5 * shoot_day_per_production.avg_actual_hours)
 ORDER BY name ASC NULLS LAST, shoot_date ASC NULLS LAST
