@@ -20,12 +20,12 @@ import { canonical, compile, inSchema } from './harness.js';
 
 const RUNS = Number(process.env.STRATA_PROPERTY_RUNS ?? 150);
 /**
- * Measures at another grain (valueFrom: { measure }, per) in the inputs: off unless
- * STRATA_ACCESS_GRAIN=1, for the compiler does not check access to the measure's own source
- * there (nor to a groupBy source): a caller who may not read `orders` compiles
- * `{ field: orders.n, per: customer, op: gt, value: 1 }` and reads its counts.
+ * Measures at another grain (valueFrom: { measure }, per) in the inputs (on by default;
+ * STRATA_ACCESS_GRAIN=0 leaves them out): a query reads the measure's own source and a groupBy
+ * source, so a caller who may not read them is refused (the compiler once let a caller who may
+ * not read `orders` compile `{ field: orders.n, per: customer, op: gt, value: 1 }`).
  */
-const GRAIN = process.env.STRATA_ACCESS_GRAIN === '1';
+const GRAIN = process.env.STRATA_ACCESS_GRAIN !== '0';
 
 /** How the caller stands to one protected source. */
 type Standing = 'filtered' | 'unrestricted' | 'both' | 'none';

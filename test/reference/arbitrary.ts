@@ -1192,19 +1192,18 @@ function havingOp(): fc.Arbitrary<FilterOp> {
 
 /**
  * Whether a measure is computed per a source that holds the foreign key of a one-to-one join
- * (`per: P` where `M.id = P.m_id`). Off by default: the compiler tests `P.m_id IS NOT NULL` for
- * "the query has a P row", so an existing P row with a NULL key gets NULL instead of a count
- * of 0 (STRATA_PER_FOREIGN_KEY=1 generates them).
+ * (`per: P` where `M.id = P.m_id`; on by default, STRATA_PER_FOREIGN_KEY=0 leaves it out): an
+ * existing P row with a NULL key has no M rows, a count's 0 (the compiler once tested the key
+ * column for "the query has a P row" and gave NULL).
  */
-export const PER_FOREIGN_KEY = process.env.STRATA_PER_FOREIGN_KEY === '1';
+export const PER_FOREIGN_KEY = process.env.STRATA_PER_FOREIGN_KEY !== '0';
 
 /**
  * Whether a min/max of a related field (`min({p.d})`) of a non-numeric type is compared at
- * another grain. Off by default: the compiler types such a measure `number` (its own field's
- * min is typed right), so comparing a date field with it is a type error
- * (STRATA_GRAIN_RELATED_EXTREMES=1 generates them).
+ * another grain (on by default, STRATA_GRAIN_RELATED_EXTREMES=0 leaves it out; the compiler
+ * once typed such a measure `number`, so comparing a date field with it was a type error).
  */
-export const GRAIN_RELATED_EXTREMES = process.env.STRATA_GRAIN_RELATED_EXTREMES === '1';
+export const GRAIN_RELATED_EXTREMES = process.env.STRATA_GRAIN_RELATED_EXTREMES !== '0';
 
 /** An aggregate measure and the sources its source joins to-one by one declared join. */
 interface GrainCandidate {
