@@ -23,7 +23,7 @@ import { buildModel, type DefinitionFile } from '../src/core/model/build.js';
 import { NameAllocator, SqlBuilder } from '../src/core/plan/emit.js';
 import { dialectFor } from '../src/core/sql/dialects/index.js';
 import { generateStudioData } from '../src/demo/studio-data.js';
-import { MYSQL_DEMO_TYPES } from '../test/support/mysql-text.js';
+import { loadDemoIntoMysql } from '../test/support/mysql-text.js';
 import { collect } from '../src/engines/engine.js';
 import { MySqlEngine } from '../src/engines/mysql.js';
 import { readDefinitionFiles } from '../src/project/load-project.js';
@@ -105,14 +105,7 @@ async function load(): Promise<void> {
     schema: schemas[t.schema] ?? t.schema,
   }));
   for (const name of Object.values(schemas)) await admin.query(`CREATE DATABASE ${name}`);
-  for (const table of tables) {
-    const columns = table.columns.map((c) => `\`${c.name}\` ${MYSQL_DEMO_TYPES[c.type]}`).join(', ');
-    await admin.query(`CREATE TABLE ${table.schema}.${table.name} (${columns})`);
-    for (let i = 0; i < table.rows.length; i += 1000)
-      await admin.query(`INSERT INTO ${table.schema}.${table.name} VALUES ?`, [
-        table.rows.slice(i, i + 1000),
-      ]);
-  }
+  await loadDemoIntoMysql(admin, tables);
   await admin.end();
 }
 

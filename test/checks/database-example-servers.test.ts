@@ -12,7 +12,7 @@ import type { Engine } from '../../src/engines/engine.js';
 import { readDefinitionFiles } from '../../src/project/load-project.js';
 import { mysql, postgres, uniqueSchema } from '../support/databases.js';
 import { REPO_ROOT } from '../support/example-project.js';
-import { MYSQL_TEXT } from '../support/mysql-text.js';
+import { MYSQL_DEMO_TYPES } from '../support/mysql-text.js';
 
 const schema = uniqueSchema('example');
 const schemas: Record<string, string> = { studio: schema, studio_raw: `${schema}_raw` };
@@ -71,20 +71,7 @@ describe('the example project on MariaDB', () => {
   beforeAll(async () => {
     engine = await mysql();
     for (const name of Object.values(schemas)) await engine.execute(`CREATE DATABASE ${name}`);
-    await createTables(
-      engine,
-      {
-        VARCHAR: MYSQL_TEXT,
-        BIGINT: 'BIGINT',
-        INTEGER: 'INTEGER',
-        DOUBLE: 'DOUBLE',
-        'DECIMAL(18,2)': 'DECIMAL(18,2)',
-        BOOLEAN: 'BOOLEAN',
-        DATE: 'DATE',
-        TIMESTAMP: 'DATETIME(6)',
-      },
-      '`',
-    );
+    await createTables(engine, MYSQL_DEMO_TYPES, '`');
   });
   afterAll(async () => {
     for (const name of Object.values(schemas)) await engine?.execute(`DROP DATABASE IF EXISTS ${name}`);

@@ -17,7 +17,7 @@ import { MySqlEngine } from '../../src/engines/mysql.js';
 import { readDefinitionFiles } from '../../src/project/load-project.js';
 import { memoryDuckDb, MYSQL_URL, uniqueSchema } from '../support/databases.js';
 import { REPO_ROOT } from '../support/example-project.js';
-import { MYSQL_DEMO_TYPES } from '../support/mysql-text.js';
+import { loadDemoIntoMysql } from '../support/mysql-text.js';
 
 const schema = uniqueSchema('studio');
 const schemas: Record<string, string> = { studio: schema, studio_raw: `${schema}_raw` };
@@ -65,14 +65,7 @@ beforeAll(async () => {
   await loadDemoTables(duck.rawConnection, tables);
   admin = await mysql.createConnection(MYSQL_URL);
   for (const name of Object.values(schemas)) await admin.query(`CREATE DATABASE ${name}`);
-  for (const table of tables) {
-    const columns = table.columns.map((c) => `\`${c.name}\` ${MYSQL_DEMO_TYPES[c.type]}`).join(', ');
-    await admin.query(`CREATE TABLE ${table.schema}.${table.name} (${columns})`);
-    for (let i = 0; i < table.rows.length; i += 1000)
-      await admin.query(`INSERT INTO ${table.schema}.${table.name} VALUES ?`, [
-        table.rows.slice(i, i + 1000),
-      ]);
-  }
+  await loadDemoIntoMysql(admin, tables);
   maria = await MySqlEngine.connect(MYSQL_URL, { readOnly: true });
 }, 120_000);
 

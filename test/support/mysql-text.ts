@@ -1,4 +1,5 @@
-import type { DemoColumnType } from '../../src/demo/studio-data.js';
+import type mysql from 'mysql2/promise';
+import type { DemoColumnType, DemoTable } from '../../src/demo/studio-data.js';
 
 /**
  * The MySQL column type tests give text: compared byte by byte, without trailing-space
@@ -18,3 +19,18 @@ export const MYSQL_DEMO_TYPES: Record<DemoColumnType, string> = {
   DATE: 'DATE',
   TIMESTAMP: 'DATETIME(6)',
 };
+
+/** Creates the demo's tables (already renamed into their schemas) in MariaDB and fills them, 1,000 rows per INSERT. */
+export async function loadDemoIntoMysql(
+  admin: mysql.Connection,
+  tables: readonly DemoTable[],
+): Promise<void> {
+  for (const table of tables) {
+    const columns = table.columns.map((c) => `\`${c.name}\` ${MYSQL_DEMO_TYPES[c.type]}`).join(', ');
+    await admin.query(`CREATE TABLE ${table.schema}.${table.name} (${columns})`);
+    for (let i = 0; i < table.rows.length; i += 1000)
+      await admin.query(`INSERT INTO ${table.schema}.${table.name} VALUES ?`, [
+        table.rows.slice(i, i + 1000),
+      ]);
+  }
+}
