@@ -38,6 +38,7 @@ import { fieldExpr } from './field-expr.js';
 import { fragmentColumns } from '../model/columns.js';
 import {
   atomGrains,
+  grainMeasure,
   type Atom,
   type Condition,
   type FilterTarget,
@@ -98,7 +99,8 @@ export class SqlBuilder {
   private readonly steps: Cte[] = [];
   /** Steps read by more than one other step: computed once. */
   private readonly sharedSteps = new Set<string>();
-  private readonly grainDimensions = new Map<MeasureAtGrain, Expr>();
+  /** Each measure at another grain's own query, planned into SQL once however often it is read. */
+  private readonly grainSelects = new Map<MeasureAtGrain, Select>();
   private readonly keyedSteps = new Map<MeasureAtGrain, { name: string; value: string; zero?: Expr }>();
   /** Keyed measures at another grain joined in the SELECT being built (read from the join, not asked). */
   private readonly keyedJoined = new Set<MeasureAtGrain>();
@@ -196,17 +198,8 @@ export class SqlBuilder {
   /** A dimension's value on the joined row: a field, or a measure per the row of its node. */
   private dimensionRef(d: Dimension): Expr {
     if (!d.grain) return this.fieldRef(d.node, d.field, d.granularity);
-    if (this.keyedJoined.has(d.grain)) return this.keyedGrainValue(d.grain);
-    // The same subquery in SELECT and GROUP BY: planned once, so both print alike.
-    let value = this.grainDimensions.get(d.grain);
-    if (!value) {
-      value = this.grainValue(d.grain, (target) => {
-        const t = target as { node: TreeNode; field: FieldModel };
-        return this.fieldRef(t.node, t.field);
-      });
-      this.grainDimensions.set(d.grain, value);
-    }
-    return value;
+    // A dimension's `per` row is always joined: keyedGrainJoins joined its query.
+    return this.keyedGrainValue(d.grain);
   }
 
   private keyRef(node: TreeNode): Expr {
@@ -378,11 +371,9 @@ export class SqlBuilder {
    * EXISTS) or there is no `per`: a keyed query asked for the one key needs no grouping.
    */
   private grainSubquery(grain: MeasureAtGrain, field: (target: FilterTarget) => Expr): Expr {
-    const sub = this.grains.get(grain);
-    if (!sub) throw new Error('internal: a measure at another grain was not planned');
-    this.scanPurposes.set(sub.root, grainPurpose(grain));
-    const planned = this.planSelect(sub, sub.shape);
-    const select: Select = grain.keyed
+    const sub = this.grainPlan(grain);
+    const planned = this.grainSelect(grain);
+    const select: Select = grain.per
       ? { ...planned, columns: planned.columns.slice(-1), groupBy: undefined }
       : planned;
     const per = grain.per;
@@ -801,18 +792,36 @@ export class SqlBuilder {
   }
 
   /**
-   * Each measure selected as a dimension per a source (`keyed`): its own query, grouped by the
+   * Each measure selected as a dimension per a source: its own query, grouped by the
    * measure's source's join columns, is a step joined once to the `per` row (one row per key).
    */
+  private grainPlan(grain: MeasureAtGrain): LogicalPlan {
+    const sub = this.grains.get(grain);
+    if (!sub) throw new Error('internal: a measure at another grain was not planned');
+    return sub;
+  }
+
+  /** A measure at another grain's query as SQL, once (planning pushes its filters into its scans). */
+  private grainSelect(grain: MeasureAtGrain): Select {
+    let select = this.grainSelects.get(grain);
+    if (!select) {
+      const sub = this.grainPlan(grain);
+      this.scanPurposes.set(sub.root, grainPurpose(grain));
+      select = this.planSelect(sub, sub.shape);
+      this.grainSelects.set(grain, select);
+    }
+    return select;
+  }
+
   private keyedGrainJoins(plan: LogicalPlan): Join[] {
     const joined = new Set([plan.root, ...plan.joinOrder]);
     const grains = new Set([
-      ...[...plan.dimensions, ...plan.sortOnly].flatMap((d) => (d.grain?.keyed ? [d.grain] : [])),
+      ...[...plan.dimensions, ...plan.sortOnly].flatMap((d) => (d.grain ? [d.grain] : [])),
       // Filters on the joined rows (an EXISTS may read the joined row too) per a joined row.
       ...plan.residual
         .flatMap(rowAtomsOf)
         .flatMap(atomGrains)
-        .filter((g) => g.keyed && joined.has(g.per!.node)),
+        .filter((g) => g.per && joined.has(g.per.node)),
     ]);
     return [...grains].map((grain) => {
       this.keyedJoined.add(grain);
@@ -833,18 +842,12 @@ export class SqlBuilder {
   private keyedGrainStep(grain: MeasureAtGrain): { name: string; value: string; zero?: Expr } {
     const known = this.keyedSteps.get(grain);
     if (known) return known;
-    const sub = this.grains.get(grain);
-    if (!sub) throw new Error('internal: a measure at another grain was not planned');
-    const purpose = grainPurpose(grain);
-    this.scanPurposes.set(sub.root, purpose);
+    const sub = this.grainPlan(grain);
     const last = sub.shape.columns[sub.shape.columns.length - 1]!;
     if (last.kind !== 'measure') throw new Error('internal: a keyed measure without its measure column');
     const name = this.names.allocate(`${sub.root.source.name}_per_${grain.per!.node.source.name}`);
-    this.steps.push({
-      name,
-      comment: `${sub.root.source.name} ${purpose}`,
-      query: this.planSelect(sub, sub.shape),
-    });
+    const comment = `${sub.root.source.name} ${grainPurpose(grain)}`;
+    this.steps.push({ name, comment, query: this.grainSelect(grain) });
     const zero = zeroRowValue(sub.outputs.get(last.useKey)!, sub.requests);
     const step = { name, value: last.name, ...(zero ? { zero } : {}) };
     this.keyedSteps.set(grain, step);
@@ -1289,9 +1292,8 @@ function describeScan(node: TreeNode, purpose?: string): string {
 
 /** What a measure at another grain computes, for the comment on its source's scan. */
 function grainPurpose(grain: MeasureAtGrain): string {
-  const column = grain.query.columns[grain.query.columns.length - 1]!;
-  const measure =
-    column.kind === 'measure' ? `${column.use.measure.source}.${column.use.measure.name}` : column.name;
+  const { measure: m } = grainMeasure(grain).use;
+  const measure = `${m.source}.${m.name}`;
   if (grain.per) return `for ${measure} per ${grain.per.node.source.name}`;
   if (grain.groups) return `for the ${grain.groups.aggregate} of ${measure} per group`;
   return `for ${measure} over all rows`;

@@ -20,7 +20,14 @@ import type {
   RowCondition,
 } from './logical-plan.js';
 import type { PlannerInput } from './planner.js';
-import type { Atom, Condition, FilterTarget, MeasureAtGrain, TreeNode } from './spec.js';
+import {
+  grainMeasure,
+  type Atom,
+  type Condition,
+  type FilterTarget,
+  type MeasureAtGrain,
+  type TreeNode,
+} from './spec.js';
 import { conjunctsOf } from './condition.js';
 
 export type JoinKind = 'left' | 'inner';
@@ -93,10 +100,7 @@ function valueText(value: TypedValue): string {
 
 /** `0.2 * lineitem.avg_qty per part` (computed as a query of its own). */
 function grainText(grain: MeasureAtGrain, names: NodeNames): string {
-  // The measure is the query's last column (after the group columns of groupBy or a dimension).
-  const measure = grain.query.columns[grain.query.columns.length - 1]!;
-  if (measure.kind !== 'measure') throw new Error('internal: a measure at another grain without its measure');
-  const use = measure.use.measure;
+  const use = grainMeasure(grain).use.measure;
   const per = grain.per ? ` per ${names.of(grain.per.node)}` : ' over all rows';
   const filters = grain.query.where.length > 0 ? ' (filtered)' : '';
   return `${grain.times !== undefined ? `${grain.times} * ` : ''}${use.source}.${use.name}${per}${filters}`;

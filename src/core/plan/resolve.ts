@@ -478,7 +478,7 @@ class Resolver {
     const query = this.inScope(source.name, () =>
       this.grainQuery(source, measure, filters, path, [...path, 'field'], undefined, edge),
     );
-    return query && { query, per: { node, edge }, keyed: true };
+    return query && { query, per: { node, edge } };
   }
 
   /** `{ field: lineitem.supplier_count, per: orders, op: gt, value: 1 }`: a filter on a measure per a source's row. */
@@ -713,7 +713,7 @@ class Resolver {
     return (
       query && {
         query,
-        ...(per ? { per, keyed: true as const } : {}),
+        ...(per ? { per } : {}),
         ...(ref.aggregate ? { groups: { aggregate: ref.aggregate } } : {}),
         ...(ref.times !== undefined ? { times: ref.times } : {}),
       }
@@ -761,7 +761,7 @@ class Resolver {
     measurePath: ValuePath,
     /** groupBy: the join to the source whose rows are the groups. */
     groupEdge?: JoinEdge,
-    /** `per`: the join whose columns of the measure's source it also groups by (keyed). */
+    /** `per`: the join whose columns of the measure's source it also groups by. */
     keyEdge?: JoinEdge,
   ): QuerySpec | undefined {
     const root = this.node(source, []);

@@ -97,24 +97,27 @@ export interface Atom {
  * A measure computed apart from the query (issue 13 part 4): `query` is its own query, from
  * the measure's source, with its one measure column (last) and its filters. With `per`, it is
  * computed per row of that source (`edge` joins the measure's source to it many-to-one) and
- * compared on each row with the value for the row of `per.node` there; NULL without one.
+ * compared on each row with the value for the row of `per.node` there; NULL without one. Its
+ * `query` then also groups by the measure's source's columns of that join (`key_1`...), so
+ * that where the `per` row is joined it is joined once, and elsewhere (inside an EXISTS) asked
+ * for the one key.
  */
 export interface MeasureAtGrain {
   query: QuerySpec;
   per?: { node: TreeNode; edge: JoinEdge };
   /**
-   * `groupBy`/`aggregate`: `query` groups by the measure's source's columns that join it to
-   * the groupBy source (its dimensions), and `aggregate` makes one value of its rows.
+   * `groupBy`/`aggregate`: `query` groups by the key of the groupBy source's rows (its
+   * dimensions), and `aggregate` makes one value of its rows.
    */
   groups?: { aggregate: GroupAggregate };
-  /**
-   * With `per`: `query` also groups by the measure's source's columns of the `per` join (its
-   * first columns, `key_1`...), so that where the `per` row is joined it is joined once (one row
-   * per key) rather than asked for each row; elsewhere (inside an EXISTS) it is asked for the
-   * one key.
-   */
-  keyed?: true;
   times?: number;
+}
+
+/** The measure a measure at another grain computes: its query's last column (after any group or key columns). */
+export function grainMeasure(grain: MeasureAtGrain): MeasureColumn {
+  const column = grain.query.columns[grain.query.columns.length - 1]!;
+  if (column.kind !== 'measure') throw new Error('internal: a measure at another grain without its measure');
+  return column;
 }
 
 /** An atom, possibly negated: `NOT (pred)`, which is UNKNOWN where `pred` is. */
