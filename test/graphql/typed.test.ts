@@ -204,6 +204,16 @@ describe.each(engines)('typed API answers equal strata run on %s', (name, open) 
     expect(sorted(result.data!.orders as unknown[])).toEqual(sorted(rows.map(([id]) => ({ id }))));
   });
 
+  it('like: a case-sensitive pattern, compared with hand-written LIKE', async () => {
+    const result = await query('{ orders(where: { status: { like: "%ipp%" } }) { id } }');
+    expect(result.errors).toBeUndefined();
+    const { rows } = await engine.query(`SELECT id FROM ${schema}.orders WHERE status LIKE '%ipp%'`);
+    expect(rows.length).toBeGreaterThan(0);
+    expect(sorted(result.data!.orders as unknown[])).toEqual(sorted(rows.map(([id]) => ({ id }))));
+    const upper = await query('{ orders(where: { status: { like: "%IPP%" } }) { id } }');
+    expect(upper.data!.orders).toEqual([]);
+  });
+
   it('an OR alternative with several conditions ANDs them (an `all` inside `any`)', async () => {
     const result = await query(
       '{ orders(where: { OR: [{ status: { equals: "shipped" }, amount: { lt: "100" } }, { status: { is_null: true } }] }) { id } }',
